@@ -1,0 +1,1 @@
+"""spasmwatch firmware modules; on the host the shared ones are imported as `spasmfw.*` (never deployed)."""

@@ -1,0 +1,1 @@
+"""Subcommands of the `spasmwatch` CLI: each module defines `register(subparsers)`."""

@@ -1,0 +1,136 @@
+"""Event and truth records shared by replay, evaluate, the store and reports, with their CSV forms."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from .errors import InputError
+
+EPISODE_KINDS = ("twitch", "tonic", "clonus")
+TRUTH_KINDS = ("tonic", "clonus", "jerk", "cramp", "fault")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One detected episode or sensor fault; times in seconds from the start of the recording."""
+
+    channel: int
+    kind: str  # twitch | tonic | clonus | fault
+    onset_s: float
+    offset_s: float
+    detected_s: float
+    duration_s: float
+    peak: float  # envelope peak, ADC counts
+    mean: float  # envelope mean, ADC counts
+    peak_x: float  # peak as a multiple of the noise floor
+    mean_x: float  # mean as a multiple of the noise floor
+    detail: str = ""  # for faults: flat | rail
+
+
+EVENT_COLUMNS = [f.name for f in fields(Event)]
+
+
+@dataclass(frozen=True)
+class TruthInterval:
+    """One ground-truth spasm or fault interval written by the simulator."""
+
+    channel: int
+    onset_s: float
+    offset_s: float
+    kind: str
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def events_to_csv(events: list[Event]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EVENT_COLUMNS)
+    for ev in events:
+        writer.writerow([_fmt(v) for v in asdict(ev).values()])
+    return out.getvalue()
+
+
+def write_events(path: str | Path, events: list[Event]) -> None:
+    Path(path).write_text(events_to_csv(events))
+
+
+def _float(row: dict[str, str], key: str, path: Path, line: int) -> float:
+    try:
+        value = float(row[key])
+    except (KeyError, TypeError, ValueError):
+        raise InputError(f"{path}:{line}: column {key!r} missing or not a number") from None
+    if math.isnan(value):
+        raise InputError(f"{path}:{line}: column {key!r} is NaN")
+    return value
+
+
+def _rows(path: Path, required: list[str]) -> list[tuple[int, dict[str, str]]]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    reader = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    missing = [c for c in required if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+    return [(i + 2, row) for i, row in enumerate(reader)]
+
+
+def read_events(path: str | Path) -> list[Event]:
+    path = Path(path)
+    required = ["channel", "kind", "onset_s", "offset_s"]
+    events = []
+    for line, row in _rows(path, required):
+        onset = _float(row, "onset_s", path, line)
+        offset = _float(row, "offset_s", path, line)
+        get = lambda k, d=onset: _float(row, k, path, line) if row.get(k) not in (None, "") else d  # noqa: B023
+        events.append(
+            Event(
+                channel=int(_float(row, "channel", path, line)),
+                kind=row["kind"].strip(),
+                onset_s=onset,
+                offset_s=offset,
+                detected_s=get("detected_s"),
+                duration_s=get("duration_s", offset - onset),
+                peak=get("peak", 0.0),
+                mean=get("mean", 0.0),
+                peak_x=get("peak_x", 0.0),
+                mean_x=get("mean_x", 0.0),
+                detail=(row.get("detail") or "").strip(),
+            )
+        )
+    return events
+
+
+def write_truth(path: str | Path, truth: list[TruthInterval]) -> None:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["channel", "onset_s", "offset_s", "kind"])
+    for t in truth:
+        writer.writerow([t.channel, f"{t.onset_s:.4f}", f"{t.offset_s:.4f}", t.kind])
+    Path(path).write_text(out.getvalue())
+
+
+def read_truth(path: str | Path) -> list[TruthInterval]:
+    path = Path(path)
+    truth = []
+    for line, row in _rows(path, ["channel", "onset_s", "offset_s", "kind"]):
+        kind = row["kind"].strip()
+        if kind not in TRUTH_KINDS:
+            raise InputError(f"{path}:{line}: unknown kind {kind!r} (expected one of {', '.join(TRUTH_KINDS)})")
+        truth.append(
+            TruthInterval(
+                channel=int(_float(row, "channel", path, line)),
+                onset_s=_float(row, "onset_s", path, line),
+                offset_s=_float(row, "offset_s", path, line),
+                kind=kind,
+            )
+        )
+    return truth

@@ -1,0 +1,1 @@
+"""spasmwatch simulator: synthetic EMG with ground truth, and the virtual device."""
