@@ -1,0 +1,499 @@
+"""Episode scoring: compares detected events with ground-truth intervals, per channel and pooled.
+
+Definitions (all times in seconds, per channel; an event only ever matches truth on its own channel):
+
+- A *truth spasm* is a truth interval of kind tonic, clonus, jerk or cramp; a *truth fault* has kind fault.
+- A *detected episode* is an event of kind twitch, tonic or clonus; a *fault event* has kind fault.
+- Overlap with tolerance: an event [on, off] overlaps a truth interval [t_on, t_off] when
+  ``on <= t_off + tol and off >= t_on - tol`` (touching counts).
+- A truth spasm is *detected* when at least one episode overlaps it; it counts once however many do.
+  The extra episodes overlapping the same truth spasm are *fragments* (not false alarms).
+- A *false alarm* is an episode overlapping no truth spasm, also when it lies inside a truth fault
+  (``false_alarms_in_faults`` counts that subset).
+- ``precision`` = episodes overlapping a truth spasm / all episodes. Fragments therefore count as correct
+  for precision; fragmentation is reported separately (``fragments``, ``fragmented_pct``) instead of being
+  hidden in precision. ``f1`` is the harmonic mean of sensitivity and precision.
+- ``fragments`` = sum over detected truth spasms of (overlapping episodes - 1); ``fragmented_pct`` = share of
+  detected truth spasms covered by two or more episodes, in percent. ``merged`` counts episodes that overlap
+  more than one truth spasm (one detection for two spasms).
+- Onset error = onset of the earliest overlapping episode - truth onset; offset error = latest offset of the
+  overlapping episodes - truth offset; latency = earliest ``detected_s`` of the overlapping episodes - truth
+  onset. Reported in ms: median and 95th percentile of the absolute error, signed median; for latency the
+  median and 95th percentile of the signed value.
+- Kind: each detected truth spasm takes the label of the overlapping episode with the most overlap (ties: the
+  earliest). Correct labels: clonus -> clonus; jerk -> twitch; tonic or cramp -> tonic or clonus.
+- Faults: a truth fault is *found* when a fault event overlaps it; ``false_faults`` are fault events
+  overlapping no truth fault.
+- Rates: per hour of recording (``duration_s``) and false alarms also per hour of rest (duration minus the
+  union of truth spasm time). Pooled rates are per channel-hour (duration times the number of channels).
+
+Undefined values (a ratio with a zero denominator, statistics of no values) are ``None`` (JSON ``null``),
+never NaN and never an exception. Percentiles use linear interpolation between order statistics (the
+numpy default).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from .events import EPISODE_KINDS, Event, TruthInterval
+
+SPASM_KINDS = ("tonic", "clonus", "jerk", "cramp")
+FAULT_KIND = "fault"
+DEFAULT_TOLERANCE_S = 0.1
+
+# Detected labels that count as correct for each truth kind.
+CORRECT_LABELS: dict[str, tuple[str, ...]] = {
+    "clonus": ("clonus",),
+    "jerk": ("twitch",),
+    "tonic": ("tonic", "clonus"),
+    "cramp": ("tonic", "clonus"),
+}
+
+
+@dataclass(frozen=True)
+class Matching:
+    """Which events overlap which truth intervals; indices refer to the lists held here."""
+
+    tolerance_s: float
+    spasms: list[TruthInterval]  # truth spasms, input order
+    episodes: list[Event]  # detected episodes, input order
+    hits: list[tuple[int, ...]]  # per truth spasm: overlapping episode indices, by episode onset
+    episode_spasms: list[tuple[int, ...]]  # per episode: overlapped truth spasm indices
+    faults: list[TruthInterval]  # truth faults
+    fault_events: list[Event]  # detected fault events
+    fault_hits: list[tuple[int, ...]]  # per truth fault: overlapping fault event indices
+    episode_faults: list[tuple[int, ...]]  # per episode: overlapped truth fault indices
+    fault_event_faults: list[tuple[int, ...]]  # per fault event: overlapped truth fault indices
+
+    @property
+    def detected(self) -> list[int]:
+        """Indices of truth spasms overlapped by at least one episode."""
+        return [i for i, h in enumerate(self.hits) if h]
+
+    @property
+    def missed(self) -> list[int]:
+        return [i for i, h in enumerate(self.hits) if not h]
+
+    @property
+    def false_alarms(self) -> list[int]:
+        """Indices of episodes overlapping no truth spasm."""
+        return [j for j, s in enumerate(self.episode_spasms) if not s]
+
+
+def _overlaps(
+    events: Sequence[Event], truth: Sequence[TruthInterval], tol: float
+) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
+    """Overlap lists both ways (truth -> events, events -> truth), same channel only.
+
+    Sweep instead of all pairs: events sorted by onset with a running maximum of their offsets, so each truth
+    interval scans back only over candidates (hours of simulated recording have thousands of events).
+    """
+    by_truth: list[list[int]] = [[] for _ in truth]
+    by_event: list[list[int]] = [[] for _ in events]
+    channels: dict[int, list[int]] = {}
+    for j, ev in enumerate(events):
+        channels.setdefault(ev.channel, []).append(j)
+    for idx in channels.values():
+        idx.sort(key=lambda j: (events[j].onset_s, j))
+    prefix: dict[int, tuple[list[float], list[float]]] = {}
+    for ch, idx in channels.items():
+        onsets = [events[j].onset_s for j in idx]
+        running, top = [], -math.inf
+        for j in idx:
+            # An open or inverted event (offset before onset) is treated as the instant at its onset.
+            top = max(top, events[j].offset_s, events[j].onset_s)
+            running.append(top)
+        prefix[ch] = (onsets, running)
+    for i, t in enumerate(truth):
+        if t.channel not in channels:
+            continue
+        idx = channels[t.channel]
+        onsets, running = prefix[t.channel]
+        k = bisect.bisect_right(onsets, t.offset_s + tol) - 1
+        found = []
+        while k >= 0 and running[k] >= t.onset_s - tol:
+            ev = events[idx[k]]
+            if max(ev.offset_s, ev.onset_s) >= t.onset_s - tol:
+                found.append(idx[k])
+            k -= 1
+        found.sort(key=lambda j: (events[j].onset_s, j))
+        by_truth[i] = found
+        for j in found:
+            by_event[j].append(i)
+    return [tuple(x) for x in by_truth], [tuple(sorted(x)) for x in by_event]
+
+
+def match(
+    events: Iterable[Event], truth: Iterable[TruthInterval], tolerance_s: float = DEFAULT_TOLERANCE_S
+) -> Matching:
+    """Match events to truth intervals (see the module docstring); ValueError on unknown kinds."""
+    if not tolerance_s >= 0:
+        raise ValueError(f"tolerance must be >= 0 s, got {tolerance_s}")
+    episodes, fault_events, spasms, faults = [], [], [], []
+    for ev in events:
+        if ev.kind in EPISODE_KINDS:
+            episodes.append(ev)
+        elif ev.kind == FAULT_KIND:
+            fault_events.append(ev)
+        else:
+            raise ValueError(f"unknown event kind {ev.kind!r} (expected {', '.join(EPISODE_KINDS)} or fault)")
+    for t in truth:
+        if t.kind in SPASM_KINDS:
+            spasms.append(t)
+        elif t.kind == FAULT_KIND:
+            faults.append(t)
+        else:
+            raise ValueError(f"unknown truth kind {t.kind!r} (expected {', '.join(SPASM_KINDS)} or fault)")
+    hits, episode_spasms = _overlaps(episodes, spasms, tolerance_s)
+    _, episode_faults = _overlaps(episodes, faults, tolerance_s)
+    fault_hits, fault_event_faults = _overlaps(fault_events, faults, tolerance_s)
+    return Matching(
+        tolerance_s=tolerance_s,
+        spasms=spasms,
+        episodes=episodes,
+        hits=hits,
+        episode_spasms=episode_spasms,
+        faults=faults,
+        fault_events=fault_events,
+        fault_hits=fault_hits,
+        episode_faults=episode_faults,
+        fault_event_faults=fault_event_faults,
+    )
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """q-th percentile (0..100) with linear interpolation between order statistics; None for no values."""
+    if not values:
+        return None
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile must be in 0..100, got {q}")
+    ordered = sorted(values)
+    rank = q / 100 * (len(ordered) - 1)
+    lo = math.floor(rank)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (rank - lo)
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den > 0 else None
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else value * 1000.0
+
+
+def _union_length(intervals: Iterable[tuple[float, float]], lo: float, hi: float) -> float:
+    """Total length of the union of intervals clipped to [lo, hi]."""
+    total, end = 0.0, lo
+    for a, b in sorted((max(a, lo), min(b, hi)) for a, b in intervals):
+        if b <= a or b <= end:
+            continue
+        total += b - max(a, end)
+        end = b
+    return total
+
+
+def _overlap_len(ev: Event, t: TruthInterval) -> float:
+    return min(ev.offset_s, t.offset_s) - max(ev.onset_s, t.onset_s)
+
+
+@dataclass
+class _Tally:
+    """Counts and error samples of one channel; pooled scores add tallies, then finish them the same way."""
+
+    channels: int = 0
+    duration_s: float = 0.0
+    rest_s: float = 0.0
+    truth_spasms: int = 0
+    truth_detected: int = 0
+    episodes: int = 0
+    matched_episodes: int = 0
+    false_alarms: int = 0
+    false_alarms_in_faults: int = 0
+    fragments: int = 0
+    fragmented: int = 0
+    merged: int = 0
+    truth_faults: int = 0
+    faults_found: int = 0
+    fault_events: int = 0
+    false_faults: int = 0
+    onset_err: list[float] = field(default_factory=list)
+    offset_err: list[float] = field(default_factory=list)
+    latency: list[float] = field(default_factory=list)
+    confusion: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, other: _Tally) -> None:
+        for name, value in vars(other).items():
+            if name == "confusion":
+                for tk, row in value.items():
+                    mine = self.confusion.setdefault(tk, {})
+                    for label, n in row.items():
+                        mine[label] = mine.get(label, 0) + n
+            else:
+                setattr(self, name, getattr(self, name) + value)
+
+
+def _tally(m: Matching, duration_s: float) -> _Tally:
+    t = _Tally(channels=1, duration_s=duration_s)
+    t.rest_s = duration_s - _union_length(((s.onset_s, s.offset_s) for s in m.spasms), 0.0, duration_s)
+    t.truth_spasms = len(m.spasms)
+    t.episodes = len(m.episodes)
+    t.truth_faults = len(m.faults)
+    t.fault_events = len(m.fault_events)
+    t.faults_found = sum(1 for h in m.fault_hits if h)
+    t.false_faults = sum(1 for f in m.fault_event_faults if not f)
+    t.merged = sum(1 for s in m.episode_spasms if len(s) > 1)
+    for j, s in enumerate(m.episode_spasms):
+        if s:
+            t.matched_episodes += 1
+        else:
+            t.false_alarms += 1
+            t.false_alarms_in_faults += bool(m.episode_faults[j])
+    for i, hit in enumerate(m.hits):
+        if not hit:
+            continue
+        truth = m.spasms[i]
+        eps = [m.episodes[j] for j in hit]
+        t.truth_detected += 1
+        t.fragments += len(eps) - 1
+        t.fragmented += len(eps) > 1
+        t.onset_err.append(min(e.onset_s for e in eps) - truth.onset_s)
+        t.offset_err.append(max(e.offset_s for e in eps) - truth.offset_s)
+        t.latency.append(min(e.detected_s for e in eps) - truth.onset_s)
+        # max() keeps the first of equal overlaps, and eps is in onset order: ties go to the earliest.
+        label = max(eps, key=lambda e: _overlap_len(e, truth)).kind
+        row = t.confusion.setdefault(truth.kind, {})
+        row[label] = row.get(label, 0) + 1
+    return t
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Episode-level scores of one channel (``channel`` set) or pooled over channels (``channel`` None)."""
+
+    channel: int | None
+    channels: int
+    tolerance_ms: float
+    duration_s: float
+    rest_s: float
+    truth_spasms: int
+    truth_detected: int
+    missed: int
+    episodes: int
+    matched_episodes: int
+    false_alarms: int
+    false_alarms_in_faults: int
+    sensitivity: float | None
+    precision: float | None
+    f1: float | None
+    false_alarms_per_hour: float | None
+    false_alarms_per_rest_hour: float | None
+    fragments: int
+    fragmented: int
+    fragmented_pct: float | None
+    merged: int
+    onset_abs_median_ms: float | None
+    onset_abs_p95_ms: float | None
+    onset_signed_median_ms: float | None
+    offset_abs_median_ms: float | None
+    offset_abs_p95_ms: float | None
+    offset_signed_median_ms: float | None
+    latency_median_ms: float | None
+    latency_p95_ms: float | None
+    kind_correct: int
+    kind_accuracy: float | None
+    kind_accuracy_by_truth: dict[str, float | None]
+    confusion: dict[str, dict[str, int]]  # truth kind -> detected label -> count (detected truth spasms)
+    truth_faults: int
+    faults_found: int
+    fault_sensitivity: float | None
+    fault_events: int
+    false_faults: int
+    truth_spasms_per_hour: float | None
+    detected_per_hour: float | None
+    per_channel: list[Scores] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-ready dict (None for undefined values); per_channel entries are dicts too."""
+        return asdict(self)
+
+
+def _finish(t: _Tally, channel: int | None, tolerance_s: float, per_channel: list[Scores]) -> Scores:
+    hours = t.duration_s / 3600.0
+    sens = _ratio(t.truth_detected, t.truth_spasms)
+    prec = _ratio(t.matched_episodes, t.episodes)
+    f1 = None
+    if sens is not None and prec is not None:
+        f1 = 2 * sens * prec / (sens + prec) if sens + prec > 0 else 0.0
+    abs_on = [abs(x) for x in t.onset_err]
+    abs_off = [abs(x) for x in t.offset_err]
+    correct = 0
+    by_truth: dict[str, float | None] = {}
+    for kind in SPASM_KINDS:
+        row = t.confusion.get(kind, {})
+        ok = sum(n for label, n in row.items() if label in CORRECT_LABELS[kind])
+        correct += ok
+        by_truth[kind] = _ratio(ok, sum(row.values()))
+    return Scores(
+        channel=channel,
+        channels=t.channels,
+        tolerance_ms=tolerance_s * 1000.0,
+        duration_s=t.duration_s,
+        rest_s=t.rest_s,
+        truth_spasms=t.truth_spasms,
+        truth_detected=t.truth_detected,
+        missed=t.truth_spasms - t.truth_detected,
+        episodes=t.episodes,
+        matched_episodes=t.matched_episodes,
+        false_alarms=t.false_alarms,
+        false_alarms_in_faults=t.false_alarms_in_faults,
+        sensitivity=sens,
+        precision=prec,
+        f1=f1,
+        false_alarms_per_hour=_ratio(t.false_alarms, hours),
+        false_alarms_per_rest_hour=_ratio(t.false_alarms, t.rest_s / 3600.0),
+        fragments=t.fragments,
+        fragmented=t.fragmented,
+        fragmented_pct=None if t.truth_detected == 0 else 100.0 * t.fragmented / t.truth_detected,
+        merged=t.merged,
+        onset_abs_median_ms=_ms(percentile(abs_on, 50)),
+        onset_abs_p95_ms=_ms(percentile(abs_on, 95)),
+        onset_signed_median_ms=_ms(percentile(t.onset_err, 50)),
+        offset_abs_median_ms=_ms(percentile(abs_off, 50)),
+        offset_abs_p95_ms=_ms(percentile(abs_off, 95)),
+        offset_signed_median_ms=_ms(percentile(t.offset_err, 50)),
+        latency_median_ms=_ms(percentile(t.latency, 50)),
+        latency_p95_ms=_ms(percentile(t.latency, 95)),
+        kind_correct=correct,
+        kind_accuracy=_ratio(correct, t.truth_detected),
+        kind_accuracy_by_truth=by_truth,
+        confusion={k: dict(sorted(v.items())) for k, v in sorted(t.confusion.items())},
+        truth_faults=t.truth_faults,
+        faults_found=t.faults_found,
+        fault_sensitivity=_ratio(t.faults_found, t.truth_faults),
+        fault_events=t.fault_events,
+        false_faults=t.false_faults,
+        truth_spasms_per_hour=_ratio(t.truth_spasms, hours),
+        detected_per_hour=_ratio(t.episodes, hours),
+        per_channel=per_channel,
+    )
+
+
+def score(
+    events: Iterable[Event],
+    truth: Iterable[TruthInterval],
+    duration_s: float,
+    tolerance_s: float = DEFAULT_TOLERANCE_S,
+    channels: Iterable[int] | None = None,
+) -> Scores:
+    """Score events against truth over a recording of ``duration_s`` seconds; returns pooled Scores.
+
+    ``channels`` selects the channels scored (events and truth on other channels are ignored); by default
+    every channel that appears in events or truth, or channel 0 when both are empty, so an empty recording
+    still has a defined false-alarm rate of 0 per hour. Each channel counts ``duration_s`` towards the pooled
+    channel-hours. Raises ValueError on unknown kinds or a negative duration or tolerance.
+    """
+    if not duration_s >= 0:
+        raise ValueError(f"duration must be >= 0 s, got {duration_s}")
+    if not tolerance_s >= 0:
+        raise ValueError(f"tolerance must be >= 0 s, got {tolerance_s}")
+    duration_s = float(duration_s)
+    events, truth = list(events), list(truth)
+    if channels is None:
+        chans = sorted({e.channel for e in events} | {t.channel for t in truth}) or [0]
+    else:
+        chans = sorted(set(channels))
+    pooled = _Tally()
+    per_channel = []
+    for ch in chans:
+        m = match([e for e in events if e.channel == ch], [t for t in truth if t.channel == ch], tolerance_s)
+        tally = _tally(m, duration_s)
+        per_channel.append(_finish(tally, ch, tolerance_s, []))
+        pooled.add(tally)
+    return _finish(pooled, None, tolerance_s, per_channel)
+
+
+def _fmt(value: object, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _pair(a: float | None, b: float | None) -> str:
+    return f"{_fmt(a, 0)} / {_fmt(b, 0)}"
+
+
+def _kind_row(kind: str) -> tuple[str, Callable[[Scores], str]]:
+    return f"  {kind} labelled right", lambda s: _pct(s.kind_accuracy_by_truth[kind])
+
+
+# (label, formatter) rows of the metrics table.
+_ROWS: list[tuple[str, Callable[[Scores], str]]] = [
+    ("duration (s)", lambda s: _fmt(s.duration_s, 1)),
+    ("rest time (s)", lambda s: _fmt(s.rest_s, 1)),
+    ("truth spasms", lambda s: _fmt(s.truth_spasms)),
+    ("detected episodes", lambda s: _fmt(s.episodes)),
+    ("sensitivity", lambda s: f"{_pct(s.sensitivity)} ({s.truth_detected}/{s.truth_spasms})"),
+    ("precision", lambda s: f"{_pct(s.precision)} ({s.matched_episodes}/{s.episodes})"),
+    ("F1", lambda s: _fmt(s.f1)),
+    ("missed", lambda s: _fmt(s.missed)),
+    ("false alarms", lambda s: f"{s.false_alarms} ({s.false_alarms_in_faults} in faults)"),
+    ("false alarms / h", lambda s: _fmt(s.false_alarms_per_hour, 2)),
+    ("false alarms / rest h", lambda s: _fmt(s.false_alarms_per_rest_hour, 2)),
+    (
+        "fragments",
+        lambda s: (
+            f"{s.fragments} ({_fmt(s.fragmented_pct, 1)}% split)" if s.fragmented_pct is not None else "0"
+        ),
+    ),
+    ("merged episodes", lambda s: _fmt(s.merged)),
+    ("onset |err| median/p95 ms", lambda s: _pair(s.onset_abs_median_ms, s.onset_abs_p95_ms)),
+    ("onset err signed median ms", lambda s: _fmt(s.onset_signed_median_ms, 0)),
+    ("offset |err| median/p95 ms", lambda s: _pair(s.offset_abs_median_ms, s.offset_abs_p95_ms)),
+    ("offset err signed median ms", lambda s: _fmt(s.offset_signed_median_ms, 0)),
+    ("latency median/p95 ms", lambda s: _pair(s.latency_median_ms, s.latency_p95_ms)),
+    ("kind accuracy", lambda s: f"{_pct(s.kind_accuracy)} ({s.kind_correct}/{s.truth_detected})"),
+    *[_kind_row(k) for k in SPASM_KINDS],
+    ("faults found", lambda s: f"{_pct(s.fault_sensitivity)} ({s.faults_found}/{s.truth_faults})"),
+    ("false fault events", lambda s: _fmt(s.false_faults)),
+    ("spasms / h truth", lambda s: _fmt(s.truth_spasms_per_hour, 1)),
+    ("spasms / h detected", lambda s: _fmt(s.detected_per_hour, 1)),
+]
+
+
+def _grid(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Aligned text columns: the first left-aligned, the others right-aligned."""
+    widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
+
+    def line(row: list[str]) -> str:
+        pairs = enumerate(zip(row, widths, strict=True))
+        cells = [cell.ljust(w) if c == 0 else cell.rjust(w) for c, (cell, w) in pairs]
+        return "  ".join(cells).rstrip()
+
+    return [line(header), "  ".join("-" * w for w in widths), *[line(r) for r in rows]]
+
+
+def format_table(scores: Scores) -> str:
+    """Readable metrics table (a column per channel, then pooled) and the kind confusion table."""
+    cols = [*scores.per_channel, scores] if len(scores.per_channel) > 1 else [scores]
+    names = [f"ch{s.channel}" if s.channel is not None else "all" for s in cols]
+    if len(cols) == 1 and scores.per_channel:
+        names = [f"ch{scores.per_channel[0].channel}"]
+    out = _grid(["metric", *names], [[label, *[fmt(s) for s in cols]] for label, fmt in _ROWS])
+    out.append(f"(tolerance {scores.tolerance_ms:.0f} ms; pooled durations and rates are per channel)")
+    labels = sorted({label for row in scores.confusion.values() for label in row})
+    if labels:
+        out += ["", "kind confusion (detected truth spasms; rows: truth kind, columns: detected label):"]
+        conf = [[k, *[str(row.get(label, 0)) for label in labels]] for k, row in scores.confusion.items()]
+        out.extend(_grid(["truth", *labels], conf))
+    return "\n".join(out)
