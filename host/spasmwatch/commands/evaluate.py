@@ -1,0 +1,180 @@
+"""`spasmwatch evaluate`: replay a recording through the detector (or take an events CSV) and score it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, InputError
+from ..events import Event, TruthInterval, read_events, read_truth, write_events
+from ..scoring import DEFAULT_TOLERANCE_S, format_table, score
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..recording import Recording
+
+DESCRIPTION = """\
+Score spasm detection against ground truth (a truth CSV: channel,onset_s,offset_s,kind).
+
+By default RECORDING is replayed through the detector (every channel, or --channel N) and the detected
+episodes are scored. With --events EVENTS.csv the given events are scored instead and the detector is not
+run; the recording is then read only for its duration and channel list, and may be left out when
+--duration S is given (with --duration the recording is not read at all).
+
+Metrics are per channel, then pooled (rates per channel-hour); see spasmwatch.scoring for the exact
+definitions. Undefined values (e.g. sensitivity with no truth spasm) print as "-" and are null in --json.
+"""
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="score detections against a truth CSV",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "recording", nargs="?", metavar="RECORDING", help="recording file (optional with --events)"
+    )
+    p.add_argument("truth", metavar="TRUTH.csv", help="ground truth: channel,onset_s,offset_s,kind")
+    p.add_argument(
+        "--events", metavar="EVENTS.csv", help="score these events instead of running the detector"
+    )
+    p.add_argument("--duration", type=float, metavar="S", help="recording length in s (with --events)")
+    p.add_argument(
+        "--mode", choices=["raw", "env"], help="detector mode (default: the recording's, else raw)"
+    )
+    p.add_argument("--rate", type=float, metavar="HZ", help="sample rate, overriding the recording's")
+    p.add_argument("--channel", type=int, metavar="N", help="only this channel (default: all)")
+    p.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="detector parameter (repeatable)"
+    )
+    p.add_argument("--engine", choices=["python", "micropython"], default="python", help="detector engine")
+    p.add_argument(
+        "--tolerance-ms",
+        type=float,
+        default=DEFAULT_TOLERANCE_S * 1000,
+        metavar="MS",
+        help="overlap tolerance (default %(default)g ms)",
+    )
+    p.add_argument("--save-events", metavar="PATH", help="also write the detected events to this CSV")
+    p.add_argument("--json", action="store_true", help="print the scores as JSON")
+    p.set_defaults(func=run)
+
+
+def parse_params(items: list[str]) -> dict[str, int | float]:
+    """NAME=VALUE strings to a dict; integer-looking values stay ints (the detector works in integers)."""
+    params: dict[str, int | float] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name, text = name.strip(), text.strip()
+        if not sep or not name or not text:
+            raise ConfigError(f"--param {item!r}: expected NAME=VALUE")
+        try:
+            params[name] = int(text)
+        except ValueError:
+            try:
+                params[name] = float(text)
+            except ValueError:
+                raise ConfigError(f"--param {name}: {text!r} is not a number") from None
+    return params
+
+
+def _counts(rec: Recording, i: int, mode: str) -> np.ndarray:
+    """Channel i of the recording as ADC counts 0..4095, whatever units it was stored in."""
+    from ..frontend import to_counts  # scipy is slow to import; only the detector path needs it
+
+    try:
+        return to_counts(rec.channels[i], rec.units, mode, rec.rate_hz)
+    except ValueError as exc:
+        raise InputError(f"{rec.source}: {exc}") from None
+
+
+def _detect(rec: Recording, mode: str, params: dict[str, int | float], engine: str) -> list[Event]:
+    from ..detect import detect  # imported here: scoring --events must not need the detector
+
+    events: list[Event] = []
+    for i, ch in enumerate(rec.indices):
+        samples = _counts(rec, i, mode)
+        try:
+            events += detect(
+                samples, rec.rate_hz, mode=mode, params=params or None, channel=ch, engine=engine
+            )
+        except ValueError as exc:  # the detector's validate(): bad parameter name or value
+            raise ConfigError(str(exc)) from None
+    return events
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if not args.tolerance_ms >= 0:
+        raise ConfigError("--tolerance-ms must be >= 0")
+    if args.duration is not None and (args.events is None or not args.duration >= 0):
+        raise ConfigError("--duration needs --events and a value >= 0")
+    if args.events is not None and (args.param or args.mode or args.engine != "python"):
+        raise ConfigError("--param, --mode and --engine configure the detector, which --events does not run")
+    if args.recording is None and (args.events is None or args.duration is None):
+        raise ConfigError("give RECORDING, or --events EVENTS.csv with --duration S")
+
+
+def _stray_truth(args: argparse.Namespace, truth: list[TruthInterval], channels: list[int]) -> None:
+    """Truth on a channel the recording lacks means mismatched files: say so rather than ignore it."""
+    stray = sorted({t.channel for t in truth} - set(channels))
+    if stray:
+        raise InputError(
+            f"{args.truth}: truth for channel(s) {', '.join(map(str, stray))}, which {args.recording} "
+            f"does not have (channels {', '.join(map(str, channels))})"
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_args(args)
+    truth = read_truth(args.truth)
+    rec = None
+    # With --events and --duration the recording is not needed, so it is not read at all.
+    if args.events is None or args.duration is None:
+        from ..recording import read_recording
+
+        columns = None if args.channel is None else [args.channel]
+        rec = read_recording(args.recording, rate_hz=args.rate, columns=columns)
+
+    channels: list[int] | None = None if args.channel is None else [args.channel]
+    mode = None
+    if rec is not None:
+        channels = list(rec.indices)
+        if args.channel is None:
+            _stray_truth(args, truth, channels)
+    if args.events is not None:
+        events = read_events(args.events)
+    else:
+        assert rec is not None  # _check_args: without --events a RECORDING is required
+        mode = args.mode or rec.mode or "raw"
+        events = _detect(rec, mode, parse_params(args.param), args.engine)
+    if args.save_events:
+        write_events(args.save_events, events)
+
+    duration = rec.duration_s if rec is not None else args.duration
+    try:
+        scores = score(events, truth, duration, tolerance_s=args.tolerance_ms / 1000.0, channels=channels)
+    except ValueError as exc:  # unknown event kinds in an events CSV
+        raise InputError(f"{args.events or 'detector'}: {exc}") from None
+
+    if args.json:
+        inputs = {
+            "recording": args.recording,
+            "truth": args.truth,
+            "events": args.events or "detector",
+            "mode": mode,
+            "rate_hz": rec.rate_hz if rec is not None else None,
+            "params": parse_params(args.param),
+            "engine": None if args.events else args.engine,
+        }
+        json.dump({"inputs": inputs, **scores.to_dict()}, sys.stdout, indent=2, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        what = f"events {args.events}" if args.events else f"detector ({mode}) on {args.recording}"
+        print(f"{what} vs truth {args.truth}")
+        print(format_table(scores))
+    return 0
