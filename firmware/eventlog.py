@@ -1,0 +1,324 @@
+"""Append-only event log on flash: fixed-size CRC-checked records in rotating segment files."""
+
+import os
+import struct
+
+try:
+    from binascii import crc32
+except ImportError:  # a build without binascii.crc32: slow but tiny bitwise CRC-32 (same values)
+    crc32 = None
+
+# Record layout (little-endian, 44 bytes): magic "SW", version, etype, eseq, boot, ch, kind, 2 pad,
+# onset_ms, offset_ms, detected_ms (-1 = none), peak, mean, floor, then CRC-32 of the 40 bytes before it.
+FMT = "<2sBBIIBB2xiiiiiiI"
+REC = struct.calcsize(FMT)
+BODY = REC - 4
+MAGIC = b"SW"
+REC_VERSION = 1
+ET_CLEAR = 0  # marker written by clear() so eseq survives an empty log; never returned by since()
+KEYS = ("etype", "ch", "kind", "onset_ms", "offset_ms", "detected_ms", "peak", "mean", "floor")
+PREFIX = "ev"
+SUFFIX = ".log"
+I32_MAX = 0x7FFFFFFF
+
+
+def _crc(data):
+    if crc32 is not None:
+        return crc32(data) & 0xFFFFFFFF
+    c = 0xFFFFFFFF
+    for b in data:
+        c ^= b
+        for _ in range(8):
+            c = (c >> 1) ^ (0xEDB88320 if c & 1 else 0)
+    return c ^ 0xFFFFFFFF
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _size(path):
+    try:
+        return os.stat(path)[6]
+    except OSError:
+        return -1
+
+
+def _sync():
+    s = getattr(os, "sync", None)
+    if s is not None:
+        s()
+
+
+def _clamp(v):
+    v = int(v)
+    if v > I32_MAX:
+        return I32_MAX
+    if v < -I32_MAX:
+        return -I32_MAX
+    return v
+
+
+def next_boot_id(path):
+    """Read, increment and store the boot counter in file `path` (temp file + rename); returns the new id."""
+    n = 0
+    for p in (path, path + ".tmp"):  # the temp file holds the newest value if a rename was interrupted
+        try:
+            with open(p) as f:
+                v = int(f.read().strip())
+            if v > n:
+                n = v
+        except (OSError, ValueError):
+            pass
+    n += 1
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(n))
+        f.flush()
+    try:
+        os.remove(path)  # rename over an existing file is not atomic everywhere; the tmp copy covers the gap
+    except OSError:
+        pass
+    os.rename(tmp, path)
+    _sync()
+    return n
+
+
+class EventLog:
+    """Event log in directory `path`, at most `max_bytes` on flash, last `ram` records also kept in RAM.
+
+    append() takes a dict with keys KEYS (missing ones default to 0, offset/detected to -1) or a tuple in
+    KEYS order: (etype, ch, kind, onset_ms, offset_ms, detected_ms, peak, mean, floor). For faults put the
+    detail code in kind, start_ms in onset_ms and end_ms in offset_ms. Records come back as dicts with those
+    keys plus eseq and boot.
+    """
+
+    def __init__(self, path, max_bytes=64 * 1024, ram=32, boot=0, segments=2):
+        self.path = path.rstrip("/") or "/"
+        self.segments = max(2, segments)
+        # Each segment holds whole records only; the log never exceeds segments * seg_bytes <= max_bytes.
+        self.seg_bytes = max(REC, (max_bytes // self.segments) // REC * REC)
+        self.boot_id = boot
+        self.last_seq = 0
+        self.last_boot = 0  # boot id of the newest record on flash (0 if none)
+        self.bad = 0  # corrupt records skipped (middle) or dropped (torn tail) since open
+        self._buf = bytearray(REC)
+        self._ram = [None] * ram if ram > 0 else []
+        self._ri = 0
+        if not _exists(self.path):
+            os.mkdir(self.path)
+        self._open()
+
+    # --- segment files -------------------------------------------------------------------------------
+    def _name(self, n):
+        return "%s/%s%08d%s" % (self.path, PREFIX, n, SUFFIX)
+
+    def _numbers(self):
+        out = []
+        for name in os.listdir(self.path):
+            if name.startswith(PREFIX) and name.endswith(SUFFIX):
+                try:
+                    out.append(int(name[len(PREFIX):-len(SUFFIX)]))
+                except ValueError:
+                    pass
+        out.sort()
+        return out
+
+    def _unpack(self, buf):
+        # -> tuple of fields or None if the record fails its magic/version/CRC check
+        if buf[0:2] != MAGIC:
+            return None
+        r = struct.unpack(FMT, buf)
+        if r[1] != REC_VERSION or _crc(memoryview(buf)[:BODY]) != r[13]:
+            return None
+        return r
+
+    def _scan(self, fname, visit=None):
+        """Walk the records of one segment; returns (good_end, last_good_tuple, bad_records_after_it).
+        good_end is the byte offset after the last good record, so a torn or corrupt tail is excluded;
+        bad records before it are counted in self.bad."""
+        buf = self._buf
+        good_end = 0
+        last = None
+        pos = 0
+        pending_bad = 0
+        try:
+            f = open(fname, "rb")
+        except OSError:
+            return 0, None, 0
+        try:
+            while True:
+                n = f.readinto(buf)
+                if not n or n < REC:
+                    break
+                pos += REC
+                r = self._unpack(buf)
+                if r is None:
+                    pending_bad += 1
+                    continue
+                self.bad += pending_bad  # bad records followed by a good one are mid-file damage
+                pending_bad = 0
+                good_end = pos
+                last = r
+                if visit is not None:
+                    visit(r)
+        finally:
+            f.close()
+        return good_end, last, pending_bad
+
+    def _open(self):
+        nums = self._numbers()
+        while len(nums) > self.segments:
+            os.remove(self._name(nums.pop(0)))
+        self._nums = nums
+        self._next = 1
+        # The newest record is in the newest segment holding a good one (it can be empty after a crash).
+        for i in range(len(nums) - 1, -1, -1):
+            fname = self._name(nums[i])
+            good_end, last, tail_bad = self._scan(fname)
+            size = _size(fname)
+            if size != good_end:
+                # Torn or corrupt tail (power loss mid-write): cut it so the next append stays aligned.
+                self.bad += tail_bad + (1 if size > good_end + tail_bad * REC else 0)
+                self._truncate(fname, good_end)
+            if last is not None:
+                self.last_seq = last[3]
+                self.last_boot = last[4]
+                break
+        self._active_size = _size(self._name(nums[-1])) if nums else 0
+
+    def _truncate(self, fname, length):
+        # MicroPython files have no truncate(): copy the good prefix to a temp file and rename it over.
+        tmp = fname + ".tmp"
+        buf = self._buf
+        with open(fname, "rb") as src:
+            with open(tmp, "wb") as dst:
+                left = length
+                while left > 0:
+                    n = src.readinto(buf)
+                    if not n:
+                        break
+                    if n > left:
+                        n = left
+                    dst.write(memoryview(buf)[:n])
+                    left -= n
+        os.remove(fname)
+        os.rename(tmp, fname)
+        _sync()
+
+    # --- writing -------------------------------------------------------------------------------------
+    def _write(self, etype, ch, kind, onset, offset, detected, peak, mean, floor, seq=0):
+        if not seq:
+            seq = self.last_seq + 1
+        buf = self._buf
+        struct.pack_into(FMT, buf, 0, MAGIC, REC_VERSION, etype, seq, self.boot_id, ch, kind,
+                         _clamp(onset), _clamp(offset), _clamp(detected), _clamp(peak), _clamp(mean),
+                         _clamp(floor), 0)
+        struct.pack_into("<I", buf, BODY, _crc(memoryview(buf)[:BODY]))
+        nums = self._nums
+        rotate = not nums or self._active_size + REC > self.seg_bytes
+        if rotate:
+            nums.append(nums[-1] + 1 if nums else self._next)
+            self._active_size = 0
+        # Open, write one whole record, flush, close: a kill leaves it complete or torn at the file end.
+        with open(self._name(nums[-1]), "ab") as f:
+            f.write(buf)
+            f.flush()
+        _sync()
+        self._active_size += REC
+        self.last_seq = seq
+        self.last_boot = self.boot_id
+        if rotate:
+            while len(nums) > self.segments:  # delete the oldest only once the new record is safe
+                try:
+                    os.remove(self._name(nums.pop(0)))
+                except OSError:
+                    pass
+        return seq
+
+    def append(self, fields):
+        """Store one event; returns its eseq."""
+        if isinstance(fields, dict):
+            g = fields.get
+            # Fault events may use their wire names: detail, start_ms, end_ms.
+            v = (g("etype", 0), g("ch", 0), g("kind", g("detail", 0)), g("onset_ms", g("start_ms", -1)),
+                 g("offset_ms", g("end_ms", -1)), g("detected_ms", -1), g("peak", 0), g("mean", 0),
+                 g("floor", 0))
+        else:
+            v = fields
+        etype = int(v[0])
+        if not 1 <= etype <= 255:
+            raise ValueError("etype must be 1..255")
+        seq = self._write(etype, int(v[1]) & 0xFF, int(v[2]) & 0xFF, v[3], v[4], v[5], v[6], v[7], v[8])
+        if self._ram:
+            self._ram[self._ri] = self._dict_from(self._buf)
+            self._ri = (self._ri + 1) % len(self._ram)
+        return seq
+
+    def clear(self):
+        """Erase all records; a marker record keeps last_seq so eseq never goes back after a clear."""
+        nxt = self._nums[-1] + 1 if self._nums else 1
+        for n in self._nums:
+            try:
+                os.remove(self._name(n))
+            except OSError:
+                pass
+        self._nums = []
+        self._next = nxt
+        if self.last_seq > 0:
+            self._write(ET_CLEAR, 0, 0, -1, -1, -1, 0, 0, 0, self.last_seq)
+        if self._ram:
+            self._ram = [None] * len(self._ram)
+            self._ri = 0
+
+    # --- reading -------------------------------------------------------------------------------------
+    def _dict_from(self, buf):
+        r = struct.unpack(FMT, buf)
+        return self._dict(r)
+
+    @staticmethod
+    def _dict(r):
+        return {"eseq": r[3], "boot": r[4], "etype": r[2], "ch": r[5], "kind": r[6], "onset_ms": r[7],
+                "offset_ms": r[8], "detected_ms": r[9], "peak": r[10], "mean": r[11], "floor": r[12]}
+
+    def since(self, eseq=0):
+        """Yield stored records (dicts) with eseq > `eseq`, oldest first, read from flash."""
+        buf = bytearray(REC)  # own buffer: append() may run between two yields
+        for n in list(self._nums):
+            try:
+                f = open(self._name(n), "rb")
+            except OSError:
+                continue
+            try:
+                while True:
+                    try:
+                        k = f.readinto(buf)
+                    except OSError:  # segment rotated away while we were reading it
+                        break
+                    if not k or k < REC:
+                        break
+                    r = self._unpack(buf)
+                    if r is None or r[2] == ET_CLEAR or r[3] <= eseq:
+                        continue
+                    yield self._dict(r)
+            finally:
+                f.close()
+
+    def recent(self):
+        """The last `ram` records appended since boot (dicts), oldest first."""
+        ring = self._ram
+        out = []
+        n = len(ring)
+        for i in range(n):
+            r = ring[(self._ri + i) % n]
+            if r is not None:
+                out.append(r)
+        return out
+
+    def size(self):
+        """Bytes used on flash by the segment files."""
+        return sum(max(0, _size(self._name(n))) for n in self._nums)
