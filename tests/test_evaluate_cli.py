@@ -190,7 +190,7 @@ def bursts_recording(path: Path, rate: int = 1000, seconds: float = 20.0) -> lis
     n = int(rate * seconds)
     sig = rng.normal(0, 4, n)
     truth = []
-    for on in (4.0, 9.0, 14.0):
+    for on in [t for t in (4.0, 9.0, 14.0) if t + 1.0 <= seconds]:
         a, b = int(on * rate), int((on + 1.0) * rate)
         sig[a:b] = rng.normal(0, 500, b - a)
         truth.append(TruthInterval(0, on, on + 1.0, "tonic"))
