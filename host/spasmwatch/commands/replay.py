@@ -1,0 +1,248 @@
+"""`spasmwatch replay`: run the spasm detector over a recorded EMG file and list the episodes found."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, FatalError, InputError
+from ..events import Event, events_to_csv, write_events
+from .evaluate import parse_params
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..recording import Recording
+
+DESCRIPTION = """\
+Replay a recording through the detector, exactly as the board would see it, and list the episodes
+(twitch, tonic, clonus) and sensor faults (flat, rail) it reports.
+
+RECORDING formats (sniffed from the extension and content):
+  .csv/.txt  spasmwatch recordings (written by `simulate`/`record`), or any CSV/TXT with one column per
+             channel (comma, semicolon, tab or space separated), optional header row, optional time column
+             (t, t_s, time or timestamp: gives the rate when the file has no `# rate_hz=` line)
+  .txt       OpenSignals/BITalino text export (both the "Simple Text Format" and the JSON header; only
+             the analog A1.. columns are used)
+  .wav       PCM WAV, 8/16/24/32 bit, any number of channels (units: au unless --units)
+  .mat       MATLAB file with an EMG struct (channelData samples x channels, fs), or one numeric array
+             and fs (units: mV unless --units)
+
+Units (--units, else the file's `# units=`, else guessed: integers are counts, other numbers au):
+  counts   ESP32 ADC counts 0..4095, used as they are; counts centred on 0 (e.g. Myo armband int8) are
+           moved to mid-rail (2048) in raw mode
+  uV mV V  electrode voltages, mapped through the MyoWare 2.0 model (RAW gain 200 around 1.65 V; ENV
+           gain 10200) onto the 12-bit ADC, see spasmwatch.frontend
+  au       arbitrary units (e.g. an exported RMS envelope): the recording's maximum maps to 70% of full
+           scale
+
+Channels: every channel is detected independently (events carry the channel index) unless --channel
+selects some. Headerless files can hold non-EMG columns: the Myo readings have a 9th cue-label column,
+so replay them with --rate 200 --channel 0-7.
+
+Examples:
+  spasmwatch replay --example
+  spasmwatch replay session.csv --events events.csv
+  spasmwatch replay myo/1.txt --rate 200 --channel 0-7 --mode raw
+  spasmwatch replay tum.csv --mode env --units au --param on_x=4
+"""
+
+EXAMPLE = "example_raw.csv"
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "replay",
+        help="run the detector over a recorded EMG file",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("recording", nargs="?", metavar="RECORDING", help="recording file (see formats above)")
+    p.add_argument(
+        "--example",
+        action="store_true",
+        help=f"replay the bundled example ({EXAMPLE}: 60 s raw, a tonic spasm, a twitch, clonus)",
+    )
+    p.add_argument("--mode", choices=["raw", "env"], help="detector mode (default: the file's, else raw)")
+    p.add_argument("--rate", type=float, metavar="HZ", help="sample rate in Hz, overriding the file's")
+    p.add_argument(
+        "--units", choices=["counts", "uV", "mV", "V", "au"], help="sample units, overriding the file's"
+    )
+    p.add_argument(
+        "--channel",
+        metavar="N",
+        help="only these channels (0-based): N, or a list like 0,2 or 0-7 (default: all)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=["python", "micropython"],
+        default="python",
+        help="run the detector under CPython (default) or the MicroPython unix port",
+    )
+    p.add_argument("--events", metavar="OUT.csv", help="write the events to this CSV ('-' for stdout)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="detector parameter override (repeatable)",
+    )
+    p.set_defaults(func=run)
+
+
+def example_path() -> Path:
+    """The bundled example recording (shipped as package data)."""
+    return Path(str(resources.files("spasmwatch").joinpath("examples", EXAMPLE)))
+
+
+def parse_channels(spec: str) -> list[int]:
+    """'3' -> [3]; '0,2' -> [0, 2]; '0-7' -> [0..7]; duplicates dropped, order kept."""
+    out: list[int] = []
+    try:
+        for part in spec.split(","):
+            lo, dash, hi = part.strip().partition("-")
+            values = range(int(lo), int(hi) + 1) if dash else [int(lo)]
+            if dash and int(hi) < int(lo):
+                raise ValueError
+            out += [v for v in values if v not in out]
+    except ValueError:
+        raise ConfigError(f"--channel {spec!r}: expected N, a list like 0,2 or a range like 0-7") from None
+    if not out or min(out) < 0:
+        raise ConfigError(f"--channel {spec!r}: channels are numbered from 0")
+    return out
+
+
+def _looks_like_labels(values: np.ndarray, rate_hz: float) -> bool:
+    """A cue/label column: few small non-negative integers held for long runs (not EMG)."""
+    import numpy as np
+
+    if len(values) < 4 * rate_hz or values.min() < 0:
+        return False
+    distinct = np.unique(values)
+    if len(distinct) > 10 or not np.all(distinct == np.round(distinct)):
+        return False
+    changes = int(np.count_nonzero(np.diff(values)))
+    return changes <= len(values) / (0.5 * rate_hz)  # held for 0.5 s on average
+
+
+def _counts(rec: Recording, i: int, mode: str) -> np.ndarray:
+    from ..frontend import to_counts  # scipy (env model) is slow to import: only when replaying
+
+    try:
+        return to_counts(rec.channels[i], rec.units, mode, rec.rate_hz)
+    except ValueError as exc:
+        raise InputError(f"{rec.source}: {exc}") from None
+
+
+def replay(
+    rec: Recording, mode: str, params: dict[str, int | float] | None, engine: str = "python"
+) -> list[Event]:
+    """Detect every channel of `rec` independently; events sorted by onset, tagged with the file channel."""
+    from ..detect import detect
+
+    events: list[Event] = []
+    for i, ch in enumerate(rec.indices):
+        try:
+            events += detect(
+                _counts(rec, i, mode), rec.rate_hz, mode=mode, params=params, channel=ch, engine=engine
+            )
+        except ValueError as exc:  # the detector's validate(): bad parameter name/value or rate
+            raise ConfigError(str(exc)) from None
+    return sorted(events, key=lambda e: (e.onset_s, e.channel))
+
+
+def format_table(events: list[Event]) -> str:
+    """Plain aligned text, one row per event (stable for pipes and tests)."""
+    header = [
+        "ch",
+        "kind",
+        "onset_s",
+        "offset_s",
+        "dur_s",
+        "latency_ms",
+        "peak",
+        "peak_x",
+        "mean_x",
+        "detail",
+    ]
+    rows = [
+        [
+            str(e.channel),
+            e.kind,
+            f"{e.onset_s:.3f}",
+            f"{e.offset_s:.3f}",
+            f"{e.duration_s:.3f}",
+            f"{(e.detected_s - e.onset_s) * 1000:.0f}",
+            f"{e.peak:.0f}",
+            f"{e.peak_x:.1f}",
+            f"{e.mean_x:.1f}",
+            e.detail,
+        ]
+        for e in events
+    ]
+    widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
+    left = {1, len(header) - 1}  # text columns
+    lines = [
+        "  ".join(
+            c.ljust(w) if k in left else c.rjust(w) for k, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in [header, *rows]
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def summary(rec: Recording, mode: str, events: list[Event]) -> str:
+    episodes = [e for e in events if e.kind != "fault"]
+    faults = [e for e in events if e.kind == "fault"]
+    by_kind = Counter(e.kind for e in episodes)
+    kinds = ", ".join(f"{by_kind[k]} {k}" for k in ("tonic", "clonus", "twitch") if by_kind[k])
+    kinds += "".join(
+        f", {n} {k}" for k, n in sorted(by_kind.items()) if k not in ("tonic", "clonus", "twitch")
+    )
+    n_ch = len(rec.indices)
+    return (
+        f"{Path(rec.source).name}: {rec.duration_s:.1f} s, {n_ch} channel{'s' if n_ch != 1 else ''}, "
+        f"{mode} mode at {rec.rate_hz:g} Hz: {len(episodes)} episode{'s' if len(episodes) != 1 else ''}"
+        f"{f' ({kinds})' if kinds else ''}, {len(faults)} fault{'s' if len(faults) != 1 else ''}"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.example == (args.recording is not None):
+        raise ConfigError("give a RECORDING file or --example (not both)")
+    from ..recording import read_recording
+
+    path = example_path() if args.example else Path(args.recording)
+    columns = None if args.channel is None else parse_channels(args.channel)
+    params = parse_params(args.param) or None
+    rec = read_recording(path, rate_hz=args.rate, units=args.units, columns=columns)
+    mode = args.mode or rec.mode or "raw"
+    if columns is None and len(rec.indices) > 1:
+        labels = [ch for i, ch in enumerate(rec.indices) if _looks_like_labels(rec.channels[i], rec.rate_hz)]
+        if labels:
+            print(
+                f"note: channel(s) {', '.join(map(str, labels))} look like a cue/label column, not EMG; "
+                "select the EMG channels with --channel",
+                file=sys.stderr,
+            )
+
+    events = replay(rec, mode, params, args.engine)
+    if args.events == "-":
+        sys.stdout.write(events_to_csv(events))
+        print(summary(rec, mode, events), file=sys.stderr)
+        return 0
+    if args.events:
+        try:
+            write_events(args.events, events)
+        except OSError as exc:
+            raise FatalError(f"cannot write {args.events}: {exc.strerror}") from None
+        print(f"{summary(rec, mode, events)}; events written to {args.events}")
+        return 0
+    if events:
+        print(format_table(events))
+    print(summary(rec, mode, events))
+    return 0
