@@ -1,0 +1,608 @@
+"""Streaming spasm detector: integer signal chain and episode logic, one source for ESP32, unix port and CPython."""
+
+try:
+    import micropython
+    from micropython import const
+except ImportError:  # CPython: the MicroPython emitter decorator and const() become no-ops
+
+    class micropython:  # noqa: N801 - stands in for the MicroPython module
+        @staticmethod
+        def native(f):
+            return f
+
+    def const(x):
+        return x
+
+from array import array
+import math
+
+# Record types and kinds, as the ints a record carries (see pop()).
+EV_ONSET = const(1)
+EV_END = const(2)
+EV_FAULT_START = const(3)
+EV_FAULT_END = const(4)
+KIND_TWITCH = const(1)
+KIND_TONIC = const(2)
+KIND_CLONUS = const(3)
+FAULT_FLAT = const(1)
+FAULT_RAIL = const(2)
+KIND_NAMES = {1: "twitch", 2: "tonic", 3: "clonus"}
+FAULT_NAMES = {1: "flat", 2: "rail"}
+
+ENV_SCALE = const(16)  # envelope, floor and thresholds are in ADC counts x 16 (4 fractional bits)
+COEF_BITS = const(12)  # biquad coefficients in Q12: every product stays below 2**28 (see docs/detector.md)
+FLOOR_BITS = const(12)  # extra fractional bits of the slowly adapting noise floor
+TICK_HZ = const(200)  # decisions run on ~5 ms ticks; only the filter chain runs per sample
+REC_LEN = const(8)
+QUEUE_LEN = const(16)
+
+# name: (default in raw mode, default in env mode, lowest, highest, unit, meaning)
+PARAMS = {
+    "hp_hz": (20, 0, 0, 100, "Hz", "high-pass corner (4th-order Butterworth) that removes drift and motion; 0 = off"),
+    "lp_hz": (450, 0, 0, 1000, "Hz", "low-pass corner (2nd order), clamped below Nyquist; 0 = off"),
+    "mains_hz": (50, 0, 0, 60, "Hz", "mains notch frequency: 0 (off), 50 or 60"),
+    "tkeo": (0, 0, 0, 1, "", "1 = Teager-Kaiser energy instead of rectification"),
+    "smooth_ms": (25, 20, 0, 500, "ms", "envelope smoothing time constant"),
+    "on_mult": (3.5, 3.0, 1.2, 50, "x floor", "onset threshold, multiple of the noise floor"),
+    "off_mult": (2.0, 1.8, 1.1, 50, "x floor", "offset threshold, multiple of the noise floor (< on_mult)"),
+    "min_on_ms": (40, 40, 0, 2000, "ms", "time above the onset threshold before an onset is declared"),
+    "min_dur_ms": (100, 100, 0, 5000, "ms", "minimum episode duration; shorter bursts are ignored"),
+    "min_off_ms": (500, 500, 0, 10000, "ms", "quiet time below the offset threshold that ends an episode"),
+    "twitch_ms": (500, 500, 50, 5000, "ms", "episodes shorter than this are twitches"),
+    "max_episode_s": (600, 600, 10, 3600, "s", "longest episode before the floor is re-learnt"),
+    "calib_ms": (2000, 2000, 200, 60000, "ms", "rest period at start that seeds the noise floor"),
+    "floor_up_s": (30, 30, 1, 3600, "s", "time constant of a rising noise floor (drift)"),
+    "floor_down_s": (3, 3, 0.1, 600, "s", "time constant of a falling noise floor"),
+    "min_floor": (0.5, 0.5, 0.05, 100, "counts", "lowest noise floor, so a silent input cannot trigger"),
+    "env_offset": (0, 0, 0, 4095, "counts", "offset subtracted from an envelope input (env mode)"),
+    "flat_ms": (1000, 3000, 0, 60000, "ms", "window of a flat line (lead-off) before a fault; 0 = off"),
+    "flat_step": (0, 0, 0, 100, "counts", "sample-to-sample change a flat line may still show"),
+    "rail_ms": (200, 500, 0, 60000, "ms", "time pinned at a rail before a saturation fault; 0 = off"),
+    "rail_margin": (8, 8, 0, 500, "counts", "distance from 0 or adc_max that counts as the rail"),
+    "adc_max": (4095, 4095, 255, 65535, "counts", "full-scale ADC count"),
+    "blank_ms": (1000, 500, 0, 10000, "ms", "hold-off after a fault ends while the filters settle"),
+}
+
+
+def validate(params, mode, rate_hz):
+    """Return the full parameter dict for mode and rate, or raise ValueError naming the bad value."""
+    if mode not in ("raw", "env"):
+        raise ValueError("mode must be 'raw' or 'env', not %r" % (mode,))
+    if not 25 <= rate_hz <= 2000:
+        raise ValueError("rate_hz=%s out of range 25..2000 Hz" % (rate_hz,))
+    col = 0 if mode == "raw" else 1
+    out = {}
+    for name in PARAMS:
+        out[name] = PARAMS[name][col]
+    for name in params or {}:
+        if name not in PARAMS:
+            raise ValueError("unknown parameter %r (known: %s)" % (name, ", ".join(sorted(PARAMS))))
+        spec = PARAMS[name]
+        value = params[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise ValueError("%s=%r is not a number" % (name, value))
+        if not spec[2] <= value <= spec[3]:
+            raise ValueError("%s=%s out of range %s..%s %s" % (name, value, spec[2], spec[3], spec[4]))
+        out[name] = value
+    if out["off_mult"] >= out["on_mult"]:
+        raise ValueError("off_mult=%s must be below on_mult=%s" % (out["off_mult"], out["on_mult"]))
+    if out["mains_hz"] not in (0, 50, 60):
+        raise ValueError("mains_hz=%s must be 0, 50 or 60" % (out["mains_hz"],))
+    return out
+
+
+def _biquad(kind, f0, q, rate):
+    """Q12 coefficients (g, a1, a2) of an RBJ biquad; the numerator is g*[1,-2,1], g*[1,2,1] or notch."""
+    w0 = 2 * math.pi * f0 / rate
+    cw = math.cos(w0)
+    alpha = math.sin(w0) / (2 * q)
+    a0 = 1 + alpha
+    if kind == "hp":
+        g = (1 + cw) / 2 / a0
+    elif kind == "lp":
+        g = (1 - cw) / 2 / a0
+    else:  # notch: b = [1, -2cos, 1] / a0, whose middle term equals a1
+        g = 1 / a0
+    s = 1 << COEF_BITS
+    return int(round(g * s)), int(round(-2 * cw / a0 * s)), int(round((1 - alpha) / a0 * s))
+
+
+class Detector:
+    """One channel: feed blocks of ADC counts with process(); read decided records with pop()."""
+
+    def __init__(self, rate_hz, mode="raw", params=None):
+        p = validate(params, mode, rate_hz)
+        # config
+        self.rate_hz = rate_hz
+        self.mode = mode
+        self.params = p
+        self.raw = mode == "raw"
+        self.tick_samples = max(1, int(rate_hz / TICK_HZ + 0.5))
+        tick_hz = rate_hz / self.tick_samples
+        self.tick_hz = tick_hz
+        ticks = lambda ms: max(0, int(ms * tick_hz / 1000 + 0.5))
+        self.min_on = ticks(p["min_on_ms"])
+        self.min_dur = ticks(p["min_dur_ms"])
+        self.min_off = max(1, ticks(p["min_off_ms"]))
+        self.twitch = ticks(p["twitch_ms"])
+        self.max_ep = ticks(p["max_episode_s"] * 1000)
+        self.calib_ticks = max(4, ticks(p["calib_ms"]))
+        self.flat_ticks = ticks(p["flat_ms"])
+        self.rail_ticks = ticks(p["rail_ms"])
+        self.blank_ticks = ticks(p["blank_ms"])
+        # clonus: burst period 3-8 Hz, with some slack for jitter (in ticks)
+        self.cl_min = max(1, int(tick_hz / 9))
+        self.cl_max = int(tick_hz / 2.5 + 0.5)
+        self.up_shift = self._shift(p["floor_up_s"] * tick_hz)
+        self.down_shift = self._shift(p["floor_down_s"] * tick_hz)
+        self.slow_shift = self._shift(0.15 * tick_hz)  # ~150 ms mean level for the clonus rhythm test
+        self.on_q = int(p["on_mult"] * 16 + 0.5)
+        self.off_q = int(p["off_mult"] * 16 + 0.5)
+        self.min_floor = max(1, int(p["min_floor"] * ENV_SCALE + 0.5))
+        amax = int(p["adc_max"])
+        margin = int(p["rail_margin"])
+        self.rail_hi = amax - margin
+        self.rail_lo = margin if self.raw else -1  # an envelope resting at 0 is not a fault
+        # filter chain, all integer: (flags, Q12 coefficients, shifts) packed for the per-sample loop
+        nyq = rate_hz / 2
+        hp = p["hp_hz"] if self.raw and 0 < p["hp_hz"] < 0.4 * nyq else 0
+        lp = min(p["lp_hz"], 0.45 * rate_hz) if self.raw else 0
+        lp = lp if 0 < lp < 0.4 * rate_hz else 0  # a corner this close to Nyquist does nothing useful
+        mains = p["mains_hz"] if self.raw and p["mains_hz"] and p["mains_hz"] < 0.45 * rate_hz else 0
+        c = array("i", [0] * 16)
+        c[0] = (1 if hp else 0) | (2 if mains else 0) | (4 if lp else 0) | (8 if p["tkeo"] else 0) | (
+            16 if self.raw else 0)
+        if hp:  # 4th-order Butterworth as two biquads (Q = 0.5412, 1.3066)
+            c[1], c[2], c[3] = _biquad("hp", hp, 0.5412, rate_hz)
+            c[4], c[5], c[6] = _biquad("hp", hp, 1.3066, rate_hz)
+        if mains:
+            c[7], c[8], c[9] = _biquad("notch", mains, 8.0, rate_hz)
+        if lp:
+            c[10], c[11], c[12] = _biquad("lp", lp, 0.7071, rate_hz)
+        c[13] = self._shift(p["smooth_ms"] * rate_hz / 1000)
+        c[14] = self.tick_samples
+        c[15] = int(p["flat_step"])
+        self.coef = c
+        self.env_offset = int(p["env_offset"])
+        # state of the per-sample chain: biquad delays, envelope, tick accumulators (see _chain)
+        self.st = array("i", [0] * 26)
+        # state of the episode logic
+        self.q = array("i", [0] * (REC_LEN * QUEUE_LEN))
+        self.q_head = 0
+        self.q_len = 0
+        self.dropped = 0
+        self.tick = 0
+        self.started = False
+        self.env = 0
+        self.floor_acc = 0
+        self.mvc = 0
+        self.calibrate_rest(p["calib_ms"])
+        self.mvc_left = 0
+        self.state = 0  # 0 idle, 1 in episode
+        self.fault = 0  # 0 none, else FAULT_FLAT / FAULT_RAIL
+        self.blank = 0
+        self._reset_episode()
+        self.below_off = 0  # last tick at or below the offset threshold
+        self.on_ticks = 0
+        self.flat_run = 0
+        self.flat_moves = 0
+        self.rail_run = 0
+        self.fault_start = 0
+        self.clear_run = 0
+
+    @staticmethod
+    def _shift(n):
+        """Smallest k with 2**k >= n: a one-pole filter x += (y - x) >> k has time constant ~n steps."""
+        k = 0
+        while (1 << k) < n and k < 24:
+            k += 1
+        return k
+
+    def _reset_episode(self):
+        self.onset = 0
+        self.peak = 0
+        self.mean_acc = 0
+        self.n_ep = 0
+        self.quiet = -1
+        self.slow = 0
+        self.hi_state = 0
+        self.last_up = -1
+        self.cl_good = 0
+        self.cl_bad = 0
+        self.ep_floor = 0
+
+    # ---- calibration -------------------------------------------------------------------------------
+
+    def calibrate_rest(self, ms):
+        """Re-learn the noise floor from the next ms of rest (the lowest quarter of that period)."""
+        self.cal_total = max(4, int(ms * self.tick_hz / 1000 + 0.5))
+        self.cal_left = self.cal_total
+        self.cal_seg = max(1, self.cal_total // 4)
+        self.cal_sum = 0
+        self.cal_n = 0
+        self.cal_best = -1
+
+    def calibrate_mvc(self, ms):
+        """Record the peak envelope of the next ms (a maximal voluntary contraction) as the %MVC reference."""
+        self.mvc = 0
+        self.mvc_left = max(1, int(ms * self.tick_hz / 1000 + 0.5))
+
+    def set_floor(self, floor):
+        """Set the noise floor directly (counts x ENV_SCALE), e.g. from a stored calibration."""
+        self.floor_acc = max(self.min_floor, int(floor)) << FLOOR_BITS
+        self.cal_left = 0
+
+    @property
+    def floor(self):
+        return max(self.min_floor, self.floor_acc >> FLOOR_BITS)
+
+    def level(self):
+        """(envelope, floor, on threshold, off threshold, state) in counts x ENV_SCALE, for live views."""
+        f = self.floor
+        return (self.env, f, f * self.on_q >> 4, f * self.off_q >> 4,
+                3 if self.fault else (2 if self.cal_left else self.state))
+
+    # ---- per-sample chain --------------------------------------------------------------------------
+
+    def process(self, buf, n):
+        """Run n samples of buf through the detector; returns the number of records waiting in pop()."""
+        if n <= 0:
+            return self.q_len
+        if not self.started:
+            self.started = True
+            st = self.st
+            st[0] = buf[0] if self.raw else self.env_offset  # DC reference: no start-up step in the filters
+            st[20] = buf[0]
+            st[17] = 0x7FFFFFFF
+            st[18] = -1
+        i = 0
+        while i < n:
+            i = self._chain(buf, i, n, self.st, self.coef)
+            if self.st[16] == self.tick_samples:
+                self._tick()
+        return self.q_len
+
+    @micropython.native
+    def _chain(self, buf, i, n, st, c):
+        """Filter samples buf[i:n] until a tick is complete; returns the index of the next sample."""
+        flags = c[0]
+        off = st[0]
+        x1 = st[1]
+        x2 = st[2]
+        y1 = st[3]
+        y2 = st[4]
+        z1 = st[5]
+        z2 = st[6]
+        w1 = st[7]
+        w2 = st[8]
+        v1 = st[9]
+        v2 = st[10]
+        u1 = st[11]
+        u2 = st[12]
+        env = st[13]
+        acc = st[15]
+        cnt = st[16]
+        lo = st[17]
+        hi = st[18]
+        moves = st[19]
+        prev = st[20]
+        t1 = st[21]
+        t2 = st[22]
+        l1 = st[23]
+        l2 = st[14]
+        p1 = st[24]
+        p2 = st[25]
+        g1 = c[1]
+        a11 = c[2]
+        a12 = c[3]
+        g2 = c[4]
+        a21 = c[5]
+        a22 = c[6]
+        gn = c[7]
+        an1 = c[8]
+        an2 = c[9]
+        gl = c[10]
+        al1 = c[11]
+        al2 = c[12]
+        k = c[13]
+        dec = c[14]
+        step = c[15]
+        rnd = 1 << (COEF_BITS - 1)
+        while i < n:
+            r = buf[i]
+            i += 1
+            if r < lo:
+                lo = r
+            if r > hi:
+                hi = r
+            d = r - prev
+            prev = r
+            if d > step or d < -step:
+                moves += 1
+            x = (r - off) << 1  # one fractional bit through the filters
+            if flags & 1:  # high-pass, two Butterworth sections (numerator g*[1,-2,1])
+                y = (g1 * (x - (x1 << 1) + x2) - a11 * y1 - a12 * y2 + rnd) >> COEF_BITS
+                x2 = x1
+                x1 = x
+                y2 = y1
+                y1 = y
+                x = (g2 * (y - (z1 << 1) + z2) - a21 * w1 - a22 * w2 + rnd) >> COEF_BITS
+                z2 = z1
+                z1 = y
+                w2 = w1
+                w1 = x
+            if flags & 2:  # mains notch: numerator g*[1, -2cos, 1], whose middle term equals a1
+                y = (gn * (x + v2) + an1 * (v1 - u1) - an2 * u2 + rnd) >> COEF_BITS
+                v2 = v1
+                v1 = x
+                u2 = u1
+                u1 = y
+                x = y
+            if flags & 4:  # low-pass, numerator g*[1,2,1]
+                y = (gl * (x + (t1 << 1) + t2) - al1 * l1 - al2 * l2 + rnd) >> COEF_BITS
+                t2 = t1
+                t1 = x
+                l2 = l1
+                l1 = y
+                x = y
+            if flags & 16:
+                if flags & 8:  # Teager-Kaiser energy p1^2 - x*p2, on x/4 so the squares stay below 2**28
+                    y = x >> 2
+                    x = p1 * p1 - y * p2
+                    p2 = p1
+                    p1 = y
+                    if x < 0:
+                        x = 0
+                    elif x > 0x3FFFF:  # keep the smoothed sum (x 2**k, k <= 10) below 2**28
+                        x = 0x3FFFF
+                else:
+                    if x < 0:
+                        x = -x
+                    x = x << 3  # counts x 16
+            else:
+                x = x << 3
+                if x < 0:
+                    x = 0
+            env += x - (env >> k)  # env holds the smoothed envelope x 2**k: no truncation stall
+            acc += env >> k
+            cnt += 1
+            if cnt == dec:
+                break
+        st[1] = x1
+        st[2] = x2
+        st[3] = y1
+        st[4] = y2
+        st[5] = z1
+        st[6] = z2
+        st[7] = w1
+        st[8] = w2
+        st[9] = v1
+        st[10] = v2
+        st[11] = u1
+        st[12] = u2
+        st[13] = env
+        st[15] = acc
+        st[16] = cnt
+        st[17] = lo
+        st[18] = hi
+        st[19] = moves
+        st[20] = prev
+        st[21] = t1
+        st[22] = t2
+        st[23] = l1
+        st[14] = l2
+        st[24] = p1
+        st[25] = p2
+        return i
+
+    # ---- per-tick decisions ------------------------------------------------------------------------
+
+    def _tick(self):
+        st = self.st
+        e = st[15] // self.tick_samples
+        lo = st[17]
+        hi = st[18]
+        moves = st[19]
+        st[15] = 0
+        st[16] = 0
+        st[17] = 0x7FFFFFFF
+        st[18] = -1
+        st[19] = 0
+        t = self.tick
+        self.tick = t + 1
+        self.env = e
+        self._faults(t, lo, hi, moves)
+        if self.fault or self.blank:
+            if self.blank:
+                self.blank -= 1
+            self.below_off = t
+            self.on_ticks = 0
+            return
+        if self.cal_left:
+            self._calibrate(e)
+            self.below_off = t
+            return
+        if self.mvc_left:
+            self.mvc_left -= 1
+            if e > self.mvc:
+                self.mvc = e
+        f = self.floor
+        on = f * self.on_q >> 4
+        off = f * self.off_q >> 4
+        if self.state == 0:
+            if e <= off:
+                self.below_off = t
+                self.on_ticks = 0
+                self._track_floor(e, f)
+                return
+            if e > on:
+                self.on_ticks += 1
+            if self.on_ticks >= self.min_on and t - self.below_off >= self.min_dur and self.on_ticks:
+                self._start_episode(t, f)
+            return
+        self._in_episode(t, e, off)
+
+    def _track_floor(self, e, f):
+        # The floor follows rest only (below the offset threshold): spasms, however long, never pull it up.
+        shift = self.up_shift if e > f else self.down_shift
+        self.floor_acc += ((e << FLOOR_BITS) - self.floor_acc) >> shift
+
+    def _calibrate(self, e):
+        # Seed with the quietest quarter of the calibration period, so a spasm during it does not raise the floor.
+        self.cal_left -= 1
+        self.cal_sum += e
+        self.cal_n += 1
+        if self.cal_n == self.cal_seg or self.cal_left == 0:
+            m = self.cal_sum // self.cal_n
+            if self.cal_best < 0 or m < self.cal_best:
+                self.cal_best = m
+            self.cal_sum = 0
+            self.cal_n = 0
+        if self.cal_left == 0:
+            self.floor_acc = max(self.min_floor, self.cal_best) << FLOOR_BITS
+
+    def _start_episode(self, t, f):
+        self._reset_episode()
+        self.state = 1
+        self.onset = self.below_off + 1
+        self.ep_floor = f
+        self.slow = self.env
+        self._push(EV_ONSET, 0, self.onset, -1, t + 1, 0, 0, f)
+
+    def _in_episode(self, t, e, off):
+        self.n_ep += 1
+        if e > self.peak:
+            self.peak = e
+        self.mean_acc += ((e << 4) - self.mean_acc) // self.n_ep
+        self._rhythm(t, e)
+        if e < off:
+            if self.quiet < 0:
+                self.quiet = t
+            if t - self.quiet + 1 >= self.min_off:
+                self._end_episode(self.quiet, t)
+        else:
+            self.quiet = -1
+            if t - self.onset >= self.max_ep:  # a floor that jumped (electrode shift): end and re-learn
+                self._end_episode(t, t)
+                self.floor_acc = e << FLOOR_BITS
+
+    def _rhythm(self, t, e):
+        # Clonus: the envelope swings deeply around its ~150 ms mean at 3-8 Hz. Count rising swings whose
+        # period is in that band (good) or not (bad).
+        self.slow += (e - self.slow) >> self.slow_shift
+        s = self.slow
+        if self.hi_state:
+            if e * 2 < s:
+                self.hi_state = 0
+        elif e * 2 > s * 3:
+            self.hi_state = 1
+            if self.last_up >= 0:
+                period = t - self.last_up
+                if self.cl_min <= period <= self.cl_max:
+                    self.cl_good += 1
+                else:
+                    self.cl_bad += 1
+            self.last_up = t
+
+    def _end_episode(self, offset, t):
+        dur = offset - self.onset
+        if dur < self.twitch:
+            kind = KIND_TWITCH
+        elif self.cl_good >= 3 and self.cl_good >= 2 * self.cl_bad:
+            kind = KIND_CLONUS
+        else:
+            kind = KIND_TONIC
+        self._push(EV_END, kind, self.onset, offset, t + 1, self.peak, self.mean_acc >> 4, self.ep_floor)
+        self.state = 0
+        self.below_off = t
+        self.on_ticks = 0
+
+    def _faults(self, t, lo, hi, moves):
+        # Flat line: almost no sample-to-sample movement for flat_ms. Rail: every sample of a tick at a rail.
+        if self.flat_ticks:
+            self.flat_moves += moves
+            if self.flat_moves <= 2 + (self.flat_run >> 4):
+                self.flat_run += 1
+            else:
+                self.flat_run = 0
+                self.flat_moves = 0
+        if self.rail_ticks and (lo >= self.rail_hi or hi <= self.rail_lo):
+            self.rail_run += 1
+        else:
+            self.rail_run = 0
+        kind = 0
+        if self.rail_ticks and self.rail_run >= self.rail_ticks:
+            kind = FAULT_RAIL
+        elif self.flat_ticks and self.flat_run >= self.flat_ticks:
+            kind = FAULT_FLAT
+        if self.fault == 0:
+            if kind:
+                start = t + 1 - (self.rail_run if kind == FAULT_RAIL else self.flat_run)
+                if self.state:
+                    self._end_episode(max(self.onset, start), t)
+                self.fault = kind
+                self.fault_start = start
+                self.clear_run = 0
+                self._push(EV_FAULT_START, kind, start, -1, t + 1, 0, 0, self.floor)
+            return
+        if kind:
+            self.clear_run = 0
+            return
+        self.clear_run += 1
+        if self.clear_run >= 10:  # ~50 ms of signal again
+            end = t + 1 - self.clear_run
+            self._push(EV_FAULT_END, self.fault, self.fault_start, end, t + 1, 0, 0, self.floor)
+            self.fault = 0
+            self.blank = self.blank_ticks
+            self._resettle()
+
+    def _resettle(self):
+        # After a fault the filters hold the jump from the rail; restart them from the current level.
+        st = self.st
+        for j in range(1, 15):
+            st[j] = 0
+        for j in range(21, 26):
+            st[j] = 0
+        st[0] = st[20] if self.raw else self.env_offset
+
+    def flush(self):
+        """Close any open episode or fault at the current position (end of a recording)."""
+        t = self.tick
+        if self.state:
+            self._end_episode(t, t - 1)
+        if self.fault:
+            self._push(EV_FAULT_END, self.fault, self.fault_start, t, t, 0, 0, self.floor)
+            self.fault = 0
+        return self.q_len
+
+    # ---- record queue ------------------------------------------------------------------------------
+
+    def _push(self, etype, kind, onset, offset, detected, peak, mean, floor):
+        if self.q_len == QUEUE_LEN:  # the caller did not drain: drop the oldest, count it
+            self.q_head = (self.q_head + 1) % QUEUE_LEN
+            self.q_len -= 1
+            self.dropped += 1
+        j = ((self.q_head + self.q_len) % QUEUE_LEN) * REC_LEN
+        q = self.q
+        q[j] = etype
+        q[j + 1] = kind
+        q[j + 2] = onset
+        q[j + 3] = offset
+        q[j + 4] = detected
+        q[j + 5] = peak
+        q[j + 6] = mean
+        q[j + 7] = floor
+        self.q_len += 1
+
+    def pop(self):
+        """Oldest record: (etype, kind, onset, offset, detected sample index, peak, mean, floor), or None."""
+        if not self.q_len:
+            return None
+        j = self.q_head * REC_LEN
+        q = self.q
+        d = self.tick_samples
+        self.q_head = (self.q_head + 1) % QUEUE_LEN
+        self.q_len -= 1
+        off = q[j + 3]
+        return (q[j], q[j + 1], q[j + 2] * d, off * d if off >= 0 else -1, q[j + 4] * d, q[j + 5], q[j + 6],
+                q[j + 7])

