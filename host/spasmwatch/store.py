@@ -613,3 +613,34 @@ def day_bounds(day: str | datetime, tz: tzinfo | None = None) -> tuple[datetime,
     if tz is None:
         return d.astimezone(), nxt.astimezone()  # naive -> local zone with the right DST offset for that date
     return d.replace(tzinfo=tz), nxt.replace(tzinfo=tz)
+
+
+def parse_when(text: str, now: datetime | None = None) -> datetime:
+    """A user's time bound: ISO-8601 (naive = local time), YYYY-MM-DD (local midnight), now, today,
+    yesterday, or relative -30m / -24h / -7d / -2w (before now)."""
+    local = now is None
+    now = now or datetime.now().astimezone()
+    s = text.strip().lower()
+    if s == "now":
+        return now
+    if s in ("today", "yesterday"):
+        day = now.date() - timedelta(days=1 if s == "yesterday" else 0)
+        if local:  # local midnight with that date's DST offset
+            return day_bounds(day.isoformat())[0]
+        return datetime(day.year, day.month, day.day, tzinfo=now.tzinfo)
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+    if s.startswith("-") and len(s) > 2 and s[-1] in units:
+        try:
+            amount = float(s[1:-1])
+        except ValueError:
+            amount = -1.0
+        if amount >= 0:
+            return now - timedelta(seconds=amount * units[s[-1]])
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"bad time {text!r}: use ISO-8601 (2025-01-31T14:00), a date (2025-01-31), now, today, "
+            "yesterday, or -30m / -24h / -7d"
+        ) from None
+    return when if when.tzinfo is not None else when.astimezone()

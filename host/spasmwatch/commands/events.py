@@ -1,0 +1,103 @@
+"""`spasmwatch events`: export stored episodes and faults as CSV or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+from ..store import Store, StoredEvent, default_path, iso_utc, parse_when
+
+# The replay events columns first (so `read_events` and `evaluate` accept the file), then provenance.
+COLUMNS = [
+    "channel", "kind", "onset_s", "offset_s", "detected_s", "duration_s", "peak", "mean", "peak_x", "mean_x",
+    "detail", "device_id", "boot_id", "seq", "state", "onset_wall", "offset_wall",
+]
+
+
+def row(ev: StoredEvent) -> dict[str, object]:
+    """One export record; *_s are device seconds since boot, *_wall ISO-8601 UTC ('' when unknown)."""
+    e = ev.to_event()
+    return {
+        "channel": ev.channel,
+        "kind": ev.kind or "open",
+        "onset_s": round(e.onset_s, 3),
+        "offset_s": round(e.offset_s, 3) if ev.offset_ms is not None else None,
+        "detected_s": round(e.detected_s, 3),
+        "duration_s": round(ev.duration_s, 3) if ev.duration_s is not None else None,
+        "peak": _round(ev.peak, 2),
+        "mean": _round(ev.mean, 2),
+        "peak_x": _round(ev.peak_x, 3),
+        "mean_x": _round(ev.mean_x, 3),
+        "detail": ev.detail,
+        "device_id": ev.device_id,
+        "boot_id": ev.boot_id,
+        "seq": ev.seq,
+        "state": ev.state,
+        "onset_wall": iso_utc(ev.onset_wall),
+        "offset_wall": iso_utc(ev.offset_wall),
+    }
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def to_csv(events: list[StoredEvent]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for ev in events:
+        writer.writerow({k: ("" if v is None else v) for k, v in row(ev).items()})
+    return out.getvalue()
+
+
+def to_json(events: list[StoredEvent]) -> str:
+    return json.dumps([row(ev) for ev in events], indent=1) + "\n"
+
+
+def open_store(db: str | None) -> Store:
+    """The database named by --db (or the default one); an error if it does not exist yet."""
+    return Store(Path(db).expanduser() if db else default_path(), must_exist=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    since = parse_when(args.since) if args.since else None
+    until = parse_when(args.until) if args.until else None
+    if since and until and since >= until:
+        raise InputError(f"--since {args.since} is not before --until {args.until}")
+    with open_store(args.db) as store:
+        states = ("open", "closed") if args.include_open else ("closed",)
+        events = store.events(since, until, args.device, states=states)
+    text = to_json(events) if args.format == "json" else to_csv(events)
+    if args.out and args.out != "-":
+        try:
+            Path(args.out).write_text(text)
+        except OSError as exc:
+            raise InputError(f"cannot write {args.out}: {exc.strerror}") from None
+        print(f"{len(events)} event(s) written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "events",
+        help="export stored episodes and faults (CSV or JSON)",
+        description="Export episodes and faults from the event database. Times: ISO-8601 (naive = local "
+        "time), YYYY-MM-DD, today, yesterday, or relative like -24h, -7d. onset_s/offset_s are device "
+        "seconds since boot; onset_wall/offset_wall are ISO-8601 UTC.",
+    )
+    p.add_argument("--db", metavar="FILE", help=f"event database (default {default_path()})")
+    p.add_argument("--since", metavar="WHEN", help="only events with onset at or after WHEN")
+    p.add_argument("--until", metavar="WHEN", help="only events with onset before WHEN")
+    p.add_argument("--device", metavar="ID", help="only this device")
+    p.add_argument("--format", choices=("csv", "json"), default="csv", help="output format (default csv)")
+    p.add_argument("--include-open", action="store_true", help="also export episodes still in progress")
+    p.add_argument("--out", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    p.set_defaults(func=run)
