@@ -351,7 +351,7 @@ def _read_wav(path: Path) -> _Parsed:
         names=[f"ch{i}" for i in range(n_ch)],
         rate_hz=float(rate),
         rate_origin="WAV header",
-        units=None,
+        units="au",  # PCM amplitude says nothing about volts or ADC counts
         mode=None,
         resolution=[None] * n_ch,
     )
