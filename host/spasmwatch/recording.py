@@ -122,8 +122,7 @@ def write_recording(
 def _check_rate(rate_hz: float, path: Path, origin: str) -> float:
     if not math.isfinite(rate_hz) or not RATE_MIN_HZ <= rate_hz <= RATE_MAX_HZ:
         raise InputError(
-            f"{path}: sample rate {rate_hz:g} Hz ({origin}) is out of range "
-            f"{RATE_MIN_HZ:g}..{RATE_MAX_HZ:g} Hz"
+            f"{path}: sample rate {rate_hz:g} Hz ({origin}) is out of range {RATE_MIN_HZ:g}..{RATE_MAX_HZ:g} Hz"
         )
     return float(rate_hz)
 
@@ -161,9 +160,7 @@ def _find_bad_row(path: Path, lines: list[str], numbers: list[int], delim: str |
                 raise InputError(f"{path}:{lineno}: non-numeric value {tok[:20]!r}")
 
 
-def _parse_table(
-    path: Path, lines: list[str], numbers: list[int], delim: str | None, width: int
-) -> np.ndarray:
+def _parse_table(path: Path, lines: list[str], numbers: list[int], delim: str | None, width: int) -> np.ndarray:
     """Parse data rows into a (rows, width) float array with precise errors."""
     try:
         data = np.loadtxt(lines, delimiter=delim, dtype=np.float64, ndmin=2, comments=None)
@@ -445,9 +442,7 @@ def read_recording(
     elif suffix in TEXT_SUFFIXES or raw.startswith(MAGIC):
         parsed = _read_text(path, raw)
     else:
-        raise InputError(
-            f"{path}: unknown format {suffix!r} (expected .csv, .txt, OpenSignals .txt, .wav or .mat)"
-        )
+        raise InputError(f"{path}: unknown format {suffix!r} (expected .csv, .txt, OpenSignals .txt, .wav or .mat)")
 
     data = parsed.data
     if columns is not None:
@@ -488,4 +483,36 @@ def read_recording(
         source=str(path),
         names=[parsed.names[i] for i in indices],
         indices=indices,
+    )
+
+
+def decimate(rec: Recording, factor: int) -> Recording:
+    """The recording at rate/factor, low-pass filtered first (scipy's order-8 Chebyshev, zero phase).
+
+    Used to bring lab recordings above the detector's 2000 Hz limit (e.g. 2048 Hz) to about 1 kHz, the board's
+    own rate. Counts stay int32 (rounded).
+    """
+    if factor < 1:
+        raise ValueError("factor must be >= 1")
+    if factor == 1:
+        return rec
+    from scipy.signal import decimate as sp_decimate  # slow import: only when needed
+
+    channels = []
+    for ch in rec.channels:
+        if len(ch) <= 27 * factor:  # too short for the filter: plain subsampling
+            y = ch[::factor].astype(np.float64)
+        else:
+            # Filter around the median: a large DC level (mid-rail 2048) leaves long edge transients.
+            level = float(np.median(ch))
+            y = sp_decimate(ch.astype(np.float64) - level, factor, zero_phase=True) + level
+        channels.append(np.round(y).astype(np.int32) if rec.units == "counts" else y)
+    return Recording(
+        rate_hz=rec.rate_hz / factor,
+        channels=channels,
+        units=rec.units,
+        mode=rec.mode,
+        source=rec.source,
+        names=list(rec.names),
+        indices=list(rec.indices),
     )

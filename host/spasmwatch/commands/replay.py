@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections import Counter
 from importlib import resources
@@ -52,6 +53,7 @@ Examples:
 """
 
 EXAMPLE = "example_raw.csv"
+DETECTOR_MAX_RATE_HZ = 2000.0  # firmware/detector.py validate(): 25..2000 Hz
 
 
 def register(subparsers: Any) -> None:
@@ -69,9 +71,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--mode", choices=["raw", "env"], help="detector mode (default: the file's, else raw)")
     p.add_argument("--rate", type=float, metavar="HZ", help="sample rate in Hz, overriding the file's")
-    p.add_argument(
-        "--units", choices=["counts", "uV", "mV", "V", "au"], help="sample units, overriding the file's"
-    )
+    p.add_argument("--units", choices=["counts", "uV", "mV", "V", "au"], help="sample units, overriding the file's")
     p.add_argument(
         "--channel",
         metavar="N",
@@ -138,18 +138,14 @@ def _counts(rec: Recording, i: int, mode: str) -> np.ndarray:
         raise InputError(f"{rec.source}: {exc}") from None
 
 
-def replay(
-    rec: Recording, mode: str, params: dict[str, int | float] | None, engine: str = "python"
-) -> list[Event]:
+def replay(rec: Recording, mode: str, params: dict[str, int | float] | None, engine: str = "python") -> list[Event]:
     """Detect every channel of `rec` independently; events sorted by onset, tagged with the file channel."""
     from ..detect import detect
 
     events: list[Event] = []
     for i, ch in enumerate(rec.indices):
         try:
-            events += detect(
-                _counts(rec, i, mode), rec.rate_hz, mode=mode, params=params, channel=ch, engine=engine
-            )
+            events += detect(_counts(rec, i, mode), rec.rate_hz, mode=mode, params=params, channel=ch, engine=engine)
         except ValueError as exc:  # the detector's validate(): bad parameter name/value or rate
             raise ConfigError(str(exc)) from None
     return sorted(events, key=lambda e: (e.onset_s, e.channel))
@@ -187,9 +183,7 @@ def format_table(events: list[Event]) -> str:
     widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
     left = {1, len(header) - 1}  # text columns
     lines = [
-        "  ".join(
-            c.ljust(w) if k in left else c.rjust(w) for k, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
+        "  ".join(c.ljust(w) if k in left else c.rjust(w) for k, (c, w) in enumerate(zip(r, widths, strict=True)))
         for r in [header, *rows]
     ]
     return "\n".join(line.rstrip() for line in lines)
@@ -200,9 +194,7 @@ def summary(rec: Recording, mode: str, events: list[Event]) -> str:
     faults = [e for e in events if e.kind == "fault"]
     by_kind = Counter(e.kind for e in episodes)
     kinds = ", ".join(f"{by_kind[k]} {k}" for k in ("tonic", "clonus", "twitch") if by_kind[k])
-    kinds += "".join(
-        f", {n} {k}" for k, n in sorted(by_kind.items()) if k not in ("tonic", "clonus", "twitch")
-    )
+    kinds += "".join(f", {n} {k}" for k, n in sorted(by_kind.items()) if k not in ("tonic", "clonus", "twitch"))
     n_ch = len(rec.indices)
     return (
         f"{Path(rec.source).name}: {rec.duration_s:.1f} s, {n_ch} channel{'s' if n_ch != 1 else ''}, "
@@ -214,13 +206,19 @@ def summary(rec: Recording, mode: str, events: list[Event]) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.example == (args.recording is not None):
         raise ConfigError("give a RECORDING file or --example (not both)")
-    from ..recording import read_recording
+    from ..recording import decimate, read_recording
 
     path = example_path() if args.example else Path(args.recording)
     columns = None if args.channel is None else parse_channels(args.channel)
     params = parse_params(args.param) or None
     rec = read_recording(path, rate_hz=args.rate, units=args.units, columns=columns)
     mode = args.mode or rec.mode or "raw"
+    if rec.rate_hz > DETECTOR_MAX_RATE_HZ:
+        factor = math.ceil(rec.rate_hz / DETECTOR_MAX_RATE_HZ)
+        rec = decimate(rec, factor)
+        print(
+            f"note: decimated by {factor} to {rec.rate_hz:g} Hz (the detector takes at most 2000 Hz)", file=sys.stderr
+        )
     if columns is None and len(rec.indices) > 1:
         labels = [ch for i, ch in enumerate(rec.indices) if _looks_like_labels(rec.channels[i], rec.rate_hz)]
         if labels:
