@@ -253,9 +253,8 @@ def _read_text(path: Path, raw: bytes) -> _Parsed:
         header = [t.strip().strip('"').strip("'") for t in tokens]
         first += 1
     width = len(tokens)
-    body = all_lines[first:]
     lines, numbers = [], []
-    for i, line in enumerate(body):
+    for i, line in enumerate(all_lines[first:]):
         s = line.strip()
         if s and not s.startswith("#"):
             lines.append(line)
