@@ -5,8 +5,10 @@ import struct
 
 try:
     from binascii import crc32
+
+    HAVE_CRC32 = True
 except ImportError:  # a build without binascii.crc32: slow but tiny bitwise CRC-32 (same values)
-    crc32 = None
+    HAVE_CRC32 = False
 
 # Record layout (little-endian, 44 bytes): magic "SW", version, etype, eseq, boot, ch, kind, 2 pad,
 # onset_ms, offset_ms, detected_ms (-1 = none), peak, mean, floor, then CRC-32 of the 40 bytes before it.
@@ -23,7 +25,7 @@ I32_MAX = 0x7FFFFFFF
 
 
 def _crc(data):
-    if crc32 is not None:
+    if HAVE_CRC32:
         return crc32(data) & 0xFFFFFFFF
     c = 0xFFFFFFFF
     for b in data:
@@ -311,7 +313,7 @@ class EventLog:
     def recent(self):
         """The last `ram` records appended since boot (dicts), oldest first."""
         ring = self._ram
-        out = []
+        out = []  # type: list
         n = len(ring)
         for i in range(n):
             r = ring[(self._ri + i) % n]
