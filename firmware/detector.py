@@ -165,7 +165,7 @@ class Detector:
         self.coef = c
         self.env_offset = int(p["env_offset"])
         # state of the per-sample chain: biquad delays, envelope, tick accumulators (see _chain)
-        self.st = array("i", [0] * 26)
+        self.st = array("i", [0] * 30)
         # state of the episode logic
         self.q = array("i", [0] * (REC_LEN * QUEUE_LEN))
         self.q_head = 0
@@ -253,7 +253,7 @@ class Detector:
             st = self.st
             st[0] = buf[0] if self.raw else self.env_offset  # DC reference: no start-up step in the filters
             st[20] = buf[0]
-            st[17] = 0x7FFFFFFF
+            st[17] = 0x3FFFFFFF
             st[18] = -1
         i = 0
         while i < n:
@@ -292,6 +292,10 @@ class Detector:
         l2 = st[14]
         p1 = st[24]
         p2 = st[25]
+        e1 = st[26]
+        e2 = st[27]
+        en = st[28]
+        el = st[29]
         g1 = c[1]
         a11 = c[2]
         a12 = c[3]
@@ -307,7 +311,7 @@ class Detector:
         k = c[13]
         dec = c[14]
         step = c[15]
-        rnd = 1 << (COEF_BITS - 1)
+        mask = (1 << COEF_BITS) - 1
         while i < n:
             r = buf[i]
             i += 1
@@ -320,26 +324,36 @@ class Detector:
             if d > step or d < -step:
                 moves += 1
             x = (r - off) << 1  # one fractional bit through the filters
+            # Each biquad carries its rounding residue into the next sample (first-order error feedback):
+            # without it, poles this close to z=1 leave a stuck DC output (a dead band) of tens of counts.
             if flags & 1:  # high-pass, two Butterworth sections (numerator g*[1,-2,1])
-                y = (g1 * (x - (x1 << 1) + x2) - a11 * y1 - a12 * y2 + rnd) >> COEF_BITS
+                y = g1 * (x - (x1 << 1) + x2) - a11 * y1 - a12 * y2 + e1
+                e1 = y & mask
+                y = y >> COEF_BITS
                 x2 = x1
                 x1 = x
                 y2 = y1
                 y1 = y
-                x = (g2 * (y - (z1 << 1) + z2) - a21 * w1 - a22 * w2 + rnd) >> COEF_BITS
+                x = g2 * (y - (z1 << 1) + z2) - a21 * w1 - a22 * w2 + e2
+                e2 = x & mask
+                x = x >> COEF_BITS
                 z2 = z1
                 z1 = y
                 w2 = w1
                 w1 = x
             if flags & 2:  # mains notch: numerator g*[1, -2cos, 1], whose middle term equals a1
-                y = (gn * (x + v2) + an1 * (v1 - u1) - an2 * u2 + rnd) >> COEF_BITS
+                y = gn * (x + v2) + an1 * (v1 - u1) - an2 * u2 + en
+                en = y & mask
+                y = y >> COEF_BITS
                 v2 = v1
                 v1 = x
                 u2 = u1
                 u1 = y
                 x = y
             if flags & 4:  # low-pass, numerator g*[1,2,1]
-                y = (gl * (x + (t1 << 1) + t2) - al1 * l1 - al2 * l2 + rnd) >> COEF_BITS
+                y = gl * (x + (t1 << 1) + t2) - al1 * l1 - al2 * l2 + el
+                el = y & mask
+                y = y >> COEF_BITS
                 t2 = t1
                 t1 = x
                 l2 = l1
@@ -393,6 +407,10 @@ class Detector:
         st[14] = l2
         st[24] = p1
         st[25] = p2
+        st[26] = e1
+        st[27] = e2
+        st[28] = en
+        st[29] = el
         return i
 
     # ---- per-tick decisions ------------------------------------------------------------------------
@@ -405,7 +423,7 @@ class Detector:
         moves = st[19]
         st[15] = 0
         st[16] = 0
-        st[17] = 0x7FFFFFFF
+        st[17] = 0x3FFFFFFF
         st[18] = -1
         st[19] = 0
         t = self.tick
@@ -430,6 +448,8 @@ class Detector:
         on = f * self.on_q >> 4
         off = f * self.off_q >> 4
         if self.state == 0:
+            if self.rail_run:  # a jump onto a rail is a fault in the making, never a spasm onset
+                return
             if e <= off:
                 self.below_off = t
                 self.on_ticks = 0
@@ -519,13 +539,13 @@ class Detector:
 
     def _faults(self, t, lo, hi, moves):
         # Flat line: almost no sample-to-sample movement for flat_ms. Rail: every sample of a tick at a rail.
-        if self.flat_ticks:
+        if self.flat_ticks:  # a run stays flat while its moves fit a glitch budget of ~1 per 256 samples
             self.flat_moves += moves
-            if self.flat_moves <= 2 + (self.flat_run >> 4):
-                self.flat_run += 1
-            else:
+            if self.flat_moves > 2 + (self.flat_run * self.tick_samples >> 8):
                 self.flat_run = 0
                 self.flat_moves = 0
+            elif self.flat_run <= self.flat_ticks:  # capped, so the budget (and the int) stays bounded
+                self.flat_run += 1
         if self.rail_ticks and (lo >= self.rail_hi or hi <= self.rail_lo):
             self.rail_run += 1
         else:
@@ -561,7 +581,7 @@ class Detector:
         st = self.st
         for j in range(1, 15):
             st[j] = 0
-        for j in range(21, 26):
+        for j in range(21, 30):
             st[j] = 0
         st[0] = st[20] if self.raw else self.env_offset
 

