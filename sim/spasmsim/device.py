@@ -1,0 +1,357 @@
+"""Virtual device: the real firmware under the MicroPython unix port, fed a recording, served on a pseudo-terminal."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import platform
+import secrets
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+import tty
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+import spasmfw
+from spasmwatch.errors import ConfigError, InputError, LinkError
+
+MPY_DIR = Path(__file__).resolve().parent / "mpy"
+FIRMWARE_DIR = Path(spasmfw.__file__).resolve().parent
+DATA_FILE = "samples.bin"
+REBOOT_EXIT = 75  # vboard exits with this code on `reboot`; the launcher starts a new boot
+DEFAULT_HEAP = "100k"  # usable MicroPython heap on an ESP32 without PSRAM
+VIRTUAL_PINS = (36, 39, 34, 35)  # the ADC1 pins docs/firmware.md wires, one per channel
+STALL_S = 0.2  # how long device output may wait for a reader before the oldest unread output is dropped
+FIRMWARE_MODULES = ("app", "config", "detector", "eventlog", "protocol")
+MPY_ARCH = {"x86_64": "x64", "AMD64": "x64", "i686": "x86", "i386": "x86"}  # native emitter of the unix port
+
+
+def precompile(dest: Path) -> list[str]:
+    """Compile the firmware (and vboard) with mpy-cross into dest, as a deployment to the ESP32 would.
+
+    Importing .py source makes MicroPython compile it in RAM: the peak alone overflows a 100 kB heap. A
+    module that does not compile (no mpy-cross, or @native code on an unsupported CPU) is imported from its
+    source instead. Returns the modules compiled.
+    """
+    exe = shutil.which("mpy-cross")
+    dest.mkdir(parents=True, exist_ok=True)
+    for old in dest.glob("*.mpy"):
+        old.unlink()
+    if exe is None:
+        return []
+    arch = MPY_ARCH.get(platform.machine())
+    done = []
+    sources = [FIRMWARE_DIR / f"{m}.py" for m in FIRMWARE_MODULES] + [MPY_DIR / "vboard.py"]
+    for src in sources:
+        cmd = [exe, *([f"-march={arch}"] if arch else []), "-o", str(dest / f"{src.stem}.mpy"), str(src)]
+        if subprocess.run(cmd, capture_output=True).returncode == 0:
+            done.append(src.stem)
+    return done
+
+
+def _pins(n: int) -> list[int]:
+    if n > len(VIRTUAL_PINS):
+        raise ConfigError(f"the firmware supports at most {len(VIRTUAL_PINS)} channels, the recording has {n}")
+    return list(VIRTUAL_PINS[:n])
+
+
+def prepare_state(
+    recording_path: str | Path,
+    state_dir: Path,
+    mode: str | None = None,
+    rate_hz: float | None = None,
+    channel: int | None = None,
+    speed: float = 1.0,
+    loop: bool = False,
+) -> dict:
+    """Convert the recording into STATE/samples.bin (interleaved uint16 counts), write STATE/vboard.json and
+    make STATE/config.json match the recording (rate, mode, one pin per channel); returns the vboard settings."""
+    from spasmfw import app as fwapp
+    from spasmfw import config as fwconfig
+    from spasmwatch.frontend import to_counts
+    from spasmwatch.recording import read_recording
+
+    rec = read_recording(recording_path, rate_hz=rate_hz)
+    mode = mode or rec.mode or "raw"
+    if mode not in ("raw", "env"):
+        raise ConfigError(f"mode must be raw or env, not {mode!r}")
+    chans = list(range(len(rec.channels)))
+    if channel is not None:
+        if not 0 <= channel < len(chans):
+            raise InputError(f"{recording_path}: no channel {channel} (it has {len(chans)})")
+        chans = [channel]
+    if rec.n_samples == 0:
+        raise InputError(f"{recording_path}: no samples")
+    counts = [to_counts(rec.channels[c], rec.units, mode, rec.rate_hz) for c in chans]
+    data = np.stack(counts, axis=1).astype("<u2")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    data.tofile(state_dir / DATA_FILE)
+    rate = int(round(rec.rate_hz))  # the firmware samples at whole Hz; a fractional rate plays back slightly off
+
+    vpath = state_dir / "vboard.json"
+    old = json.loads(vpath.read_text()) if vpath.exists() else {}
+    vcfg = {
+        "data": DATA_FILE,
+        "channels": len(chans),
+        "rate_hz": rate,
+        "speed": 0.0 if not np.isfinite(speed) else float(speed),
+        "loop": bool(loop),
+        "unique_id": old.get("unique_id") or "virt" + secrets.token_hex(4),
+        "recording": str(Path(recording_path).resolve()),
+    }
+    vpath.write_text(json.dumps(vcfg, indent=1))
+
+    cpath = str(state_dir / fwapp.CONFIG_FILE)
+    cfg, _err = fwconfig.load(cpath)
+    cfg = dict(cfg)
+    cfg.update({"rate_hz": rate, "mode": mode})
+    if len(cfg["channels"]) != len(chans):
+        cfg["channels"] = _pins(len(chans))
+    if mode == "raw" and cfg["mains_hz"] * 2 >= rate:
+        cfg["mains_hz"] = 0  # a notch above Nyquist is impossible; such a recording has no mains band
+    try:
+        fwconfig.validate(cfg)
+    except ValueError as exc:
+        raise ConfigError(f"recording not playable by the firmware: {exc}") from None
+    fwconfig.save(cpath, cfg)
+    return vcfg
+
+
+class VirtualDevice:
+    """The firmware running on a recording behind a pty; `with VirtualDevice(path) as dev: serial.Serial(dev.port)`.
+
+    The pty lives as long as this object (like a USB-serial bridge, it survives device reboots); start() after
+    stop()/kill() boots again with the same state dir (flash log, config, boot counter).
+    """
+
+    def __init__(
+        self,
+        recording_path: str | Path,
+        speed: float = 1.0,
+        state_dir: str | Path | None = None,
+        loop: bool = False,
+        mode: str | None = None,
+        rate_hz: float | None = None,
+        channel: int | None = None,
+        heapsize: str = DEFAULT_HEAP,
+        micropython: str | None = None,
+    ) -> None:
+        self.recording_path = Path(recording_path)
+        self.speed = speed
+        self.loop = loop
+        self.mode = mode
+        self.rate_hz = rate_hz
+        self.channel = channel
+        self.heapsize = heapsize
+        self._tmp = state_dir is None
+        self.state_dir = Path(tempfile.mkdtemp(prefix="spasmwatch-device-") if state_dir is None else state_dir)
+        self.micropython = micropython or shutil.which("micropython")
+        if self.micropython is None:
+            raise LinkError("the `micropython` command (MicroPython unix port) is not installed")
+        self.port = ""
+        self.boots = 0
+        self.exit_code: int | None = None
+        self._master = -1
+        self._slave = -1
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._ready = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._prepared = False
+        self.compiled: list[str] = []
+        self.dropped_bytes = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    def start(self, timeout: float = 15.0) -> str:
+        """Boot the firmware (converting the recording on first start); returns the pty path."""
+        if self._proc is not None and self._proc.poll() is None:
+            return self.port
+        if not self._prepared:
+            prepare_state(self.recording_path, self.state_dir, self.mode, self.rate_hz, self.channel,
+                          self.speed, self.loop)
+            self.compiled = precompile(self.state_dir / "mpy")
+            self._prepared = True
+        if self._master < 0:
+            self._open_pty()
+        self._stopping.clear()
+        self._spawn()
+        self._threads = [
+            threading.Thread(target=self._pump_out, name="vdev-out", daemon=True),
+            threading.Thread(target=self._pump_in, name="vdev-in", daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+        if not self._ready.wait(timeout):
+            self.kill()
+            raise LinkError(f"virtual device did not start within {timeout:g} s: {self.stderr_tail()}")
+        return self.port
+
+    def _open_pty(self) -> None:
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)  # no echo, no CR/LF translation: bytes pass as on a USB CDC port
+        attrs = termios.tcgetattr(self._slave)
+        attrs[3] &= ~termios.ECHO
+        termios.tcsetattr(self._slave, termios.TCSANOW, attrs)
+        os.set_blocking(self._master, False)
+        self.port = os.ttyname(self._slave)
+
+    def _spawn(self) -> None:
+        self._ready.clear()
+        self.exit_code = None
+        err = open(self.state_dir / "stderr.log", "ab")
+        cmd = [self.micropython, "-X", f"heapsize={self.heapsize}", str(MPY_DIR / "vmain.py"),
+               str(self.state_dir), str(self.state_dir / "mpy"), str(FIRMWARE_DIR)]
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                                      cwd=self.state_dir, bufsize=0)
+        err.close()
+        self.boots += 1
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Power off: close the device's stdin (it exits at its next poll), then terminate if it lingers."""
+        self._stopping.set()
+        proc = self._proc
+        if proc is not None:
+            try:
+                if proc.stdin:
+                    proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                try:
+                    proc.wait(2)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        self._join()
+
+    def kill(self) -> None:
+        """SIGKILL the MicroPython process, as a power cut would stop a board mid-write."""
+        self._stopping.set()
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        self._join()
+
+    def close(self) -> None:
+        """Stop the device and close the pty (the port path disappears); removes a temporary state dir."""
+        self.stop()
+        for fd in (self._master, self._slave):
+            if fd >= 0:
+                os.close(fd)
+        self._master = self._slave = -1
+        if self._tmp:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def _join(self) -> None:
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(5)
+        self._threads = []
+        if self._proc is not None:
+            self.exit_code = self._proc.returncode
+            for f in (self._proc.stdin, self._proc.stdout):
+                try:
+                    if f:
+                        f.close()
+                except OSError:
+                    pass
+            self._proc = None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def stderr_tail(self, n: int = 2000) -> str:
+        try:
+            text = (self.state_dir / "stderr.log").read_bytes()[-n:].decode(errors="replace").strip()
+        except OSError:
+            return ""
+        return text or "(no error output)"
+
+    def __enter__(self) -> VirtualDevice:
+        self.start()
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- byte pumps --------------------------------------------------------------------------------------------
+    def _write_pty(self, data: bytes) -> None:
+        """Give device output to whoever reads the pty; if nobody does, drop the oldest (USB CDC, no host)."""
+        deadline = time.monotonic() + STALL_S
+        view = memoryview(data)
+        while view:
+            try:
+                n = os.write(self._master, view)
+                view = view[n:]
+                continue
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                if exc.errno == errno.EIO:
+                    self.dropped_bytes += len(view)
+                    return
+                raise
+            if time.monotonic() > deadline:
+                termios.tcflush(self._slave, termios.TCIFLUSH)  # nobody reads: forget the stale output
+                deadline = time.monotonic() + STALL_S
+            else:
+                select.select([], [self._master], [], 0.02)
+
+    def _pump_out(self) -> None:
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        fd = proc.stdout.fileno()
+        while True:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            self._ready.set()
+            self._write_pty(data)
+        code = proc.wait()
+        if code == REBOOT_EXIT and not self._stopping.is_set():
+            with self._lock:  # `reboot`: power-cycle into a new boot, keeping the pty and state dir
+                if proc.stdin:
+                    proc.stdin.close()
+                self._spawn()
+                t = threading.Thread(target=self._pump_out, name="vdev-out", daemon=True)
+                self._threads.append(t)
+                t.start()
+        elif not self._stopping.is_set():
+            self.exit_code = code
+            self._ready.set()  # unblock start(): it reports the failure
+            print(f"virtual device exited with code {code}: {self.stderr_tail()}", file=sys.stderr)
+
+    def _pump_in(self) -> None:
+        while not self._stopping.is_set():
+            r, _, _ = select.select([self._master], [], [], 0.1)
+            if not r:
+                continue
+            try:
+                data = os.read(self._master, 4096)
+            except (BlockingIOError, OSError):
+                continue
+            with self._lock:
+                proc = self._proc
+                try:
+                    if proc is not None and proc.stdin is not None and proc.poll() is None:
+                        proc.stdin.write(data)
+                except (BrokenPipeError, ValueError, OSError):
+                    pass  # device rebooting or down: input is lost, as on a board in reset
