@@ -3,7 +3,8 @@
 import json
 
 VERSION = 1
-MAX_LINE = 256  # bytes per line, newline included, both directions (raw/env lines are sized by the caller)
+MAX_LINE = 256  # bytes per line, newline included: commands, events, status, log, error
+MAX_REPLY = 1024  # ok and hello lines may carry the whole config; raw/env lines are sized by the caller
 
 
 class ProtocolError(ValueError):
@@ -13,12 +14,13 @@ class ProtocolError(ValueError):
 # Field order per message type: encode() writes t, seq, then these in this order, then any extra fields
 # sorted, so a line is readable in a terminal and byte-identical under CPython and MicroPython.
 FIELDS = {
-    "hello": ("proto", "fw", "id", "boot", "rate", "channels", "mode", "scale", "config"),
+    "hello": ("proto", "fw", "id", "name", "boot", "rate", "channels", "mode", "scale", "config"),
     "onset": ("ch", "eseq", "onset_ms", "detected_ms"),
     "end": ("ch", "eseq", "kind", "onset_ms", "offset_ms", "detected_ms", "duration_ms", "peak", "mean",
             "floor"),
     "fault": ("ch", "eseq", "state", "detail", "start_ms", "end_ms"),
-    "status": ("uptime_ms", "samples", "overruns", "dropped", "heap_free", "queue", "faults", "state"),
+    "status": ("uptime_ms", "samples", "overruns", "dropped", "heap_free", "queue", "faults", "state", "eseq",
+               "boot"),
     "env": ("ch", "n", "values", "floor", "on", "off"),
     "raw": ("ch", "n", "values"),
     "log": ("ev", "boot", "ch", "eseq", "kind", "onset_ms", "offset_ms", "detected_ms", "duration_ms", "peak",
@@ -26,7 +28,8 @@ FIELDS = {
     "ok": ("cmd", "data"),
     "error": ("cmd", "msg"),
 }
-STREAMS = ("raw", "env")  # message types exempt from the MAX_LINE check
+STREAMS = ("raw", "env")  # message types exempt from the length check
+REPLIES = ("ok", "hello")  # message types allowed up to MAX_REPLY
 
 # Names of the detector's integer codes on the wire; they mirror detector.KIND_NAMES / FAULT_NAMES
 # (a test checks they agree) so this module does not depend on the detector.
@@ -56,12 +59,19 @@ CAL_MAX_S = 300
 def _dump(v):
     try:
         return json.dumps(v, separators=(",", ":"))
-    except TypeError:  # older MicroPython json.dumps has no separators argument
-        return json.dumps(v)
+    except TypeError:
+        pass
+    try:
+        return json.dumps(v)  # older MicroPython json.dumps has no separators argument
+    except (TypeError, ValueError) as e:
+        raise ProtocolError("value not JSON-serialisable: %r" % (e,)) from None
 
 
 def encode(t, seq, fields=None):
-    """One device->host message as b'{"t":...,"seq":N,...}\\n'; ProtocolError if too long (except raw/env)."""
+    """One device->host message as b'{"t":...,"seq":N,...}\\n'.
+
+    ProtocolError for an unknown type or a line over MAX_LINE (ok/hello: MAX_REPLY; raw/env: no limit).
+    """
     order = FIELDS.get(t)
     if order is None:
         raise ProtocolError("unknown message type: " + str(t))
@@ -78,7 +88,9 @@ def encode(t, seq, fields=None):
     parts.append("}\n")
     data = "".join(parts).encode()
     if len(data) > MAX_LINE and t not in STREAMS:
-        raise ProtocolError("%s message is %d bytes, over MAX_LINE %d" % (t, len(data), MAX_LINE))
+        limit = MAX_REPLY if t in REPLIES else MAX_LINE
+        if len(data) > limit:
+            raise ProtocolError("%s message is %d bytes, over the %d limit" % (t, len(data), limit))
     return data
 
 
