@@ -48,10 +48,10 @@ SCENARIOS: tuple[Scenario, ...] = (
              kinds=(("clonus", 0.6), ("tonic", 0.4)), tonic_s=(2.0, 30.0)),
     Scenario("cramps_jerks", "long cramps (1-5 min, fading with fatigue) with myoclonic jerks between", 20,
              kinds=(("cramp", 0.15), ("jerk", 0.85)), gap_s=(5.0, 25.0)),
-    Scenario("drifting_floor", "noise floor drifting 4x over the hour, with tonic, clonus and jerks", 60,
+    Scenario("drifting_floor", "noise floor drifting 4x over the recording, with tonic spasms, clonus and jerks", 60,
              kinds=(("tonic", 0.4), ("clonus", 0.3), ("jerk", 0.3)), amp_uv=(80.0, 250.0), floor_uv=4.0,
              floor_fold=4.0, gap_s=(8.0, 40.0), mains_uv=2.0, wander_uv=3000.0),
-    Scenario("ecg_leadoff", "trunk muscle with ECG contamination (60-80 bpm), tonic spasms, one railed and"
+    Scenario("ecg_leadoff", "trunk muscle with ECG contamination (60-80 bpm), tonic spasms and jerks, one railed and"
              " one flat lead-off fault", 10, kinds=(("tonic", 0.7), ("jerk", 0.3)), ecg_uv=300.0,
              faults=("rail", "flat"), gap_s=(8.0, 30.0)),
     Scenario("night", "sleep: sparse spasms of every kind, drifting floor, rare turning-over artefacts", 180,
