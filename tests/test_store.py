@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from spasmwatch.errors import InputError
 from spasmwatch.store import SCHEMA_VERSION, Store, day_bounds, default_path, iso_utc, parse_when
 
@@ -99,11 +100,14 @@ def test_onset_without_eseq_is_matched_by_channel_and_onset_time(store: Store) -
     assert [(r.channel, r.seq, r.kind) for r in closed] == [(1, 12, "clonus")]
 
 
-def test_onset_with_different_seq_is_still_completed(store: Store) -> None:
-    store.add_onset(DEV, BOOT, 0, 4000, seq=99)  # e.g. firmware that numbers onsets separately
-    assert end(store, 5, 4000)
+def test_onset_and_end_records_with_their_own_eseq_make_one_row(store: Store) -> None:
+    store.add_onset(DEV, BOOT, 0, 4000, seq=5)  # the firmware logs the onset as record 5 ...
+    assert end(store, 6, 4000)  # ... and the end as record 6
     (row,) = store.events()
-    assert (row.state, row.seq) == ("closed", 5)
+    assert (row.state, row.seq) == ("closed", 6)
+    assert not store.add_onset(DEV, BOOT, 0, 4000, seq=5)  # `sync` replays record 5 later
+    assert not end(store, 6, 4000)
+    assert len(store.events()) == 1
 
 
 def test_resync_never_duplicates_nor_overwrites(store: Store) -> None:
@@ -134,15 +138,16 @@ def test_faults_open_and_close(store: Store) -> None:
     assert len(store.events()) == 2
 
 
-def test_last_seq_across_boots_ignores_open_rows(store: Store) -> None:
-    assert store.last_seq(DEV) == -1
+def test_last_seq_across_boots(store: Store) -> None:
+    assert store.last_seq(DEV) == 0  # `sync 0` = everything
     end(store, 3, 1000)
     end(store, 4, 2000)
     store.note_hello(DEV, "boot2", uptime_ms=0, wall=T0 + 60)
     end(store, 5, 500, boot="boot2")
-    store.add_onset(DEV, "boot2", 0, 900, seq=6)  # not in the device log yet
     assert store.last_seq(DEV) == 5
-    assert store.last_seq("other-device") == -1
+    store.add_onset(DEV, "boot2", 0, 900, seq=6)  # its end will be logged with a higher eseq
+    assert store.last_seq(DEV) == 6
+    assert store.last_seq("other-device") == 0
     assert store.abandon_open(DEV, "boot3") == 1
     assert [r.state for r in store.events(states=("abandoned",))] == ["abandoned"]
 
@@ -231,28 +236,34 @@ def test_killed_writer_loses_nothing_committed(tmp_path: Path) -> None:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_any_delivery_order_gives_one_row_per_episode(tmp_path: Path, data: st.DataObject) -> None:
-    """Onsets (with or without eseq), ends and replayed log records in any order and multiplicity."""
+    """Like the firmware: episode i logs its onset as eseq 2i+1 and its end as 2i+2. Live onsets (maybe
+    without eseq), live ends and `sync` replays of both records arrive in any order and multiplicity."""
     n = data.draw(st.integers(1, 6))
     msgs = []
     completed = set()
     for i in range(n):
-        copies = data.draw(st.integers(0, 3))  # live end and/or replayed log records
-        if copies == 0 or data.draw(st.booleans()):  # every episode is seen at least once
-            msgs.append(("onset", i, data.draw(st.booleans())))
-        msgs += [("end", i, True)] * copies
-        if copies:
+        ends = data.draw(st.integers(0, 3))
+        onsets = data.draw(st.integers(0 if ends else 1, 3))  # every episode is seen at least once
+        msgs += [("onset", i, data.draw(st.sampled_from([None, 2 * i + 1]))) for _ in range(onsets)]
+        msgs += [("end", i, 2 * i + 2)] * ends
+        if ends:
             completed.add(i)
     msgs = data.draw(st.permutations(msgs))
     with tempfile.TemporaryDirectory(dir=tmp_path) as tmp, Store(Path(tmp) / "prop.sqlite3") as s:
-        for what, i, with_seq in msgs:
+        for what, i, seq in msgs:
             if what == "onset":
-                s.add_onset("d", "b", i % 2, 1000 * i, seq=i + 1 if with_seq else None)
+                s.add_onset("d", "b", i % 2, 1000 * i, seq=seq)
             else:
-                s.add_end("d", "b", i % 2, "clonus", 1000 * i, 1000 * i + 700, seq=i + 1)
+                s.add_end("d", "b", i % 2, "clonus", 1000 * i, 1000 * i + 700, seq=seq)
         rows = s.events()
+        top = s.last_seq("d")
     assert sorted(r.onset_ms for r in rows) == [1000 * i for i in range(n)]
     assert {r.onset_ms // 1000 for r in rows if r.state == "closed"} == completed
-    assert all(r.seq == r.onset_ms // 1000 + 1 for r in rows if r.state == "closed")
+    for r in rows:
+        i = r.onset_ms // 1000
+        assert r.seq == (2 * i + 2 if r.state == "closed" else r.seq)
+        assert r.seq in (None, 2 * i + 1, 2 * i + 2)
+    assert top == max([r.seq or 0 for r in rows])
 
 
 def test_time_helpers() -> None:
@@ -274,3 +285,53 @@ def test_time_helpers() -> None:
         day_bounds("2025-13-01")
     assert iso_utc(T0) == "2025-03-10T08:00:00.000Z" and iso_utc(None) == ""
     assert default_path().parts[-2:] == ("spasmwatch", "events.sqlite3")
+
+
+def _wire(t: str, seq: int, **fields: object) -> dict:
+    """A message as the firmware would send it, through the real protocol codec."""
+    from spasmfw import protocol
+
+    return protocol.decode(protocol.encode(t, seq, fields))
+
+
+def test_add_message_stores_a_live_session_and_ignores_its_replay(tmp_path: Path) -> None:
+    with Store(tmp_path / "live.sqlite3") as s:
+        hello = _wire("hello", 1, proto=1, fw="0.2.0", id="dev9", boot=4, rate=1000, channels=["calf"],
+                      mode="raw", scale=16, config="default")
+        assert s.add_message(hello, None, None, wall=T0)
+        assert s.add_message(_wire("status", 2, uptime_ms=60_000, boot=4, eseq=0), "dev9", "4", wall=T0 + 0.05)
+        live = [
+            _wire("onset", 3, ch=0, eseq=1, onset_ms=70_000, detected_ms=70_150),
+            _wire("end", 4, ch=0, eseq=2, kind="tonic", onset_ms=70_000, offset_ms=75_500, detected_ms=70_150,
+                  duration_ms=5500, peak=16 * 900, mean=16 * 300, floor=16 * 60),
+            _wire("fault", 5, ch=0, eseq=3, state="start", detail="flat", start_ms=80_000, end_ms=-1),
+            _wire("fault", 6, ch=0, eseq=4, state="end", detail="flat", start_ms=80_000, end_ms=95_000),
+            _wire("env", 7, ch=0, n=1, values=[960], floor=960, on=4800, off=2880),
+        ]
+        stored = [s.add_message(m, "dev9", "4", wall=T0 + 30) for m in live]
+        assert stored == [True, True, True, True, False]
+        replay = [
+            _wire("log", 10 + i, ev=m["t"], boot=4, **{k: v for k, v in m.items() if k not in ("t", "seq")})
+            for i, m in enumerate(live[:4])
+        ]
+        assert [s.add_message(m, "dev9", "4", wall=T0 + 40) for m in replay] == [False] * 4
+        rows = s.events()
+        assert s.last_seq("dev9") == 4
+        assert [(d["device_id"], d["fw_version"]) for d in s.devices()] == [("dev9", "0.2.0")]
+    ep, fault = rows
+    assert (ep.kind, ep.state, ep.seq, ep.duration_s) == ("tonic", "closed", 2, 5.5)
+    assert (ep.peak, ep.mean, ep.floor) == (900.0, 300.0, 60.0)  # ADC counts, not counts x 16
+    assert ep.peak_x == pytest.approx(15.0) and ep.mean_x == pytest.approx(5.0)
+    assert ep.onset_wall == pytest.approx(T0 + 10.0, abs=0.1)  # boot origin from status uptime
+    assert (fault.kind, fault.detail, fault.state, fault.seq, fault.duration_s) == ("fault", "flat", "closed", 4,
+                                                                                     15.0)
+
+
+def test_add_message_replays_an_unseen_boot_without_wall_time(store: Store) -> None:
+    rec = _wire("log", 1, ev="end", boot=77, ch=1, eseq=40, kind="clonus", onset_ms=1000, offset_ms=4000,
+                detected_ms=1100, duration_ms=3000, peak=1600, mean=800, floor=160)
+    assert store.add_message(rec, DEV, BOOT, wall=T0)
+    (row,) = store.events()
+    assert (row.boot_id, row.kind, row.onset_wall) == ("77", "clonus", None)
+    assert store.events(since=T0 - 10**6) == []  # unknown wall time: only in unbounded queries
+    assert not store.add_message(_wire("ok", 2, cmd="ping"), DEV, BOOT)

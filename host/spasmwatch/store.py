@@ -276,7 +276,6 @@ class Store:
     ) -> None:
         """Record a device greeting; uptime_ms fixes the boot's wall-clock origin for replayed records."""
         wall = time.time() if wall is None else wall
-        boot_wall = wall - uptime_ms / 1000 if uptime_ms is not None else None
         with self.batch():
             self.db.execute(
                 "INSERT INTO devices (device_id, first_seen, last_hello, fw_version, boot_id, info) "
@@ -286,11 +285,24 @@ class Store:
                 "info=coalesce(excluded.info, info)",
                 (device_id, wall, wall, fw_version, boot_id, info),
             )
+            self.note_uptime(device_id, boot_id, uptime_ms, wall)
+
+    def note_uptime(self, device_id: str, boot_id: str, uptime_ms: int | None,
+                    wall: float | None = None) -> None:
+        """A device uptime seen at host time `wall` (hello or status): refines the boot's wall-clock origin.
+
+        Transport delay only makes wall - uptime later than the truth, so the smallest estimate is kept.
+        """
+        wall = time.time() if wall is None else wall
+        boot_wall = wall - uptime_ms / 1000 if uptime_ms is not None else None
+        with self.batch():
             self.db.execute(
                 "INSERT INTO boots (device_id, boot_id, boot_wall, first_seen, last_seen) "
                 "VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT(device_id, boot_id) DO UPDATE SET last_seen=excluded.last_seen, "
-                "boot_wall=coalesce(boot_wall, excluded.boot_wall)",
+                "ON CONFLICT(device_id, boot_id) DO UPDATE SET "
+                "last_seen=max(last_seen, excluded.last_seen), "
+                "boot_wall=CASE WHEN boot_wall IS NULL THEN excluded.boot_wall "
+                "WHEN excluded.boot_wall IS NULL THEN boot_wall ELSE min(boot_wall, excluded.boot_wall) END",
                 (device_id, boot_id, boot_wall, wall, wall),
             )
 
@@ -354,8 +366,9 @@ class Store:
     ) -> bool:
         """Complete an episode (from an `end` or a replayed `log` record); False when it was already closed.
 
-        Matching: the row with the same (device, boot, seq) if any, else the open row of the same
-        (device, boot, channel, onset_ms) episode/fault class, else a new closed row.
+        Matching: the row with the same (device, boot, seq) if any, else the row of the same
+        (device, boot, channel, onset_ms) episode or fault, else a new closed row. The firmware logs the
+        onset and the end as two records with their own eseq: the row takes the end's eseq when it closes.
         """
         received_at = time.time() if received_at is None else received_at
         onset_wall = self._wall(device_id, boot_id, onset_ms, onset_wall)
@@ -435,15 +448,76 @@ class Store:
             ).fetchone()
             if row is not None:
                 return row[0], row[1]
-        # An onset seen live without (or with a different) eseq is still the same episode as its end:
-        # channel + onset sample time identify it within one boot.
+        # The onset record (own eseq) and the end record (a later eseq) are one episode: within one boot a
+        # channel cannot start two episodes (or two faults) at the same millisecond, so that is the key.
         kind_test = "kind = 'fault'" if fault else "(kind IS NULL OR kind != 'fault')"
         row = self.db.execute(
             f"SELECT id, state FROM events WHERE device_id=? AND boot_id=? AND channel=? AND onset_ms=? "
-            f"AND {kind_test} AND (seq IS NULL OR ? IS NULL OR seq=? OR state='open') ORDER BY id LIMIT 1",
-            (device_id, boot_id, channel, onset_ms, seq, seq),
+            f"AND {kind_test} ORDER BY id LIMIT 1",
+            (device_id, boot_id, channel, onset_ms),
         ).fetchone()
         return (row[0], row[1]) if row else None
+
+    def add_message(self, msg: dict, device_id: str | None, boot_id: str | None, *, scale: float = 16.0,
+                    wall: float | None = None) -> bool:
+        """Store one decoded protocol message; True when it changed the database.
+
+        hello (device_id/boot_id come from the message itself), status (uptime fixes the boot's wall-clock
+        origin), onset / end / fault (live, of the current boot) and log (replayed by `sync`, carries its own
+        boot). peak, mean and floor arrive in counts x scale (hello's `scale`) and are stored in ADC counts.
+        Anything else, or a record before the device is known, is ignored.
+        """
+        wall = time.time() if wall is None else wall
+        t = msg.get("t")
+        if t == "hello":
+            if msg.get("id") is None or msg.get("boot") is None:
+                return False
+            self.note_hello(str(msg["id"]), str(msg["boot"]), fw_version=_str(msg.get("fw")), wall=wall,
+                            info=_str(msg.get("config")))
+            return True
+        if device_id is None:
+            return False
+        if t == "status":
+            boot = _str(msg.get("boot")) or boot_id
+            if boot is None or not isinstance(msg.get("uptime_ms"), int):
+                return False
+            self.note_uptime(device_id, boot, msg["uptime_ms"], wall)
+            return True
+        if t == "log":
+            boot, what = _str(msg.get("boot")), msg.get("ev")
+        elif t in ("onset", "end", "fault"):
+            boot, what = boot_id, t
+            # the device sent this no earlier than its last device time: a bound on the boot's origin
+            ref = max(v for v in (msg.get("detected_ms"), msg.get("offset_ms"), msg.get("start_ms"),
+                                  msg.get("end_ms"), 0) if isinstance(v, int))
+            if boot is not None:
+                self.note_uptime(device_id, boot, ref, wall)
+        else:
+            return False
+        if boot is None:
+            return False
+        seq = msg.get("eseq") if isinstance(msg.get("eseq"), int) and msg["eseq"] > 0 else None  # 0: not logged
+        ch = int(msg.get("ch", 0))
+        if what == "onset":
+            return self.add_onset(device_id, boot, ch, int(msg["onset_ms"]), seq=seq,
+                                  detected_ms=_int(msg.get("detected_ms")), received_at=wall)
+        if what == "end":
+            k = scale or 1.0
+            peak, mean, floor = (_num(msg.get(x)) for x in ("peak", "mean", "floor"))
+            ratio = lambda v: v / floor if v is not None and floor else None  # noqa: E731 - same units
+            return self.add_end(
+                device_id, boot, ch, str(msg.get("kind") or "twitch"), int(msg["onset_ms"]), int(msg["offset_ms"]),
+                seq=seq, detected_ms=_int(msg.get("detected_ms")),
+                peak=None if peak is None else peak / k, mean=None if mean is None else mean / k,
+                peak_x=ratio(peak), mean_x=ratio(mean), floor=None if floor is None else floor / k,
+                received_at=wall,
+            )
+        if what == "fault":
+            end_ms = _int(msg.get("end_ms"))
+            ended = msg.get("state") == "end" and end_ms is not None and end_ms >= 0
+            return self.add_fault(device_id, boot, ch, str(msg.get("detail") or "fault"), int(msg["start_ms"]),
+                                  end_ms if ended else None, seq=seq, received_at=wall)
+        return False
 
     def abandon_open(self, device_id: str, current_boot: str) -> int:
         """Mark open rows of earlier boots as abandoned (the device rebooted before their end)."""
@@ -455,11 +529,10 @@ class Store:
             return cur.rowcount
 
     def last_seq(self, device_id: str) -> int:
-        """Highest event-log seq stored as complete for the device across boots; -1 when none."""
-        row = self.db.execute(
-            "SELECT max(seq) FROM events WHERE device_id=? AND state='closed'", (device_id,)
-        ).fetchone()
-        return -1 if row[0] is None else int(row[0])
+        """Highest event-log seq stored for the device across boots, 0 when none: `sync N` resumes after it
+        (the device's eseq starts at 1 and an end always has a higher eseq than its onset)."""
+        row = self.db.execute("SELECT max(seq) FROM events WHERE device_id=?", (device_id,)).fetchone()
+        return 0 if row[0] is None else int(row[0])
 
     # ---- link health -------------------------------------------------------------------------------------
 
@@ -597,6 +670,18 @@ class Store:
         where, args = ("WHERE device_id=?", [device]) if device else ("", [])
         row = self.db.execute(f"SELECT min(onset_wall), max(onset_wall) FROM events {where}", args).fetchone()
         return row[0], row[1]
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _num(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def day_bounds(day: str | datetime, tz: tzinfo | None = None) -> tuple[datetime, datetime]:

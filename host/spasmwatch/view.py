@@ -75,6 +75,15 @@ def fault_name(value: object) -> str:
     return str(value) if value else "fault"
 
 
+def fault_ended(msg: dict) -> bool:
+    """A fault message reports the end (state "end"); a start carries end_ms -1."""
+    state = msg.get("state")
+    if state is not None:
+        return state in FAULT_END_STATES
+    end = msg.get("end_ms")
+    return isinstance(end, int) and end >= 0
+
+
 def _num(value: object) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
@@ -207,7 +216,7 @@ class MonitorState:
     def _on_fault(self, msg: dict, wall: float) -> None:
         ch = msg.get("ch", 0)
         detail = fault_name(msg.get("detail"))
-        if msg.get("end_ms") is not None or msg.get("state") in FAULT_END_STATES:
+        if fault_ended(msg):
             self.faults.pop(ch, None)
             self._record(Recent(wall, ch, "fault", _duration(msg), None, detail))
         else:
@@ -384,7 +393,7 @@ def plain_line(msg: dict, wall: float | None = None) -> str | None:
         return f"{stamp} end ch{ch} {kind_name(msg.get('kind'))} {_duration(msg):.2f} s{peak}"
     if t == "fault":
         detail = fault_name(msg.get("detail"))
-        if msg.get("end_ms") is not None or msg.get("state") in FAULT_END_STATES:
+        if fault_ended(msg):
             return f"{stamp} fault ch{ch} {detail} cleared after {_duration(msg):.1f} s"
         return f"{stamp} fault ch{ch} {detail} started"
     if t == "hello":
