@@ -412,11 +412,13 @@ class LineReader:
 
 def _backspace(line):
     # A person typing in a raw terminal sends BS/DEL: apply them instead of rejecting the line.
-    out = bytearray()
+    out = bytearray(len(line))
+    n = 0
     for c in line:
         if c == 8 or c == 127:
-            if out:
-                out.pop()
+            if n:
+                n -= 1
         else:
-            out.append(c)
-    return bytes(out)
+            out[n] = c
+            n += 1
+    return bytes(out[:n]).strip()
