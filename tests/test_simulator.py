@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import signal
+
 from spasmsim import adc, physiology
 from spasmsim import generate as gen
 from spasmsim.scenarios import SCENARIOS

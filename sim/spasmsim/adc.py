@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 from scipy.interpolate import PchipInterpolator
+
 from spasmwatch.frontend import ENV_GAIN, ENV_TAU_S, RAW_GAIN
 
 VS = 3.3  # supply, V
