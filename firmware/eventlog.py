@@ -65,9 +65,12 @@ def _clamp(v):
     return v
 
 
-def next_boot_id(path):
-    """Read, increment and store the boot counter in file `path` (temp file + rename); returns the new id."""
-    n = 0
+def next_boot_id(path, floor=0):
+    """Read, increment and store the boot counter in file `path` (temp file + rename); returns the new id.
+
+    floor: a boot id known to be used (e.g. EventLog.last_boot), so a lost counter file cannot repeat ids.
+    """
+    n = floor
     for p in (path, path + ".tmp"):  # the temp file holds the newest value if a rename was interrupted
         try:
             with open(p) as f:
