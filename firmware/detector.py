@@ -7,11 +7,16 @@ except ImportError:  # CPython: the MicroPython emitter decorator and const() be
 
     class micropython:  # noqa: N801 - stands in for the MicroPython module
         @staticmethod
-        def native(f):
+        def viper(f):
             return f
+
+        native = viper
 
     def const(x):
         return x
+
+    def ptr16(buf):  # in viper, a raw view of the sample buffer; in CPython the buffer itself
+        return buf
 
 from array import array
 import math
@@ -32,7 +37,9 @@ FAULT_NAMES = {1: "flat", 2: "rail"}
 ENV_SCALE = const(16)  # envelope, floor and thresholds are in ADC counts x 16 (4 fractional bits)
 COEF_BITS = const(12)  # biquad coefficients in Q12: every product stays below 2**28 (see docs/detector.md)
 FLOOR_BITS = const(12)  # extra fractional bits of the slowly adapting noise floor
-TICK_HZ = const(200)  # decisions run on ~5 ms ticks; only the filter chain runs per sample
+TICK_HZ = const(100)  # decisions run on ~10 ms ticks; only the filter chain runs per sample
+TICKS_MAX = const(32)  # tick summaries one _chain call may produce before the decisions run
+LO_INIT = const(0x3FFFFFFF)  # "no minimum yet": the largest small int of a 32-bit port
 REC_LEN = const(8)
 QUEUE_LEN = const(16)
 
@@ -127,8 +134,9 @@ class Detector:
         self.twitch = ticks(p["twitch_ms"])
         self.max_ep = ticks(p["max_episode_s"] * 1000)
         self.calib_ticks = max(4, ticks(p["calib_ms"]))
-        self.flat_ticks = ticks(p["flat_ms"])
-        self.rail_ticks = ticks(p["rail_ms"])
+        # a disabled check never reaches its run length (LO_INIT ticks would be 124 days)
+        self.flat_ticks = ticks(p["flat_ms"]) or LO_INIT
+        self.rail_ticks = ticks(p["rail_ms"]) or LO_INIT
         self.blank_ticks = ticks(p["blank_ms"])
         # clonus: burst period 3-8 Hz, with some slack for jitter (in ticks)
         self.cl_min = max(1, int(tick_hz / 9))
@@ -149,7 +157,7 @@ class Detector:
         lp = min(p["lp_hz"], 0.45 * rate_hz) if self.raw else 0
         lp = lp if 0 < lp < 0.4 * rate_hz else 0  # a corner this close to Nyquist does nothing useful
         mains = p["mains_hz"] if self.raw and p["mains_hz"] and p["mains_hz"] < 0.45 * rate_hz else 0
-        c = array("i", [0] * 16)
+        c = array("i", [0] * 20)
         c[0] = (1 if hp else 0) | (2 if mains else 0) | (4 if lp else 0) | (8 if p["tkeo"] else 0) | (
             16 if self.raw else 0)
         if hp:  # 4th-order Butterworth as two biquads (Q = 0.5412, 1.3066)
@@ -162,10 +170,14 @@ class Detector:
         c[13] = self._shift(p["smooth_ms"] * rate_hz / 1000)
         c[14] = self.tick_samples
         c[15] = int(p["flat_step"])
+        c[16] = self.rail_hi
+        c[17] = self.rail_lo
+        c[18] = min(self.flat_ticks, 1 << 16)  # flat runs are capped here, so the glitch budget stays bounded
         self.coef = c
         self.env_offset = int(p["env_offset"])
         # state of the per-sample chain: biquad delays, envelope, tick accumulators (see _chain)
-        self.st = array("i", [0] * 30)
+        self.st = array("i", [0] * 34)
+        self.tk = array("i", [0] * (4 * TICKS_MAX))  # per tick: envelope sum, min, max, moves
         # state of the episode logic
         self.q = array("i", [0] * (REC_LEN * QUEUE_LEN))
         self.q_head = 0
@@ -184,9 +196,6 @@ class Detector:
         self._reset_episode()
         self.below_off = 0  # last tick at or below the offset threshold
         self.on_ticks = 0
-        self.flat_run = 0
-        self.flat_moves = 0
-        self.rail_run = 0
         self.fault_start = 0
         self.clear_run = 0
 
@@ -245,75 +254,87 @@ class Detector:
     # ---- per-sample chain --------------------------------------------------------------------------
 
     def process(self, buf, n):
-        """Run n samples of buf through the detector; returns the number of records waiting in pop()."""
+        """Run n samples of buf (unsigned 16-bit counts) through the detector; returns the records waiting."""
         if n <= 0:
             return self.q_len
+        st = self.st
         if not self.started:
             self.started = True
-            st = self.st
             st[0] = buf[0] if self.raw else self.env_offset  # DC reference: no start-up step in the filters
             st[20] = buf[0]
-            st[17] = 0x3FFFFFFF
+            st[17] = LO_INIT
             st[18] = -1
+        tk = self.tk
         i = 0
         while i < n:
-            i = self._chain(buf, i, n, self.st, self.coef)
-            if self.st[16] == self.tick_samples:
-                self._tick()
+            i = self._chain(buf, i, n, st, self.coef, tk)
+            j = 0
+            end = st[30] << 2
+            while j < end:
+                self._tick(tk[j], tk[j + 1], tk[j + 2], tk[j + 3])
+                j += 4
         return self.q_len
 
-    @micropython.native
-    def _chain(self, buf, i, n, st, c):
-        """Filter samples buf[i:n] until a tick is complete; returns the index of the next sample."""
-        flags = c[0]
-        off = st[0]
-        x1 = st[1]
-        x2 = st[2]
-        y1 = st[3]
-        y2 = st[4]
-        z1 = st[5]
-        z2 = st[6]
-        w1 = st[7]
-        w2 = st[8]
-        v1 = st[9]
-        v2 = st[10]
-        u1 = st[11]
-        u2 = st[12]
-        env = st[13]
-        acc = st[15]
-        cnt = st[16]
-        lo = st[17]
-        hi = st[18]
-        moves = st[19]
-        prev = st[20]
-        t1 = st[21]
-        t2 = st[22]
-        l1 = st[23]
-        l2 = st[14]
-        p1 = st[24]
-        p2 = st[25]
-        e1 = st[26]
-        e2 = st[27]
-        en = st[28]
-        el = st[29]
-        g1 = c[1]
-        a11 = c[2]
-        a12 = c[3]
-        g2 = c[4]
-        a21 = c[5]
-        a22 = c[6]
-        gn = c[7]
-        an1 = c[8]
-        an2 = c[9]
-        gl = c[10]
-        al1 = c[11]
-        al2 = c[12]
-        k = c[13]
-        dec = c[14]
-        step = c[15]
+    @micropython.viper
+    def _chain(self, buf, i: int, n: int, st, c, tk) -> int:
+        """Filter buf[i:n] (or until TICKS_MAX ticks are summarised in tk); returns the next sample index."""
+        b = ptr16(buf)
+        flags = int(c[0])
+        off = int(st[0])
+        x1 = int(st[1])
+        x2 = int(st[2])
+        y1 = int(st[3])
+        y2 = int(st[4])
+        z1 = int(st[5])
+        z2 = int(st[6])
+        w1 = int(st[7])
+        w2 = int(st[8])
+        v1 = int(st[9])
+        v2 = int(st[10])
+        u1 = int(st[11])
+        u2 = int(st[12])
+        env = int(st[13])
+        acc = int(st[15])
+        cnt = int(st[16])
+        lo = int(st[17])
+        hi = int(st[18])
+        moves = int(st[19])
+        prev = int(st[20])
+        t1 = int(st[21])
+        t2 = int(st[22])
+        l1 = int(st[23])
+        l2 = int(st[14])
+        p1 = int(st[24])
+        p2 = int(st[25])
+        e1 = int(st[26])
+        e2 = int(st[27])
+        en = int(st[28])
+        el = int(st[29])
+        g1 = int(c[1])
+        a11 = int(c[2])
+        a12 = int(c[3])
+        g2 = int(c[4])
+        a21 = int(c[5])
+        a22 = int(c[6])
+        gn = int(c[7])
+        an1 = int(c[8])
+        an2 = int(c[9])
+        gl = int(c[10])
+        al1 = int(c[11])
+        al2 = int(c[12])
+        k = int(c[13])
+        dec = int(c[14])
+        step = int(c[15])
+        rail_hi = int(c[16])
+        rail_lo = int(c[17])
+        flat_cap = int(c[18])
+        rail_run = int(st[31])
+        flat_run = int(st[32])
+        flat_moves = int(st[33])
         mask = (1 << COEF_BITS) - 1
+        nt = 0
         while i < n:
-            r = buf[i]
+            r = int(b[i])
             i += 1
             if r < lo:
                 lo = r
@@ -380,8 +401,31 @@ class Detector:
             env += x - (env >> k)  # env holds the smoothed envelope x 2**k: no truncation stall
             acc += env >> k
             cnt += 1
-            if cnt == dec:
-                break
+            if cnt == dec:  # a tick is complete: hand its summary to the decision logic
+                # Fault runs: a rail holds every sample of a tick; a flat run's moves fit a glitch budget of
+                # ~1 per 256 samples.
+                if lo >= rail_hi or hi <= rail_lo:
+                    rail_run += 1
+                else:
+                    rail_run = 0
+                flat_moves += moves
+                if flat_moves > 2 + ((flat_run * dec) >> 8):
+                    flat_run = 0
+                    flat_moves = 0
+                elif flat_run < flat_cap:
+                    flat_run += 1
+                j = nt << 2
+                tk[j] = acc
+                tk[j + 1] = rail_run
+                tk[j + 2] = flat_run
+                nt += 1
+                acc = 0
+                cnt = 0
+                lo = LO_INIT
+                hi = -1
+                moves = 0
+                if nt == TICKS_MAX:
+                    break
         st[1] = x1
         st[2] = x2
         st[3] = y1
@@ -411,25 +455,22 @@ class Detector:
         st[27] = e2
         st[28] = en
         st[29] = el
+        st[30] = nt
+        st[31] = rail_run
+        st[32] = flat_run
+        st[33] = flat_moves
         return i
 
     # ---- per-tick decisions ------------------------------------------------------------------------
 
-    def _tick(self):
-        st = self.st
-        e = st[15] // self.tick_samples
-        lo = st[17]
-        hi = st[18]
-        moves = st[19]
-        st[15] = 0
-        st[16] = 0
-        st[17] = 0x3FFFFFFF
-        st[18] = -1
-        st[19] = 0
+    @micropython.native
+    def _tick(self, acc, rail_run, flat_run, unused):
+        e = acc // self.tick_samples
         t = self.tick
         self.tick = t + 1
         self.env = e
-        self._faults(t, lo, hi, moves)
+        if self.fault or rail_run >= self.rail_ticks or flat_run >= self.flat_ticks:
+            self._faults(t, rail_run, flat_run)
         if self.fault or self.blank:
             if self.blank:
                 self.blank -= 1
@@ -444,28 +485,26 @@ class Detector:
             self.mvc_left -= 1
             if e > self.mvc:
                 self.mvc = e
-        f = self.floor
-        on = f * self.on_q >> 4
+        f = self.floor_acc >> FLOOR_BITS
+        if f < self.min_floor:
+            f = self.min_floor
         off = f * self.off_q >> 4
         if self.state == 0:
-            if self.rail_run:  # a jump onto a rail is a fault in the making, never a spasm onset
+            if rail_run:  # a jump onto a rail is a fault in the making, never a spasm onset
                 return
             if e <= off:
                 self.below_off = t
                 self.on_ticks = 0
-                self._track_floor(e, f)
+                # The floor follows rest only (below the offset threshold): spasms never pull it up.
+                self.floor_acc += ((e << FLOOR_BITS) - self.floor_acc) >> (
+                    self.up_shift if e > f else self.down_shift)
                 return
-            if e > on:
+            if e > f * self.on_q >> 4:
                 self.on_ticks += 1
             if self.on_ticks >= self.min_on and t - self.below_off >= self.min_dur and self.on_ticks:
                 self._start_episode(t, f)
             return
         self._in_episode(t, e, off)
-
-    def _track_floor(self, e, f):
-        # The floor follows rest only (below the offset threshold): spasms, however long, never pull it up.
-        shift = self.up_shift if e > f else self.down_shift
-        self.floor_acc += ((e << FLOOR_BITS) - self.floor_acc) >> shift
 
     def _calibrate(self, e):
         # Seed with the quietest quarter of the calibration period, so a spasm during it does not raise the floor.
@@ -537,27 +576,16 @@ class Detector:
         self.below_off = t
         self.on_ticks = 0
 
-    def _faults(self, t, lo, hi, moves):
-        # Flat line: almost no sample-to-sample movement for flat_ms. Rail: every sample of a tick at a rail.
-        if self.flat_ticks:  # a run stays flat while its moves fit a glitch budget of ~1 per 256 samples
-            self.flat_moves += moves
-            if self.flat_moves > 2 + (self.flat_run * self.tick_samples >> 8):
-                self.flat_run = 0
-                self.flat_moves = 0
-            elif self.flat_run <= self.flat_ticks:  # capped, so the budget (and the int) stays bounded
-                self.flat_run += 1
-        if self.rail_ticks and (lo >= self.rail_hi or hi <= self.rail_lo):
-            self.rail_run += 1
-        else:
-            self.rail_run = 0
+    def _faults(self, t, rail_run, flat_run):
+        # Runs are counted per tick in _chain; here they start and end fault records.
         kind = 0
-        if self.rail_ticks and self.rail_run >= self.rail_ticks:
+        if rail_run >= self.rail_ticks:
             kind = FAULT_RAIL
-        elif self.flat_ticks and self.flat_run >= self.flat_ticks:
+        elif flat_run >= self.flat_ticks:
             kind = FAULT_FLAT
         if self.fault == 0:
             if kind:
-                start = t + 1 - (self.rail_run if kind == FAULT_RAIL else self.flat_run)
+                start = t + 1 - (rail_run if kind == FAULT_RAIL else flat_run)
                 if self.state:
                     self._end_episode(max(self.onset, start), t)
                 self.fault = kind
@@ -569,7 +597,7 @@ class Detector:
             self.clear_run = 0
             return
         self.clear_run += 1
-        if self.clear_run >= 10:  # ~50 ms of signal again
+        if self.clear_run >= 5:  # ~50 ms of signal again
             end = t + 1 - self.clear_run
             self._push(EV_FAULT_END, self.fault, self.fault_start, end, t + 1, 0, 0, self.floor)
             self.fault = 0

@@ -94,7 +94,7 @@ def test_env_mode_on_an_envelope_signal():
 
 @pytest.mark.parametrize("params", [{}, {"tkeo": 1}, {"mains_hz": 60, "lp_hz": 300}])
 def test_results_do_not_depend_on_block_size(params, monkeypatch):
-    sig = emg(20, 2000, [(4, 6, 30), *clonus(9, 3, 6)], seed=5).astype("<i2")
+    sig = emg(20, 2000, [(4, 6, 30), *clonus(9, 3, 6)], seed=5).astype("<u2")
     import spasmwatch.detect as d
 
     runs = []

@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
 from spasmfw import detector as fw
 
 from .errors import ConfigError, FatalError
@@ -32,16 +33,16 @@ def check_params(params: dict | None, mode: str, rate_hz: float) -> dict:
         raise ConfigError(str(exc)) from None
 
 
-def _as_int16(samples: Sequence[int] | np.ndarray) -> np.ndarray:
+def _as_uint16(samples: Sequence[int] | np.ndarray) -> np.ndarray:
     arr = np.asarray(samples)
     if arr.ndim != 1 or arr.size == 0:
         raise FatalError("the detector needs a non-empty single channel of samples")
-    return np.clip(np.rint(arr), -32768, 32767).astype("<i2")
+    return np.clip(np.rint(arr), 0, 65535).astype("<u2")
 
 
 def records_python(samples: np.ndarray, rate_hz: float, mode: str, params: dict | None) -> list[Record]:
     det = fw.Detector(rate_hz, mode, params or {})
-    buf = array("h", samples.tobytes())
+    buf = array("H", samples.tobytes())
     records: list[Record] = []
     view = memoryview(buf)
     for start in range(0, len(buf), BLOCK):
@@ -115,7 +116,7 @@ def detect(
 ) -> list[Event]:
     """Episodes and faults found in one channel of ADC counts."""
     check_params(params, mode, rate_hz)
-    data = _as_int16(samples)
+    data = _as_uint16(samples)
     if engine == "python":
         records = records_python(data, rate_hz, mode, params)
     elif engine == "micropython":

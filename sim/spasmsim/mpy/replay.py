@@ -1,4 +1,4 @@
-"""MicroPython-side replay: run firmware/detector.py over a file of int16 samples and print its records."""
+"""MicroPython-side replay: run firmware/detector.py over a file of uint16 samples and print its records."""
 # usage: micropython replay.py FIRMWARE_DIR SAMPLES.bin RATE MODE PARAMS_JSON BLOCK
 import sys
 
@@ -13,7 +13,7 @@ if rate == int(rate):
     rate = int(rate)
 det = detector.Detector(rate, sys.argv[4], json.loads(sys.argv[5]))
 block = int(sys.argv[6])
-buf = array("h", bytes(2 * block))
+buf = array("H", bytes(2 * block))
 out = sys.stdout
 
 
