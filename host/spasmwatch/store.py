@@ -702,7 +702,7 @@ def day_bounds(day: str | datetime, tz: tzinfo | None = None) -> tuple[datetime,
 
 def parse_when(text: str, now: datetime | None = None) -> datetime:
     """A user's time bound: ISO-8601 (naive = local time), YYYY-MM-DD (local midnight), now, today,
-    yesterday, or relative -30m / -24h / -7d / -2w (before now)."""
+    yesterday, or a time ago: 30m / 24h / 7d / 2w (also written -24h)."""
     local = now is None
     now = now or datetime.now().astimezone()
     s = text.strip().lower()
@@ -714,9 +714,11 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
             return day_bounds(day.isoformat())[0]
         return datetime(day.year, day.month, day.day, tzinfo=now.tzinfo)
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-    if s.startswith("-") and len(s) > 2 and s[-1] in units:
+    # "24h" means the same as "-24h": argparse takes `--since -24h` for an option, `--since=-24h` works
+    rel = s[1:] if s.startswith("-") else s
+    if len(rel) > 1 and rel[-1] in units and (rel[0].isdigit() or rel[0] == "."):
         try:
-            amount = float(s[1:-1])
+            amount = float(rel[:-1])
         except ValueError:
             amount = -1.0
         if amount >= 0:
@@ -726,6 +728,6 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
     except ValueError:
         raise InputError(
             f"bad time {text!r}: use ISO-8601 (2025-01-31T14:00), a date (2025-01-31), now, today, "
-            "yesterday, or -30m / -24h / -7d"
+            "yesterday, or a time ago like 30m, 24h, 7d"
         ) from None
     return when if when.tzinfo is not None else when.astimezone()

@@ -90,8 +90,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "events",
         help="export stored episodes and faults (CSV or JSON)",
         description="Export episodes and faults from the event database. Times: ISO-8601 (naive = local "
-        "time), YYYY-MM-DD, today, yesterday, or relative like -24h, -7d. onset_s/offset_s are device "
-        "seconds since boot; onset_wall/offset_wall are ISO-8601 UTC.",
+        "time), YYYY-MM-DD, today, yesterday, or a time ago like 24h or 7d (or --since=-24h). "
+        "onset_s/offset_s are device seconds since boot; onset_wall/offset_wall are ISO-8601 UTC.",
     )
     p.add_argument("--db", metavar="FILE", help=f"event database (default {default_path()})")
     p.add_argument("--since", metavar="WHEN", help="only events with onset at or after WHEN")

@@ -1,0 +1,175 @@
+"""`spasmwatch events` export and `spasmwatch report` HTML on a simulated day of stored episodes."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import random
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from spasmwatch.cli import main
+from spasmwatch.events import read_events
+from spasmwatch.store import Store
+
+DAY = "2025-03-10"
+DAY0 = datetime(2025, 3, 10, tzinfo=timezone.utc).timestamp()
+BOOT_WALL = DAY0 + 7 * 3600  # the device booted at 07:00 UTC
+DURATION = {"twitch": (0.1, 0.5), "tonic": (2.0, 60.0), "clonus": (3.0, 20.0)}
+
+
+def fill_day(path: Path, n: int = 60, seed: int = 7) -> list[tuple[float, str, float]]:
+    """~n random episodes between 07:00 and 23:00 UTC, 3 faults, two link sessions and two gaps."""
+    rng = random.Random(seed)
+    made = []
+    with Store(path) as st:
+        st.note_hello("dev1", "1", fw_version="0.1.0", uptime_ms=0, wall=BOOT_WALL)
+        link = st.link_open("/dev/ttyUSB0", "dev1", wall=BOOT_WALL)
+        st.link_close(link, wall=DAY0 + 12 * 3600, reason="unplugged")
+        st.add_gap("disconnect", DAY0 + 12 * 3600, DAY0 + 12.5 * 3600, device_id="dev1", boot_id="1")
+        link = st.link_open("/dev/ttyUSB0", "dev1", wall=DAY0 + 12.5 * 3600)
+        st.link_seen(link, wall=DAY0 + 23 * 3600)
+        st.add_gap("seq", DAY0 + 15 * 3600, DAY0 + 15 * 3600 + 2, device_id="dev1", boot_id="1",
+                   first_seq=500, last_seq=503, detail="4 messages lost")
+        with st.batch():
+            for seq in range(1, n + 1):
+                wall = BOOT_WALL + rng.uniform(0, 16 * 3600 - 120)
+                kind = rng.choice(["twitch", "twitch", "tonic", "clonus"])
+                dur = rng.uniform(*DURATION[kind])
+                on = int((wall - BOOT_WALL) * 1000)
+                st.add_end("dev1", "1", rng.choice([0, 1]), kind, on, on + int(dur * 1000), seq=seq,
+                           detected_ms=on + 150, peak=rng.uniform(200, 2000), mean=rng.uniform(100, 500),
+                           peak_x=rng.uniform(3, 40), mean_x=rng.uniform(2, 10), floor=40.0)
+                made.append((on / 1000 + BOOT_WALL, kind, int(dur * 1000) / 1000))
+            for i in range(3):
+                on = int(rng.uniform(0, 15 * 3600) * 1000)
+                st.add_fault("dev1", "1", 0, "flat", on, on + 30_000, seq=n + 1 + i)
+            st.add_onset("dev1", "1", 1, 16 * 3600 * 1000 - 5000, seq=n + 10)  # still open at the end
+    return made
+
+
+@pytest.fixture(scope="module")
+def day_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[float, str, float]]]:
+    path = tmp_path_factory.mktemp("day") / "events.sqlite3"
+    return path, fill_day(path)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ---- events --------------------------------------------------------------------------------------------
+
+
+def test_events_csv_columns_and_replay_compatibility(day_db, capsys, tmp_path: Path) -> None:
+    path, made = day_db
+    code, out, _ = run(capsys, "events", "--db", str(path))
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    for col in ("channel", "kind", "onset_s", "offset_s", "detected_s", "duration_s", "peak", "mean",
+                "device_id", "boot_id", "seq", "onset_wall", "offset_wall"):
+        assert col in rows[0], col
+    assert len(rows) == len(made) + 3  # episodes + faults; the open episode is left out
+    assert sum(r["kind"] == "fault" for r in rows) == 3
+    first = min(made)
+    assert rows[0]["onset_wall"] == datetime.fromtimestamp(first[0], timezone.utc).isoformat(
+        timespec="milliseconds").replace("+00:00", "Z")
+    assert float(rows[0]["duration_s"]) == pytest.approx(first[2], abs=1e-3)
+    assert rows[0]["device_id"] == "dev1" and rows[0]["boot_id"] == "1"
+    (tmp_path / "ev.csv").write_text(out)
+    events = read_events(tmp_path / "ev.csv")  # the same reader replay/evaluate use
+    assert [e.kind for e in events] == [r["kind"] for r in rows]
+
+
+def test_events_time_filters_and_json(day_db, capsys) -> None:
+    path, made = day_db
+    code, out, _ = run(capsys, "events", "--db", str(path), "--since", "2025-03-10T12:00:00Z",
+                       "--until", "2025-03-10T18:00Z", "--format", "json")
+    assert code == 0
+    got = json.loads(out)
+    lo, hi = DAY0 + 12 * 3600, DAY0 + 18 * 3600
+    expected = sorted(k for t, k, _ in made if lo <= t < hi)
+    assert sorted(e["kind"] for e in got if e["kind"] != "fault") == expected
+    assert all("2025-03-10T12" <= e["onset_wall"] < "2025-03-10T18" for e in got)
+    code, out, _ = run(capsys, "events", "--db", str(path), "--include-open", "--format", "json")
+    assert sum(e["state"] == "open" for e in json.loads(out)) == 1
+    for ago in ("--since=-1h", "--since=2h"):  # the day is long past: header only
+        code, out, _ = run(capsys, "events", "--db", str(path), ago)
+        assert code == 0 and out.count("\n") == 1
+
+
+def test_events_errors(day_db, capsys, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "events", "--db", str(tmp_path / "nope.sqlite3"))
+    assert code == 2 and "no event database" in err and "Traceback" not in err
+    assert not (tmp_path / "nope.sqlite3").exists()  # reading never creates a database
+    code, _, err = run(capsys, "events", "--db", str(day_db[0]), "--since", "last tuesday")
+    assert code == 2 and "bad time" in err
+    code, _, err = run(capsys, "events", "--db", str(day_db[0]), "--since", "2025-03-11", "--until", "2025-03-10")
+    assert code == 2 and "not before" in err
+
+
+# ---- report --------------------------------------------------------------------------------------------
+
+
+def _pngs(page: str) -> list[bytes]:
+    return [base64.b64decode(b) for b in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
+
+
+def test_report_day_has_charts_and_summary(day_db, capsys, tmp_path: Path) -> None:
+    import matplotlib.image as mpimg
+
+    path, made = day_db
+    out_file = tmp_path / "report.html"
+    code, out, _ = run(capsys, "report", "--db", str(path), "--day", DAY, "--utc", "--out", str(out_file))
+    assert code == 0 and f"{len(made)} episode(s), 3 fault(s)" in out
+    page = out_file.read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert "<script" not in page and not re.search(r'src="(?!data:)', page)  # self-contained
+    images = _pngs(page)
+    assert len(images) >= 4
+    for i, png in enumerate(images):
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        pixels = mpimg.imread(io.BytesIO(png), format="png")
+        assert pixels.shape[0] >= 200 and pixels.shape[1] >= 450, pixels.shape
+        assert pixels[..., :3].std() > 0.05, f"image {i} looks blank"
+        (tmp_path / f"chart{i}.png").write_bytes(png)
+    text = re.sub(r"<[^>]+>", " ", page)
+    counts = {k: sum(1 for _, kind, _ in made if kind == k) for k in ("twitch", "tonic", "clonus")}
+    assert re.search(rf"Spasm episodes\s+{len(made)}\b", text)
+    for kind, n in counts.items():
+        assert re.search(rf"{kind}\s+{n}\b", text), kind
+    longest = max(made, key=lambda m: m[2])
+    at = datetime.fromtimestamp(longest[0], timezone.utc).strftime("%H:%M:%S")
+    assert re.search(rf"Longest episode\s+[^<]*{longest[1]} at {at}", text)
+    assert "Sensor faults" in text and "data gap: disconnect" in text and "seq 500–503" in text
+    assert re.search(r"Data coverage\s+15 h 30 min monitored \(65%\)", text)
+    assert "Episodes without an end 1" in re.sub(r"\s+", " ", text)
+
+
+def test_report_empty_day_says_so(day_db, capsys, tmp_path: Path) -> None:
+    out_file = tmp_path / "empty.html"
+    code, out, _ = run(capsys, "report", "--db", str(day_db[0]), "--day", "2025-03-12", "--utc",
+                       "--out", str(out_file))
+    assert code == 0
+    assert "no episodes or faults on 2025-03-12" in out and "--day 2025-03-10" in out
+    page = out_file.read_text()
+    assert "No spasm episodes or sensor faults were recorded on 2025-03-12" in page
+    assert _pngs(page) == []
+
+
+def test_report_errors(capsys, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "report", "--db", str(tmp_path / "missing.sqlite3"), "--out", str(tmp_path / "r"))
+    assert code == 2 and "no event database" in err
+    db = tmp_path / "e.sqlite3"
+    Store(db).close()
+    code, _, err = run(capsys, "report", "--db", str(db), "--day", "10/03/2025", "--out", str(tmp_path / "r"))
+    assert code == 2 and "YYYY-MM-DD" in err
+    code, out, _ = run(capsys, "report", "--db", str(db), "--out", str(tmp_path / "today.html"))
+    assert code == 0 and "no episodes" in out  # a brand-new database: today is empty, not a crash

@@ -1,0 +1,127 @@
+"""Live monitor view: state updates from protocol messages, rich rendering, plain log lines."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+import pytest
+from rich.console import Console
+
+from spasmfw import protocol
+from spasmwatch.view import Level, MonitorState, level_bar, plain_line, render
+
+W0 = datetime(2025, 3, 10, 14, 20).timestamp()  # local time: the counts use local clock hours
+
+
+def wire(t: str, seq: int, **fields: object) -> dict:
+    return protocol.decode(protocol.encode(t, seq, fields))
+
+
+def session() -> list[dict]:
+    return [
+        wire("hello", 1, proto=1, fw="0.3.1", id="c0ffee42", boot=12, rate=1000, channels=["calf", "thigh"],
+             mode="raw", scale=16, config="default"),
+        wire("status", 2, uptime_ms=3_723_000, samples=3_723_000, overruns=0, dropped=0, heap_free=90_000,
+             queue=0, faults=0, state="idle", eseq=40, boot=12),
+        wire("env", 3, ch=0, n=2, values=[600, 640], floor=640, on=3200, off=1920),
+        wire("env", 4, ch=1, n=2, values=[900, 4000], floor=640, on=3200, off=1920),
+        wire("onset", 5, ch=0, eseq=41, onset_ms=3_720_000, detected_ms=3_720_150),
+        wire("end", 6, ch=0, eseq=42, kind="tonic", onset_ms=3_720_000, offset_ms=3_732_500,
+             detected_ms=3_720_150, duration_ms=12_500, peak=16 * 800, mean=16 * 300, floor=16 * 40),
+        wire("end", 7, ch=1, eseq=43, kind="twitch", onset_ms=3_733_000, offset_ms=3_733_240,
+             detected_ms=3_733_100, duration_ms=240, peak=16 * 200, mean=16 * 120, floor=16 * 40),
+        wire("onset", 10, ch=1, eseq=44, onset_ms=3_740_000, detected_ms=3_740_200),  # 8, 9 lost
+        wire("fault", 11, ch=0, eseq=45, state="start", detail="flat", start_ms=3_741_000, end_ms=-1),
+    ]
+
+
+def fed() -> MonitorState:
+    state = MonitorState()
+    state.connect("/dev/ttyUSB0", W0)
+    for i, msg in enumerate(session()):
+        state.apply(msg, W0 + i)
+    return state
+
+
+def screen(state: MonitorState, now: float) -> str:
+    console = Console(record=True, width=100, file=io.StringIO(), color_system=None)
+    console.print(render(state, now=now))
+    return console.export_text()
+
+
+def test_state_follows_the_session() -> None:
+    s = fed()
+    assert (s.device_id, s.fw, s.boot, s.rate, s.mode, s.scale) == ("c0ffee42", "0.3.1", "12", 1000, "raw", 16)
+    assert s.uptime_ms == 3_723_000 and s.device_state == "idle"
+    assert s.levels[1].env == 4000 and s.levels[1].on == 3200 and s.levels[0].off == 1920
+    assert (s.link.seq_gaps, s.link.lost, s.link.messages) == (1, 2, 9)
+    assert list(s.open) == [1] and s.faults == {0: "flat"}
+    assert [(r.kind, r.duration_s) for r in s.recent] == [("twitch", 0.24), ("tonic", 12.5)]
+    assert s.recent[1].peak_x == pytest.approx(20.0)  # 800 / 40, scale cancels
+    hour, day = s.counts(W0 + 30)
+    assert hour == day == {"tonic": 1, "twitch": 1}
+    assert s.counts(W0 + 3600) == ({}, {"tonic": 1, "twitch": 1})  # next clock hour, same day
+    assert s.elapsed(s.open[1], W0 + 10) == pytest.approx(3.2)  # 3 s since arrival + 0.2 s detection lag
+
+
+def test_fault_end_reboot_and_reconnect() -> None:
+    s = fed()
+    s.apply(wire("fault", 12, ch=0, eseq=46, state="end", detail="flat", start_ms=3_741_000, end_ms=3_771_000),
+            W0 + 40)
+    assert s.faults == {} and s.recent[0].kind == "fault" and s.recent[0].duration_s == 30.0
+    s.disconnect("unplugged", W0 + 50)
+    assert not s.connected and s.open == {} and s.last_error == "unplugged"
+    s.connect("/dev/ttyUSB0", W0 + 60)
+    assert s.link.reconnects == 1
+    s.apply(wire("hello", 1, proto=1, fw="0.3.1", id="c0ffee42", boot=13, rate=1000, channels=["calf"],
+                 mode="raw", scale=16), W0 + 61)
+    s.apply(wire("status", 2, uptime_ms=900, state="idle"), W0 + 62)
+    assert s.boot == "13" and s.link.seq_gaps == 1  # seq restarting after a reboot is not a gap
+    s.apply(wire("error", 3, cmd="config set", msg="bad value"), W0 + 63)
+    s.bad_line("not a message line")
+    assert s.link.errors == 2 and not s.link.ok
+
+
+def test_render_shows_device_events_and_levels() -> None:
+    text = screen(fed(), now=W0 + 10)
+    assert "c0ffee42" in text and "fw 0.3.1" in text and "/dev/ttyUSB0" in text and "up 1:02:03" in text
+    assert "seq gaps 1 (2 lost)" in text
+    assert "episode in progress on ch 1: 3.2 s" in text
+    rows = [line for line in text.splitlines() if "tonic" in line or "twitch" in line]
+    assert any("12.5 s" in r and "20.0x" in r for r in rows if "tonic" in r)
+    assert any("0.2 s" in r and "5.0x" in r for r in rows if "twitch" in r)
+    assert "FAULT flat" in text and "SPASM" in text
+    assert "this hour: 2" in text and "today: 2" in text
+    # the envelope columns are in ADC counts (device units / scale)
+    ch1 = next(line for line in text.splitlines() if "SPASM" in line)
+    assert "250" in ch1 and "200" in ch1 and "40" in ch1
+
+
+def test_render_before_any_message() -> None:
+    text = screen(MonitorState(), now=W0)
+    assert "disconnected" in text and "no episode in progress" in text and "none yet" in text
+
+
+def test_level_bar_marks_thresholds() -> None:
+    quiet = level_bar(Level(env=10, floor=40, on=200, off=120), width=40).plain
+    loud = level_bar(Level(env=280, floor=40, on=200, off=120), width=40).plain
+    assert len(quiet) == len(loud) == 40
+    assert quiet.index(":") < quiet.index("|")  # off below on
+    assert quiet.count("█") < 3 and loud.count("█") > 30
+    assert loud.index("|") == quiet.index("|")
+
+
+def test_plain_lines() -> None:
+    msgs = session()
+    lines = [plain_line(m, W0) for m in msgs]
+    assert lines[2] is None and lines[3] is None and lines[1] is None  # env, status: no line
+    assert "hello device c0ffee42 fw 0.3.1 boot 12" in lines[0]
+    assert lines[4].endswith("onset ch0 at 3720000 ms")
+    assert "end ch0 tonic 12.50 s peak 20.0x floor" in lines[5]
+    assert "fault ch0 flat started" in lines[8]
+    end = wire("fault", 12, ch=0, eseq=46, state="end", detail="flat", start_ms=1000, end_ms=31_000)
+    assert "fault ch0 flat cleared after 30.0 s" in plain_line(end, W0)
+    assert plain_line(wire("error", 3, cmd="sync", msg="bad seq"), W0).endswith("device error: sync bad seq")
+    assert all(line.startswith(datetime.fromtimestamp(W0).strftime("%Y-%m-%d %H:%M:%S"))
+               for line in lines if line)
