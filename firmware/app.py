@@ -121,8 +121,8 @@ class App:
         cfg = self.cfg
         self.send("hello", {
             "proto": protocol.VERSION, "fw": FW_VERSION, "id": cfg["id"] or self.b.unique_id, "boot": self.boot,
-            "rate": self.rate, "channels": [c["name"] for c in cfg["channels"]], "mode": cfg["mode"],
-            "scale": detector.ENV_SCALE, "config": cfg["name"],
+            "name": cfg["name"], "rate": self.rate, "channels": [c["name"] for c in cfg["channels"]],
+            "mode": cfg["mode"], "scale": detector.ENV_SCALE, "config": cfg,
         })
 
     def status(self):
@@ -224,7 +224,7 @@ class App:
 
     def cmd_help(self, name, args):
         # One ok line per command: readable in a terminal, still one JSON message per line for programs.
-        for k in protocol.COMMANDS:
+        for k in sorted(protocol.COMMANDS):  # sorted: MicroPython dicts have no stable order
             self.send("ok", {"cmd": "help", "data": protocol.COMMANDS[k]})
         self.ok(name, "end of help")
 
@@ -327,6 +327,8 @@ class App:
             for c in range(self.nch):
                 self.send("raw", {"ch": c, "n": self.samples - n, "values": list(self.bufs[c][:n])})
         if self.stream_env:
+            if not self.env_vals[0]:
+                self.env_n = self.samples  # value i of a batch is the envelope after n + i * step samples
             for c in range(self.nch):
                 vals = self.env_vals[c]
                 vals.append(self.dets[c].env)
@@ -335,8 +337,6 @@ class App:
                     self.send("env", {"ch": c, "n": self.env_n, "values": vals, "floor": lv[1], "on": lv[2],
                                       "off": lv[3]})
                     self.env_vals[c] = []
-            if not self.env_vals[0]:
-                self.env_n = self.samples
 
     def step(self):
         """One pass: a block of samples through the detectors, then LED, input, sync and heartbeat."""

@@ -72,6 +72,7 @@ def prepare_state(
     channel: int | None = None,
     speed: float = 1.0,
     loop: bool = False,
+    units: str | None = None,
 ) -> dict:
     """Convert the recording into STATE/samples.bin (interleaved uint16 counts), write STATE/vboard.json and
     make STATE/config.json match the recording (rate, mode, one pin per channel); returns the vboard settings."""
@@ -80,7 +81,7 @@ def prepare_state(
     from spasmwatch.frontend import to_counts
     from spasmwatch.recording import read_recording
 
-    rec = read_recording(recording_path, rate_hz=rate_hz)
+    rec = read_recording(recording_path, rate_hz=rate_hz, units=units)
     mode = mode or rec.mode or "raw"
     if mode not in ("raw", "env"):
         raise ConfigError(f"mode must be raw or env, not {mode!r}")
@@ -144,6 +145,7 @@ class VirtualDevice:
         channel: int | None = None,
         heapsize: str = DEFAULT_HEAP,
         micropython: str | None = None,
+        units: str | None = None,
     ) -> None:
         self.recording_path = Path(recording_path)
         self.speed = speed
@@ -151,6 +153,7 @@ class VirtualDevice:
         self.mode = mode
         self.rate_hz = rate_hz
         self.channel = channel
+        self.units = units
         self.heapsize = heapsize
         self._tmp = state_dir is None
         self.state_dir = Path(tempfile.mkdtemp(prefix="spasmwatch-device-") if state_dir is None else state_dir)
@@ -170,6 +173,7 @@ class VirtualDevice:
         self._prepared = False
         self.compiled: list[str] = []
         self.dropped_bytes = 0
+        self._tail = bytearray()  # last device output, for error messages
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     def start(self, timeout: float = 15.0) -> str:
@@ -178,7 +182,7 @@ class VirtualDevice:
             return self.port
         if not self._prepared:
             prepare_state(self.recording_path, self.state_dir, self.mode, self.rate_hz, self.channel,
-                          self.speed, self.loop)
+                          self.speed, self.loop, self.units)
             self.compiled = precompile(self.state_dir / "mpy")
             self._prepared = True
         if self._master < 0:
@@ -191,9 +195,9 @@ class VirtualDevice:
         ]
         for t in self._threads:
             t.start()
-        if not self._ready.wait(timeout):
+        if not self._ready.wait(timeout) or self.exit_code is not None:
             self.kill()
-            raise LinkError(f"virtual device did not start within {timeout:g} s: {self.stderr_tail()}")
+            raise LinkError(f"virtual device did not start: {self.stderr_tail()}")
         return self.port
 
     def _open_pty(self) -> None:
@@ -275,12 +279,14 @@ class VirtualDevice:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def stderr_tail(self, n: int = 2000) -> str:
+    def stderr_tail(self, n: int = 1000) -> str:
+        """The end of the device's error output, else of its serial output (where tracebacks go)."""
         try:
-            text = (self.state_dir / "stderr.log").read_bytes()[-n:].decode(errors="replace").strip()
+            text = (self.state_dir / "stderr.log").read_bytes()[-n:]
         except OSError:
-            return ""
-        return text or "(no error output)"
+            text = b""
+        text = text or bytes(self._tail[-n:])
+        return text.decode(errors="replace").strip() or "(no output)"
 
     def __enter__(self) -> VirtualDevice:
         self.start()
@@ -324,6 +330,7 @@ class VirtualDevice:
             if not data:
                 break
             self._ready.set()
+            self._tail = (self._tail + data)[-2000:]
             self._write_pty(data)
         code = proc.wait()
         if code == REBOOT_EXIT and not self._stopping.is_set():
@@ -337,7 +344,7 @@ class VirtualDevice:
         elif not self._stopping.is_set():
             self.exit_code = code
             self._ready.set()  # unblock start(): it reports the failure
-            print(f"virtual device exited with code {code}: {self.stderr_tail()}", file=sys.stderr)
+            print(f"virtual device exited with code {code}: {self.stderr_tail()}", file=sys.stderr, flush=True)
 
     def _pump_in(self) -> None:
         while not self._stopping.is_set():

@@ -1,0 +1,88 @@
+"""`spasmwatch device`: run the real firmware on a recording under the MicroPython unix port, on a serial pty."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import signal
+import sys
+import time
+from importlib import resources
+from typing import Any
+
+from ..errors import ConfigError, InputError
+
+DESCRIPTION = """\
+Start a virtual spasmwatch board: the firmware files from firmware/ (app, detector, protocol, event log,
+config: the same files that go on the ESP32) run under the MicroPython unix port with a 100 kB heap, and a
+virtual board plays RECORDING into the ADC. The board's USB serial port is a pseudo-terminal whose path is
+printed (`device ready on /dev/pts/N`): open it with `spasmwatch monitor`, pyserial, screen or picocom
+like a real port, type `help` for the commands.
+
+The flash (event log, config, boot counter) lives in --state-dir; keep the same directory to keep the
+log across runs (each start is a new boot). Without --state-dir a temporary directory is used and removed
+on exit. The recording plays at real time (--speed 1); --speed 10 plays ten times faster, --speed 0 as
+fast as the firmware can go. After the last sample the board idles (still answering commands) unless
+--loop repeats the recording. Ctrl-C stops it.
+
+Examples:
+  spasmwatch device --example
+  spasmwatch device session.csv --speed 5 --state-dir ./board1
+  spasmwatch device myo/1.txt --rate 200 --channel 0 --mode raw
+"""
+
+EXAMPLE = "example_raw.csv"
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "device",
+        help="run the firmware on a recording as a virtual board on a serial pty",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("recording", nargs="?", metavar="RECORDING", help="recording file (formats as for replay)")
+    p.add_argument("--example", action="store_true", help=f"play the bundled example ({EXAMPLE})")
+    p.add_argument("--speed", type=float, default=1.0, metavar="X",
+                   help="playback speed: 1 = real time (default), 0 or inf = as fast as possible")
+    p.add_argument("--loop", action="store_true", help="repeat the recording forever")
+    p.add_argument("--state-dir", metavar="DIR", help="flash of the virtual board (default: a temporary dir)")
+    p.add_argument("--mode", choices=["raw", "env"], help="sensor output wired: raw or env (default: the file's)")
+    p.add_argument("--rate", type=float, metavar="HZ", help="sample rate of the recording, overriding the file's")
+    p.add_argument("--units", choices=["counts", "uV", "mV", "V", "au"], help="sample units, overriding the file's")
+    p.add_argument("--channel", type=int, metavar="N", help="play only this channel of the recording (0-based)")
+    p.add_argument("--heap", default="100k", metavar="SIZE", help="MicroPython heap (default 100k, as an ESP32)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spasmsim.device import VirtualDevice
+
+    if args.example == bool(args.recording):
+        raise InputError("give a RECORDING or --example (not both)")
+    if args.speed < 0 or math.isnan(args.speed):
+        raise ConfigError(f"--speed must be >= 0, not {args.speed:g}")
+    path = args.recording
+    if args.example:
+        path = str(resources.files("spasmwatch") / "examples" / EXAMPLE)
+    dev = VirtualDevice(path, speed=args.speed, state_dir=args.state_dir, loop=args.loop, mode=args.mode,
+                        rate_hz=args.rate, channel=args.channel, heapsize=args.heap, units=args.units)
+    # SIGTERM (e.g. from a supervisor) stops as cleanly as Ctrl-C
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        dev.start()
+        speed = "as fast as possible" if args.speed == 0 or math.isinf(args.speed) else f"x{args.speed:g}"
+        kept = "" if args.state_dir else " (temporary, removed on exit)"
+        print(f"device ready on {dev.port}", flush=True)
+        print(f"state dir: {dev.state_dir}{kept}; playing {path} {speed}{', looped' if args.loop else ''}",
+              file=sys.stderr, flush=True)
+        while True:
+            time.sleep(0.2)
+            if dev.exit_code is not None:
+                print(f"device stopped (exit code {dev.exit_code})", file=sys.stderr)
+                return 1
+    except KeyboardInterrupt:
+        print("stopping device", file=sys.stderr)
+        return 0
+    finally:
+        dev.close()
