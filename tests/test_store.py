@@ -271,12 +271,13 @@ def test_time_helpers() -> None:
     assert parse_when("-24h", now) == now - timedelta(hours=24)
     assert parse_when("-7d", now) == now - timedelta(days=7)
     assert parse_when("-30m", now) == now - timedelta(minutes=30)
+    assert parse_when("24h", now) == parse_when("-24h", now)
     assert parse_when("now", now) == now
     assert parse_when("today", now) == datetime(2025, 3, 10, tzinfo=timezone.utc)
     assert parse_when("yesterday", now) == datetime(2025, 3, 9, tzinfo=timezone.utc)
     assert parse_when("2025-03-01T12:00:00Z") == datetime(2025, 3, 1, 12, tzinfo=timezone.utc)
     assert parse_when("2025-03-01").tzinfo is not None  # naive input means local time
-    for bad in ("yesterdayish", "-xh", "31/12/2024", ""):
+    for bad in ("yesterdayish", "-xh", "h", "-h", "31/12/2024", ""):
         with pytest.raises(InputError):
             parse_when(bad, now)
     start, stop = day_bounds("2025-03-10", timezone.utc)
@@ -335,3 +336,18 @@ def test_add_message_replays_an_unseen_boot_without_wall_time(store: Store) -> N
     assert (row.boot_id, row.kind, row.onset_wall) == ("77", "clonus", None)
     assert store.events(since=T0 - 10**6) == []  # unknown wall time: only in unbounded queries
     assert not store.add_message(_wire("ok", 2, cmd="ping"), DEV, BOOT)
+
+
+def test_boot_origin_follows_status_and_is_bounded_by_records(store: Store) -> None:
+    store.note_uptime(DEV, "b2", 10_000, T0 + 10.2, exact=False)  # a record: only a bound
+    assert store.boot_wall(DEV, "b2") == pytest.approx(T0 + 0.2)
+    store.note_uptime(DEV, "b2", 10_000, T0 + 10.05)  # a status stamped when sent: taken as is
+    assert store.boot_wall(DEV, "b2") == pytest.approx(T0 + 0.05)
+    store.note_uptime(DEV, "b2", 20_000, T0 + 20.5, exact=False)  # later than the estimate: ignored
+    assert store.boot_wall(DEV, "b2") == pytest.approx(T0 + 0.05)
+    store.note_uptime(DEV, "b2", 30_000, T0 + 30.0, exact=False)  # proves the estimate too late: lowered
+    assert store.boot_wall(DEV, "b2") == pytest.approx(T0)
+    store.note_uptime(DEV, "b2", 86_400_000, T0 + 86_403.0)  # a day later the device clock ran 3 s slow
+    assert store.boot_wall(DEV, "b2") == pytest.approx(T0 + 3.0)
+    store.note_uptime(DEV, "b2", None, T0 + 90_000)
+    assert store.boot_wall(DEV, "b2") == pytest.approx(T0 + 3.0)

@@ -324,8 +324,8 @@ def _channels(state: MonitorState) -> Table:
     table = Table(title="Envelope (':' off threshold, '|' on threshold)", title_justify="left", expand=False)
     for col in ("ch", "level", "envelope", "floor", "on", "state"):
         table.add_column(col, justify="right" if col in ("ch", "envelope", "floor", "on") else "left")
-    k = state.scale or 1.0
-    num = lambda v: "-" if v is None else f"{v / k:.0f}"  # noqa: E731 - shown in ADC counts
+    k = state.scale or 1.0  # shown in ADC counts
+    num = lambda v: "-" if v is None else f"{v / k:.0f}" if v / k >= 100 else f"{v / k:.1f}"  # noqa: E731
     for ch in sorted(state.levels):
         lv = state.levels[ch]
         if ch in state.faults:
