@@ -59,7 +59,7 @@ def classify(vid: int | None, pid: int | None) -> tuple[int, str]:
         return NOT_USB, "built-in or virtual port"
     if vid == ESPRESSIF_VID:
         return CERTAIN, ESPRESSIF.get(pid or 0, "Espressif USB")
-    if (vid, pid) in BRIDGES:
+    if pid is not None and (vid, pid) in BRIDGES:
         return LIKELY, BRIDGES[(vid, pid)]
     return UNLIKELY, "other USB device"
 

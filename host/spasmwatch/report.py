@@ -222,7 +222,9 @@ def chart_per_hour(data: DayData) -> str:
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     _hour_axis(ax, data)
     ax.set_ylabel("episodes")
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=8, frameon=False, ncol=3)
     ax.set_title("Spasm episodes per hour", fontsize=10)
     fig.tight_layout()
@@ -242,11 +244,11 @@ def _hist(data: DayData, value, title: str, xlabel: str, log: bool) -> str:  # n
         if log:
             from matplotlib.ticker import FuncFormatter
 
-            bins = np.geomspace(lo * 0.9, hi * 1.1, 20)
+            bins = np.geomspace(lo * 0.9, hi * 1.1, 20).tolist()
             ax.set_xscale("log")
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         else:
-            bins = np.linspace(lo * 0.9, hi * 1.1, 20)
+            bins = np.linspace(lo * 0.9, hi * 1.1, 20).tolist()
         kinds = [k for k, s in zip(EPISODE_KINDS, series, strict=True) if s]
         ax.hist([s for s in series if s], bins=bins, stacked=True, label=kinds,
                 color=[KIND_COLORS[k] for k in kinds])

@@ -598,7 +598,8 @@ class Store:
         states: tuple[str, ...] = ("open", "closed"),
     ) -> list[StoredEvent]:
         """Rows with onset in [since, until) by wall clock (rows of unknown wall time only when unbounded)."""
-        where, args = [f"state IN ({', '.join('?' * len(states))})"], list(states)
+        where: list[str] = [f"state IN ({', '.join('?' * len(states))})"]
+        args: list[object] = list(states)
         if since is not None:
             where.append("onset_wall >= ?")
             args.append(to_wall(since))
@@ -617,7 +618,8 @@ class Store:
 
     def gaps(self, since: datetime | float | None = None, until: datetime | float | None = None,
              device: str | None = None) -> list[Gap]:
-        where, args = ["1"], []
+        where: list[str] = ["1"]
+        args: list[object] = []
         if since is not None:
             where.append("coalesce(end_wall, start_wall) >= ?")
             args.append(to_wall(since))
@@ -632,7 +634,8 @@ class Store:
 
     def links(self, since: datetime | float | None = None, until: datetime | float | None = None,
               device: str | None = None) -> list[Link]:
-        where, args = ["1"], []
+        where: list[str] = ["1"]
+        args: list[object] = []
         if since is not None:
             where.append("coalesce(disconnected_at, last_seen_at) >= ?")
             args.append(to_wall(since))

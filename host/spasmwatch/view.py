@@ -242,7 +242,8 @@ class MonitorState:
         t = datetime.fromtimestamp(now)
         hour0 = t.replace(minute=0, second=0, microsecond=0).timestamp()
         day0 = t.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-        hour, day = Counter(), Counter()
+        hour: Counter[str] = Counter()
+        day: Counter[str] = Counter()
         for wall, kind in self.history:
             if day0 <= wall <= now:
                 day[kind] += 1
