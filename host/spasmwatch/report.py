@@ -221,6 +221,7 @@ def chart_per_hour(data: DayData) -> str:
                label=kind)
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     _hour_axis(ax, data)
+    ax.set_ylim(0, max(bottom + [1]) * 1.35)  # headroom for the legend
     ax.set_ylabel("episodes")
     from matplotlib.ticker import MaxNLocator
 
