@@ -22,6 +22,7 @@ KEYS = ("etype", "ch", "kind", "onset_ms", "offset_ms", "detected_ms", "peak", "
 PREFIX = "ev"
 SUFFIX = ".log"
 I32_MAX = 0x7FFFFFFF
+BATCH = 8  # records read per open() in since()
 
 
 def _crc(data):
@@ -135,7 +136,7 @@ class EventLog:
 
     def _unpack(self, buf):
         # -> tuple of fields or None if the record fails its magic/version/CRC check
-        if buf[0:2] != MAGIC:
+        if buf[0] != MAGIC[0] or buf[1] != MAGIC[1]:
             return None
         r = struct.unpack(FMT, buf)
         if r[1] != REC_VERSION or _crc(memoryview(buf)[:BODY]) != r[13]:
@@ -291,27 +292,42 @@ class EventLog:
                 "offset_ms": r[8], "detected_ms": r[9], "peak": r[10], "mean": r[11], "floor": r[12]}
 
     def since(self, eseq=0):
-        """Yield stored records (dicts) with eseq > `eseq`, oldest first, read from flash."""
-        buf = bytearray(REC)  # own buffer: append() may run between two yields
-        for n in list(self._nums):
-            try:
-                f = open(self._name(n), "rb")
-            except OSError:
-                continue
-            try:
-                while True:
-                    try:
-                        k = f.readinto(buf)
-                    except OSError:  # segment rotated away while we were reading it
-                        break
-                    if not k or k < REC:
-                        break
-                    r = self._unpack(buf)
+        """Yield stored records (dicts) with eseq > `eseq`, oldest first, read from flash.
+
+        No file stays open between two yields (the caller sends one message per record and keeps sampling,
+        appending and rotating meanwhile): records are read in small batches, each with its own open().
+        A segment deleted by rotation in the meantime is skipped; records appended meanwhile are included.
+        """
+        buf = bytearray(REC * BATCH)  # own buffer: append() may run between two yields
+        mv = memoryview(buf)
+        last = -1
+        while True:
+            n = -1
+            for x in self._nums:  # re-read each time: segments come and go while we yield
+                if x > last:
+                    n = x
+                    break
+            if n < 0:
+                return
+            last = n
+            name = self._name(n)
+            pos = 0
+            while True:
+                try:
+                    with open(name, "rb") as f:
+                        f.seek(pos)
+                        got = f.readinto(buf) or 0
+                except OSError:  # rotated away
+                    break
+                k = got // REC
+                pos += k * REC
+                for j in range(k):
+                    r = self._unpack(mv[j * REC:(j + 1) * REC])
                     if r is None or r[2] == ET_CLEAR or r[3] <= eseq:
                         continue
                     yield self._dict(r)
-            finally:
-                f.close()
+                if got < len(buf):
+                    break
 
     def recent(self):
         """The last `ram` records appended since boot (dicts), oldest first."""

@@ -57,6 +57,8 @@ CAL_MAX_S = 300
 
 
 def _dump(v):
+    if type(v) is int:  # the common case, without json's stream machinery (less garbage on the board)
+        return str(v)
     try:
         return json.dumps(v, separators=(",", ":"))
     except TypeError:
@@ -77,9 +79,13 @@ def encode(t, seq, fields=None):
         raise ProtocolError("unknown message type: " + str(t))
     parts = ['{"t":"', t, '","seq":', str(int(seq))]
     if fields:
+        add = parts.append
         for k in order:
             if k in fields:
-                parts.append(',"' + k + '":' + _dump(fields[k]))
+                add(',"')
+                add(k)
+                add('":')
+                add(_dump(fields[k]))
         extra = [k for k in fields if k not in order and k != "t" and k != "seq"]
         if extra:
             extra.sort()
@@ -342,6 +348,9 @@ class LineReader:
         end = len(data)
         if not end:
             return
+        if data.find(b"\n") < 0 and (self._skip or self._n + end > self._cap):
+            self._skip = True  # fast path for a flood without newlines
+            return
         src = memoryview(data)
         i = 0
         while i < end:
@@ -352,7 +361,8 @@ class LineReader:
                 if self._n + k > self._cap:
                     self._skip = True
                 else:
-                    self._mv[self._n:self._n + k] = src[i:stop]
+                    # the whole chunk needs no memoryview slice: one allocation less per feed
+                    self._mv[self._n:self._n + k] = data if k == end else src[i:stop]
                     self._n += k
             if j < 0:
                 return

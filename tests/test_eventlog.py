@@ -171,6 +171,25 @@ out["next"] = [log.append(rec(7)), seqs(log)]
     assert r["next"] == [4, [1, 2, 3, 4]]
 
 
+def test_since_survives_appends_and_rotation_between_yields(tmp_path: Path) -> None:
+    r = both("""
+log = E.EventLog(LOG, max_bytes=2 * 3 * E.REC)   # 3 records per segment
+for i in range(6):
+    log.append(rec(i))
+gen = log.since(0)
+got = [next(gen)["eseq"], next(gen)["eseq"]]
+for i in range(5):
+    log.append(rec(i))                        # rotates twice: the segment being read is deleted
+got += [x["eseq"] for x in gen]
+out["got"] = got
+out["now"] = seqs(log)
+""", tmp_path)
+    # 3 per segment: segments 1 (1-3) and 2 (4-6) were deleted while reading; 3 was already in the batch
+    # read with 1 and 2, records appended meanwhile (7-11) still come
+    assert r["got"] == [1, 2, 3, 7, 8, 9, 10, 11]
+    assert r["now"] == [7, 8, 9, 10, 11]
+
+
 def test_clear_keeps_the_sequence(tmp_path: Path) -> None:
     r = both("""
 log = E.EventLog(LOG, max_bytes=4096, ram=4)
