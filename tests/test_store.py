@@ -338,16 +338,14 @@ def test_add_message_replays_an_unseen_boot_without_wall_time(store: Store) -> N
     assert not store.add_message(_wire("ok", 2, cmd="ping"), DEV, BOOT)
 
 
-def test_boot_origin_follows_status_and_is_bounded_by_records(store: Store) -> None:
-    store.note_uptime(DEV, "b2", 10_000, T0 + 10.2, exact=False)  # a record: only a bound
+def test_boot_origin_keeps_the_earliest_estimate(store: Store) -> None:
+    store.note_uptime(DEV, "b2", 10_000, T0 + 10.2)  # a record's own time: a loose bound
     assert store.boot_wall(DEV, "b2") == pytest.approx(T0 + 0.2)
-    store.note_uptime(DEV, "b2", 10_000, T0 + 10.05)  # a status stamped when sent: taken as is
+    store.note_uptime(DEV, "b2", 10_000, T0 + 10.05)  # a status: tighter
     assert store.boot_wall(DEV, "b2") == pytest.approx(T0 + 0.05)
-    store.note_uptime(DEV, "b2", 20_000, T0 + 20.5, exact=False)  # later than the estimate: ignored
+    store.note_uptime(DEV, "b2", 20_000, T0 + 45.0)  # a backlog read after the host was suspended: ignored
     assert store.boot_wall(DEV, "b2") == pytest.approx(T0 + 0.05)
-    store.note_uptime(DEV, "b2", 30_000, T0 + 30.0, exact=False)  # proves the estimate too late: lowered
-    assert store.boot_wall(DEV, "b2") == pytest.approx(T0)
-    store.note_uptime(DEV, "b2", 86_400_000, T0 + 86_403.0)  # a day later the device clock ran 3 s slow
-    assert store.boot_wall(DEV, "b2") == pytest.approx(T0 + 3.0)
     store.note_uptime(DEV, "b2", None, T0 + 90_000)
-    assert store.boot_wall(DEV, "b2") == pytest.approx(T0 + 3.0)
+    assert store.boot_wall(DEV, "b2") == pytest.approx(T0 + 0.05)
+    store.add_onset(DEV, "b2", 0, 30_000)
+    assert store.events()[0].onset_wall == pytest.approx(T0 + 30.05)

@@ -288,12 +288,12 @@ class Store:
             self.note_uptime(device_id, boot_id, uptime_ms, wall)
 
     def note_uptime(self, device_id: str, boot_id: str, uptime_ms: int | None,
-                    wall: float | None = None, *, exact: bool = True) -> None:
-        """A device uptime seen at host time `wall`: sets the boot's wall-clock origin (wall - uptime).
+                    wall: float | None = None) -> None:
+        """A device time seen at host time `wall`: bounds the boot's wall-clock origin by wall - uptime.
 
-        exact (a status message's uptime_ms, stamped when sent): the newest estimate wins, which follows the
-        device clock's drift. Otherwise uptime_ms is only a lower bound of the send time (a record's own
-        times): it sets a missing origin or lowers one that is provably too late.
+        A line can only arrive late (USB latency, a busy or suspended host reading a backlog), never early, so
+        the smallest estimate is kept (docs/protocol.md). `status` uptime_ms is stamped when sent; a record's
+        own times (onset/offset ms) are earlier than its sending and give a looser bound.
         """
         wall = time.time() if wall is None else wall
         boot_wall = wall - uptime_ms / 1000 if uptime_ms is not None else None
@@ -304,9 +304,9 @@ class Store:
                 "ON CONFLICT(device_id, boot_id) DO UPDATE SET "
                 "last_seen=max(last_seen, excluded.last_seen), "
                 "boot_wall=CASE WHEN excluded.boot_wall IS NULL THEN boot_wall "
-                "WHEN boot_wall IS NULL OR ? THEN excluded.boot_wall "
+                "WHEN boot_wall IS NULL THEN excluded.boot_wall "
                 "ELSE min(boot_wall, excluded.boot_wall) END",
-                (device_id, boot_id, boot_wall, wall, wall, exact),
+                (device_id, boot_id, boot_wall, wall, wall),
             )
 
     def devices(self) -> list[dict[str, object]]:
@@ -494,7 +494,7 @@ class Store:
             ref = max(v for v in (msg.get("detected_ms"), msg.get("offset_ms"), msg.get("start_ms"),
                                   msg.get("end_ms"), 0) if isinstance(v, int))
             if boot is not None:
-                self.note_uptime(device_id, boot, ref, wall, exact=False)
+                self.note_uptime(device_id, boot, ref, wall)
         else:
             return False
         if boot is None:
