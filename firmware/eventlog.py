@@ -121,7 +121,7 @@ class EventLog:
 
     # --- segment files -------------------------------------------------------------------------------
     def _name(self, n):
-        return "%s/%s%08d%s" % (self.path, PREFIX, n, SUFFIX)
+        return "%s/%s%08d%s" % ("" if self.path == "/" else self.path, PREFIX, n, SUFFIX)
 
     def _numbers(self):
         out = []
