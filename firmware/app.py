@@ -75,6 +75,8 @@ class App:
     def _make_detectors(self):
         cfg = self.cfg
         params = config.detector_params(cfg)
+        self.dets = []
+        gc.collect()  # the old detectors' arrays go first: two sets at once may not fit a 100 kB heap
         self.dets = [detector.Detector(self.rate, cfg["mode"], params) for _ in range(self.nch)]
         self.det_base = self.samples
         self._load_calibration(params)
@@ -203,6 +205,7 @@ class App:
             self.error(None, line[1])
             return
         name = None
+        gc.collect()  # commands are rare; a clean heap gives their replies (config, sync) room
         try:
             name, args = protocol.parse_command(line)
             getattr(self, "cmd_" + name.replace(" ", "_"))(name, args)
@@ -241,7 +244,10 @@ class App:
             if new[k] != old[k]:
                 restart = True  # pins, sampling and flash layout are set up at boot
         if not restart and (new["params"] != old["params"] or new["mains_hz"] != old["mains_hz"]):
-            self._make_detectors()
+            try:
+                self._make_detectors()
+            except MemoryError:
+                restart = True  # no room to rebuild them live: the saved config applies after a reboot
         self.status_ms = int(new["status_s"] * 1000)
         if new["stream"] != old["stream"]:
             self.stream_env = new["stream"]["env"]

@@ -1,0 +1,278 @@
+"""The virtual device end to end: real firmware on the unix port, a recording as ADC, pyserial on its pty."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import serial
+from signals import emg
+
+from spasmfw import protocol
+from spasmsim.device import VirtualDevice
+from spasmwatch.detect import detect
+from spasmwatch.recording import write_recording
+
+pytestmark = [pytest.mark.micropython, pytest.mark.timeout(120)]
+RATE = 1000
+
+
+class Link:
+    """A serial client of the device: sends commands, collects decoded messages."""
+
+    def __init__(self, port: str) -> None:
+        self.s = serial.Serial(port, timeout=0.05)
+        self.s.reset_input_buffer()  # whatever the device said while nobody listened
+        self.seen: list[dict] = []
+        self.cursor = 0
+        self.junk: list[bytes] = []
+        self._part = b""
+
+    def close(self) -> None:
+        self.s.close()
+
+    def send(self, line: bytes) -> None:
+        self.s.write(line)
+
+    def poll(self) -> list[dict]:
+        data = self._part + self.s.read(self.s.in_waiting or 1)
+        *lines, self._part = data.split(b"\n")
+        out = []
+        for line in lines:
+            try:
+                out.append(protocol.decode(line))
+            except protocol.ProtocolError:
+                self.junk.append(line)  # a line cut by the reset of the input buffer
+        self.seen += out
+        return out
+
+    def wait(self, pred: Callable[[dict], bool], timeout: float = 10.0) -> dict:
+        """The next message (after the last one returned) that matches."""
+        start = self.cursor
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            self.poll()
+            while self.cursor < len(self.seen):
+                m = self.seen[self.cursor]
+                self.cursor += 1
+                if pred(m):
+                    return m
+        raise AssertionError(f"no matching message in {timeout} s; got {self.seen[start:][-5:]}")
+
+    def ask(self, line: bytes, t: str | tuple[str, ...] = ("ok", "error"), timeout: float = 10.0) -> dict:
+        kinds = (t,) if isinstance(t, str) else t
+        self.poll()
+        self.cursor = len(self.seen)  # only replies to this command
+        self.send(line)
+        return self.wait(lambda m: m["t"] in kinds, timeout)
+
+    def status(self) -> dict:
+        return self.ask(b"status\n", "status")
+
+    def sync(self, since: int, timeout: float = 20.0) -> tuple[list[dict], dict]:
+        self.poll()
+        mark = len(self.seen)
+        done = self.ask(f"sync {since}\n".encode(), timeout=timeout)
+        assert done["t"] == "ok" and done["cmd"] == "sync", done
+        return [m for m in self.seen[mark:] if m["t"] == "log"], done
+
+
+BURSTS = [(4.0, 6.5, 80.0), (9.0, 9.25, 150.0), (13.0, 17.5, 60.0), (22.0, 22.3, 120.0), (26.0, 29.0, 70.0)]
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("recordings")
+    a = emg(32, RATE, BURSTS, seed=5)
+    b = emg(32, RATE, [(s + 1.0, e + 1.0, r) for s, e, r in BURSTS], seed=6)
+    write_recording(d / "two.csv", RATE, [a, b], units="counts", mode="raw")
+    many = [(1.0 + 1.5 * k, 1.0 + 1.5 * k + 0.3, 150.0) for k in range(19)]  # an event every 0.75 s
+    write_recording(d / "many.csv", RATE, [emg(30, RATE, many, seed=7)], units="counts", mode="raw")
+    return {"two": d / "two.csv", "many": d / "many.csv"}
+
+
+def samples_of(path: Path) -> list[np.ndarray]:
+    from spasmwatch.recording import read_recording
+
+    return read_recording(path).channels
+
+
+def test_hello_config_after_connecting_late(recordings: dict[str, Path]) -> None:
+    with VirtualDevice(recordings["two"], speed=1, loop=True) as dev:
+        time.sleep(0.5)  # the boot hello went out with nobody listening
+        link = Link(dev.port)
+        hello = link.ask(b"hello\n", "hello")
+        assert hello["boot"] == 1 and hello["id"].startswith("virt") and hello["proto"] == protocol.VERSION
+        assert hello["rate"] == RATE and hello["mode"] == "raw" and hello["channels"] == ["ch0", "ch1"]
+        cfg = link.ask(b"config get\n")
+        assert cfg["data"] == hello["config"] and [c["pin"] for c in cfg["data"]["channels"]] == [36, 39]
+        s1 = link.status()
+        time.sleep(0.3)
+        s2 = link.status()
+        assert 100 <= s2["samples"] - s1["samples"] <= 1000  # real time: ~1000 samples/s, not faster
+        link.close()
+
+
+def test_events_equal_detect(recordings: dict[str, Path]) -> None:
+    chans = samples_of(recordings["two"])
+    n = len(chans[0])
+    with VirtualDevice(recordings["two"], speed=0) as dev:
+        link = Link(dev.port)
+        deadline = time.monotonic() + 30
+        while link.status()["samples"] < n:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        logs, done = link.sync(0)
+        link.close()
+    ends = [m for m in logs if m["ev"] == "end"]
+    onsets = {(m["ch"], m["onset_ms"]): m for m in logs if m["ev"] == "onset"}
+    for ch, x in enumerate(chans):
+        want = [e for e in detect(x, RATE, "raw", {"mains_hz": 50}, channel=ch) if e.kind != "fault"]
+        got = [m for m in ends if m["ch"] == ch]
+        assert len(want) >= 4 and len(got) == len(want), (want, got)
+        for e, m in zip(want, got, strict=True):
+            assert m["kind"] == e.kind
+            assert abs(m["onset_ms"] - e.onset_s * 1000) <= 1
+            assert abs(m["offset_ms"] - e.offset_s * 1000) <= 1
+            assert abs(onsets[(ch, m["onset_ms"])]["detected_ms"] - e.detected_s * 1000) <= 1
+    assert done["data"]["count"] == len(logs) == done["data"]["last"]
+
+
+def test_commands_over_the_pty(recordings: dict[str, Path], tmp_path: Path) -> None:
+    with VirtualDevice(recordings["two"], speed=2, loop=True, state_dir=tmp_path / "state") as dev:
+        link = Link(dev.port)
+        assert link.ask(b"ping\n")["t"] == "ok"
+        last = link.ask(b"help\n", "ok")
+        mark = link.cursor - 1
+        while last.get("data") != "end of help":
+            last = link.wait(lambda m: m["t"] == "ok")
+        assert sum(1 for m in link.seen[mark:] if m.get("cmd") == "help") == len(protocol.COMMANDS) + 1
+        r = link.ask(b"config set params.on_mult=4 status_s=1\n")
+        assert r["t"] == "ok" and r["data"] == {"saved": True, "reboot": False}
+        assert link.ask(b"config get\n")["data"]["params"] == {"on_mult": 4}
+        saved = json.loads((tmp_path / "state" / "config.json").read_text())
+        assert saved["params"] == {"on_mult": 4}
+        r = link.ask(b"config set rate_hz=5\n")
+        assert r["t"] == "error" and "rate_hz" in r["msg"]
+        assert link.wait(lambda m: m["t"] == "status", 3)["uptime_ms"] > 0  # status_s=1 heartbeat
+        assert link.ask(b"stream raw on\n")["data"] == {"on": True}
+        raw = link.wait(lambda m: m["t"] == "raw")
+        assert raw["ch"] in (0, 1) and len(raw["values"]) == 50
+        link.ask(b"stream raw off\n")
+        r = link.ask(b"calibrate rest 1\n")
+        assert r["data"]["state"] == "started"
+        r = link.wait(lambda m: m.get("cmd") == "calibrate rest" and m["data"]["state"] == "done", 5)
+        assert len(r["data"]["floor"]) == 2 and min(r["data"]["floor"]) > 0
+        assert (tmp_path / "state" / "calib.json").exists()
+        r = link.ask(b"log clear\n")
+        assert r["t"] == "ok"
+        logs, _ = link.sync(0)
+        assert logs == []
+        link.close()
+
+
+@pytest.mark.parametrize("junk, needle", [
+    (b"\x00\xff\xfe garbage \x80\x81\n", ""),
+    (b"A" * 1000 + b"\n", "too long"),
+    (b"frobnicate now\n", "unknown command"),
+    (b"config set params.on_mult=banana\n", "on_mult"),
+    (b"calibrate rest 9999\n", "1..300"),
+])
+def test_malformed_input_error_and_sampling_continues(recordings: dict[str, Path], junk: bytes,
+                                                      needle: str) -> None:
+    with VirtualDevice(recordings["two"], speed=5, loop=True) as dev:
+        link = Link(dev.port)
+        before = link.status()["samples"]
+        err = link.ask(junk, "error")
+        assert needle in err["msg"]
+        time.sleep(0.2)
+        after = link.status()
+        assert after["samples"] > before
+        assert link.ask(b"ping\n")["t"] == "ok"
+        assert dev.running
+        link.close()
+
+
+def test_sync_after_a_gap(recordings: dict[str, Path]) -> None:
+    with VirtualDevice(recordings["many"], speed=10, loop=True) as dev:
+        link = Link(dev.port)
+        ev = link.wait(lambda m: m["t"] == "end", 10)
+        seen = ev["eseq"]
+        link.close()
+        time.sleep(1.5)  # ~15 s of signal, a dozen events, with nobody listening
+        link = Link(dev.port)
+        logs, done = link.sync(seen)
+        eseqs = [m["eseq"] for m in logs]
+        assert len(eseqs) >= 6 and eseqs == list(range(seen + 1, seen + 1 + len(eseqs)))
+        assert done["data"]["count"] == len(logs)
+        link.close()
+
+
+def test_kill_mid_write_keeps_every_complete_record(recordings: dict[str, Path], tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "config.json").write_text('{"log_kb": 1024}')  # room for every record of the test: no rotation
+    live: dict[int, dict] = {}
+    dev = VirtualDevice(recordings["many"], speed=0, loop=True, state_dir=state)
+    try:
+        for boot in (1, 2, 3):
+            dev.start()
+            link = Link(dev.port)
+            assert link.ask(b"hello\n", "hello")["boot"] == boot
+            end = time.monotonic() + 0.4 + 0.3 * boot
+            while time.monotonic() < end:  # events are being written to flash all the time (speed 0)
+                for m in link.poll():
+                    if m["t"] in ("onset", "end"):
+                        live[m["eseq"]] = m
+            dev.kill()
+            link.close()
+        dev.start()
+        link = Link(dev.port)
+        logs, done = link.sync(0, timeout=60)
+        link.close()
+    finally:
+        dev.close()
+    eseqs = [m["eseq"] for m in logs]
+    assert len(live) >= 10
+    assert eseqs == list(range(1, len(eseqs) + 1))  # consecutive: nothing lost in the middle, no duplicate
+    by_seq = {m["eseq"]: m for m in logs}
+    for seq, m in live.items():  # every event announced live was complete on flash before it was sent
+        assert by_seq[seq]["ev"] == m["t"] and by_seq[seq]["onset_ms"] == m["onset_ms"]
+    assert {m["boot"] for m in logs} >= {1, 2, 3}
+
+
+def test_reboot_command_starts_a_new_boot(recordings: dict[str, Path]) -> None:
+    with VirtualDevice(recordings["two"], speed=1, loop=True) as dev:
+        link = Link(dev.port)
+        assert link.ask(b"reboot\n")["cmd"] == "reboot"
+        hello = link.wait(lambda m: m["t"] == "hello", 10)
+        assert hello["boot"] == 2 and dev.running
+        link.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_an_hour_in_100k_heap_without_leak(recordings: dict[str, Path]) -> None:
+    hour = 3600 * RATE
+    with VirtualDevice(recordings["two"], speed=0, loop=True, heapsize="100k") as dev:
+        link = Link(dev.port)
+        link.ask(b"config set status_s=60\n")
+        statuses = []
+        deadline = time.monotonic() + 240
+        while not statuses or statuses[-1]["samples"] < hour:
+            assert time.monotonic() < deadline, statuses[-1:]
+            statuses.append(link.status())
+            time.sleep(0.5)
+        errors = [m for m in link.seen if m["t"] == "error"]
+        link.close()
+        assert dev.running
+    assert not errors, errors
+    early = [s for s in statuses if s["samples"] >= 300 * RATE][0]  # after 5 minutes of signal
+    late = statuses[-1]
+    assert late["eseq"] > 100  # it kept detecting (5 episodes per 32 s pass, two channels)
+    assert abs(late["heap_free"] - early["heap_free"]) < 2048, (early, late)
+    assert late["overruns"] == 0
