@@ -76,8 +76,9 @@ class App:
         cfg = self.cfg
         params = config.detector_params(cfg)
         self.dets = []
-        gc.collect()  # the old detectors' arrays go first: two sets at once may not fit a 100 kB heap
-        self.dets = [detector.Detector(self.rate, cfg["mode"], params) for _ in range(self.nch)]
+        for _ in range(self.nch):
+            gc.collect()  # old detectors and set-up garbage go first: a 100 kB heap has little to spare
+            self.dets.append(detector.Detector(self.rate, cfg["mode"], params))
         self.det_base = self.samples
         self._load_calibration(params)
 
@@ -412,4 +413,5 @@ def main(board_mod):
         err = "board setup failed with this config (%r); using defaults" % (e,)
         cfg = config.defaults(uid)
         board = board_mod.Board(cfg)
+    gc.collect()
     App(board, cfg, err).run()
