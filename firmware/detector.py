@@ -45,7 +45,7 @@ QUEUE_LEN = const(16)
 
 # name: (default in raw mode, default in env mode, lowest, highest, unit, meaning)
 PARAMS = {
-    "hp_hz": (20, 0, 0, 100, "Hz", "high-pass corner (4th-order Butterworth) that removes drift and motion; 0 = off"),
+    "hp_hz": (40, 0, 0, 100, "Hz", "high-pass corner (4th-order Butterworth): removes drift, motion and most ECG"),
     "lp_hz": (450, 0, 0, 1000, "Hz", "low-pass corner (2nd order), clamped below Nyquist; 0 = off"),
     "mains_hz": (50, 0, 0, 60, "Hz", "mains notch frequency: 0 (off), 50 or 60"),
     "tkeo": (0, 0, 0, 1, "", "1 = Teager-Kaiser energy instead of rectification"),
@@ -68,6 +68,7 @@ PARAMS = {
     "rail_margin": (8, 8, 0, 500, "counts", "distance from 0 or adc_max that counts as the rail"),
     "adc_max": (4095, 4095, 255, 65535, "counts", "full-scale ADC count"),
     "blank_ms": (1000, 500, 0, 10000, "ms", "hold-off after a fault ends while the filters settle"),
+    "spike_ms": (30, 0, 0, 200, "ms", "bursts above half their peak for at most this long are artefacts (pops)"),
 }
 
 
@@ -78,7 +79,7 @@ def validate(params, mode, rate_hz):
     if not 25 <= rate_hz <= 2000:
         raise ValueError("rate_hz=%s out of range 25..2000 Hz" % (rate_hz,))
     col = 0 if mode == "raw" else 1
-    out = {}
+    out = {}  # type: dict
     for name in PARAMS:
         out[name] = PARAMS[name][col]
     for name in params or {}:
@@ -138,12 +139,20 @@ class Detector:
         self.flat_ticks = ticks(p["flat_ms"]) or LO_INIT
         self.rail_ticks = ticks(p["rail_ms"]) or LO_INIT
         self.blank_ticks = ticks(p["blank_ms"])
+        self.spike_ticks = ticks(p["spike_ms"])
+        self.artefacts = 0  # bursts rejected as electrode pops
+        self.run = -1  # first tick of a run above the offset threshold, or -1
+        self.gap = 0
         # clonus: burst period 3-8 Hz, with some slack for jitter (in ticks)
         self.cl_min = max(1, int(tick_hz / 9))
         self.cl_max = int(tick_hz / 2.5 + 0.5)
         self.up_shift = self._shift(p["floor_up_s"] * tick_hz)
         self.down_shift = self._shift(p["floor_down_s"] * tick_hz)
         self.slow_shift = self._shift(0.15 * tick_hz)  # ~150 ms mean level for the clonus rhythm test
+        self.rh_hi = 23  # rhythm hysteresis, x16: a swing rises above 1.5x and falls below 0.5x the mean
+        self.rh_lo = 9
+        self.fast = 0
+        self.prev_fast = 0
         self.on_q = int(p["on_mult"] * 16 + 0.5)
         self.off_q = int(p["off_mult"] * 16 + 0.5)
         self.min_floor = max(1, int(p["min_floor"] * ENV_SCALE + 0.5))
@@ -176,7 +185,7 @@ class Detector:
         self.coef = c
         self.env_offset = int(p["env_offset"])
         # state of the per-sample chain: biquad delays, envelope, tick accumulators (see _chain)
-        self.st = array("i", [0] * 34)
+        self.st = array("i", [0] * 35)
         self.tk = array("i", [0] * (4 * TICKS_MAX))  # per tick: envelope sum, min, max, moves
         # state of the episode logic
         self.q = array("i", [0] * (REC_LEN * QUEUE_LEN))
@@ -194,7 +203,6 @@ class Detector:
         self.fault = 0  # 0 none, else FAULT_FLAT / FAULT_RAIL
         self.blank = 0
         self._reset_episode()
-        self.below_off = 0  # last tick at or below the offset threshold
         self.on_ticks = 0
         self.fault_start = 0
         self.clear_run = 0
@@ -210,6 +218,9 @@ class Detector:
     def _reset_episode(self):
         self.onset = 0
         self.peak = 0
+        self.fpeak = 0
+        self.wide = 0  # ticks at or above half the peak: a pop is a spike of one to three ticks
+        self.spike = 0
         self.mean_acc = 0
         self.n_ep = 0
         self.quiet = -1
@@ -331,6 +342,7 @@ class Detector:
         rail_run = int(st[31])
         flat_run = int(st[32])
         flat_moves = int(st[33])
+        racc = int(st[34])
         mask = (1 << COEF_BITS) - 1
         nt = 0
         while i < n:
@@ -400,6 +412,7 @@ class Detector:
                     x = 0
             env += x - (env >> k)  # env holds the smoothed envelope x 2**k: no truncation stall
             acc += env >> k
+            racc += x  # unsmoothed, for the rhythm (clonus) test
             cnt += 1
             if cnt == dec:  # a tick is complete: hand its summary to the decision logic
                 # Fault runs: a rail holds every sample of a tick; a flat run's moves fit a glitch budget of
@@ -418,6 +431,8 @@ class Detector:
                 tk[j] = acc
                 tk[j + 1] = rail_run
                 tk[j + 2] = flat_run
+                tk[j + 3] = racc
+                racc = 0
                 nt += 1
                 acc = 0
                 cnt = 0
@@ -459,13 +474,15 @@ class Detector:
         st[31] = rail_run
         st[32] = flat_run
         st[33] = flat_moves
+        st[34] = racc
         return i
 
     # ---- per-tick decisions ------------------------------------------------------------------------
 
     @micropython.native
-    def _tick(self, acc, rail_run, flat_run, unused):
+    def _tick(self, acc, rail_run, flat_run, racc):
         e = acc // self.tick_samples
+        self.fast = racc // self.tick_samples
         t = self.tick
         self.tick = t + 1
         self.env = e
@@ -474,12 +491,11 @@ class Detector:
         if self.fault or self.blank:
             if self.blank:
                 self.blank -= 1
-            self.below_off = t
-            self.on_ticks = 0
+            self.run = -1
             return
         if self.cal_left:
             self._calibrate(e)
-            self.below_off = t
+            self.run = -1
             return
         if self.mvc_left:
             self.mvc_left -= 1
@@ -492,16 +508,35 @@ class Detector:
         if self.state == 0:
             if rail_run:  # a jump onto a rail is a fault in the making, never a spasm onset
                 return
-            if e <= off:
-                self.below_off = t
+            if self.run < 0:
+                if e <= off:
+                    # The floor follows rest only (below the offset threshold): spasms never pull it up.
+                    self.floor_acc += ((e << FLOOR_BITS) - self.floor_acc) >> (
+                        self.up_shift if e > f else self.down_shift)
+                    return
+                # A run starts: it may become an episode, and lasts until min_off of quiet (so the bursts
+                # of a clonus train add up even when each alone is too short).
+                self.run = t
                 self.on_ticks = 0
-                # The floor follows rest only (below the offset threshold): spasms never pull it up.
-                self.floor_acc += ((e << FLOOR_BITS) - self.floor_acc) >> (
-                    self.up_shift if e > f else self.down_shift)
+                self.gap = 0
+                self.spike = 0
+                self._reset_episode()
+                self.slow = self.fast * 2
+            self._collect(t, e)
+            if e <= off:
+                self.gap += 1
+                if self.gap >= self.min_off:
+                    self.run = -1
                 return
+            self.gap = 0
             if e > f * self.on_q >> 4:
                 self.on_ticks += 1
-            if self.on_ticks >= self.min_on and t - self.below_off >= self.min_dur and self.on_ticks:
+            if self.on_ticks >= self.min_on and t - self.run + 1 >= self.min_dur and self.on_ticks:
+                if self.wide <= self.spike_ticks:  # a lone narrow burst is an electrode pop, not a spasm
+                    if not self.spike:
+                        self.spike = 1
+                        self.artefacts += 1
+                    return
                 self._start_episode(t, f)
             return
         self._in_episode(t, e, off)
@@ -521,19 +556,28 @@ class Detector:
             self.floor_acc = max(self.min_floor, self.cal_best) << FLOOR_BITS
 
     def _start_episode(self, t, f):
-        self._reset_episode()
         self.state = 1
-        self.onset = self.below_off + 1
+        self.onset = self.run
+        self.run = -1
         self.ep_floor = f
-        self.slow = self.env
         self._push(EV_ONSET, 0, self.onset, -1, t + 1, 0, 0, f)
 
-    def _in_episode(self, t, e, off):
+    def _collect(self, t, e):
         self.n_ep += 1
         if e > self.peak:
             self.peak = e
+        v = self.fast  # width on the unsmoothed 10 ms mean: smoothing would stretch a pop
+        if v > self.fpeak:
+            if v > self.fpeak * 2:  # a new dominant peak: earlier ticks are no longer near it
+                self.wide = 0
+            self.fpeak = v
+        if v * 2 >= self.fpeak:
+            self.wide += 1
         self.mean_acc += ((e << 4) - self.mean_acc) // self.n_ep
-        self._rhythm(t, e)
+        self._rhythm(t)
+
+    def _in_episode(self, t, e, off):
+        self._collect(t, e)
         if e < off:
             if self.quiet < 0:
                 self.quiet = t
@@ -545,15 +589,18 @@ class Detector:
                 self._end_episode(t, t)
                 self.floor_acc = e << FLOOR_BITS
 
-    def _rhythm(self, t, e):
-        # Clonus: the envelope swings deeply around its ~150 ms mean at 3-8 Hz. Count rising swings whose
-        # period is in that band (good) or not (bad).
-        self.slow += (e - self.slow) >> self.slow_shift
+    def _rhythm(self, t):
+        # Clonus: the 10 ms rectified mean (lightly smoothed over two ticks) swings around its ~150 ms mean
+        # at 3-8 Hz. Count rising swings whose period is in that band (good) or not (bad). The smoothed
+        # envelope is not used here: its own random wobble lies in the same band.
+        v = self.fast + self.prev_fast
+        self.prev_fast = self.fast
+        self.slow += (v - self.slow) >> self.slow_shift
         s = self.slow
         if self.hi_state:
-            if e * 2 < s:
+            if v * 16 < s * self.rh_lo:
                 self.hi_state = 0
-        elif e * 2 > s * 3:
+        elif v * 16 > s * self.rh_hi:
             self.hi_state = 1
             if self.last_up >= 0:
                 period = t - self.last_up
@@ -573,8 +620,7 @@ class Detector:
             kind = KIND_TONIC
         self._push(EV_END, kind, self.onset, offset, t + 1, self.peak, self.mean_acc >> 4, self.ep_floor)
         self.state = 0
-        self.below_off = t
-        self.on_ticks = 0
+        self.run = -1
 
     def _faults(self, t, rail_run, flat_run):
         # Runs are counted per tick in _chain; here they start and end fault records.

@@ -35,7 +35,7 @@ def test_finds_bursts_with_backdated_onsets():
     assert [e.kind for e in events] == ["tonic", "twitch", "tonic"]
     for ev, (start, end) in zip(events, [(5, 8), (12, 12.3), (18, 22)], strict=True):
         assert abs(ev.onset_s - start) < 0.04
-        assert abs(ev.offset_s - end) < 0.15
+        assert abs(ev.offset_s - end) < 0.2
         assert 0 < ev.detected_s - ev.onset_s < 0.2
         assert ev.peak_x > ev.mean_x > 3
 
