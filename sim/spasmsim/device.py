@@ -216,7 +216,8 @@ class VirtualDevice:
         cmd = [self.micropython, "-X", f"heapsize={self.heapsize}", str(MPY_DIR / "vmain.py"),
                str(self.state_dir), str(self.state_dir / "mpy"), str(FIRMWARE_DIR)]
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-                                      cwd=self.state_dir, bufsize=0)
+                                      cwd=self.state_dir, bufsize=0, start_new_session=True)
+        # own session: a Ctrl-C typed at the launcher's terminal must not reach the firmware (stop() ends it)
         err.close()
         self.boots += 1
 
