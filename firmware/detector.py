@@ -166,7 +166,7 @@ class Detector:
         lp = min(p["lp_hz"], 0.45 * rate_hz) if self.raw else 0
         lp = lp if 0 < lp < 0.4 * rate_hz else 0  # a corner this close to Nyquist does nothing useful
         mains = p["mains_hz"] if self.raw and p["mains_hz"] and p["mains_hz"] < 0.45 * rate_hz else 0
-        c = array("i", [0] * 20)
+        c = array("i", [0] * 25)
         c[0] = (1 if hp else 0) | (2 if mains else 0) | (4 if lp else 0) | (8 if p["tkeo"] else 0) | (
             16 if self.raw else 0)
         if hp:  # 4th-order Butterworth as two biquads (Q = 0.5412, 1.3066)
@@ -182,10 +182,15 @@ class Detector:
         c[16] = self.rail_hi
         c[17] = self.rail_lo
         c[18] = min(self.flat_ticks, 1 << 16)  # flat runs are capped here, so the glitch budget stays bounded
+        c[19] = self.off_q
+        c[20] = self.up_shift
+        c[21] = self.down_shift
+        c[22] = self.min_floor
+        c[24] = self.flat_ticks
         self.coef = c
         self.env_offset = int(p["env_offset"])
         # state of the per-sample chain: biquad delays, envelope, tick accumulators (see _chain)
-        self.st = array("i", [0] * 35)
+        self.st = array("i", [0] * 40)
         self.tk = array("i", [0] * (4 * TICKS_MAX))  # per tick: envelope sum, min, max, moves
         # state of the episode logic
         self.q = array("i", [0] * (REC_LEN * QUEUE_LEN))
@@ -278,7 +283,14 @@ class Detector:
         tk = self.tk
         i = 0
         while i < n:
+            st[35] = 0 if (self.state or self.run >= 0 or self.fault or self.blank or self.cal_left
+                           or self.mvc_left) else 1
+            st[36] = self.floor_acc
+            st[37] = self.tick
             i = self._chain(buf, i, n, st, self.coef, tk)
+            self.floor_acc = st[36]
+            self.tick = st[37]
+            self.env = st[38]
             j = 0
             end = st[30] << 2
             while j < end:
@@ -343,6 +355,15 @@ class Detector:
         flat_run = int(st[32])
         flat_moves = int(st[33])
         racc = int(st[34])
+        idle = int(st[35])
+        floor_acc = int(st[36])
+        tick = int(st[37])
+        e = int(st[38])
+        off_q = int(c[19])
+        up_shift = int(c[20])
+        down_shift = int(c[21])
+        min_floor = int(c[22])
+        flat_ticks = int(c[24])
         mask = (1 << COEF_BITS) - 1
         nt = 0
         while i < n:
@@ -427,13 +448,29 @@ class Detector:
                     flat_moves = 0
                 elif flat_run < flat_cap:
                     flat_run += 1
-                j = nt << 2
-                tk[j] = acc
-                tk[j + 1] = rail_run
-                tk[j + 2] = flat_run
-                tk[j + 3] = racc
+                e = acc // dec
+                if idle:
+                    # The common case stays here: idle, at rest, no fault brewing. The floor follows rest
+                    # only (below the offset threshold): spasms never pull it up. (_tick does the same.)
+                    f = floor_acc >> FLOOR_BITS
+                    if f < min_floor:
+                        f = min_floor
+                    if e <= (f * off_q) >> 4 and rail_run == 0 and flat_run < flat_ticks:
+                        if e > f:
+                            floor_acc += ((e << FLOOR_BITS) - floor_acc) >> up_shift
+                        else:
+                            floor_acc += ((e << FLOOR_BITS) - floor_acc) >> down_shift
+                        tick += 1
+                    else:
+                        idle = 0  # from here on every tick goes to _tick, in order
+                if not idle:
+                    j = nt << 2
+                    tk[j] = acc
+                    tk[j + 1] = rail_run
+                    tk[j + 2] = flat_run
+                    tk[j + 3] = racc
+                    nt += 1
                 racc = 0
-                nt += 1
                 acc = 0
                 cnt = 0
                 lo = LO_INIT
@@ -475,6 +512,9 @@ class Detector:
         st[32] = flat_run
         st[33] = flat_moves
         st[34] = racc
+        st[36] = floor_acc
+        st[37] = tick  # the index of the first tick handed to _tick, or of the next tick
+        st[38] = e
         return i
 
     # ---- per-tick decisions ------------------------------------------------------------------------
@@ -562,6 +602,7 @@ class Detector:
         self.ep_floor = f
         self._push(EV_ONSET, 0, self.onset, -1, t + 1, 0, 0, f)
 
+    @micropython.native
     def _collect(self, t, e):
         self.n_ep += 1
         if e > self.peak:
@@ -576,6 +617,7 @@ class Detector:
         self.mean_acc += ((e << 4) - self.mean_acc) // self.n_ep
         self._rhythm(t)
 
+    @micropython.native
     def _in_episode(self, t, e, off):
         self._collect(t, e)
         if e < off:
@@ -589,6 +631,7 @@ class Detector:
                 self._end_episode(t, t)
                 self.floor_acc = e << FLOOR_BITS
 
+    @micropython.native
     def _rhythm(self, t):
         # Clonus: the 10 ms rectified mean (lightly smoothed over two ticks) swings around its ~150 ms mean
         # at 3-8 Hz. Count rising swings whose period is in that band (good) or not (bad). The smoothed
