@@ -19,10 +19,22 @@ def unique_id():
     return "".join("%02x" % b for b in machine.unique_id())
 
 
-def safe_boot():
-    """True when GPIO0 (BOOT button) is held low at reset: main.py then skips the app."""
+def safe_boot(window_ms=1000, led_pin=2):
+    """True when the BOOT button (GPIO0) is pressed during the first second after boot: skip the app.
+
+    GPIO0 is a strapping pin: held low *at* reset it starts the ROM bootloader instead, so the check runs
+    after MicroPython is up, with the LED lit to show the window.
+    """
     pin = machine.Pin(SAFE_BOOT_PIN, machine.Pin.IN, machine.Pin.PULL_UP)
-    return pin.value() == 0
+    led = machine.Pin(led_pin, machine.Pin.OUT)
+    led.value(1)
+    t0 = time.ticks_ms()
+    pressed = False
+    while time.ticks_diff(time.ticks_ms(), t0) < window_ms and not pressed:
+        pressed = pin.value() == 0
+        time.sleep_ms(10)
+    led.value(0)
+    return pressed
 
 
 class Board:

@@ -10,7 +10,7 @@ micropython.kbd_intr(3)
 import board  # noqa: E402
 
 if board.safe_boot():
-    print("spasmwatch: safe boot (BOOT/GPIO0 held low at reset): app not started, REPL is free")
+    print("spasmwatch: safe boot (BOOT button pressed after reset): app not started, REPL is free")
 else:
     import app  # noqa: E402
 

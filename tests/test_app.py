@@ -486,3 +486,113 @@ def test_block_path_does_not_allocate_on_unix_port(tmp_path: Path, micropython_b
     """read_block + process + LED + input poll, 10 s of two channels at 1 kHz with the heap locked."""
     out = mpy_run(MPY_LOOP, "micropython", args=(str(tmp_path),), heap="256K")
     assert out.split() == ["ok", str(300 * 50 * 1)]
+
+
+MACHINE_STUB = '''
+"""Stand-in for the ESP32 machine module: ADC reads a ramp, pins and the watchdog record what they get."""
+log = []
+_ramp = [0]
+
+class Pin:
+    IN = 1
+    OUT = 2
+    PULL_UP = 3
+    def __init__(self, n, mode=None, pull=None):
+        self.n = n
+        self.v = 1 if pull == Pin.PULL_UP else 0
+    def value(self, v=None):
+        if v is None:
+            return self.v
+        self.v = v
+        log.append((self.n, v))
+
+class _Block:
+    def init(self, bits=12):
+        log.append(("bits", bits))
+
+class ADC:
+    ATTN_11DB = 3
+    WIDTH_12BIT = 12
+    def __init__(self, pin, atten=None):
+        self.pin = pin.n
+        log.append(("adc", pin.n, atten))
+    def block(self):
+        return _Block()
+    def read_u16(self):
+        _ramp[0] = (_ramp[0] + 1) % 4096
+        return (_ramp[0] << 4) | (_ramp[0] >> 8)  # 12-bit value scaled to 16 bits like the ESP32 port
+
+class WDT:
+    feeds = 0
+    def __init__(self, id=0, timeout=5000):
+        log.append(("wdt", timeout))
+    def feed(self):
+        WDT.feeds += 1
+
+def unique_id():
+    return b"\\xa4\\xcf\\x12\\xb0\\xc3\\xd8"
+
+def reset():
+    log.append("reset")
+'''
+
+BOARD_SCRIPT = """
+import sys, time, json
+from array import array
+import board, machine, config
+cfg = config.validate({"channels": [36, 39], "rate_hz": 1000, "buzzer_pin": 4, "watchdog": True})
+out = {}
+out["safe_boot"] = board.safe_boot(50)
+b = board.Board(cfg)
+out["id"] = b.unique_id
+bufs = [array("H", bytearray(100)) for _ in range(2)]
+b.read_block(bufs, 50)
+t0 = time.ticks_us()
+for _ in range(20):
+    b.read_block(bufs, 50)
+out["paced_s"] = time.ticks_diff(time.ticks_us(), t0) / 1e6
+out["ramp_ok"] = all((bufs[1][i] - bufs[0][i]) % 4096 == 1 for i in range(50))
+out["overruns_paced"] = b.overruns
+time.sleep_ms(30)
+b.read_block(bufs, 50)  # behind by less than a block: caught up, not an overrun
+out["overruns_catchup"] = b.overruns
+time.sleep_ms(300)
+b.read_block(bufs, 50)
+out["overruns"] = b.overruns
+out["dropped"] = b.dropped
+b.led(board.SPASM)
+on = machine.log[-2:]
+time.sleep_ms(200)
+b.led(board.IDLE)
+b.led(board.IDLE)
+out["led_spasm"] = on
+out["buzzer_after"] = [e for e in machine.log if e[0] == 4][-1]
+b.feed_watchdog()
+out["feeds"] = machine.WDT.feeds
+out["setup"] = [e for e in machine.log if e[0] in ("adc", "wdt", "bits")]
+time.sleep_ms(50)
+out["input"] = b.poll_input()
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.micropython
+def test_esp32_board_layer_with_stub_machine(tmp_path: Path, micropython_bin: str) -> None:
+    """board.py itself (pacing, overrun counting, LED/buzzer, watchdog, stdin) on the unix port."""
+    import subprocess
+
+    (tmp_path / "machine.py").write_text(MACHINE_STUB)
+    script = tmp_path / "run.py"
+    script.write_text(f"import sys\nsys.path[0:0] = [{str(tmp_path)!r}, {str(fwapp.__file__.rsplit('/', 1)[0])!r}]\n"
+                      + BOARD_SCRIPT)
+    proc = subprocess.run([micropython_bin, str(script)], input=b"ping\n", capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode() + proc.stdout.decode()
+    out = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+    assert out["safe_boot"] is False and out["id"] == "a4cf12b0c3d8"
+    assert 0.98 <= out["paced_s"] <= 1.3  # 20 blocks of 50 samples at 1 kHz (slack for a busy CI machine)
+    assert out["ramp_ok"] and out["overruns_paced"] == 0 and out["overruns_catchup"] == 0
+    assert out["overruns"] == 1 and 200 <= out["dropped"] <= 600
+    assert out["led_spasm"] == [[2, 1], [4, 1]] and out["buzzer_after"] == [4, 0]
+    assert out["feeds"] == 1
+    assert ["adc", 36, 3] in out["setup"] and ["adc", 39, 3] in out["setup"] and ["wdt", 8000] in out["setup"]
+    assert out["input"] == "ping\n"
