@@ -50,9 +50,9 @@ PARAMS = {
     "mains_hz": (50, 0, 0, 60, "Hz", "mains notch frequency: 0 (off), 50 or 60"),
     "tkeo": (0, 0, 0, 1, "", "1 = Teager-Kaiser energy instead of rectification"),
     "smooth_ms": (25, 20, 0, 500, "ms", "envelope smoothing time constant"),
-    "on_mult": (3.5, 3.0, 1.2, 50, "x floor", "onset threshold, multiple of the noise floor"),
-    "off_mult": (2.0, 1.8, 1.1, 50, "x floor", "offset threshold, multiple of the noise floor (< on_mult)"),
-    "min_on_ms": (40, 40, 0, 2000, "ms", "time above the onset threshold before an onset is declared"),
+    "on_mult": (3.0, 3.0, 1.2, 50, "x floor", "onset threshold, multiple of the noise floor"),
+    "off_mult": (1.8, 1.8, 1.1, 50, "x floor", "offset threshold, multiple of the noise floor (< on_mult)"),
+    "min_on_ms": (30, 40, 0, 2000, "ms", "time above the onset threshold before an onset is declared"),
     "min_dur_ms": (100, 100, 0, 5000, "ms", "minimum episode duration; shorter bursts are ignored"),
     "min_off_ms": (500, 500, 0, 10000, "ms", "quiet time below the offset threshold that ends an episode"),
     "twitch_ms": (500, 500, 50, 5000, "ms", "episodes shorter than this are twitches"),
@@ -63,7 +63,7 @@ PARAMS = {
     "min_floor": (0.5, 0.5, 0.05, 100, "counts", "lowest noise floor, so a silent input cannot trigger"),
     "env_offset": (0, 0, 0, 4095, "counts", "offset subtracted from an envelope input (env mode)"),
     "flat_ms": (1000, 3000, 0, 60000, "ms", "window of a flat line (lead-off) before a fault; 0 = off"),
-    "flat_step": (0, 0, 0, 100, "counts", "sample-to-sample change a flat line may still show"),
+    "flat_step": (4, 0, 0, 100, "counts", "sample-to-sample change a flat line may still show (ADC noise)"),
     "rail_ms": (200, 500, 0, 60000, "ms", "time pinned at a rail before a saturation fault; 0 = off"),
     "rail_margin": (8, 8, 0, 500, "counts", "distance from 0 or adc_max that counts as the rail"),
     "adc_max": (4095, 4095, 255, 65535, "counts", "full-scale ADC count"),
@@ -659,6 +659,8 @@ class Detector:
             kind = KIND_TWITCH
         elif self.cl_good >= 3 and self.cl_good >= 2 * self.cl_bad:
             kind = KIND_CLONUS
+        elif dur < 2 * self.twitch and self.wide * 2 < self.twitch:  # a strong jerk with a long tail
+            kind = KIND_TWITCH
         else:
             kind = KIND_TONIC
         self._push(EV_END, kind, self.onset, offset, t + 1, self.peak, self.mean_acc >> 4, self.ep_floor)
