@@ -106,11 +106,11 @@ class App:
 
     # -- output --------------------------------------------------------------------------------------
     def send(self, t, fields=None):
-        self.seq += 1
         try:
             data = protocol.encode(t, self.seq, fields)
         except protocol.ProtocolError as e:
-            data = protocol.encode("error", self.seq, {"msg": str(e)[:120]})
+            data = protocol.encode("error", self.seq, {"cmd": None, "msg": str(e)[:120]})
+        self.seq += 1  # seq of the next message: 0 is the boot hello
         self.b.write(data)
 
     def error(self, cmd, msg):

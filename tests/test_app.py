@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from mpy_runner import run as mpy_run
-from signals import emg
+from signals import emg as _emg
 
 from spasmfw import app as fwapp
 from spasmfw import config as fwconfig
@@ -18,6 +18,12 @@ from spasmfw import protocol
 from spasmwatch.detect import detect
 
 RATE = 1000
+REST_RMS = 8.0  # ADC noise of a MyoWare at rest; much quieter reads as a flat line (lead off)
+
+
+def emg(seconds: float, rate: int, bursts: list, **kw: float) -> np.ndarray:
+    kw.setdefault("rest_rms", REST_RMS)
+    return _emg(seconds, rate, bursts, **kw)  # type: ignore[arg-type]
 
 
 class FakeBoard:
@@ -112,6 +118,7 @@ def test_boot_sends_hello_and_counts_boots(tmp_path: Path) -> None:
     app, board = make_app(tmp_path)
     app.hello()
     hello = board.messages()[0]
+    assert hello["seq"] == 0  # the first message of a boot
     assert hello["t"] == "hello" and hello["boot"] == 1 and hello["id"] == "fake0001"
     assert hello["rate"] == RATE and hello["channels"] == ["ch0"] and hello["scale"] == fwdet.ENV_SCALE
     assert hello["config"]["rate_hz"] == RATE
@@ -133,7 +140,7 @@ def test_seq_increases_by_one_per_message(tmp_path: Path) -> None:
 def test_ping_status_help(tmp_path: Path) -> None:
     app, board = make_app(tmp_path)
     run_for(app, board, 1)
-    assert replies(command(app, board, b"ping\n")) == [{"t": "ok", "seq": app.seq, "cmd": "ping"}]
+    assert replies(command(app, board, b"ping\n")) == [{"t": "ok", "seq": app.seq - 1, "cmd": "ping"}]
     status = [m for m in command(app, board, b"status\n") if m["t"] == "status"][0]
     assert status["samples"] >= RATE and status["state"] == "idle" and status["boot"] == 1
     assert status["heap_free"] == 50000 and status["overruns"] == 0 and status["faults"] == 0
@@ -316,8 +323,8 @@ def test_log_survives_restart_with_new_boot(tmp_path: Path) -> None:
 
 
 def test_calibrate_rest_sets_and_stores_floor(tmp_path: Path) -> None:
-    quiet = emg(10, RATE, [], rest_rms=1.5)
-    loud = emg(10, RATE, [], rest_rms=6.0, seed=1)
+    quiet = emg(10, RATE, [])
+    loud = emg(10, RATE, [], rest_rms=4 * REST_RMS, seed=1)
     app, board = make_app(tmp_path, channels=[np.concatenate([quiet, loud])])
     run_for(app, board, 10.5)
     low = app.dets[0].floor

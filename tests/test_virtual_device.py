@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import serial
-from signals import emg
+from signals import emg as _emg
 
 from spasmfw import protocol
 from spasmsim.device import VirtualDevice
@@ -19,6 +19,12 @@ from spasmwatch.recording import write_recording
 
 pytestmark = [pytest.mark.micropython, pytest.mark.timeout(120)]
 RATE = 1000
+REST_RMS = 8.0  # ADC noise of a MyoWare at rest; much quieter reads as a flat line (lead off)
+
+
+def emg(seconds: float, rate: int, bursts: list, **kw: float) -> np.ndarray:
+    kw.setdefault("rest_rms", REST_RMS)
+    return _emg(seconds, rate, bursts, **kw)  # type: ignore[arg-type]
 
 
 class Link:
