@@ -97,6 +97,7 @@ def test_score_windows_counts_hits_and_strays() -> None:
     assert real_data.score_windows(episodes, windows) == (1, 1)
     assert real_data.contains_peak(episodes, [11.0, 16.0]) == 1
     assert real_data.score_windows([], windows) == (0, 0)
+    assert real_data.spanning([(4.0, 16.0), (13.0, 13.5)], windows) == 1
 
 
 def test_real_report_skips_without_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
