@@ -61,6 +61,7 @@ class App:
         self.env_n = 0
         self.sync_gen = iter(())  # records still to send for `sync`
         self.sync_count = -1  # records sent so far; -1 = no sync running
+        self.sync_at = 0  # eseq of the last record sent by the running sync
         self.cal_name = ""  # "calibrate rest" | "calibrate mvc" while calibrating
         self.cal_s = 0
         self.flushed = False
@@ -130,13 +131,14 @@ class App:
 
     def status(self):
         gc.collect()  # report the heap left after garbage is freed: flat over hours means no leak
+        queue = self.log.last_seq - self.sync_at if self.sync_count >= 0 else 0  # records `sync` has yet to send
         faults = 0
         for d in self.dets:
             if d.fault:
                 faults += 1
         self.send("status", {
             "uptime_ms": self.uptime, "samples": self.samples, "overruns": self.b.overruns,
-            "dropped": self.b.dropped, "heap_free": self.b.mem_free(), "queue": max(0, self.sync_count),
+            "dropped": self.b.dropped, "heap_free": self.b.mem_free(), "queue": queue,
             "faults": faults, "state": STATE_NAMES[self.state()], "eseq": self.log.last_seq, "boot": self.boot,
         })
 
@@ -302,8 +304,16 @@ class App:
         self.ok(name, {"on": args[0]})
 
     def cmd_sync(self, name, args):
+        self._stop_sync()
         self.sync_gen = self.log.since(args[0])
         self.sync_count = 0
+        self.sync_at = args[0]
+
+    def _stop_sync(self):
+        close = getattr(self.sync_gen, "close", None)
+        if close is not None:
+            close()  # releases the segment file the generator holds open
+        self.sync_count = -1
 
     def _sync_step(self):
         for _ in range(SYNC_PER_LOOP):
@@ -315,9 +325,10 @@ class App:
                 return
             self.log_message(r)
             self.sync_count += 1
+            self.sync_at = r["eseq"]
 
     def cmd_log_clear(self, name, args):
-        self.sync_count = -1  # a sync in progress would read files being removed
+        self._stop_sync()  # a sync in progress would read files being removed
         self.log.clear()
         self.ok(name, {"eseq": self.log.last_seq})
 

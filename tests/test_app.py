@@ -284,7 +284,11 @@ def test_sync_replays_log_paced_and_from_seq(tmp_path: Path) -> None:
     app.step()
     first = [m for m in board.messages() if m["t"] == "log"]
     assert 0 < len(first) <= fwapp.SYNC_PER_LOOP  # paced: a few records per loop pass
-    msgs = first + command(app, board, b"", steps=n)
+    board.inbox += b"status\n"
+    app.step()  # input is handled before this pass's sync records
+    out = board.messages()
+    assert [m for m in out if m["t"] == "status"][0]["queue"] == n - first[-1]["eseq"]  # backlog
+    msgs = first + [m for m in out if m["t"] != "status"] + command(app, board, b"", steps=n)
     logs = [m for m in msgs if m["t"] == "log"]
     assert [m["eseq"] for m in logs] == [m["eseq"] for m in live]
     for lg, lv in zip(logs, live, strict=True):
