@@ -284,3 +284,38 @@ def test_an_hour_in_100k_heap_without_leak(recordings: dict[str, Path]) -> None:
     assert late["eseq"] > 100  # it kept detecting (5 episodes per 32 s pass, two channels)
     assert abs(late["heap_free"] - early["heap_free"]) < 2048, (early, late)
     assert late["overruns"] == 0
+
+
+def test_cli_device_prints_port_and_stops_on_ctrl_c(recordings: dict[str, Path]) -> None:
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "spasmwatch.cli", "device", str(recordings["two"]), "--loop"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        m = re.match(r"device ready on (/dev/\S+)$", line.strip())
+        assert m, line
+        link = Link(m.group(1))
+        assert link.ask(b"hello\n", "hello")["rate"] == RATE
+        link.close()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(15) == 0
+        err = proc.stderr.read() if proc.stderr else ""
+        state = re.search(r"state dir: (\S+)", err)
+        assert state and not os.path.exists(state.group(1))  # the temporary flash is removed
+        assert "stopping device" in err and "Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_cli_device_errors_are_one_line(tmp_path: Path) -> None:
+    from spasmwatch.cli import main
+
+    assert main(["device", str(tmp_path / "missing.csv")]) == 2
+    assert main(["device", "--example", "--speed", "-1"]) == 2
