@@ -50,16 +50,16 @@ PARAMS = {
     "mains_hz": (50, 0, 0, 60, "Hz", "mains notch frequency: 0 (off), 50 or 60"),
     "tkeo": (0, 0, 0, 1, "", "1 = Teager-Kaiser energy instead of rectification"),
     "smooth_ms": (25, 20, 0, 500, "ms", "envelope smoothing time constant"),
-    "on_mult": (3.0, 3.0, 1.2, 50, "x floor", "onset threshold, multiple of the noise floor"),
-    "off_mult": (1.8, 1.8, 1.1, 50, "x floor", "offset threshold, multiple of the noise floor (< on_mult)"),
+    "on_mult": (2.5, 2.5, 1.2, 50, "x floor", "onset threshold, multiple of the noise floor"),
+    "off_mult": (1.5, 1.5, 1.1, 50, "x floor", "offset threshold, multiple of the noise floor (< on_mult)"),
     "min_on_ms": (30, 40, 0, 2000, "ms", "time above the onset threshold before an onset is declared"),
     "min_dur_ms": (100, 100, 0, 5000, "ms", "minimum episode duration; shorter bursts are ignored"),
     "min_off_ms": (500, 500, 0, 10000, "ms", "quiet time below the offset threshold that ends an episode"),
     "twitch_ms": (500, 500, 50, 5000, "ms", "episodes shorter than this are twitches"),
     "max_episode_s": (600, 600, 10, 3600, "s", "longest episode before the floor is re-learnt"),
     "calib_ms": (2000, 2000, 200, 60000, "ms", "rest period at start that seeds the noise floor"),
-    "floor_up_s": (30, 30, 1, 3600, "s", "time constant of a rising noise floor (drift)"),
-    "floor_down_s": (3, 3, 0.1, 600, "s", "time constant of a falling noise floor"),
+    "floor_up_s": (10, 10, 1, 3600, "s", "time constant of a rising noise floor (drift)"),
+    "floor_down_s": (10, 10, 0.1, 600, "s", "time constant of a falling noise floor"),
     "min_floor": (0.5, 0.5, 0.05, 100, "counts", "lowest noise floor, so a silent input cannot trigger"),
     "env_offset": (0, 0, 0, 4095, "counts", "offset subtracted from an envelope input (env mode)"),
     "flat_ms": (1000, 3000, 0, 60000, "ms", "window of a flat line (lead-off) before a fault; 0 = off"),
@@ -140,6 +140,7 @@ class Detector:
         self.rail_ticks = ticks(p["rail_ms"]) or LO_INIT
         self.blank_ticks = ticks(p["blank_ms"])
         self.spike_ticks = ticks(p["spike_ms"])
+        self.flat_lag = ticks(200)
         self.artefacts = 0  # bursts rejected as electrode pops
         self.run = -1  # first tick of a run above the offset threshold, or -1
         self.gap = 0
@@ -191,7 +192,8 @@ class Detector:
         self.env_offset = int(p["env_offset"])
         # state of the per-sample chain: biquad delays, envelope, tick accumulators (see _chain)
         self.st = array("i", [0] * 40)
-        self.tk = array("i", [0] * (4 * TICKS_MAX))  # per tick: envelope sum, min, max, moves
+        self.tk = array("i", [0] * (5 * TICKS_MAX))  # per tick: envelope sum, rail run, flat run, rectified sum,
+        # and the ~300 ms envelope mean
         # state of the episode logic
         self.q = array("i", [0] * (REC_LEN * QUEUE_LEN))
         self.q_head = 0
@@ -292,10 +294,10 @@ class Detector:
             self.tick = st[37]
             self.env = st[38]
             j = 0
-            end = st[30] << 2
+            end = st[30] * 5
             while j < end:
-                self._tick(tk[j], tk[j + 1], tk[j + 2], tk[j + 3])
-                j += 4
+                self._tick(tk[j], tk[j + 1], tk[j + 2], tk[j + 3], tk[j + 4])
+                j += 5
         return self.q_len
 
     @micropython.viper
@@ -359,6 +361,7 @@ class Detector:
         floor_acc = int(st[36])
         tick = int(st[37])
         e = int(st[38])
+        elp = int(st[39])
         off_q = int(c[19])
         up_shift = int(c[20])
         down_shift = int(c[21])
@@ -449,13 +452,14 @@ class Detector:
                 elif flat_run < flat_cap:
                     flat_run += 1
                 e = acc // dec
+                elp += e - (elp >> 5)  # ~300 ms mean of the envelope (x 32), for the flat-line test
                 if idle:
                     # The common case stays here: idle, at rest, no fault brewing. The floor follows rest
                     # only (below the offset threshold): spasms never pull it up. (_tick does the same.)
                     f = floor_acc >> FLOOR_BITS
                     if f < min_floor:
                         f = min_floor
-                    if e <= (f * off_q) >> 4 and rail_run == 0 and flat_run < flat_ticks:
+                    if e <= (f * off_q) >> 4 and rail_run == 0 and (flat_run < flat_ticks or elp >> 3 >= f * 3):
                         if e > f:
                             floor_acc += ((e << FLOOR_BITS) - floor_acc) >> up_shift
                         else:
@@ -464,11 +468,12 @@ class Detector:
                     else:
                         idle = 0  # from here on every tick goes to _tick, in order
                 if not idle:
-                    j = nt << 2
+                    j = nt * 5
                     tk[j] = acc
                     tk[j + 1] = rail_run
                     tk[j + 2] = flat_run
                     tk[j + 3] = racc
+                    tk[j + 4] = elp
                     nt += 1
                 racc = 0
                 acc = 0
@@ -515,19 +520,20 @@ class Detector:
         st[36] = floor_acc
         st[37] = tick  # the index of the first tick handed to _tick, or of the next tick
         st[38] = e
+        st[39] = elp
         return i
 
     # ---- per-tick decisions ------------------------------------------------------------------------
 
     @micropython.native
-    def _tick(self, acc, rail_run, flat_run, racc):
+    def _tick(self, acc, rail_run, flat_run, racc, elp):
         e = acc // self.tick_samples
         self.fast = racc // self.tick_samples
         t = self.tick
         self.tick = t + 1
         self.env = e
         if self.fault or rail_run >= self.rail_ticks or flat_run >= self.flat_ticks:
-            self._faults(t, rail_run, flat_run)
+            self._faults(t, elp, rail_run, flat_run)
         if self.fault or self.blank:
             if self.blank:
                 self.blank -= 1
@@ -562,12 +568,18 @@ class Detector:
                 self.spike = 0
                 self._reset_episode()
                 self.slow = self.fast * 2
-            self._collect(t, e)
             if e <= off:
+                self.floor_acc += ((e << FLOOR_BITS) - self.floor_acc) >> (
+                    self.up_shift if e > f else self.down_shift)  # quiet ticks in a run are rest too
                 self.gap += 1
-                if self.gap >= self.min_off:
+                # A run that never reached the onset threshold was rest wobble: it ends at once, so it
+                # cannot back-date a later spasm.
+                if self.gap >= self.min_off or not self.on_ticks:
                     self.run = -1
+                    return
+                self._collect(t, e)
                 return
+            self._collect(t, e)
             self.gap = 0
             if e > f * self.on_q >> 4:
                 self.on_ticks += 1
@@ -625,7 +637,9 @@ class Detector:
                 self.quiet = t
             if t - self.quiet + 1 >= self.min_off:
                 self._end_episode(self.quiet, t)
-        else:
+        elif self.quiet < 0 or e * 32 > self.floor * (self.on_q + self.off_q):
+            # activity again: only a tick above mid-way between the thresholds breaks a quiet stretch,
+            # so rest wobble just above the offset threshold does not stretch the episode
             self.quiet = -1
             if t - self.onset >= self.max_ep:  # a floor that jumped (electrode shift): end and re-learn
                 self._end_episode(t, t)
@@ -667,16 +681,20 @@ class Detector:
         self.state = 0
         self.run = -1
 
-    def _faults(self, t, rail_run, flat_run):
-        # Runs are counted per tick in _chain; here they start and end fault records.
+    def _faults(self, t, elp, rail_run, flat_run):
+        # Runs are counted per tick in _chain; here they start and end fault records. A flat line is a raw
+        # signal that barely moves AND an envelope (its ~300 ms mean) below 3/4 of the rest floor: the signal
+        # is lost.
+        # (When rest itself is at ADC-noise level the two cannot be told apart, and no fault is raised.)
         kind = 0
         if rail_run >= self.rail_ticks:
             kind = FAULT_RAIL
-        elif flat_run >= self.flat_ticks:
+        elif flat_run >= self.flat_ticks and elp >> 3 < self.floor * 3:
             kind = FAULT_FLAT
         if self.fault == 0:
             if kind:
-                start = t + 1 - (rail_run if kind == FAULT_RAIL else flat_run)
+                # back-date: a rail by its run; a flat line by the lag of its ~300 ms envelope test at most
+                start = t + 1 - (rail_run if kind == FAULT_RAIL else min(flat_run, self.flat_lag))
                 if self.state:
                     self._end_episode(max(self.onset, start), t)
                 self.fault = kind

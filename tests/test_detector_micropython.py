@@ -174,7 +174,7 @@ def test_two_channels_fit_a_64k_heap_with_room_to_spare(micropython_bin, tmp_pat
     module = free0 - free1
     two_channels = free1 - free2
     print(f"module {module} B, two detectors {two_channels} B, free after run {free3} B of 64 KB")
-    assert two_channels < 8 * 1024
+    assert two_channels < 12 * 1024
     assert free3 > 32 * 1024  # more than half of the 64 KB heap left for the app
     assert abs(free3 - free2) < 1024  # steady state: nothing accumulates
 
