@@ -157,9 +157,10 @@ class VirtualDevice:
         self.heapsize = heapsize
         self._tmp = state_dir is None
         self.state_dir = Path(tempfile.mkdtemp(prefix="spasmwatch-device-") if state_dir is None else state_dir)
-        self.micropython = micropython or shutil.which("micropython")
-        if self.micropython is None:
+        exe = micropython or shutil.which("micropython")
+        if exe is None:
             raise LinkError("the `micropython` command (MicroPython unix port) is not installed")
+        self.micropython: str = exe
         self.port = ""
         self.boots = 0
         self.exit_code: int | None = None
