@@ -1,0 +1,283 @@
+"""monitor end to end: virtual device killed and restarted, a second monitor catching up, on-event hook."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from signals import emg
+
+from spasmfw import protocol
+from spasmsim.device import VirtualDevice
+from spasmwatch.client import Client
+from spasmwatch.errors import LinkError
+from spasmwatch.link import Link, LinkLost
+from spasmwatch.monitor import Monitor, PlainSink
+from spasmwatch.recording import write_recording
+from spasmwatch.store import Store
+
+RATE = 1000
+SECONDS = 30
+SPEED = 10
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("rec") / "many.csv"
+    bursts = [(1.0 + 1.5 * k, 1.0 + 1.5 * k + 0.3, 150.0) for k in range(19)]  # a twitch every 1.5 s
+    write_recording(path, RATE, [emg(SECONDS, RATE, bursts, seed=11)], units="counts", mode="raw")
+    return path
+
+
+def device_log(port: str) -> tuple[list[dict], dict]:
+    client = Client(Link.open(port))
+    try:
+        client.hello()
+        return client.sync(0)
+    finally:
+        client.close()
+
+
+def episodes(logs: list[dict]) -> dict[tuple, dict]:
+    """Episodes and faults the device logged, keyed like the store's rows: (boot, ch, onset ms, is fault)."""
+    out: dict[tuple, dict] = {}
+    for m in logs:
+        fault = m["ev"] == "fault"
+        key = (str(m["boot"]), m["ch"], m["start_ms"] if fault else m["onset_ms"], fault)
+        ep = out.setdefault(key, {"end": None})
+        if m["ev"] == "end" or (fault and m["state"] == "end"):
+            ep["end"] = m
+    return out
+
+
+def check_store_matches(store: Store, logs: list[dict], done: dict, last_boot: str) -> list:
+    rows = store.events(states=("open", "closed", "abandoned"))
+    keys = [(r.boot_id, r.channel, r.onset_ms, r.kind == "fault") for r in rows]
+    dupes = [k for k, n in Counter(keys).items() if n > 1]
+    assert not dupes, dupes
+    want = episodes(logs)
+    assert set(keys) == set(want), (set(want) - set(keys), set(keys) - set(want))
+    for r, key in zip(rows, keys, strict=True):
+        end = want[key]["end"]
+        if end is None:  # onset logged, never ended: open in the running boot, abandoned in an earlier one
+            assert r.state == ("open" if r.boot_id == last_boot else "abandoned"), r
+        else:
+            assert r.state == "closed" and r.seq == end["eseq"], (r, end)
+            assert r.kind == (end.get("kind") or "fault")
+            assert r.offset_ms == (end.get("offset_ms") if end["ev"] == "end" else end["end_ms"])
+    assert store.last_seq(rows[0].device_id) == done["last"]
+    return rows
+
+
+@pytest.mark.micropython
+@pytest.mark.timeout(90)
+def test_kill_restart_and_second_monitor_end_with_every_event_once(recording: Path, tmp_path: Path) -> None:
+    db = tmp_path / "events.sqlite3"
+    dev = VirtualDevice(recording, speed=SPEED, state_dir=tmp_path / "state")
+    out = io.StringIO()
+    try:
+        dev.start()
+        with Store(db) as store:
+            mon = Monitor(store, dev.port, sink=PlainSink(out), probe_s=0.4, dead_s=1.2)
+            mon.connect()
+
+            def chaos() -> None:  # kill the board once it has reported a few events, power it up again
+                end = time.monotonic() + 20
+                while len(mon.state.recent) < 3 and time.monotonic() < end:
+                    time.sleep(0.05)
+                dev.kill()
+                time.sleep(2.0)  # longer than dead_s: the monitor sees a silent device
+                dev.start()
+                while mon.state.boot != "2" and time.monotonic() < end:
+                    time.sleep(0.05)
+                time.sleep(0.8)
+                mon.stop()  # then the board goes on logging with nobody listening
+
+            t = threading.Thread(target=chaos)
+            t.start()
+            mon.run(30)
+            t.join()
+            first_rows = len(store.events(states=("open", "closed", "abandoned")))
+            assert mon.counts["reconnects"] >= 1
+            gaps = store.gaps()
+            assert [g.kind for g in gaps] == ["disconnect"] and gaps[0].end_wall > gaps[0].start_wall
+        text = out.getvalue()
+        assert "device silent" in text and "boot 2" in text
+
+        time.sleep(SECONDS / SPEED + 0.5)  # boot 2 plays the rest of the recording to its end
+        with Store(db) as store:
+            mon2 = Monitor(store, dev.port, sink=PlainSink(out))
+            mon2.connect()
+            mon2.run(1.5)
+            assert mon2.counts["synced"] > 0  # it caught up from the last event the store held
+            logs, done = device_log(dev.port)
+            rows = check_store_matches(store, logs, done, last_boot="2")
+        assert first_rows < len(rows)
+        assert {r.boot_id for r in rows} == {"1", "2"}
+        assert sum(1 for r in rows if r.state == "closed" and r.boot_id == "2") >= 15  # the whole second boot
+    finally:
+        dev.close()
+
+
+@pytest.mark.micropython
+@pytest.mark.timeout(60)
+def test_on_event_hook_gets_each_live_event_as_json(recording: Path, tmp_path: Path) -> None:
+    hook_out = tmp_path / "hook.jsonl"
+    out = io.StringIO()
+    with VirtualDevice(recording, speed=SPEED) as dev, Store(tmp_path / "e.sqlite3") as store:
+        mon = Monitor(store, dev.port, sink=PlainSink(out), on_event=f"cat >> '{hook_out}'")
+        mon.connect()
+        mon.run(2.5)
+        rows = store.events()
+    payloads = [json.loads(line) for line in hook_out.read_text().splitlines()]
+    assert len(payloads) >= 4
+    kinds = {p["event"] for p in payloads}
+    assert kinds <= {"onset", "end", "fault"} and "end" in kinds
+    for p in payloads:
+        assert p["device"] == rows[0].device_id and p["boot"] == "1" and p["received_at"].endswith("Z")
+    ends = {(p["ch"], p["onset_ms"]): p for p in payloads if p["event"] == "end"}
+    closed = {(r.channel, r.onset_ms): r for r in rows if r.state == "closed"}
+    assert set(ends) <= set(closed)
+    for key, p in ends.items():
+        assert p["kind"] == closed[key].kind and p["peak_x"] == pytest.approx(closed[key].peak_x)
+    lines = [ln for ln in out.getvalue().splitlines() if " end ch0 " in ln]
+    assert len(lines) == len(ends)  # plain output: one line per live end
+
+
+# ---- a scripted board behind a fake link: unplug and replug, without MicroPython -------------------------
+
+
+class ScriptedBoard:
+    """Speaks enough of the protocol (hello, ping, status, sync, stream) over fake links; can be unplugged."""
+
+    def __init__(self) -> None:
+        self.plugged = True
+        self.boot = 1
+        self.seq = 0
+        self.eseq = 0
+        self.log: list[dict] = []
+        self.out: list[bytes] = []
+        self.commands: list[str] = []
+
+    def send(self, t: str, **fields: object) -> None:
+        self.seq += 1
+        self.out.append(protocol.encode(t, self.seq, fields).rstrip(b"\n"))
+
+    def episode(self, onset_ms: int, live: bool = True) -> None:
+        for ev in ("onset", "end"):
+            self.eseq += 1
+            f: dict = {"ch": 0, "eseq": self.eseq, "onset_ms": onset_ms, "detected_ms": onset_ms + 100}
+            if ev == "end":
+                f.update(kind="tonic", offset_ms=onset_ms + 2000, detected_ms=onset_ms + 2500,
+                         duration_ms=2000, peak=320, mean=160, floor=16)
+            self.log.append({"ev": ev, "boot": self.boot, **f})
+            if live and self.plugged:
+                self.send(ev, **f)
+
+    def command(self, line: bytes) -> None:
+        name, args = protocol.parse_command(line)
+        self.commands.append(name)
+        if name == "hello":
+            self.send("hello", proto=1, fw="0.1.0", id="fake01", name="t", boot=self.boot, rate=1000,
+                      channels=["ch0"], mode="raw", scale=16, config={})
+        elif name == "sync":
+            n = 0
+            for r in self.log:
+                if r["eseq"] > args[0]:
+                    self.send("log", **r)
+                    n += 1
+            self.send("ok", cmd="sync", data={"count": n, "last": self.eseq})
+        elif name == "status":
+            self.send("status", uptime_ms=1000, eseq=self.eseq, boot=self.boot)
+        else:
+            self.send("ok", cmd=name)
+
+
+class FakeLink:
+    def __init__(self, board: ScriptedBoard, port: str) -> None:
+        self.board, self.port = board, port
+
+    def read_lines(self, timeout: float = 0.05) -> list[bytes]:
+        if not self.board.plugged:
+            raise LinkLost(f"lost {self.port}: device disconnected")
+        out, self.board.out = self.board.out, []
+        if not out:
+            time.sleep(min(timeout, 0.01))
+        return out
+
+    def write(self, data: bytes) -> None:
+        if not self.board.plugged:
+            raise LinkLost(f"lost {self.port}: write failed")
+        self.board.command(data)
+
+    def close(self) -> None:
+        pass
+
+
+def test_unplug_replug_reconnects_by_polling_the_port_and_syncs(tmp_path: Path, monkeypatch) -> None:
+    board = ScriptedBoard()
+    opens: list[str] = []
+
+    def fake_open(port: str, **kw: object) -> FakeLink:
+        opens.append(port)
+        if not board.plugged:
+            raise LinkError(f"no such port {port}")
+        board.out.clear()  # pyserial flushes input on open: the device's earlier lines are gone
+        return FakeLink(board, port)
+
+    monkeypatch.setattr(Link, "open", staticmethod(fake_open))
+    monkeypatch.setattr("spasmwatch.link.os.path.exists", lambda p: board.plugged)
+    out = io.StringIO()
+    with Store(tmp_path / "e.sqlite3") as store:
+        mon = Monitor(store, "/dev/ttyFAKE0", sink=PlainSink(out), poll_s=0.02)
+        mon.connect()
+        board.episode(1000)
+        mon.step()
+        board.plugged = False
+        mon.step()  # the read fails: disconnected, link closed
+        assert mon.client is None and not mon.state.connected
+        board.episode(5000, live=False)  # logged while unplugged
+        board.episode(9000, live=False)
+        board.boot = 2
+        board.episode(500, live=False)  # ... and after a reset
+        board.plugged = True
+        mon._reconnect()
+        for _ in range(5):
+            mon.step()
+        board.episode(3000)
+        mon.step()
+        rows = store.events()
+        mon.close()
+        links = store.links()
+        gaps = store.gaps()
+    assert sorted((r.boot_id, r.onset_ms, r.state, r.seq) for r in rows) == [
+        ("1", 1000, "closed", 2), ("1", 5000, "closed", 4), ("1", 9000, "closed", 6), ("2", 500, "closed", 8),
+        ("2", 3000, "closed", 10)]
+    assert board.commands.count("sync") == 2 and len(opens) == 2
+    assert len(links) == 2 and all(link.disconnected_at is not None for link in links)
+    assert [g.kind for g in gaps] == ["disconnect"] and "disconnected" in gaps[0].detail
+    assert "waiting for the board to come back" in out.getvalue() and "reconnected" in out.getvalue()
+
+
+def test_seq_jump_triggers_a_sync_from_before_the_jump(tmp_path: Path, monkeypatch) -> None:
+    board = ScriptedBoard()
+    monkeypatch.setattr(Link, "open", staticmethod(lambda port, **kw: FakeLink(board, port)))
+    with Store(tmp_path / "e.sqlite3") as store:
+        mon = Monitor(store, "/dev/ttyFAKE0")
+        mon.connect()
+        mon.step()
+        board.episode(1000)
+        board.out = board.out[1:]  # the onset line is lost on the wire (seq jumps by one)
+        board.episode(4000)
+        mon.step()
+        mon.step()
+        rows = store.events()
+        gaps = store.gaps()
+    assert [(r.onset_ms, r.state) for r in rows] == [(1000, "closed"), (4000, "closed")]
+    assert [(g.kind, g.first_seq, g.last_seq) for g in gaps] == [("seq", 3, 3)]
+    assert board.commands == ["hello", "sync", "sync"]
