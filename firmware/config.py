@@ -29,7 +29,7 @@ DEFAULTS = {  # type: dict
     "status_s": 10,  # status heartbeat period, 0 = off
     "led_pin": 2,  # the blue LED of an ESP32 DevKit
     "buzzer_pin": None,
-    "watchdog": True,
+    "watchdog": False,  # opt-in: an ESP32 watchdog cannot be stopped, so a board left in the REPL would reset
     "log_kb": 64,  # flash used by the event log
 }
 STREAM_KEYS = ("env", "raw", "env_hz")

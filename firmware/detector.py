@@ -248,6 +248,7 @@ class Detector:
         self.cal_sum = 0
         self.cal_n = 0
         self.cal_best = -1
+        self.cal_second = -1
 
     def calibrate_mvc(self, ms):
         """Record the peak envelope of the next ms (a maximal voluntary contraction) as the %MVC reference."""
@@ -594,18 +595,23 @@ class Detector:
         self._in_episode(t, e, off)
 
     def _calibrate(self, e):
-        # Seed with the quietest quarter of the calibration period, so a spasm during it does not raise the floor.
+        # Seed with the second-quietest quarter of the calibration period: a spasm in one or two quarters does
+        # not raise the floor, and one unusually quiet quarter (between heartbeats, say) does not lower it.
         self.cal_left -= 1
         self.cal_sum += e
         self.cal_n += 1
         if self.cal_n == self.cal_seg or self.cal_left == 0:
             m = self.cal_sum // self.cal_n
             if self.cal_best < 0 or m < self.cal_best:
+                self.cal_second = self.cal_best
                 self.cal_best = m
+            elif self.cal_second < 0 or m < self.cal_second:
+                self.cal_second = m
             self.cal_sum = 0
             self.cal_n = 0
         if self.cal_left == 0:
-            self.floor_acc = max(self.min_floor, self.cal_best) << FLOOR_BITS
+            seed = self.cal_second if self.cal_second >= 0 else self.cal_best
+            self.floor_acc = max(self.min_floor, seed) << FLOOR_BITS
 
     def _start_episode(self, t, f):
         self.state = 1
