@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         data["real"] = real_data.main_report(with_peers=not args.no_peers, quick=args.quick)
     if args.json:
-        Path(args.json).write_text(json.dumps(data, indent=1))
+        Path(args.json).write_text(json.dumps(data, indent=1, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
     return 0
 
 

@@ -101,12 +101,15 @@ def _pct(a: int, b: int) -> str:
 # ------------------------------------------------------------------------------------------ detectors
 
 
-def detector_episodes(rec: Recording, mode: str, names: list[str]) -> dict[str, dict[int, list]]:
-    """detector -> file channel -> episodes; a peer that fails on this input gives the error text instead."""
+def detector_episodes(rec: Recording, mode: str, names: list[str]) -> tuple[dict[str, dict[int, list]], int]:
+    """(detector -> file channel -> episodes, our fault events); a peer that fails gives its error text."""
     out: dict[str, dict[int, list]] = {"ours": {ch: [] for ch in rec.indices}}
+    faults = 0
     for e in replay(rec, mode, None):
         if e.kind != "fault":
             out["ours"][e.channel].append((e.onset_s, e.offset_s))
+        else:
+            faults += 1
     for name in names:
         out[name] = {}
         for i, ch in enumerate(rec.indices):
@@ -122,7 +125,7 @@ def detector_episodes(rec: Recording, mode: str, names: list[str]) -> dict[str, 
                 out[name] = {"error": f"{type(exc).__name__}: {exc}"}  # type: ignore[dict-item]
                 break
             out[name][ch] = eps
-    return out
+    return out, faults
 
 
 def raw_peer_names(with_peers: bool) -> list[str]:
@@ -144,6 +147,7 @@ def myo(with_peers: bool) -> tuple[list[str], dict]:
             "stray": 0,
             "rest_eps": 0,
             "rest_min": 0.0,
+            "faults": 0,
             "error": None,
         }
         for n in names
@@ -156,7 +160,8 @@ def myo(with_peers: bool) -> tuple[list[str], dict]:
             rec = read_recording(path, rate_hz=MYO_RATE_HZ, columns=MYO_CHANNELS)
             windows = cue_windows(label_periods(labels, MYO_RATE_HZ))
             best = rec.indices[int(np.argmax([np.std(c) for c in rec.channels]))]
-            found = detector_episodes(rec, "raw", names[1:])
+            found, faults = detector_episodes(rec, "raw", names[1:])
+            tot["ours"]["faults"] += faults
             for n in names:
                 if "error" in found[n]:
                     tot[n]["error"] = found[n]["error"]
@@ -170,7 +175,8 @@ def myo(with_peers: bool) -> tuple[list[str], dict]:
                         tot[n]["best_hit"] += hit
                         tot[n]["best_n"] += len(windows)
         rec = read_recording(folder / "0.txt", rate_hz=MYO_RATE_HZ, columns=MYO_CHANNELS)
-        found = detector_episodes(rec, "raw", names[1:])
+        found, faults = detector_episodes(rec, "raw", names[1:])
+        tot["ours"]["faults"] += faults
         for n in names:
             if "error" in found[n]:
                 tot[n]["error"] = found[n]["error"]
@@ -196,6 +202,7 @@ def myo(with_peers: bool) -> tuple[list[str], dict]:
         "  (stray: episodes in the gesture files overlapping no cue window, all 8 channels; rest file 0.txt:"
         " all 8 channels, every episode is a false alarm)"
     )
+    lines.append(f"  our sensor-fault events in the Myo files (none expected): {tot['ours']['faults']}")
     return lines, tot
 
 
@@ -208,6 +215,7 @@ def tum(with_peers: bool) -> tuple[list[str], dict]:
         for n in names
     }
     files = sorted((root / "signal_data").glob("RMS_healthy_P*_34p81hz_processed_cleaned.csv"))
+    faults = 0
     for path in files:
         pid = path.name.split("_")[2]
         table = np.genfromtxt(
@@ -221,7 +229,9 @@ def tum(with_peers: bool) -> tuple[list[str], dict]:
         windows = [(p - TUM_WINDOW_S[0], p + TUM_WINDOW_S[1]) for p in peaks_s]
         rec = read_recording(path, rate_hz=TUM_RATE_HZ, columns=[0])
         x = to_counts(rec.channels[0], rec.units, "env", rec.rate_hz)
-        found = {"ours": spans(replay(rec, "env", None))}
+        ours = replay(rec, "env", None)
+        faults += sum(e.kind == "fault" for e in ours)
+        found = {"ours": spans(ours)}
         # Some envelopes rest far above 0 (P3 at ~40 % of its grasp peaks), which a floor-multiple threshold
         # cannot cross; the variant subtracts the recording's 5th percentile (offline, label-free) first.
         offset = int(np.percentile(x, OFFSET_PERCENTILE))
@@ -256,6 +266,7 @@ def tum(with_peers: bool) -> tuple[list[str], dict]:
         f"  ({OFFSET_VARIANT}: env_offset = the recording's {OFFSET_PERCENTILE}th percentile; nk2 (env): "
         "NeuroKit2's emg_activation, default threshold method, on the envelope counts)"
     )
+    lines.append(f"  our sensor-fault events (none expected): {faults}")
     return lines, tot
 
 
@@ -263,7 +274,7 @@ def emggo(with_peers: bool) -> tuple[list[str], dict]:
     rec = read_recording(DATA / "emgGO" / "ecg_contaminated.mat")
     rec = decimate(rec, 2)
     names = ["ours", *raw_peer_names(with_peers)]
-    found = detector_episodes(rec, "raw", names[1:])
+    found, faults = detector_episodes(rec, "raw", names[1:])
     lines = [
         f"emgGO ECG-contaminated ({len(rec.indices)} channels, {rec.duration_s:.1f} s, decimated to "
         f"{rec.rate_hz:g} Hz, RAW, units {rec.units}; no spasm present: every episode is a false alarm):",
@@ -281,6 +292,8 @@ def emggo(with_peers: bool) -> tuple[list[str], dict]:
             f"  {n:13s}  {' '.join(f'{c:3d}' for c in counts):>31s}  {sum(counts):>6d}  "
             f"{covered / (rec.duration_s * len(rec.indices)):.0%} of the channel time"
         )
+    lines.append(f"  our sensor-fault events (none expected): {faults}")
+    out["ours_faults"] = faults  # type: ignore[assignment]
     return lines, out
 
 
