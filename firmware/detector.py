@@ -43,32 +43,32 @@ LO_INIT = const(0x3FFFFFFF)  # "no minimum yet": the largest small int of a 32-b
 REC_LEN = const(8)
 QUEUE_LEN = const(16)
 
-# name: (default in raw mode, default in env mode, lowest, highest, unit, meaning)
+# name: (default in raw mode, default in env mode, lowest, highest, unit); meanings in docs/detector.md
 PARAMS = {
-    "hp_hz": (40, 0, 0, 100, "Hz", "high-pass corner (4th-order Butterworth): removes drift, motion and most ECG"),
-    "lp_hz": (450, 0, 0, 1000, "Hz", "low-pass corner (2nd order), clamped below Nyquist; 0 = off"),
-    "mains_hz": (50, 0, 0, 60, "Hz", "mains notch frequency: 0 (off), 50 or 60"),
-    "tkeo": (0, 0, 0, 1, "", "1 = Teager-Kaiser energy instead of rectification"),
-    "smooth_ms": (25, 20, 0, 500, "ms", "envelope smoothing time constant"),
-    "on_mult": (2.5, 2.5, 1.2, 50, "x floor", "onset threshold, multiple of the noise floor"),
-    "off_mult": (1.5, 1.5, 1.1, 50, "x floor", "offset threshold, multiple of the noise floor (< on_mult)"),
-    "min_on_ms": (30, 40, 0, 2000, "ms", "time above the onset threshold before an onset is declared"),
-    "min_dur_ms": (100, 100, 0, 5000, "ms", "minimum episode duration; shorter bursts are ignored"),
-    "min_off_ms": (500, 500, 0, 10000, "ms", "quiet time below the offset threshold that ends an episode"),
-    "twitch_ms": (500, 500, 50, 5000, "ms", "episodes shorter than this are twitches"),
-    "max_episode_s": (600, 600, 10, 3600, "s", "longest episode before the floor is re-learnt"),
-    "calib_ms": (2000, 2000, 200, 60000, "ms", "rest period at start that seeds the noise floor"),
-    "floor_up_s": (10, 10, 1, 3600, "s", "time constant of a rising noise floor (drift)"),
-    "floor_down_s": (10, 10, 0.1, 600, "s", "time constant of a falling noise floor"),
-    "min_floor": (0.5, 0.5, 0.05, 100, "counts", "lowest noise floor, so a silent input cannot trigger"),
-    "env_offset": (0, 0, 0, 4095, "counts", "offset subtracted from an envelope input (env mode)"),
-    "flat_ms": (1000, 3000, 0, 60000, "ms", "window of a flat line (lead-off) before a fault; 0 = off"),
-    "flat_step": (4, 0, 0, 100, "counts", "sample-to-sample change a flat line may still show (ADC noise)"),
-    "rail_ms": (200, 500, 0, 60000, "ms", "time pinned at a rail before a saturation fault; 0 = off"),
-    "rail_margin": (8, 8, 0, 500, "counts", "distance from 0 or adc_max that counts as the rail"),
-    "adc_max": (4095, 4095, 255, 65535, "counts", "full-scale ADC count"),
-    "blank_ms": (1000, 500, 0, 10000, "ms", "hold-off after a fault ends while the filters settle"),
-    "spike_ms": (30, 0, 0, 200, "ms", "bursts above half their peak for at most this long are artefacts (pops)"),
+    "hp_hz": (40, 0, 0, 100, "Hz"),  # high-pass corner (4th-order Butterworth): removes drift, motion and most ECG
+    "lp_hz": (450, 0, 0, 1000, "Hz"),  # low-pass corner (2nd order), clamped below Nyquist; 0 = off
+    "mains_hz": (50, 0, 0, 60, "Hz"),  # mains notch frequency: 0 (off), 50 or 60
+    "tkeo": (0, 0, 0, 1, ""),  # 1 = Teager-Kaiser energy instead of rectification
+    "smooth_ms": (25, 20, 0, 500, "ms"),  # envelope smoothing time constant
+    "on_mult": (2.5, 2.5, 1.2, 50, "x floor"),  # onset threshold, multiple of the noise floor
+    "off_mult": (1.5, 1.5, 1.1, 50, "x floor"),  # offset threshold, multiple of the noise floor (< on_mult)
+    "min_on_ms": (30, 40, 0, 2000, "ms"),  # time above the onset threshold before an onset is declared
+    "min_dur_ms": (100, 100, 0, 5000, "ms"),  # minimum episode duration; shorter bursts are ignored
+    "min_off_ms": (500, 500, 0, 10000, "ms"),  # quiet time below the offset threshold that ends an episode
+    "twitch_ms": (500, 500, 50, 5000, "ms"),  # episodes shorter than this are twitches
+    "max_episode_s": (600, 600, 10, 3600, "s"),  # longest episode before the floor is re-learnt
+    "calib_ms": (2000, 2000, 200, 60000, "ms"),  # rest period at start that seeds the noise floor
+    "floor_up_s": (10, 10, 1, 3600, "s"),  # time constant of a rising noise floor (drift)
+    "floor_down_s": (10, 10, 0.1, 600, "s"),  # time constant of a falling noise floor
+    "min_floor": (0.5, 0.5, 0.05, 100, "counts"),  # lowest noise floor, so a silent input cannot trigger
+    "env_offset": (0, 0, 0, 4095, "counts"),  # offset subtracted from an envelope input (env mode)
+    "flat_ms": (1000, 3000, 0, 60000, "ms"),  # window of a flat line (lead-off) before a fault; 0 = off
+    "flat_step": (4, 0, 0, 100, "counts"),  # sample-to-sample change a flat line may still show (ADC noise)
+    "rail_ms": (200, 500, 0, 60000, "ms"),  # time pinned at a rail before a saturation fault; 0 = off
+    "rail_margin": (8, 8, 0, 500, "counts"),  # distance from 0 or adc_max that counts as the rail
+    "adc_max": (4095, 4095, 255, 65535, "counts"),  # full-scale ADC count
+    "blank_ms": (1000, 500, 0, 10000, "ms"),  # hold-off after a fault ends while the filters settle
+    "spike_ms": (30, 0, 0, 200, "ms"),  # bursts above half their peak for at most this long are artefacts (pops)
 }
 
 
