@@ -53,11 +53,14 @@ def register(subparsers: Any) -> None:
 
 def summary(store: Store, device: str | None, counts: dict[str, int]) -> str:
     rows = store.events(device=device) if device else []
-    episodes = sum(1 for r in rows if r.kind != "fault")
-    faults = len(rows) - episodes
+    closed = sum(1 for r in rows if r.kind != "fault" and r.state == "closed")
+    going = sum(1 for r in rows if r.state == "open")
+    faults = sum(1 for r in rows if r.kind == "fault")
     extra = f", {counts['synced']} recovered by sync" if counts.get("synced") else ""
-    return (f"{episodes} episode(s) and {faults} fault(s) stored for device {device or '?'} in {store.path} "
-            f"({counts.get('live', 0)} live message(s) this session{extra})")
+    now = f" (+{going} still in progress)" if going else ""
+    return (f"{closed} episode(s){now} and {faults} fault(s) stored for device {device or '?'} in "
+            f"{store.path} "
+            f"({counts.get('live', 0)} live event message(s) this session{extra})")
 
 
 def monitor_port(port: str | None, db: Path, *, seconds: float | None = None, on_event: str | None = None,
