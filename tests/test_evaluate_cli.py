@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from spasmwatch.cli import main
 from spasmwatch.events import Event, TruthInterval, read_events, write_events, write_truth
 from spasmwatch.recording import write_recording

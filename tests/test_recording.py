@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from spasmwatch import frontend
 from spasmwatch.errors import InputError
 from spasmwatch.events import read_truth

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from spasmwatch.cli import main
 from spasmwatch.commands import replay as rp
 from spasmwatch.events import Event, read_events, read_truth

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from spasmwatch.events import Event, TruthInterval
 from spasmwatch.scoring import format_table, match, percentile, score
 
