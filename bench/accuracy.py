@@ -289,7 +289,7 @@ def target_lines(
                 worse.append(f"{sc} ({text})")
         note = f"not higher on {', '.join(worse)}" if worse else "higher on every scenario"
         if ties:
-            note += f"; {ties} scenario(s) perfect for both (F1 = 1 or no false alarm at rest) counted as met"
+            note += f"; {ties} tie(s) with both perfect, counted as met"
         out.append(f"  {'MISS' if worse else 'PASS'}  F1 above {peer:22s} {note}")
     return out
 
@@ -385,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
         print()
         data["real"] = real_data.main_report(with_peers=not args.no_peers, quick=args.quick)
     if args.json:
-        Path(args.json).write_text(json.dumps(data, indent=1, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+        plain = lambda o: o.item() if hasattr(o, "item") else str(o)  # noqa: E731  numpy scalars -> Python
+        Path(args.json).write_text(json.dumps(data, indent=1, default=plain))
     return 0
 
 
