@@ -143,6 +143,7 @@ class Detector:
         self.flat_lag = ticks(200)
         self.artefacts = 0  # bursts rejected as electrode pops
         self.run = -1  # first tick of a run above the offset threshold, or -1
+        self.touched = 0
         self.gap = 0
         # clonus: burst period 3-8 Hz, with some slack for jitter (in ticks)
         self.cl_min = max(1, int(tick_hz / 9))
@@ -192,8 +193,8 @@ class Detector:
         self.env_offset = int(p["env_offset"])
         # state of the per-sample chain: biquad delays, envelope, tick accumulators (see _chain)
         self.st = array("i", [0] * 40)
-        self.tk = array("i", [0] * (5 * TICKS_MAX))  # per tick: envelope sum, rail run, flat run, rectified sum,
-        # and the ~300 ms envelope mean
+        self.tk = array("i", [0] * (6 * TICKS_MAX))  # per tick: envelope sum, rail run, flat run, rectified sum,
+        # the ~300 ms envelope mean, and whether a sample touched a rail
         # state of the episode logic
         self.q = array("i", [0] * (REC_LEN * QUEUE_LEN))
         self.q_head = 0
@@ -295,10 +296,10 @@ class Detector:
             self.tick = st[37]
             self.env = st[38]
             j = 0
-            end = st[30] * 5
+            end = st[30] * 6
             while j < end:
-                self._tick(tk[j], tk[j + 1], tk[j + 2], tk[j + 3], tk[j + 4])
-                j += 5
+                self._tick(tk[j], tk[j + 1], tk[j + 2], tk[j + 3], tk[j + 4], tk[j + 5])
+                j += 6
         return self.q_len
 
     @micropython.viper
@@ -446,6 +447,7 @@ class Detector:
                     rail_run += 1
                 else:
                     rail_run = 0
+                touch = 1 if (hi >= rail_hi or lo <= rail_lo) else 0  # some sample at a rail
                 flat_moves += moves
                 if flat_moves > 2 + ((flat_run * dec) >> 8):
                     flat_run = 0
@@ -469,12 +471,13 @@ class Detector:
                     else:
                         idle = 0  # from here on every tick goes to _tick, in order
                 if not idle:
-                    j = nt * 5
+                    j = nt * 6
                     tk[j] = acc
                     tk[j + 1] = rail_run
                     tk[j + 2] = flat_run
                     tk[j + 3] = racc
                     tk[j + 4] = elp
+                    tk[j + 5] = touch
                     nt += 1
                 racc = 0
                 acc = 0
@@ -527,7 +530,7 @@ class Detector:
     # ---- per-tick decisions ------------------------------------------------------------------------
 
     @micropython.native
-    def _tick(self, acc, rail_run, flat_run, racc, elp):
+    def _tick(self, acc, rail_run, flat_run, racc, elp, touch):
         e = acc // self.tick_samples
         self.fast = racc // self.tick_samples
         t = self.tick
@@ -567,6 +570,7 @@ class Detector:
                 self.on_ticks = 0
                 self.gap = 0
                 self.spike = 0
+                self.touched = 0
                 self._reset_episode()
                 self.slow = self.fast * 2
             if e <= off:
@@ -582,10 +586,14 @@ class Detector:
                 return
             self._collect(t, e)
             self.gap = 0
+            if touch:
+                self.touched = 1
             if e > f * self.on_q >> 4:
                 self.on_ticks += 1
             if self.on_ticks >= self.min_on and t - self.run + 1 >= self.min_dur and self.on_ticks:
-                if self.wide <= self.spike_ticks:  # a lone narrow burst is an electrode pop, not a spasm
+                # A narrow burst that drove the front end onto a rail, or rose above 40x the floor, is an
+                # electrode pop, not a spasm: a jerk as short is far weaker. One below 5x the floor is noise.
+                if self.wide <= self.spike_ticks and (self.touched or self.peak > f * 40 or self.peak < f * 5):
                     if not self.spike:
                         self.spike = 1
                         self.artefacts += 1
