@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import select
 import subprocess
+import threading
+import tty
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -206,3 +211,67 @@ def test_the_listing_script_runs_on_micropython(tmp_path: Path, micropython_bin:
     data = json.loads(out.split(dp.MARKER, 1)[1])
     assert data["files"] == {"app.mpy": [5, dp.sha(b"M\x06abc")]}  # directories skipped
     assert data["mpy"] & 0xFF == 6 and data["version"].count(".") == 2
+
+
+def fake_serial_device(reply: Callable[[bytes], bytes | None]) -> tuple[str, Callable[[], None]]:
+    """A pty whose other end answers what it reads with reply(data)."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            r, _, _ = select.select([master], [], [], 0.05)
+            if r:
+                out = reply(os.read(master, 1024))
+                if out:
+                    os.write(master, out)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+
+    def close() -> None:
+        stop.set()
+        t.join()
+        os.close(master)
+        os.close(slave)
+
+    return os.ttyname(slave), close
+
+
+def test_raw_repl_probe_accepts_micropython_and_explains_other_devices() -> None:
+    got: list[bytes] = []
+
+    def repl(data: bytes) -> bytes | None:
+        got.append(data)
+        return b"raw REPL; CTRL-B to exit\r\n>" if b"\x01" in data else b"NameError\r\n>>> "
+
+    port, close = fake_serial_device(repl)
+    try:
+        dp.probe_raw_repl(port, timeout=2)
+    finally:
+        close()
+    sent = b"".join(got)
+    assert sent.index(b"\x03\x03") < sent.index(b"\x01") < sent.index(b"\x02")  # stop app, raw REPL, back
+    port, close = fake_serial_device(lambda data: b"\x00garbage\r\n")
+    try:
+        with pytest.raises(LinkError, match="MicroPython is probably not installed"):
+            dp.probe_raw_repl(port, timeout=0.5)
+    finally:
+        close()
+
+
+@pytest.mark.micropython
+def test_deploy_to_a_virtual_device_says_there_is_no_repl(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    from signals import emg
+
+    from spasmsim.device import VirtualDevice
+    from spasmwatch import cli
+    from spasmwatch.recording import write_recording
+
+    write_recording(tmp_path / "r.csv", 1000, [emg(5, 1000, [])], units="counts", mode="raw")
+    with VirtualDevice(tmp_path / "r.csv", loop=True) as dev:
+        assert cli.main(["deploy", "--port", dev.port, "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "speaks the spasmwatch protocol but does not stop for Ctrl-C" in err and err.count("\n") == 1

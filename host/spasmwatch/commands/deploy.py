@@ -196,11 +196,13 @@ def load_config(path: str) -> bytes:
 
 def deploy(target: DeployTarget, local: dict[str, bytes], *, mpy: tuple[int, int], march: str,
            config: bytes | None = None, dry_run: bool = False, expect: str | None = None,
-           say: Callable[[str], None] = print, hello_wait: float = HELLO_WAIT_S) -> Plan:
+           say: Callable[[str], None] = print, hello_wait: float = HELLO_WAIT_S,
+           info: BoardInfo | None = None) -> Plan:
     """Bring the board's files in line with `local`, reset it and check the firmware version it reports."""
     expect = expect or expected_version()
-    say(f"reading the files on {target.port}...")
-    info = target.list_files()
+    if info is None:
+        say(f"reading the files on {target.port}...")
+        info = target.list_files()
     check_mpy(info, mpy, march)
     plan = make_plan(local, info, config)
     for name in sorted(plan.put):
@@ -277,6 +279,48 @@ def explain_mpremote(port: str, output: str) -> LinkError:
         return LinkError(f"no such port {port}")
     last = [ln for ln in output.strip().splitlines() if ln.strip()][-1:] or ["(no output)"]
     return LinkError(f"mpremote failed on {port}: {last[0][:200]}")
+
+
+def probe_raw_repl(port: str, timeout: float = 3.0) -> None:
+    """Check, quickly, that MicroPython's raw REPL answers (mpremote may wait a long time when it does not).
+
+    Sends `hello` (to recognise a device that speaks the protocol but has no REPL), Ctrl-C twice (stops the
+    running app; the firmware leaves Ctrl-C enabled for this) and Ctrl-A, and expects the raw REPL banner;
+    Ctrl-B then returns to the normal REPL for mpremote.
+    """
+    from spasmfw import protocol
+
+    from ..link import Link
+
+    link = Link.open(port)
+    try:
+        link.write(b"hello\r\n")  # the firmware answers in JSON; a bare REPL prints a NameError
+        time.sleep(0.1)
+        link.write(b"\r\x03\x03")
+        time.sleep(0.2)
+        link.write(b"\r\x01")
+        seen = b""
+        protocol_lines = 0
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            chunk = link.ser.read(max(1, link.ser.in_waiting))
+            seen = (seen + chunk)[-4096:]
+            if b"raw REPL; CTRL-B to exit" in seen:
+                link.write(b"\x02")
+                return
+            for line in seen.split(b"\n")[:-1]:
+                try:
+                    protocol.decode(line)
+                    protocol_lines += 1
+                except protocol.ProtocolError:
+                    pass
+    finally:
+        link.close()
+    if protocol_lines:
+        raise LinkError(f"{port}: the device speaks the spasmwatch protocol but does not stop for Ctrl-C, so "
+                        "there is no MicroPython REPL to copy files through (a virtual device from "
+                        "`spasmwatch device`/`demo` cannot be deployed to)")
+    raise explain_mpremote(port, "could not enter raw repl")
 
 
 class MpremoteTarget:
@@ -360,12 +404,12 @@ def run(args: argparse.Namespace) -> int:
     port = resolve_port(args.port)
     open_serial(port).close()  # busy / permission / no such port, said precisely before mpremote runs
     target = MpremoteTarget(port)
+    probe_raw_repl(port)
     mpy = mpy_cross_version()
-    march = args.march
-    if march is None:  # one extra look at the board for its CPU, so ESP32-C3/C6 need no option
-        info = target.list_files()
-        march = MARCH.get((info.mpy or 0) >> 10, DEFAULT_MARCH)
+    print(f"reading the files on {port}...", flush=True)
+    info = target.list_files()
+    march = args.march or MARCH.get((info.mpy or 0) >> 10, DEFAULT_MARCH)  # ESP32-C3/C6 need no option
     with tempfile.TemporaryDirectory(prefix="spasmwatch-build-") as tmp:
         local = build(Path(tmp), march)
-    deploy(target, local, mpy=mpy, march=march, config=config, dry_run=args.dry_run)
+    deploy(target, local, mpy=mpy, march=march, config=config, dry_run=args.dry_run, info=info)
     return 0
