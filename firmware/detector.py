@@ -144,6 +144,7 @@ class Detector:
         self.artefacts = 0  # bursts rejected as electrode pops
         self.run = -1  # first tick of a run above the offset threshold, or -1
         self.touched = 0
+        self.one_sided = 0
         self.gap = 0
         # clonus: burst period 3-8 Hz, with some slack for jitter (in ticks)
         self.cl_min = max(1, int(tick_hz / 9))
@@ -448,6 +449,8 @@ class Detector:
                 else:
                     rail_run = 0
                 touch = 1 if (hi >= rail_hi or lo <= rail_lo) else 0  # some sample at a rail
+                if lo > off + 16 or hi < off - 16:
+                    touch += 2  # every sample on one side of the baseline: a step or swing, not EMG
                 flat_moves += moves
                 if flat_moves > 2 + ((flat_run * dec) >> 8):
                     flat_run = 0
@@ -571,6 +574,7 @@ class Detector:
                 self.gap = 0
                 self.spike = 0
                 self.touched = 0
+                self.one_sided = 0
                 self._reset_episode()
                 self.slow = self.fast * 2
             if e <= off:
@@ -586,14 +590,20 @@ class Detector:
                 return
             self._collect(t, e)
             self.gap = 0
-            if touch:
+            if touch & 1:
                 self.touched = 1
+            if touch & 2:
+                self.one_sided += 1
             if e > f * self.on_q >> 4:
                 self.on_ticks += 1
             if self.on_ticks >= self.min_on and t - self.run + 1 >= self.min_dur and self.on_ticks:
-                # A narrow burst that drove the front end onto a rail, or rose above 40x the floor, is an
-                # electrode pop, not a spasm: a jerk as short is far weaker. One below 5x the floor is noise.
-                if self.wide <= self.spike_ticks and (self.touched or self.peak > f * 40 or self.peak < f * 5):
+                # An electrode pop drives the front end onto a rail or far above the floor (40x), and is
+                # narrow or decays from one side of the baseline; a jerk as short is far weaker, and strong
+                # EMG swings both ways. A narrow burst below 5x the floor is noise.
+                narrow = self.wide <= self.spike_ticks
+                strong = self.touched or self.peak > f * 40
+                if self.spike_ticks and ((strong and (narrow or self.one_sided >= 2)) or (
+                        narrow and self.peak < f * 5)):
                     if not self.spike:
                         self.spike = 1
                         self.artefacts += 1
