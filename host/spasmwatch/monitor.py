@@ -158,6 +158,16 @@ class HookRunner:
         self.thread.join(wait)
 
 
+def open_client(port_spec: str | None, hello_timeout: float = 2.0) -> tuple[Client, dict]:
+    """Open the port (auto = the one likely ESP32) and greet the firmware; LinkError saying what is wrong."""
+    client = Client(Link.open(resolve_port(port_spec)))
+    try:
+        return client, client.hello(hello_timeout)
+    except BaseException:
+        client.close()
+        raise
+
+
 class Monitor:
     """Connect to a board, keep the store complete, and feed a MonitorState and a Sink.
 
@@ -209,13 +219,10 @@ class Monitor:
 
     def connect(self) -> None:
         """First connection: LinkError (one line, actionable) if the port or the firmware is not there."""
-        port = resolve_port(self.port_spec)
-        client = Client(Link.open(port))
-        try:
-            hello = client.hello(self.hello_timeout)
-        except LinkError:
-            client.close()
-            raise
+        self.attach(*open_client(self.port_spec, self.hello_timeout))
+
+    def attach(self, client: Client, hello: dict) -> None:
+        """Start from a client that already got its `hello` (see open_client)."""
         self._connected(client, hello)
 
     def run(self, seconds: float | None = None) -> None:

@@ -66,13 +66,15 @@ def summary(store: Store, device: str | None, counts: dict[str, int]) -> str:
 def monitor_port(port: str | None, db: Path, *, seconds: float | None = None, on_event: str | None = None,
                  plain: bool = False, out: Any = None) -> int:
     """Run a monitor session (shared by `monitor` and `demo`); returns the exit code."""
-    from ..monitor import LiveSink, Monitor, PlainSink
+    from ..monitor import LiveSink, Monitor, PlainSink, open_client
 
     live = not plain and out is None and sys.stdout.isatty()
+    # a bad port or a board without the firmware: one clear error, before any screen or database
+    client, hello = open_client(port)
     with Store(db) as store:
         sink = LiveSink() if live else PlainSink(out)
         mon = Monitor(store, port, sink=sink, on_event=on_event, stream_env=live)
-        mon.connect()  # a bad port or a board without the firmware: one clear error, before any screen
+        mon.attach(client, hello)
         try:
             if isinstance(sink, LiveSink):
                 with sink:
