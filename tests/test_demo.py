@@ -12,6 +12,7 @@ from spasmwatch.commands import demo
 from spasmwatch.store import Store
 
 
+@pytest.mark.slow
 @pytest.mark.micropython
 @pytest.mark.timeout(60)
 def test_demo_headless_stores_the_simulated_spasms(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

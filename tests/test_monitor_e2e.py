@@ -74,6 +74,7 @@ def check_store_matches(store: Store, logs: list[dict], done: dict, last_boot: s
     return rows
 
 
+@pytest.mark.slow
 @pytest.mark.micropython
 @pytest.mark.timeout(90)
 def test_kill_restart_and_second_monitor_end_with_every_event_once(recording: Path, tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ BURSTS = [(3.0, 5.5, 80.0), (9.0, 9.25, 150.0), (13.0, 17.5, 60.0), (22.0, 22.3,
           (33.0, 34.0, 90.0)]
 
 
+@pytest.mark.slow
 @pytest.mark.micropython
 @pytest.mark.timeout(60)
 def test_record_then_replay_reproduces_the_device(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
