@@ -24,6 +24,7 @@ EVENT_TYPES = ("onset", "end", "fault")
 PROBE_S = 2.0  # silence after which the monitor pings the device
 DEAD_S = 6.0  # silence after which the device counts as gone (status comes every 10 s, ping replies at once)
 LINK_SEEN_S = 10.0  # how often the link session's last_seen_at is refreshed in the store
+SYNC_STALL_S = 15.0  # a sync whose records stop coming (its closing ok lost) is asked again
 HOOK_TIMEOUT_S = 30.0
 HOOK_QUEUE = 256
 
@@ -203,6 +204,7 @@ class Monitor:
         self.syncing = False
         self.sync_again = False
         self.sync_new = 0  # rows the running sync added or completed
+        self.sync_active = 0.0  # monotonic time of the running sync's last sign of life
         self._synced_to = 0  # the device's last eseq as of the last finished sync (log clear takes an eseq)
         self._revived = False  # the device came back after silence: its gap is already recorded
         self.stop_event = threading.Event()
@@ -299,6 +301,7 @@ class Monitor:
                 self.hooks.submit(self._payload(msg, inc.wall))
         elif t == "log":
             self.sync_new += int(changed)
+            self.sync_active = time.monotonic()
         elif t == "status":
             self._status(msg)
         elif t == "ok" and msg.get("cmd") == "sync":
@@ -393,6 +396,7 @@ class Monitor:
             self.sync_again = True  # one sync at a time; run another from the new watermark when it ends
             return
         self.syncing = True
+        self.sync_active = time.monotonic()
         self.sync_new = 0
         self.counts["syncs"] += 1
         self.client.send("sync", max(0, since))
@@ -421,6 +425,9 @@ class Monitor:
             self.last_probe = now
             # a ping is answered at once; after a loss, hello also tells whether the device rebooted
             self.client.send("ping" if self.connected else "hello")
+        if self.syncing and self.connected and now - self.sync_active > SYNC_STALL_S and self.device_id:
+            self.syncing = False  # its end was lost on the wire: ask again from the current watermark
+            self._sync(self.store.last_seq(self.device_id))
         if self.connected and quiet > self.dead_s:
             self._went_away(f"no reply from the device for {quiet:.0f} s")
             self.sink.notice(f"device silent on {self.client.port}: waiting for it to come back")
