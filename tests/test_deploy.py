@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import select
 import subprocess
-import threading
-import tty
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fake_serial import fake_serial_device
 
 from spasmfw import config as fwconfig
 from spasmwatch.commands import deploy as dp
@@ -211,32 +207,6 @@ def test_the_listing_script_runs_on_micropython(tmp_path: Path, micropython_bin:
     data = json.loads(out.split(dp.MARKER, 1)[1])
     assert data["files"] == {"app.mpy": [5, dp.sha(b"M\x06abc")]}  # directories skipped
     assert data["mpy"] & 0xFF == 6 and data["version"].count(".") == 2
-
-
-def fake_serial_device(reply: Callable[[bytes], bytes | None]) -> tuple[str, Callable[[], None]]:
-    """A pty whose other end answers what it reads with reply(data)."""
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            r, _, _ = select.select([master], [], [], 0.05)
-            if r:
-                out = reply(os.read(master, 1024))
-                if out:
-                    os.write(master, out)
-
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-
-    def close() -> None:
-        stop.set()
-        t.join()
-        os.close(master)
-        os.close(slave)
-
-    return os.ttyname(slave), close
 
 
 def test_raw_repl_probe_accepts_micropython_and_explains_other_devices() -> None:

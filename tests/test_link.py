@@ -3,47 +3,18 @@
 from __future__ import annotations
 
 import errno
-import os
-import select
 import threading
 import time
-import tty
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import serial
+from fake_serial import fake_serial_device
 
 from spasmwatch import cli, link
 from spasmwatch.client import Client, DeviceError
 from spasmwatch.errors import LinkError
 from spasmwatch.link import Link, explain_open_error, no_hello_error, open_serial, wait_for_port
-
-
-def fake_serial_device(reply: Callable[[bytes], bytes | None]) -> tuple[str, Callable[[], None]]:
-    """A pty whose other end answers what it reads with reply(data)."""
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            r, _, _ = select.select([master], [], [], 0.05)
-            if r:
-                out = reply(os.read(master, 1024))
-                if out:
-                    os.write(master, out)
-
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-
-    def close() -> None:
-        stop.set()
-        t.join()
-        os.close(master)
-        os.close(slave)
-
-    return os.ttyname(slave), close
 
 
 def one_line(text: str) -> str:
