@@ -132,14 +132,17 @@ class App:
     def status(self):
         gc.collect()  # report the heap left after garbage is freed: flat over hours means no leak
         queue = self.log.last_seq - self.sync_at if self.sync_count >= 0 else 0  # records `sync` has yet to send
-        faults = 0
+        faults = lost = pops = 0
         for d in self.dets:
             if d.fault:
                 faults += 1
+            lost += d.dropped  # records the detector's queue overwrote before the app drained it
+            pops += d.artefacts  # bursts rejected as electrode pops
         self.send("status", {
             "uptime_ms": self.uptime, "samples": self.samples, "overruns": self.b.overruns,
             "dropped": self.b.dropped, "heap_free": self.b.mem_free(), "queue": queue,
             "faults": faults, "state": STATE_NAMES[self.state()], "eseq": self.log.last_seq, "boot": self.boot,
+            "lost": lost, "pops": pops,
         })
 
     def state(self):

@@ -134,7 +134,6 @@ class Detector:
         self.min_off = max(1, ticks(p["min_off_ms"]))
         self.twitch = ticks(p["twitch_ms"])
         self.max_ep = ticks(p["max_episode_s"] * 1000)
-        self.calib_ticks = max(4, ticks(p["calib_ms"]))
         # a disabled check never reaches its run length (LO_INIT ticks would be 124 days)
         self.flat_ticks = ticks(p["flat_ms"]) or LO_INIT
         self.rail_ticks = ticks(p["rail_ms"]) or LO_INIT

@@ -20,7 +20,7 @@ FIELDS = {
             "floor"),
     "fault": ("ch", "eseq", "state", "detail", "start_ms", "end_ms"),
     "status": ("uptime_ms", "samples", "overruns", "dropped", "heap_free", "queue", "faults", "state", "eseq",
-               "boot"),
+               "boot", "lost", "pops"),
     "env": ("ch", "n", "values", "floor", "on", "off"),
     "raw": ("ch", "n", "values"),
     "log": ("ev", "boot", "ch", "eseq", "kind", "onset_ms", "offset_ms", "detected_ms", "duration_ms", "peak",

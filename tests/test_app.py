@@ -144,6 +144,7 @@ def test_ping_status_help(tmp_path: Path) -> None:
     status = [m for m in command(app, board, b"status\n") if m["t"] == "status"][0]
     assert status["samples"] >= RATE and status["state"] == "idle" and status["boot"] == 1
     assert status["heap_free"] == 50000 and status["overruns"] == 0 and status["faults"] == 0
+    assert status["lost"] == 0 and status["pops"] == 0
     help_lines = [m["data"] for m in command(app, board, b"help\n") if m["t"] == "ok"]
     assert help_lines[-1] == "end of help"
     for name in protocol.COMMANDS:
