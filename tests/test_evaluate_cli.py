@@ -228,3 +228,24 @@ def test_end_to_end_bad_param(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "no_such_param" in error_line(
         capsys, ["evaluate", str(rec), str(truth_csv), "--param", "no_such_param=3"]
     )
+
+
+def test_stray_twitch_is_a_false_event_by_kind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    truth, events = tmp_path / "t.csv", tmp_path / "e.csv"
+    write_truth(truth, [TruthInterval(0, 10.0, 12.0, "tonic")])
+    # A twitch far from the only truth spasm, one 0.5 s after it, and a tonic false alarm.
+    write_events(
+        events,
+        [ev(10.0, 12.0), ev(100.0, 100.2, "twitch"), ev(12.5, 12.6, "twitch"), ev(300.0, 305.0)],
+    )
+    argv = ["evaluate", str(truth), "--events", str(events), "--duration", "3602"]
+    d = run_json(capsys, [*argv, "--json"])
+    assert d["false_alarms"] == 3
+    assert d["false_alarms_by_kind"] == {"twitch": 2, "tonic": 1, "clonus": 0}
+    assert d["false_alarms_per_rest_hour_by_kind"]["twitch"] == pytest.approx(2.0)
+    assert d["false_alarms_per_rest_hour_by_kind"]["tonic"] == pytest.approx(1.0)
+    assert d["per_channel"][0]["false_alarms_by_kind"]["twitch"] == 2
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "false twitch" in out and "2, 2.00 / rest h" in out
+    assert "false events per hour of rest: 3.00 (3 in 1 h; twitch 2.00, tonic 1.00, clonus 0.00)" in out

@@ -239,3 +239,61 @@ def test_sweep_matches_brute_force(ev_specs: list, tr_specs: list, tol: float) -
         assert sorted(m.hits[i]) == expected
     for j in range(len(events)):
         assert m.episode_spasms[j] == tuple(i for i in range(len(truth)) if j in m.hits[i])
+
+
+# ------------------------------------------------------------------ false events of every kind (issue 8)
+
+
+def test_twitch_outside_every_truth_interval_is_a_false_event() -> None:
+    truth = [tr(10, 12, "tonic"), tr(40, 50, "fault")]
+    events = [
+        ev(10, 12, "tonic"),  # a hit
+        ev(100, 100.15, "twitch"),  # alone in rest
+        ev(12.3, 12.4, "twitch"),  # 300 ms after the truth offset: beyond the 100 ms tolerance
+        ev(45, 45.1, "twitch"),  # inside a truth fault, not a truth spasm: still a false event
+        ev(200, 205, "clonus"),
+    ]
+    s = score(events, truth, 3600)
+    assert s.false_alarms == 4 and s.false_alarms_in_faults == 1
+    assert s.false_alarms_by_kind == {"twitch": 3, "tonic": 0, "clonus": 1}
+    rest_h = (3600 - 2) / 3600
+    assert s.false_alarms_per_rest_hour_by_kind["twitch"] == pytest.approx(3 / rest_h)
+    assert s.false_alarms_per_rest_hour_by_kind["tonic"] == 0.0
+    assert s.false_alarms_per_rest_hour_by_kind["clonus"] == pytest.approx(1 / rest_h)
+    assert s.precision == pytest.approx(1 / 5)
+    # The by-kind counts always add up to the total.
+    assert sum(s.false_alarms_by_kind.values()) == s.false_alarms
+
+
+def test_twitch_inside_a_truth_spasm_is_a_fragment_not_a_false_event() -> None:
+    s = score([ev(10, 12, "tonic"), ev(12.5, 12.6, "twitch")], [tr(10, 13, "tonic")], 600)
+    assert s.false_alarms == 0 and s.false_alarms_by_kind["twitch"] == 0 and s.fragments == 1
+
+
+def test_false_events_by_kind_pooled_per_channel_hour() -> None:
+    events = [ev(5, 5.1, "twitch", ch=0), ev(5, 5.1, "twitch", ch=1), ev(20, 25, "tonic", ch=1)]
+    s = score(events, [tr(100, 101, ch=0)], 1800)
+    ch0, ch1 = s.per_channel
+    assert ch0.false_alarms_by_kind == {"twitch": 1, "tonic": 0, "clonus": 0}
+    assert ch1.false_alarms_by_kind == {"twitch": 1, "tonic": 1, "clonus": 0}
+    assert s.false_alarms_by_kind == {"twitch": 2, "tonic": 1, "clonus": 0}
+    rest_h = (1800 - 1 + 1800) / 3600  # channel 0 has 1 s of truth spasm
+    assert s.false_alarms_per_rest_hour_by_kind["twitch"] == pytest.approx(2 / rest_h)
+    assert s.false_alarms_per_rest_hour == pytest.approx(3 / rest_h)
+
+
+def test_false_events_by_kind_in_table_json_and_empty() -> None:
+    s = score([ev(5, 5.1, "twitch")], [], 3600)
+    table = format_table(s)
+    assert "false twitch" in table and "1, 1.00 / rest h" in table
+    assert "false tonic" in table and "false clonus" in table
+    d = json.loads(json.dumps(s.to_dict(), allow_nan=False))
+    assert d["false_alarms_by_kind"] == {"twitch": 1, "tonic": 0, "clonus": 0}
+    assert d["false_alarms_per_rest_hour_by_kind"]["twitch"] == pytest.approx(1.0)
+    zero = score([], [], 0)  # no rest time: rates undefined, counts zero
+    assert zero.false_alarms_by_kind == {"twitch": 0, "tonic": 0, "clonus": 0}
+    assert zero.false_alarms_per_rest_hour_by_kind == {"twitch": None, "tonic": None, "clonus": None}
+    from spasmwatch.scoring import false_summary
+
+    assert false_summary(s).startswith("false events per hour of rest: 1.00")
+    assert "twitch 1.00, tonic 0.00, clonus 0.00" in false_summary(s)

@@ -8,8 +8,10 @@ Definitions (all times in seconds, per channel; an event only ever matches truth
   ``on <= t_off + tol and off >= t_on - tol`` (touching counts).
 - A truth spasm is *detected* when at least one episode overlaps it; it counts once however many do.
   The extra episodes overlapping the same truth spasm are *fragments* (not false alarms).
-- A *false alarm* is an episode overlapping no truth spasm, also when it lies inside a truth fault
-  (``false_alarms_in_faults`` counts that subset).
+- A *false alarm* (false event) is an episode of any kind, twitches included, overlapping no truth spasm,
+  also when it lies inside a truth fault (``false_alarms_in_faults`` counts that subset). A short twitch is
+  not excused for being short: ``false_alarms_by_kind`` breaks the count down by the episode's label
+  (twitch, tonic, clonus) and ``false_alarms_per_rest_hour_by_kind`` gives each per hour of rest.
 - ``precision`` = episodes overlapping a truth spasm / all episodes. Fragments therefore count as correct
   for precision; fragmentation is reported separately (``fragments``, ``fragmented_pct``) instead of being
   hidden in precision. ``f1`` is the harmonic mean of sensitivity and precision.
@@ -214,6 +216,7 @@ class _Tally:
     matched_episodes: int = 0
     false_alarms: int = 0
     false_alarms_in_faults: int = 0
+    false_by_kind: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EPISODE_KINDS, 0))
     fragments: int = 0
     fragmented: int = 0
     merged: int = 0
@@ -233,6 +236,9 @@ class _Tally:
                     mine = self.confusion.setdefault(tk, {})
                     for label, n in row.items():
                         mine[label] = mine.get(label, 0) + n
+            elif name == "false_by_kind":
+                for kind, n in value.items():
+                    self.false_by_kind[kind] = self.false_by_kind.get(kind, 0) + n
             else:
                 setattr(self, name, getattr(self, name) + value)
 
@@ -253,6 +259,8 @@ def _tally(m: Matching, duration_s: float) -> _Tally:
         else:
             t.false_alarms += 1
             t.false_alarms_in_faults += bool(m.episode_faults[j])
+            kind = m.episodes[j].kind
+            t.false_by_kind[kind] = t.false_by_kind.get(kind, 0) + 1
     for i, hit in enumerate(m.hits):
         if not hit:
             continue
@@ -292,6 +300,8 @@ class Scores:
     f1: float | None
     false_alarms_per_hour: float | None
     false_alarms_per_rest_hour: float | None
+    false_alarms_by_kind: dict[str, int]  # episode label -> false alarms (twitch, tonic, clonus)
+    false_alarms_per_rest_hour_by_kind: dict[str, float | None]
     fragments: int
     fragmented: int
     fragmented_pct: float | None
@@ -356,6 +366,10 @@ def _finish(t: _Tally, channel: int | None, tolerance_s: float, per_channel: lis
         f1=f1,
         false_alarms_per_hour=_ratio(t.false_alarms, hours),
         false_alarms_per_rest_hour=_ratio(t.false_alarms, t.rest_s / 3600.0),
+        false_alarms_by_kind=dict(t.false_by_kind),
+        false_alarms_per_rest_hour_by_kind={
+            k: _ratio(n, t.rest_s / 3600.0) for k, n in t.false_by_kind.items()
+        },
         fragments=t.fragments,
         fragmented=t.fragmented,
         fragmented_pct=None if t.truth_detected == 0 else 100.0 * t.fragmented / t.truth_detected,
@@ -437,6 +451,25 @@ def _kind_row(kind: str) -> tuple[str, Callable[[Scores], str]]:
     return f"  {kind} labelled right", lambda s: _pct(s.kind_accuracy_by_truth[kind])
 
 
+def _false_kind_row(kind: str) -> tuple[str, Callable[[Scores], str]]:
+    def cell(s: Scores) -> str:
+        n = s.false_alarms_by_kind.get(kind, 0)
+        return f"{n}, {_fmt(s.false_alarms_per_rest_hour_by_kind.get(kind), 2)} / rest h"
+
+    return f"  false {kind}", cell
+
+
+def false_summary(scores: Scores) -> str:
+    """One line: false events per hour of rest, all kinds and by kind (pooled)."""
+    by = ", ".join(
+        f"{k} {_fmt(scores.false_alarms_per_rest_hour_by_kind.get(k), 2)}" for k in EPISODE_KINDS
+    )
+    return (
+        f"false events per hour of rest: {_fmt(scores.false_alarms_per_rest_hour, 2)} "
+        f"({scores.false_alarms} in {scores.rest_s / 3600.0:.3g} h; {by})"
+    )
+
+
 # (label, formatter) rows of the metrics table.
 _ROWS: list[tuple[str, Callable[[Scores], str]]] = [
     ("duration (s)", lambda s: _fmt(s.duration_s, 1)),
@@ -450,6 +483,7 @@ _ROWS: list[tuple[str, Callable[[Scores], str]]] = [
     ("false alarms", lambda s: f"{s.false_alarms} ({s.false_alarms_in_faults} in faults)"),
     ("false alarms / h", lambda s: _fmt(s.false_alarms_per_hour, 2)),
     ("false alarms / rest h", lambda s: _fmt(s.false_alarms_per_rest_hour, 2)),
+    *[_false_kind_row(k) for k in EPISODE_KINDS],
     (
         "fragments",
         lambda s: (

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, InputError
 from ..events import Event, TruthInterval, read_events, read_truth, write_events
-from ..scoring import DEFAULT_TOLERANCE_S, format_table, score
+from ..scoring import DEFAULT_TOLERANCE_S, false_summary, format_table, score
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,7 +25,9 @@ run; the recording is then read only for its duration and channel list, and may 
 --duration S is given (with --duration the recording is not read at all).
 
 Metrics are per channel, then pooled (rates per channel-hour); see spasmwatch.scoring for the exact
-definitions. Undefined values (e.g. sensitivity with no truth spasm) print as "-" and are null in --json.
+definitions. Every detected episode that overlaps no truth spasm is a false event, whatever its kind
+(a twitch too); false events are reported in total and by kind (twitch, tonic, clonus), per hour of rest.
+Undefined values (e.g. sensitivity with no truth spasm) print as "-" and are null in --json.
 """
 
 
@@ -177,4 +179,5 @@ def run(args: argparse.Namespace) -> int:
         what = f"events {args.events}" if args.events else f"detector ({mode}) on {args.recording}"
         print(f"{what} vs truth {args.truth}")
         print(format_table(scores))
+        print(false_summary(scores))
     return 0
