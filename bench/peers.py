@@ -83,6 +83,18 @@ def merge(episodes: Episodes, gap_s: float = MERGE_GAP_S, min_s: float = MERGE_M
 # ----------------------------------------------------------------------------------------------- NeuroKit2
 
 
+def nk2_amplitude(cleaned: np.ndarray, rate_hz: float) -> np.ndarray:
+    """nk.emg_amplitude as emg_process calls it: with the sample rate where this NeuroKit2 takes one (0.3 does;
+    its linear-envelope window depends on it, and the default is 1000 Hz)."""
+    import inspect
+
+    import neurokit2 as nk
+
+    if "sampling_rate" in inspect.signature(nk.emg_amplitude).parameters:
+        return np.asarray(nk.emg_amplitude(cleaned, sampling_rate=rate_hz))
+    return np.asarray(nk.emg_amplitude(cleaned))
+
+
 def nk2_activity(x: np.ndarray, rate_hz: float) -> np.ndarray:
     """The EMG_Activity column of nk.emg_process(x, rate_hz), built from the steps emg_process runs."""
     import neurokit2 as nk
@@ -92,7 +104,7 @@ def nk2_activity(x: np.ndarray, rate_hz: float) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cleaned = nk.emg_clean(x, sampling_rate=rate_hz)
-        amplitude = nk.emg_amplitude(cleaned)
+        amplitude = nk2_amplitude(cleaned, rate_hz)
         binary = act._emg_activation_threshold(amplitude, threshold="default")
         info = act._emg_activation_activations(binary, duration_min=int(0.05 * rate_hz))
     column = np.zeros(len(x), dtype=np.int8)
