@@ -35,6 +35,12 @@ def volts_to_counts(v: np.ndarray) -> np.ndarray:
     return np.interp(v, _GRID, _LUT)
 
 
+def counts_to_volts(c: float) -> float:
+    """Inverse of the ADC curve on its monotone part: the pin voltage that reads `c` counts (0 < c < 4095)."""
+    rising = np.flatnonzero(np.diff(_LUT) > 0)
+    return float(np.interp(c, _LUT[rising + 1], _GRID[rising + 1]))
+
+
 class FrontEnd:
     """Stateful MyoWare model: feed electrode µV chunk by chunk, get RAW (and ENV) volts."""
 
@@ -51,15 +57,17 @@ class FrontEnd:
         hp, self.hp_zi = signal.sosfilt(self.hp, uv, zi=self.hp_zi)
         return np.clip(MID + hp * 1e-6 * RAW_GAIN, RAIL_LO, RAIL_HI)
 
-    def env(self, raw_v: np.ndarray) -> np.ndarray:
-        """ENV output from RAW volts: full-wave rectify about mid-rail, smooth, amplify; no offset."""
+    def env(self, raw_v: np.ndarray, gain_fold: float = 1.0, offset_v: float | np.ndarray = 0.0) -> np.ndarray:
+        """ENV output from RAW volts: full-wave rectify about mid-rail, smooth, amplify (nominal gain x
+        `gain_fold`, the pot), plus `offset_v` (0 for the MyoWare itself; an RMS/ENV stage resting on a DC
+        offset otherwise)."""
         smooth, self.lp_zi = signal.lfilter(*self.lp, np.abs(raw_v - MID), zi=self.lp_zi)
-        return np.clip(smooth * (ENV_GAIN / RAW_GAIN), RAIL_LO, RAIL_HI)
+        return np.clip(smooth * (ENV_GAIN / RAW_GAIN * gain_fold) + offset_v, RAIL_LO, RAIL_HI)
 
 
-def to_counts(v: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def to_counts(v: np.ndarray, rng: np.random.Generator, noise_counts: float = ADC_NOISE_COUNTS) -> np.ndarray:
     """Sample volts with the ESP32 ADC: input noise, non-linear curve, quantisation, 0..4095."""
-    noisy = v + rng.standard_normal(v.size) * (ADC_NOISE_COUNTS / COUNTS_PER_V)
+    noisy = v + rng.standard_normal(v.size) * (noise_counts / COUNTS_PER_V)
     return np.clip(np.rint(volts_to_counts(noisy)), 0, 4095).astype(np.uint16)
 
 

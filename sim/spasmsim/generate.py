@@ -17,7 +17,7 @@ CHUNK = 1 << 18  # internal samples per chunk: bounds memory for multi-hour reco
 ENV_INTERNAL_HZ = 1000.0  # env mode simulates the analogue chain at >= this rate, then samples the ENV pin
 AMP_FACTOR = {"jerk": 1.5, "cramp": 1.2, "clonus": 1.3}  # relative to tonic spasms of the same scenario
 # One independent random stream per purpose, so changing one part of the model leaves the others alone.
-S_SCHED, S_FAULT, S_FLOOR, S_EMG, S_ART, S_ADC, S_GLITCH, S_MAINS, S_ECG = range(9)
+S_SCHED, S_FAULT, S_FLOOR, S_EMG, S_ART, S_ADC, S_GLITCH, S_MAINS, S_ECG, S_SWING, S_ENV = range(11)
 
 
 @dataclass
@@ -36,10 +36,11 @@ def _rng(seed: int, *key: int) -> np.random.Generator:
 class Patches:
     """Short waveforms (start sample, data) added into whichever chunks they overlap."""
 
-    def __init__(self, items: list[tuple[int, np.ndarray]]) -> None:
-        items = sorted(items, key=lambda it: it[0])
-        self.starts = np.array([s for s, _ in items], dtype=np.int64)
-        self.data = [d for _, d in items]
+    def __init__(self, items: list[tuple[int, np.ndarray]], scales: np.ndarray | list[float] | None = None) -> None:
+        order = sorted(range(len(items)), key=lambda k: items[k][0])
+        self.starts = np.array([items[k][0] for k in order], dtype=np.int64)
+        self.data = [items[k][1] for k in order]  # may share arrays (heartbeat templates): never written
+        self.scales = [1.0 if scales is None else float(scales[k]) for k in order]
         self.longest = max((d.size for d in self.data), default=0)
 
     def add_into(self, buf: np.ndarray, a: int) -> None:
@@ -49,7 +50,7 @@ class Patches:
             s, d = int(self.starts[j]), self.data[j]
             i0, i1 = max(s, a), min(s + d.size, b)
             if i1 > i0:
-                buf[i0 - a : i1 - a] += d[i0 - s : i1 - s]
+                buf[i0 - a : i1 - a] += self.scales[j] * d[i0 - s : i1 - s]
 
 
 def _faults(sc: Scenario, rng: np.random.Generator, fs: float, n: int) -> list[tuple[int, int, float]]:
@@ -71,7 +72,7 @@ def _spasms(sc: Scenario, rng: np.random.Generator, fs: float, n: int, blocked: 
     weights = np.array([w for _, w in sc.kinds]) / sum(w for _, w in sc.kinds)
     durations = {"tonic": sc.tonic_s, "clonus": sc.clonus_s, "jerk": sc.jerk_s, "cramp": sc.cramp_s}
     min_gap, mean_gap = sc.gap_s
-    events = []
+    events: list[tuple[str, int, np.ndarray]] = []
     t = rng.uniform(2.0, 2.0 + mean_gap)
     while True:
         kind = names[int(rng.choice(len(names), p=weights))]
@@ -99,6 +100,38 @@ def _artefacts(sc: Scenario, rng: np.random.Generator, fs: float, dur_s: float) 
     return Patches(items)
 
 
+def _floor_steps(sc: Scenario, rng: np.random.Generator, dur_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Times (s) and factors of the rest-level steps: spread over 15-85 % of the recording, the first one up
+    by `floor_step_fold`, later ones up or down by as much."""
+    if sc.floor_steps <= 0:
+        return np.zeros(0), np.zeros(0)
+    k = np.arange(sc.floor_steps)
+    times = dur_s * (0.15 + 0.7 * (k + rng.uniform(0.2, 0.8, k.size)) / k.size)
+    factors = rng.uniform(*sc.floor_step_fold, k.size)
+    down = rng.random(k.size) < 0.5
+    down[0] = False
+    return times, np.where(down, 1.0 / factors, factors)
+
+
+def _swings(sc: Scenario, rng: np.random.Generator, fs: float, events: list[tuple[str, int, np.ndarray]]
+            ) -> Patches:
+    """Movement swings of the electrode potential starting just before a share `swing_p` of the spasms."""
+    items = []
+    for _, i0, env in events:
+        if sc.swing_p <= 0 or rng.random() >= sc.swing_p:
+            continue
+        lead, wave = itf.swing(rng, fs, rng.uniform(*sc.swing_uv))
+        items.append((max(0, i0 + phys.truth_bounds(env)[0] - lead), wave))
+    return Patches(items)
+
+
+def _env_offset(sc: Scenario, rng: np.random.Generator, dur_s: float) -> tuple[float, np.ndarray] | None:
+    """ENV DC offset (volts that read `env_offset_counts`) and the knots of its slow ±5-10 % wander."""
+    if sc.env_offset_counts <= 0:
+        return None
+    return adc.counts_to_volts(sc.env_offset_counts), itf.slow_curve(rng, dur_s, 5.0, 0.04)
+
+
 def generate(scenario: str | Scenario, seed: int = 1, minutes: float | None = None, mode: str = "raw",
              rate_hz: float | None = None, channels: int = 1, mains_hz: float = 50.0) -> Simulation:
     """Simulate `channels` independent channels (shared mains phase and heartbeat) of a scenario."""
@@ -113,8 +146,15 @@ def generate(scenario: str | Scenario, seed: int = 1, minutes: float | None = No
     shared = _rng(seed, 1000, S_MAINS)
     mains_phases = shared.uniform(0, 2 * np.pi, len(itf.MAINS_HARMONICS))
     mains_knots = itf.slow_curve(shared, dur_s, 20.0, 0.1)
-    beats = itf.beat_times(_rng(seed, 1000, S_ECG), dur_s, sc.ecg_bpm) if sc.ecg_uv > 0 else np.zeros(0)
-    template = itf.ecg_template(fs)
+    heart = _rng(seed, 1000, S_ECG)
+    beats = itf.beat_times(heart, dur_s, sc.ecg_bpm) if sc.ecg_uv > 0 else np.zeros(0)
+    beat_gain = itf.beat_gains(heart, beats) if beats.size else beats
+    if sc.ecg_shape == "gauss":
+        templates, beat_shape = [itf.ecg_template(fs, gaussian=True)], np.zeros(beats.size, dtype=np.int64)
+    else:
+        templates = [itf.ecg_template(fs, w) for w in itf.ECG_WIDTHS]
+        beat_shape = heart.integers(0, len(templates), beats.size)
+    beat_at = [int(t * fs) - int(itf.ECG_PRE_S * fs) for t in beats]
     pick = np.floor(np.arange(n_out) * (fs / rate)).astype(np.int64)  # ENV pin sampling instants
 
     out_channels, truth = [], []
@@ -125,9 +165,12 @@ def generate(scenario: str | Scenario, seed: int = 1, minutes: float | None = No
         artefacts = _artefacts(sc, art_rng, fs, dur_s)
         wander = itf.wander_params(art_rng, sc.wander_uv)
         mains_amp = sc.mains_uv * art_rng.uniform(0.5, 1.5)
-        ecg_amp = sc.ecg_uv * art_rng.uniform(0.6, 1.2) * (1 if art_rng.random() < 0.8 else -1)
-        ecg = Patches([(int(t * fs) - int(0.2 * fs), ecg_amp * template) for t in beats])
+        ecg_amp = sc.ecg_uv * art_rng.uniform(*sc.ecg_spread) * (1 if art_rng.random() < 0.8 else -1)
+        ecg = Patches([(i, templates[k]) for i, k in zip(beat_at, beat_shape, strict=True)], ecg_amp * beat_gain)
         floor_knots = itf.floor_knots(_rng(seed, S_FLOOR, ch), dur_s, sc.floor_fold)
+        step_t, step_f = _floor_steps(sc, _rng(seed, S_FLOOR, ch, 2), dur_s)
+        swings = _swings(sc, _rng(seed, S_SWING, ch), fs, events)
+        env_offset = _env_offset(sc, _rng(seed, S_ENV, ch), dur_s)
         floor_rng, adc_rng = _rng(seed, S_FLOOR, ch, 1), _rng(seed, S_ADC, ch)
         emg = phys.ShapedNoise(_rng(seed, S_EMG, ch), fs)
         activation = Patches([(i0, env) for _, i0, env in events])
@@ -139,18 +182,21 @@ def generate(scenario: str | Scenario, seed: int = 1, minutes: float | None = No
             act = np.zeros(b - a)
             activation.add_into(act, a)
             uv = emg.next(b - a) * act
-            uv += floor_rng.standard_normal(b - a) * (sc.floor_uv * itf.curve_at(floor_knots, t))
+            floor = sc.floor_uv * itf.curve_at(floor_knots, t) * itf.step_factor(t, step_t, step_f)
+            uv += floor_rng.standard_normal(b - a) * floor
             uv += itf.mains(t, mains_hz, fs, mains_phases) * (mains_amp * itf.curve_at(mains_knots, t))
             uv += itf.wander(t, wander)
             artefacts.add_into(uv, a)
             ecg.add_into(uv, a)
+            swings.add_into(uv, a)
             volts = front.raw(uv)
             for f0, f1, level in faults:  # lead-off: the output sits flat or at a rail
                 volts[max(f0, a) - a : max(min(f1, b) - a, 0)] = level
             if mode == "env":
-                volts = front.env(volts)
+                offset = 0.0 if env_offset is None else env_offset[0] * itf.curve_at(env_offset[1], t)
+                volts = front.env(volts, sc.env_gain_fold, offset)
             k0, k1 = np.searchsorted(pick, [a, b])
-            counts[k0:k1] = adc.to_counts(volts[pick[k0:k1] - a], adc_rng)
+            counts[k0:k1] = adc.to_counts(volts[pick[k0:k1] - a], adc_rng, sc.adc_noise)
         adc.add_glitches(counts, _rng(seed, S_GLITCH, ch), rate)
         out_channels.append(counts)
         for kind, i0, env in events:

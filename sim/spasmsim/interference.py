@@ -76,21 +76,75 @@ def pop(rng: np.random.Generator, fs: float, amp_uv: float) -> np.ndarray:
     return (1 if rng.random() < 0.5 else -1) * amp_uv * np.exp(-t / tau)
 
 
-def ecg_template(fs: float) -> np.ndarray:
-    """One heartbeat as seen on a trunk EMG lead: Gaussian Q, R, S and T waves, R peak = 1, 0.6 s long."""
-    t = np.arange(int(0.6 * fs)) / fs - 0.2
-    g = lambda c, s: np.exp(-0.5 * ((t - c) / s) ** 2)
-    return -0.15 * g(-0.025, 0.008) + g(0.0, 0.010) - 0.35 * g(0.028, 0.010) + 0.25 * g(0.25, 0.04)
+# One heartbeat at the skin of an EMG lead, as Gaussian P, Q, R, S and T waves (centre s, width s, amplitude
+# relative to R). Q, R and S were fitted by least squares so that the beat after the sensor's 20 Hz first-order
+# high-pass matches the mean normalised beat of emgGO `ECG Contaminated.mat` (8 channels, 2048 Hz; residual 2 %
+# of the peak): a monophasic R 10 ms wide (sigma) with a small Q, which the high-pass turns into the file's
+# biphasic R-S complex of 60-75 ms; the high-passed peak is ~0.4x the skin R. P and T are small at the skin, as
+# the fit found, and all but vanish on RAW, as in the file.
+PQRST = (
+    ("P", -0.165, 0.022, 0.06),
+    ("Q", -0.024, 0.007, -0.15),
+    ("R", 0.0, 0.010, 1.0),
+    ("S", 0.010, 0.0045, -0.155),
+    ("T", 0.26, 0.045, 0.12),
+)
+ECG_PRE_S, ECG_POST_S = 0.3, 0.5  # template span around the R peak
+ECG_WIDTHS = (0.9, 0.95, 1.0, 1.05, 1.1)  # QRS width variants: beat-to-beat shape differences
+
+
+def ecg_template(fs: float, width: float = 1.0, gaussian: bool = False) -> np.ndarray:
+    """One heartbeat (R peak = 1, at ECG_PRE_S into the array): the PQRST model above, QRS widths x `width`.
+
+    `gaussian=True` gives the older spike-like Q-R-S-T model (no P wave, narrower S) kept for `ecg_leadoff`.
+    """
+    t = np.arange(int((ECG_PRE_S + ECG_POST_S) * fs)) / fs - ECG_PRE_S
+    g = lambda c, s: np.exp(-0.5 * ((t - c) / s) ** 2)  # noqa: E731
+    if gaussian:
+        return -0.15 * g(-0.025, 0.008) + g(0.0, 0.010) - 0.35 * g(0.028, 0.010) + 0.25 * g(0.25, 0.04)
+    out = np.zeros(t.size)
+    for name, c, s, a in PQRST:
+        qrs = name in "QRS"
+        out += a * g(c * width if qrs else c, s * width if qrs else s)
+    return out
 
 
 def beat_times(rng: np.random.Generator, duration_s: float, bpm: tuple[float, float]) -> np.ndarray:
-    """Heartbeat times with a slowly varying rate and ~3 % beat-to-beat variability."""
+    """Heartbeat times with a slowly varying rate and ~3 % beat-to-beat variability (plus ~4 % sinus arrhythmia)."""
     rr0 = 60.0 / rng.uniform(*bpm)
     n = int(duration_s / rr0 * 1.2) + 4
     k = np.arange(n)
     rr = rr0 * (1 + 0.03 * rng.standard_normal(n) + 0.04 * np.sin(2 * np.pi * k / rng.uniform(4, 6)))
     times = rng.uniform(0, rr0) + np.cumsum(rr)
     return times[times < duration_s]
+
+
+def beat_gains(rng: np.random.Generator, times: np.ndarray) -> np.ndarray:
+    """Per-beat amplitude: breathing (0.2-0.33 Hz) modulates the QRS by ~±10 %, plus 4 % beat-to-beat noise."""
+    f, ph = rng.uniform(0.2, 0.33), rng.uniform(0, 2 * np.pi)
+    return (1 + 0.1 * np.sin(2 * np.pi * f * times + ph)) * (1 + 0.04 * rng.standard_normal(times.size))
+
+
+def swing(rng: np.random.Generator, fs: float, amp_uv: float) -> tuple[int, np.ndarray]:
+    """Movement-induced baseline swing under a burst: a single-lobed (half-sine) shift of the electrode potential
+    lasting 0.4-1.2 s, of either sign; -> (samples before the burst onset where it starts, waveform µV).
+
+    Through the sensor's 20 Hz high-pass the RAW output keeps its fast part: the burst rides tens of counts off
+    the baseline, all on one side of where it started.
+    """
+    dur = rng.uniform(0.4, 1.2)
+    lead = int(rng.uniform(0.05, 0.3) * fs)
+    t = np.arange(int(dur * fs)) / fs
+    sign = 1.0 if rng.random() < 0.5 else -1.0
+    return lead, sign * amp_uv * np.sin(np.pi * t / dur) ** 2
+
+
+def step_factor(times_s: np.ndarray, step_t: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Piecewise-constant multiplier: the product of every step `factors[k]` whose time `step_t[k]` has passed."""
+    if step_t.size == 0:
+        return np.ones(times_s.size)
+    levels = np.concatenate([[1.0], np.cumprod(factors)])
+    return levels[np.searchsorted(step_t, times_s, side="right")]
 
 
 def poisson_times(rng: np.random.Generator, duration_s: float, per_min: float) -> np.ndarray:
