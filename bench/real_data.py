@@ -710,21 +710,23 @@ def target_table(rows: list[dict]) -> list[str]:
 
 
 def detector_version() -> str:
-    """Last commit of firmware/detector.py, '+modified' when the working tree differs from it."""
+    """Last commit of firmware/detector.py, with '+modified' when the detector actually imported (the
+    working tree, or whatever spasmfw resolves to) differs from that commit's file."""
+    import importlib.util
+
+    def git(*cmd: str) -> str:
+        return subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
     try:
-        rev = subprocess.run(
-            ["git", "log", "-1", "--format=%h", "--", "firmware/detector.py"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "diff", "--quiet", "HEAD", "--", "firmware/detector.py"], cwd=ROOT, capture_output=True
-        ).returncode
+        rev = git("log", "-1", "--format=%h", "--", "firmware/detector.py")
+        spec = importlib.util.find_spec("spasmfw.detector")
+        used = git("hash-object", str(spec.origin)) if spec and spec.origin else ""
+        committed = git("rev-parse", f"{rev}:firmware/detector.py") if rev else ""
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return (rev or "unknown") + ("+modified" if dirty else "")
+    if not rev:
+        return "unknown"
+    return rev if used == committed else f"{rev}+modified (blob {used[:8]})"
 
 
 def main_report(
