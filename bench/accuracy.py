@@ -1,13 +1,18 @@
-"""Accuracy benchmark: every simulator scenario through our detector and the peer detectors, one table.
+"""Accuracy benchmark: the simulator suite through our detector (RAW and ENV) and the peer detectors.
 
-    python bench/accuracy.py [--quick] [--jobs N] [--json OUT.json] [--no-peers] [--no-real]
+    python bench/accuracy.py [--mode raw|env|both] [--quick] [--jobs N] [--param NAME=VALUE ...]
+                             [--json OUT.json] [--no-peers] [--no-real]
 
-Runs each scenario of `spasmwatch simulate --list` (RAW, 1 kHz, one channel, fixed seed) through
-firmware/detector.py (via spasmwatch.detect) and, when installed (`pip install neurokit2 biosppy`), through
-NeuroKit2 and BioSPPy's Bonato and Solnik onset detectors (see bench/peers.py), scores each with
-spasmwatch.scoring.score, prints one scenario x detector table, pooled figures per detector and the issue's
-targets for ours, then the real-recording checks of bench/real_data.py. Generated scenarios are cached in a
-temporary directory. See docs/accuracy.md.
+Runs each scenario of `spasmwatch simulate --list` (one channel, fixed seed) through firmware/detector.py (via
+spasmwatch.detect): RAW at 1 kHz and the ECG scenarios also at 250 and 500 Hz (`--mode raw`), a MyoWare-style
+ENV at 100 Hz derived by the simulator from the same scenarios (`--mode env`), or all of it (`both`, the
+default). When installed (`pip install neurokit2 biosppy`) NeuroKit2 and BioSPPy's Bonato and Solnik onset
+detectors (see bench/peers.py) run on the RAW 1 kHz signals. Each run is scored with spasmwatch.scoring.score;
+false events are every episode overlapping no truth spasm (twitches included) plus every fault event
+overlapping no truth fault (a `flat` fault on a healthy electrode). Prints one table per suite, our pooled
+figures and the issue's targets as PASS/MISS, then the real-recording checks of bench/real_data.py.
+`--param` overrides our detector's defaults (repeatable). Generated scenarios are cached in a temporary
+directory keyed by the simulator's source. See docs/accuracy.md.
 """
 
 from __future__ import annotations
@@ -32,13 +37,19 @@ import peers  # noqa: E402
 
 from spasmsim import generate as gen_mod  # noqa: E402
 from spasmsim.scenarios import SCENARIOS  # noqa: E402
-from spasmwatch.detect import detect  # noqa: E402
+from spasmwatch.detect import check_params, detect  # noqa: E402
+from spasmwatch.errors import ConfigError  # noqa: E402
 from spasmwatch.events import Event, TruthInterval  # noqa: E402
 from spasmwatch.scoring import Scores, match, percentile, score  # noqa: E402
 
 SEED = 1
 RATE_HZ = 1000.0
 MODE = "raw"
+ENV_RATE_HZ = 100.0
+ECG_SCENARIOS = ("ecg_leadoff", "ecg_rest", "ecg_spasms")
+ECG_RATES_HZ = (250.0, 500.0)  # besides 1 kHz, which the RAW suite runs
+# The bench runs these shorter than their `simulate` default, to keep a full run within ~3 min on 2 cores.
+BENCH_MINUTES = {"night": 60.0, "drifting_floor": 30.0}
 REST_S = 3.0  # the peers' rest period: the first seconds of every scenario (no spasm starts before 19 s)
 QUICK_MINUTES = 1.0
 OURS = "ours"
@@ -55,9 +66,24 @@ TARGETS = {
 }
 
 
-def suite(quick: bool) -> list[tuple[str, float]]:
-    """(scenario, minutes): every scenario at its default length (5 h 45 min in all), or 1 min each."""
-    return [(sc.name, QUICK_MINUTES if quick else float(sc.minutes)) for sc in SCENARIOS]
+Job = tuple[str, float, str, float]  # scenario, minutes, mode, rate
+
+
+def suite(quick: bool, mode: str = "raw") -> list[Job]:
+    """(scenario, minutes, mode, rate) of the suite: `raw` = every scenario at RAW 1 kHz and the ECG scenarios
+    at RAW 250 and 500 Hz, `env` = every scenario as ENV at 100 Hz, `both` = all of it; `quick` = 1 min each."""
+    minutes = lambda sc: QUICK_MINUTES if quick else BENCH_MINUTES.get(sc.name, float(sc.minutes))  # noqa: E731
+    jobs: list[Job] = []
+    if mode in ("raw", "both"):
+        jobs += [(sc.name, minutes(sc), "raw", RATE_HZ) for sc in SCENARIOS]
+        jobs += [(sc.name, minutes(sc), "raw", r) for r in ECG_RATES_HZ for sc in SCENARIOS if sc.name in ECG_SCENARIOS]
+    if mode in ("env", "both"):
+        jobs += [(sc.name, minutes(sc), "env", ENV_RATE_HZ) for sc in SCENARIOS]
+    return jobs
+
+
+def group_of(mode: str, rate: float) -> str:
+    return f"{mode.upper()} {rate:g} Hz"
 
 
 def detector_names(with_peers: bool) -> list[str]:
@@ -82,9 +108,10 @@ def _cache_dir() -> Path:
     return path
 
 
-def scenario_signal(name: str, minutes: float, seed: int = SEED) -> tuple[np.ndarray, list[TruthInterval]]:
+def scenario_signal(name: str, minutes: float, seed: int = SEED, mode: str = MODE, rate: float = RATE_HZ
+                    ) -> tuple[np.ndarray, list[TruthInterval]]:
     """Channel 0 counts and truth of a scenario, generated once and cached as .npz."""
-    path = _cache_dir() / f"{name}-{minutes:g}min-seed{seed}-{MODE}-{RATE_HZ:g}.npz"
+    path = _cache_dir() / f"{name}-{minutes:g}min-seed{seed}-{mode}-{rate:g}.npz"
     if path.exists():
         data = np.load(path)
         truth = [
@@ -92,7 +119,7 @@ def scenario_signal(name: str, minutes: float, seed: int = SEED) -> tuple[np.nda
             for a, b, k in zip(data["on"], data["off"], data["kind"], strict=True)
         ]
         return data["counts"], truth
-    sim = gen_mod.generate(name, seed=seed, minutes=minutes, mode=MODE, rate_hz=RATE_HZ)
+    sim = gen_mod.generate(name, seed=seed, minutes=minutes, mode=mode, rate_hz=rate)
     truth = [t for t in sim.truth if t.channel == 0]
     tmp = path.with_suffix(f".{os.getpid()}.npz")
     np.savez(
@@ -109,24 +136,27 @@ def scenario_signal(name: str, minutes: float, seed: int = SEED) -> tuple[np.nda
 # ------------------------------------------------------------------------------------------ running
 
 
-def run_scenario(job: tuple[str, float, tuple[str, ...]]) -> dict:
-    """Events of every detector on one scenario (runs in a worker process)."""
-    name, minutes, names = job
-    counts, truth = scenario_signal(name, minutes)
-    duration = len(counts) / RATE_HZ
+def run_scenario(job: tuple[str, float, str, float, tuple[str, ...], dict]) -> dict:
+    """Events of every detector on one scenario, mode and rate (runs in a worker process)."""
+    name, minutes, mode, rate, names, params = job
+    counts, truth = scenario_signal(name, minutes, mode=mode, rate=rate)
+    duration = len(counts) / rate
     events: dict[str, list[Event]] = {}
     seconds: dict[str, float] = {}
     for det in names:
         t0 = time.perf_counter()
         if det == OURS:
-            events[det] = detect(counts, RATE_HZ, MODE)
+            events[det] = detect(counts, rate, mode, params)
         else:
             peer, _, variant = det.partition("+")
-            events[det] = peers.run_peer(peer, counts, RATE_HZ, MODE, REST_S, merged=variant == "merge")
+            events[det] = peers.run_peer(peer, counts, rate, mode, REST_S, merged=variant == "merge")
         seconds[det] = time.perf_counter() - t0
     early = [t for t in truth if t.onset_s < REST_S and t.kind != "fault"]
     return {
         "scenario": name,
+        "mode": mode,
+        "rate_hz": rate,
+        "minutes": minutes,
         "duration_s": duration,
         "truth": truth,
         "events": events,
@@ -135,16 +165,56 @@ def run_scenario(job: tuple[str, float, tuple[str, ...]]) -> dict:
     }
 
 
-def run_suite(jobs: list[tuple[str, float]], names: list[str], n_jobs: int) -> list[dict]:
-    order = sorted(jobs, key=lambda j: -j[1])  # longest first: better balance over the workers
-    tasks = [(name, minutes, tuple(names)) for name, minutes in order]
+def run_suite(jobs: list[Job], names: list[str], n_jobs: int, params: dict | None = None) -> list[dict]:
+    """Run every job; peers only on RAW 1 kHz jobs. Results in the order of `jobs`."""
+    tasks = [
+        (name, minutes, mode, rate, tuple(names) if (mode, rate) == ("raw", RATE_HZ) else (OURS,), params or {})
+        for name, minutes, mode, rate in jobs
+    ]
+    # longest work first (RAW costs ~10x ENV per second of signal): better balance over the workers
+    order = sorted(range(len(tasks)), key=lambda k: -tasks[k][1] * tasks[k][3] * len(tasks[k][4]))
     if n_jobs <= 1:
-        results = [run_scenario(t) for t in tasks]
+        done = {k: run_scenario(tasks[k]) for k in order}
     else:
         with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("fork")) as pool:
-            results = list(pool.map(run_scenario, tasks))
-    by_name = {r["scenario"]: r for r in results}
-    return [by_name[name] for name, _ in jobs]
+            done = dict(zip(order, pool.map(run_scenario, [tasks[k] for k in order]), strict=True))
+    return [done[k] for k in range(len(tasks))]
+
+
+# ------------------------------------------------------------------------------------------ false events
+
+
+def false_events(events: list[Event], truth: list[TruthInterval], s: Scores) -> dict[str, int]:
+    """False events by kind: episodes overlapping no truth spasm (twitch, tonic, clonus) and fault events
+    overlapping no truth fault (flat, rail). Uses the scorer's by-kind counts where it has them."""
+    m = match(events, truth)
+    out: dict[str, int] = {}
+    by_kind = getattr(s, "false_alarms_by_kind", None)
+    if by_kind is None:
+        for j in m.false_alarms:
+            out[m.episodes[j].kind] = out.get(m.episodes[j].kind, 0) + 1
+    else:
+        out.update({k: int(n) for k, n in by_kind.items() if n})
+    for ev, hit in zip(m.fault_events, m.fault_event_faults, strict=True):
+        if not hit:
+            key = ev.detail or "fault"
+            out[key] = out.get(key, 0) + 1
+    return out
+
+
+def false_time_pct(events: list[Event], truth: list[TruthInterval], rest_s: float) -> float | None:
+    """Share of rest time (%) covered by episodes outside every truth spasm (a stuck floor shows here, even
+    when its minutes-long episode also touches a spasm and so is not a false event)."""
+    spasms = sorted((t.onset_s, t.offset_s) for t in truth if t.kind != "fault")
+    covered = 0.0
+    for e in events:
+        if e.kind == "fault":
+            continue
+        length = e.offset_s - e.onset_s
+        for a, b in spasms:
+            length -= max(0.0, min(b, e.offset_s) - max(a, e.onset_s))
+        covered += max(length, 0.0)
+    return None if rest_s <= 0 else 100.0 * covered / rest_s
 
 
 def pooled(results: list[dict], det: str) -> tuple[list[Event], list[TruthInterval], float]:
@@ -212,13 +282,23 @@ HEADER = [
     "F1",
     "sens",
     "prec",
-    "FA/rest h",
+    "false",
+    "false/rest h",
+    "false by kind",
+    "rest in ep %",
     "frag %",
     "onset ms",
 ]
 
 
-def row(scenario: str, det: str, minutes: float, s: Scores) -> list[str]:
+def _kinds_text(kinds: dict[str, int]) -> str:
+    return " ".join(f"{k} {n}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1])) or "-"
+
+
+def row(scenario: str, det: str, minutes: float, s: Scores, kinds: dict[str, int] | None = None,
+        rest_pct: float | None = None) -> list[str]:
+    kinds = kinds if kinds is not None else {"episodes": s.false_alarms, "faults": s.false_faults}
+    n_false = sum(kinds.values())
     return [
         scenario,
         det,
@@ -228,7 +308,10 @@ def row(scenario: str, det: str, minutes: float, s: Scores) -> list[str]:
         _f(s.f1),
         _f(s.sensitivity),
         _f(s.precision),
-        _f(s.false_alarms_per_rest_hour, 1),
+        str(n_false),
+        _f(n_false / (s.rest_s / 3600) if s.rest_s > 0 else None, 1),
+        _kinds_text(kinds),
+        _f(rest_pct, 1),
         _f(s.fragmented_pct, 1),
         _f(s.onset_abs_median_ms, 0),
     ]
@@ -302,8 +385,8 @@ def beats(mine: Scores, theirs: Scores) -> tuple[str, str]:
     if mine.truth_spasms == 0:
         a, b = mine.false_alarms, theirs.false_alarms
         return ("tie" if a == b == 0 else "win" if a < b else "lose"), f"false alarms {a} vs {b}"
-    a, b = mine.f1 or 0.0, theirs.f1 or 0.0
-    return ("tie" if a == b == 1.0 else "win" if a > b else "lose"), f"F1 {a:.3f} vs {b:.3f}"
+    f1a, f1b = mine.f1 or 0.0, theirs.f1 or 0.0
+    return ("tie" if f1a == f1b == 1.0 else "win" if f1a > f1b else "lose"), f"F1 {f1a:.3f} vs {f1b:.3f}"
 
 
 def summary_line(det: str, s: Scores) -> str:
@@ -320,50 +403,123 @@ def summary_line(det: str, s: Scores) -> str:
     return text
 
 
-def report(jobs: list[tuple[str, float]], names: list[str], results: list[dict]) -> tuple[str, dict]:
-    minutes = dict(jobs)
-    per_scenario: dict[str, dict[str, Scores]] = {}
-    rows = []
+SENS_TARGET, F1_TARGET, FALSE_TARGET = 0.97, 0.95, 1.0  # issue 8: every scenario; false events per rest hour
+
+
+def issue_checks(group: str, per: list[dict]) -> list[str]:
+    """PASS/MISS of the issue's targets for one suite (mode and rate): sensitivity and F1 in every scenario,
+    false events of all kinds per hour of rest pooled over the suite."""
+    low_sens = [f"{r['scenario']} {r['s'].sensitivity:.3f}" for r in per
+                if r["s"].sensitivity is not None and r["s"].sensitivity < SENS_TARGET]
+    low_f1 = [f"{r['scenario']} {(r['s'].f1 or 0.0):.3f}" for r in per
+              if r["s"].truth_spasms and (r["s"].f1 or 0.0) < F1_TARGET]
+    n_false = sum(sum(r["kinds"].values()) for r in per)
+    rest_h = sum(r["s"].rest_s for r in per) / 3600
+    rate = n_false / rest_h if rest_h > 0 else 0.0
+    worst = sorted(((sum(r["kinds"].values()), r["scenario"]) for r in per), reverse=True)
+    where = ", ".join(f"{sc} {n}" for n, sc in worst if n)
+    verdict = lambda ok: "PASS" if ok else "MISS"  # noqa: E731
+    return [
+        f"  {verdict(not low_sens)}  {group:13s} sensitivity >= {SENS_TARGET} every scenario"
+        + (f"  (below: {', '.join(low_sens)})" if low_sens else ""),
+        f"  {verdict(not low_f1)}  {group:13s} F1 >= {F1_TARGET} every scenario"
+        + (f"  (below: {', '.join(low_f1)})" if low_f1 else ""),
+        f"  {verdict(rate <= FALSE_TARGET)}  {group:13s} false events <= {FALSE_TARGET:g} / rest h: measured {rate:.1f}"
+        f" ({n_false} in {rest_h:.2f} h of rest" + (f": {where})" if where else ")"),
+    ]
+
+
+def report(jobs: list[Job], names: list[str], results: list[dict], params: dict | None = None
+           ) -> tuple[str, dict]:
+    lines: list[str] = []
+    data: dict = {"suite": [{"scenario": j[0], "minutes": j[1], "mode": j[2], "rate_hz": j[3]} for j in jobs],
+                  "params": params or {}, "groups": {}}
+    checks: list[str] = []
+    groups: dict[str, list[dict]] = {}
     for r in results:
-        sc = r["scenario"]
-        per_scenario[sc] = {
-            d: score(r["events"][d], r["truth"], r["duration_s"], channels=[0]) for d in names
+        groups.setdefault(group_of(r["mode"], r["rate_hz"]), []).append(r)
+    for group, rs in groups.items():
+        rows: list[list[str]] = []
+        per: list[dict] = []
+        per_scenario: dict[str, dict[str, Scores]] = {}
+        dets = [d for d in names if d in rs[0]["events"]]
+        for r in rs:
+            sc = r["scenario"]
+            per_scenario[sc] = {}
+            for d in dets:
+                s = score(r["events"][d], r["truth"], r["duration_s"], channels=[0])
+                kinds = false_events(r["events"][d], r["truth"], s)
+                pct = false_time_pct(r["events"][d], r["truth"], s.rest_s)
+                per_scenario[sc][d] = s
+                rows.append(row(sc, d, r["minutes"], s, kinds, pct))
+                if d == OURS:
+                    per.append({"scenario": sc, "s": s, "kinds": kinds, "rest_pct": pct})
+        total_min = sum(r["duration_s"] for r in rs) / 60
+        lines += [f"== {group}: {len(rs)} scenarios, {total_min:.0f} min of signal (seed {SEED}; tolerance 100 ms)",
+                  grid(HEADER, rows), ""]
+        pooled_ = {d: pooled_scores(rs, d) for d in dets}
+        lines += ["pooled:", *[summary_line(d, pooled_[d]) for d in dets], ""]
+        if (rs[0]["mode"], rs[0]["rate_hz"]) in (("raw", RATE_HZ), ("env", ENV_RATE_HZ)):
+            lines += [*by_kind_lines(rs), ""]
+        if (rs[0]["mode"], rs[0]["rate_hz"]) == ("raw", RATE_HZ):
+            lines += ["pooled targets for ours (RAW 1 kHz):",
+                      *target_lines(pooled_[OURS], per_scenario, [d for d in dets if d != OURS]), ""]
+        checks += issue_checks(group, per)
+        data["groups"][group] = {
+            "per_scenario": {
+                sc: {d: {**s.to_dict(), "false_events_by_kind": false_events(r["events"][d], r["truth"], s)}
+                     for d, s in by.items()}
+                for (sc, by), r in zip(per_scenario.items(), rs, strict=True)
+            },
+            "pooled": {d: {k: v for k, v in s.to_dict().items() if k != "per_channel"} for d, s in pooled_.items()},
         }
-        rows += [row(sc, d, minutes[sc], per_scenario[sc][d]) for d in names]
-    pooled_ = {d: pooled_scores(results, d) for d in names}
-    total_min = sum(r["duration_s"] for r in results) / 60
-    lines = [grid(HEADER, rows), ""]
-    lines.append(
-        f"pooled over {len(results)} scenarios, {total_min:.0f} min of signal "
-        f"(RAW 1 kHz, seed {SEED}; tolerance 100 ms):"
-    )
-    lines += [summary_line(d, pooled_[d]) for d in names]
-    lines += ["", *by_kind_lines(results)]
-    lines += ["", "targets for ours:"]
-    lines += target_lines(pooled_[OURS], per_scenario, [d for d in names if d != OURS])
-    warn = [r["scenario"] for r in results if r["rest_warning"]]
+    lines += ["issue 8 targets (ours" + (f", params {params}" if params else ", defaults") + "):", *checks]
+    warn = sorted({r["scenario"] for r in results if r["rest_warning"]})
     if warn:
         lines.append(f"note: a spasm starts within the peers' {REST_S:g} s rest period in {', '.join(warn)}")
-    cpu = {d: sum(r["seconds"][d] for r in results) for d in names}
-    lines.append("detector CPU time: " + ", ".join(f"{d} {cpu[d]:.1f} s" for d in names))
-    data = {
-        "suite": [{"scenario": s, "minutes": m} for s, m in jobs],
-        "per_scenario": {sc: {d: s.to_dict() for d, s in by.items()} for sc, by in per_scenario.items()},
-        "pooled": {d: s.to_dict() for d, s in pooled_.items()},
-    }
-    for d in data["pooled"].values():
-        d.pop("per_channel", None)
+    cpu: dict[str, float] = {}
+    for r in results:
+        for d, t in r["seconds"].items():
+            cpu[d] = cpu.get(d, 0.0) + t
+    lines.append("detector CPU time: " + ", ".join(f"{d} {t:.1f} s" for d, t in cpu.items()))
     return "\n".join(lines), data
+
+
+def parse_params(items: list[str]) -> dict:
+    """NAME=VALUE strings -> a parameter dict (numbers as int or float; other values, e.g. ecg=auto, as text)."""
+    out: dict = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise ConfigError(f"--param needs NAME=VALUE, got {item!r}")
+        try:
+            number = float(text)
+        except ValueError:
+            out[name.strip()] = text
+        else:
+            out[name.strip()] = int(number) if number.is_integer() else number
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mode", choices=("raw", "env", "both"), default="both",
+                    help="RAW (1 kHz, ECG scenarios also 250/500 Hz), ENV (100 Hz) or both (default)")
     ap.add_argument("--quick", action="store_true", help=f"{QUICK_MINUTES:g} min per scenario (smoke run)")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="our detector's parameter (repeatable), e.g. --param on_mult=3")
     ap.add_argument("--json", metavar="OUT", help="also write all scores as JSON")
     ap.add_argument("--no-peers", action="store_true", help="only our detector")
     ap.add_argument("--no-real", action="store_true", help="skip the real recordings")
     args = ap.parse_args(argv)
+    try:
+        params = parse_params(args.param)
+        for mode, rate in (("raw", RATE_HZ), ("raw", ECG_RATES_HZ[0]), ("env", ENV_RATE_HZ)):
+            check_params(params, mode, rate)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
     have = peers.installed()
     missing = [p for p, ok in have.items() if not ok]
@@ -373,10 +529,10 @@ def main(argv: list[str] | None = None) -> int:
             "skipping them"
         )
     names = detector_names(not args.no_peers)
-    jobs = suite(args.quick)
+    jobs = suite(args.quick, args.mode)
     t0 = time.perf_counter()
-    results = run_suite(jobs, names, max(1, args.jobs))
-    text, data = report(jobs, names, results)
+    results = run_suite(jobs, names, max(1, args.jobs), params)
+    text, data = report(jobs, names, results, params)
     print(text)
     print(f"scenario suite: {time.perf_counter() - t0:.0f} s wall with {args.jobs} job(s)")
     if not args.no_real:

@@ -129,7 +129,10 @@ def _env_offset(sc: Scenario, rng: np.random.Generator, dur_s: float) -> tuple[f
     """ENV DC offset (volts that read `env_offset_counts`) and the knots of its slow ±5-10 % wander."""
     if sc.env_offset_counts <= 0:
         return None
-    return adc.counts_to_volts(sc.env_offset_counts), itf.slow_curve(rng, dur_s, 5.0, 0.04)
+    # the rest floor's own envelope (mean |N(0, s)| = 0.8 s) sits on the offset: rest reads env_offset_counts
+    floor_env_v = 0.8 * sc.floor_uv * 1e-6 * adc.ENV_GAIN * sc.env_gain_fold
+    volts = max(adc.counts_to_volts(sc.env_offset_counts) - floor_env_v, 0.0)
+    return volts, itf.slow_curve(rng, dur_s, 5.0, 0.04)
 
 
 def generate(scenario: str | Scenario, seed: int = 1, minutes: float | None = None, mode: str = "raw",
