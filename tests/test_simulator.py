@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import signal
@@ -224,3 +226,138 @@ def test_bad_options_give_one_line_and_exit_2(tmp_path, monkeypatch, capsys, arg
     err = capsys.readouterr().err
     assert err.startswith("spasmwatch simulate: error:") and err.count("\n") == 1
     assert not (tmp_path / "x.csv").exists()
+
+
+# ------------------------------------------------------------------------------------------ calibration (issue 8)
+
+ECG_FILE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "emgGO" / "ecg_contaminated.mat"
+UV_PER_COUNT = 1e6 / (adc.COUNTS_PER_V * adc.RAW_GAIN)  # ~3.8 µV electrode-referred per RAW count
+
+
+def _beats(v: np.ndarray, fs: float) -> np.ndarray:
+    """R-peak samples: 8-40 Hz energy peaks at least 0.4 s apart, refined to the largest excursion."""
+    band = np.abs(signal.sosfiltfilt(signal.butter(2, [8, 40], "bandpass", fs=fs, output="sos"), v))
+    k = int(0.03 * fs)
+    smooth = np.convolve(band, np.ones(k) / k, "same")
+    peaks, _ = signal.find_peaks(smooth, distance=int(0.4 * fs), height=0.5 * np.percentile(smooth, 97))
+    w = int(0.05 * fs)
+    out = []
+    for p in peaks:
+        seg = v[max(0, p - w) : p + w]
+        out.append(max(0, p - w) + int(np.argmax(np.abs(seg - np.median(seg)))))
+    return np.array(out)
+
+
+def beat_figures(v: np.ndarray, fs: float) -> dict[str, float]:
+    """Median beat: QRS width (|beat| > 15 % of its peak), peak (µV if v is), spectral centroid and the power
+    ratio 5-40 Hz / 40-200 Hz of the median beat's ±100 ms; beats per minute."""
+    v = v - np.median(v)
+    pk = _beats(v, fs)
+    w = int(0.1 * fs)
+    segs = np.array([v[p - w : p + w] for p in pk if w <= p <= v.size - w])
+    tpl = np.median(segs, axis=0)
+    above = np.flatnonzero(np.abs(tpl) > 0.15 * np.abs(tpl).max())
+    spec = np.abs(np.fft.rfft(tpl * np.hanning(tpl.size), 4096)) ** 2
+    f = np.fft.rfftfreq(4096, 1 / fs)
+    return {
+        "width_ms": (above[-1] - above[0]) / fs * 1000,
+        "peak": float(np.abs(tpl).max()),
+        "centroid_hz": float((f * spec).sum() / spec.sum()),
+        "band_ratio": float(spec[(f >= 5) & (f < 40)].sum() / spec[(f >= 40) & (f < 200)].sum()),
+        "bpm": 60.0 / float(np.median(np.diff(pk)) / fs),
+    }
+
+
+def test_pqrst_beat_matches_the_real_ecg_file() -> None:
+    if not ECG_FILE.exists():
+        pytest.skip(f"real ECG-contaminated recording not present: {ECG_FILE}")
+    from scipy import io
+
+    rec = io.loadmat(ECG_FILE, squeeze_me=True, struct_as_record=False)["EMG"]
+    fs = float(rec.fs)
+    real = [beat_figures(np.asarray(rec.channelData, float)[:, c] * 1000.0, fs) for c in range(8)]
+    ref = {k: float(np.median([r[k] for r in real])) for k in real[0]}
+    for seed in (1, 2):
+        sim = gen.generate("ecg_spasms", seed=seed, minutes=0.5, rate_hz=fs)
+        got = beat_figures(sim.channels[0].astype(float) * UV_PER_COUNT, fs)
+        assert 0.7 < got["width_ms"] / ref["width_ms"] < 1.3, (got, ref)
+        assert 0.75 < got["centroid_hz"] / ref["centroid_hz"] < 1.3, (got, ref)
+        assert 0.4 < got["band_ratio"] / ref["band_ratio"] < 2.5, (got, ref)
+        assert 0.6 < got["peak"] / ref["peak"] < 1.6, (got, ref)  # ecg_spasms: as strong as the file
+
+
+def test_heart_rates_vary_over_50_to_110_bpm_with_beat_to_beat_variability() -> None:
+    from spasmsim import interference as itf
+
+    rates, cvs = [], []
+    for seed in range(12):
+        t = itf.beat_times(np.random.default_rng(seed), 300.0, (50.0, 110.0))
+        rr = np.diff(t)
+        rates.append(60 / rr.mean())
+        cvs.append(rr.std() / rr.mean())
+    assert 48 <= min(rates) and max(rates) <= 115 and max(rates) - min(rates) > 25
+    assert 0.02 < float(np.median(cvs)) < 0.08  # the real file: 5 % over 20 s
+
+
+def test_env_heartbeat_bumps_repeat_at_the_beat_interval() -> None:
+    sim = gen.generate("ecg_rest", seed=3, minutes=2, mode="env", rate_hz=100)
+    c = sim.channels[0].astype(float)
+    c -= c.mean()
+    ac = np.correlate(c, c, "full")[c.size - 1 :]
+    ac /= ac[0]
+    lag = 40 + int(np.argmax(ac[40:160]))  # 0.4-1.6 s
+    assert ac[lag] > 0.3
+    raw = gen.generate("ecg_rest", seed=3, minutes=2, rate_hz=1000)
+    bpm = beat_figures(raw.channels[0].astype(float), 1000.0)["bpm"]
+    assert abs(lag / 100 - 60 / bpm) < 0.1
+
+
+def test_quantised_rest_moves_by_less_than_a_count() -> None:
+    sim = gen.generate("quantised_rest", seed=2, minutes=1)
+    d = np.diff(sim.channels[0].astype(int))
+    assert np.std(d) / np.sqrt(2) < 1.0
+    assert np.mean(d == 0) > 0.4 and np.mean(np.abs(d) <= 1) > 0.95
+
+
+def test_floor_step_raises_the_rest_level_and_stays() -> None:
+    from spasmsim.scenarios import get_scenario
+
+    sc = get_scenario("floor_step")
+    times, factors = gen._floor_steps(sc, gen._rng(1, gen.S_FLOOR, 0, 2), 600.0)
+    sim = gen.generate(replace_kinds(sc), seed=1, minutes=10)
+    x = _hp(sim.channels[0], 1000.0)
+    before = _rms(x[int((times[0] - 40) * 1000) : int((times[0] - 5) * 1000)])
+    after = _rms(x[int((times[0] + 5) * 1000) : int((times[0] + 40) * 1000)])
+    assert factors[0] >= 3 and after > 2.0 * before
+
+
+def replace_kinds(sc):  # a rest-only copy of a scenario
+    from dataclasses import replace
+
+    return replace(sc, kinds=())
+
+
+def test_bursts_sit_on_a_one_sided_movement_swing() -> None:
+    sim = gen.generate("swing_bursts", seed=2, minutes=5)
+    c = sim.channels[0].astype(float)
+    slow = signal.sosfiltfilt(signal.butter(2, 8.0, "lowpass", fs=1000.0, output="sos"), c)
+    shifts = []
+    for t in sim.truth:
+        i = int(t.onset_s * 1000)
+        if i < 500:
+            continue
+        base = np.median(c[i - 500 : i - 300])
+        shifts.append(np.max(np.abs(slow[i : i + 150] - base)))
+    assert len(shifts) >= 8
+    assert np.median(shifts) > 8  # tens of counts off the pre-burst baseline
+
+
+def test_env_offset_rest_and_grasps() -> None:
+    sim = gen.generate("env_offset_grasps", seed=1, minutes=2, mode="env", rate_hz=100)
+    c = sim.channels[0].astype(float)
+    inside, outside = _masks(sim)
+    rest = float(np.median(c[outside]))
+    assert 85 <= rest <= 115
+    peaks = [c[int(t.onset_s * 100) : int(t.offset_s * 100)].max() for t in sim.truth]
+    rise = (np.array(peaks) - rest) / rest
+    assert 0.3 < np.min(rise) and np.max(rise) < 5
