@@ -32,6 +32,8 @@ REBOOT_EXIT = 75  # vboard exits with this code on `reboot`; the launcher starts
 DEFAULT_HEAP = "100k"  # usable MicroPython heap on an ESP32 without PSRAM
 VIRTUAL_PINS = (36, 39, 34, 35)  # the ADC1 pins docs/firmware.md wires, one per channel
 STALL_S = 0.2  # how long device output may wait for a reader before the oldest unread output is dropped
+SIM_STALL_S = 5.0  # the same on the sim clock: a reader busy for a moment (a loaded machine) loses nothing
+CLOCKS = ("wall", "sim")  # see vboard.py: wall drops samples on overruns like the ESP32, sim plays them late
 FIRMWARE_MODULES = ("app", "config", "detector", "eventlog", "protocol")
 MPY_ARCH = {"x86_64": "x64", "AMD64": "x64", "i686": "x86", "i386": "x86"}  # native emitter of the unix port
 
@@ -74,9 +76,17 @@ def prepare_state(
     speed: float = 1.0,
     loop: bool = False,
     units: str | None = None,
+    clock: str = "wall",
+    overrun_at: tuple[int, int] | None = None,
 ) -> dict:
     """Convert the recording into STATE/samples.bin (interleaved uint16 counts), write STATE/vboard.json and
-    make STATE/config.json match the recording (rate, mode, one pin per channel); returns the vboard settings."""
+    make STATE/config.json match the recording (rate, mode, one pin per channel); returns the vboard settings.
+
+    clock: "wall" (overruns drop samples, as on the ESP32) or "sim" (late samples are played late, never
+    dropped). overrun_at=(N, M): once N samples were played, drop M samples as one overrun (for tests).
+    """
+    if clock not in CLOCKS:
+        raise ConfigError(f"clock must be wall or sim, not {clock!r}")
     from spasmfw import app as fwapp
     from spasmfw import config as fwconfig
     from spasmwatch.frontend import to_counts
@@ -107,6 +117,8 @@ def prepare_state(
         "rate_hz": rate,
         "speed": 0.0 if not np.isfinite(speed) else float(speed),
         "loop": bool(loop),
+        "clock": clock,
+        "overrun_at": list(overrun_at) if overrun_at else None,
         "unique_id": old.get("unique_id") or "virt" + secrets.token_hex(4),
         "recording": str(Path(recording_path).resolve()),
     }
@@ -133,6 +145,11 @@ class VirtualDevice:
 
     The pty lives as long as this object (like a USB-serial bridge, it survives device reboots); start() after
     stop()/kill() boots again with the same state dir (flash log, config, boot counter).
+
+    clock="wall" behaves like the ESP32 when this machine is too busy to keep pace: samples are dropped and
+    counted as overruns, and output nobody reads for STALL_S is dropped. clock="sim" (for tests that must not
+    depend on machine speed) plays late samples late instead, so the board sees every sample whatever the
+    load, and waits up to SIM_STALL_S for a reader. overrun_at=(N, M) injects one overrun of M samples.
     """
 
     def __init__(
@@ -147,7 +164,11 @@ class VirtualDevice:
         heapsize: str = DEFAULT_HEAP,
         micropython: str | None = None,
         units: str | None = None,
+        clock: str = "wall",
+        overrun_at: tuple[int, int] | None = None,
     ) -> None:
+        if clock not in CLOCKS:
+            raise ConfigError(f"clock must be wall or sim, not {clock!r}")
         self.recording_path = Path(recording_path)
         self.speed = speed
         self.loop = loop
@@ -155,6 +176,9 @@ class VirtualDevice:
         self.rate_hz = rate_hz
         self.channel = channel
         self.units = units
+        self.clock = clock
+        self.overrun_at = overrun_at
+        self.stall_s = SIM_STALL_S if clock == "sim" else STALL_S
         self.heapsize = heapsize
         self._tmp = state_dir is None
         self.state_dir = Path(tempfile.mkdtemp(prefix="spasmwatch-device-") if state_dir is None else state_dir)
@@ -184,7 +208,7 @@ class VirtualDevice:
             return self.port
         if not self._prepared:
             prepare_state(self.recording_path, self.state_dir, self.mode, self.rate_hz, self.channel,
-                          self.speed, self.loop, self.units)
+                          self.speed, self.loop, self.units, self.clock, self.overrun_at)
             self.compiled = precompile(self.state_dir / "mpy")
             self._prepared = True
         if self._master < 0:
@@ -301,7 +325,7 @@ class VirtualDevice:
     # -- byte pumps --------------------------------------------------------------------------------------------
     def _write_pty(self, data: bytes) -> None:
         """Give device output to whoever reads the pty; if nobody does, drop the oldest (USB CDC, no host)."""
-        deadline = time.monotonic() + STALL_S
+        deadline = time.monotonic() + self.stall_s
         view = memoryview(data)
         while view:
             try:
@@ -317,7 +341,7 @@ class VirtualDevice:
                 raise
             if time.monotonic() > deadline:
                 termios.tcflush(self._slave, termios.TCIFLUSH)  # nobody reads: forget the stale output
-                deadline = time.monotonic() + STALL_S
+                deadline = time.monotonic() + self.stall_s
             else:
                 select.select([], [self._master], [], 0.02)
 

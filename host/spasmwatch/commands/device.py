@@ -25,6 +25,11 @@ on exit. The recording plays at real time (--speed 1); --speed 10 plays ten time
 fast as the firmware can go. After the last sample the board idles (still answering commands) unless
 --loop repeats the recording. Ctrl-C stops it.
 
+When this computer is too busy to keep pace, the board behaves like an ESP32 that fell behind: it skips
+the samples that were due and counts an overrun (`status` shows overruns and dropped samples). With
+--clock sim it plays them late instead: no sample is lost, the board's own clock just runs behind the
+wall clock (what the tests use, so they do not depend on the machine's speed).
+
 Examples:
   spasmwatch device --example
   spasmwatch device session.csv --speed 5 --state-dir ./board1
@@ -51,8 +56,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--rate", type=float, metavar="HZ", help="sample rate of the recording, overriding the file's")
     p.add_argument("--units", choices=["counts", "uV", "mV", "V", "au"], help="sample units, overriding the file's")
     p.add_argument("--channel", type=int, metavar="N", help="play only this channel of the recording (0-based)")
+    p.add_argument("--clock", choices=["wall", "sim"], default="wall",
+                   help="wall: drop samples on overruns like the ESP32 (default); sim: play late, drop nothing")
     p.add_argument("--heap", default="100k", metavar="SIZE", help="MicroPython heap (default 100k, as an ESP32)")
     p.set_defaults(func=run)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,9 +77,12 @@ def run(args: argparse.Namespace) -> int:
     if args.example:
         path = str(resources.files("spasmwatch") / "examples" / EXAMPLE)
     dev = VirtualDevice(path, speed=args.speed, state_dir=args.state_dir, loop=args.loop, mode=args.mode,
-                        rate_hz=args.rate, channel=args.channel, heapsize=args.heap, units=args.units)
-    # SIGTERM (e.g. from a supervisor) stops as cleanly as Ctrl-C
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+                        rate_hz=args.rate, channel=args.channel, heapsize=args.heap, units=args.units,
+                        clock=args.clock)
+    # SIGTERM (e.g. from a supervisor) stops as cleanly as Ctrl-C; SIGINT is set explicitly because a shell
+    # starts background jobs with it ignored, and `kill -INT` must still stop the device
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         dev.start()
         speed = "as fast as possible" if args.speed == 0 or math.isinf(args.speed) else f"x{args.speed:g}"

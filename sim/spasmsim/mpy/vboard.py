@@ -3,6 +3,15 @@
 The CPython launcher (spasmsim.device) writes STATE_DIR/vboard.json and a file of channel-interleaved uint16
 counts; this board plays it back in blocks, paced from ticks_us at real time x speed (speed 0 = as fast as
 possible), and talks over stdin/stdout pipes that the launcher proxies to a pseudo-terminal.
+
+Two clocks (vboard.json "clock"):
+  wall  like the ESP32: when the firmware falls behind by more than a block (here: the host machine was
+        busy), the samples that were due are skipped and counted as an overrun (`status` overruns/dropped).
+  sim   the board's own simulated clock is the reference: a late block is played late instead of skipped,
+        so no sample is ever dropped however slow the machine; device time (ticks_ms) still counts the
+        samples played, only its pace against the wall clock slips. For tests that must not depend on
+        machine speed.
+"overrun_at": [N, M] (tests) drops M samples as one overrun once N samples were played, on either clock.
 """
 
 import array
@@ -48,6 +57,11 @@ class Board:
         self.rate = cfg["rate_hz"]
         speed_milli = int(vcfg.get("speed", 1.0) * 1000 + 0.5)
         self.pace = 0 < speed_milli < 10 ** 9
+        self.sim_clock = vcfg.get("clock", "wall") == "sim"
+        inject = vcfg.get("overrun_at") or (-1, 0)
+        self._inject_at = int(inject[0])
+        self._inject_n = int(inject[1])
+        self.late = 0  # sim clock: blocks played late (the wall clock would have counted overruns)
         # wall time of n samples = n * _num // _den us (integers: floats would allocate on every block)
         self._num = 10 ** 9
         self._den = self.rate * max(speed_milli, 1)
@@ -70,10 +84,13 @@ class Board:
         blk = n * self._num // self._den
         lag = time.ticks_diff(time.ticks_us(), self.next_us)
         skip = 0
-        if lag > blk:  # fell behind by more than a block: like the ESP32, count an overrun and drop samples
-            skip = lag * self._den // self._num
-            self.overruns += 1
-            self.dropped += skip
+        if lag > blk:  # fell behind by more than a block
+            if self.sim_clock:  # play on from now, late: nothing is lost
+                self.late += 1
+            else:  # like the ESP32, count an overrun and drop the samples that were due
+                skip = lag * self._den // self._num
+                self.overruns += 1
+                self.dropped += skip
             self.next_us = time.ticks_us()
         self.next_us = time.ticks_add(self.next_us, blk)
         wait = time.ticks_diff(self.next_us, time.ticks_us())
@@ -98,11 +115,15 @@ class Board:
             time.sleep_ms(20)  # nothing left to play: idle but keep serving commands
             self.clock_n += n
             return 0
-        if self.pace:
-            skip = self._pace(n)
-            if skip:
-                self._f.seek(skip * self.nrec * 2, 1)
-                self.clock_n += skip
+        skip = self._pace(n) if self.pace else 0
+        if 0 <= self._inject_at <= self.samples:  # test hook: one overrun of a known size, at a known sample
+            self._inject_at = -1
+            self.overruns += 1
+            self.dropped += self._inject_n
+            skip += self._inject_n
+        if skip:
+            self._f.seek(skip * self.nrec * 2, 1)
+            self.clock_n += skip
         got = self._read(n)
         raw = self._raw
         nrec = self.nrec
