@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.busy < 0 or args.runs < 1:
         ap.error("--busy must be >= 0 and --runs >= 1")
 
-    # SIGTERM (e.g. a CI timeout) must also end the busy processes: turn it into the Ctrl-C path
+    # Ctrl-C and SIGTERM (e.g. a CI timeout) both end the busy processes; SIGINT explicitly too, as a shell
+    # starts background jobs with SIGINT ignored
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     per_test: Counter[str] = Counter()
     last_msg: dict[str, str] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -218,7 +219,10 @@ def test_raw_repl_probe_accepts_micropython_and_explains_other_devices() -> None
 
     port, close = fake_serial_device(repl)
     try:
-        dp.probe_raw_repl(port, timeout=2)
+        dp.probe_raw_repl(port, timeout=10)  # returns at the banner; 10 s only bounds a loaded machine
+        end = time.monotonic() + 10
+        while b"\x02" not in b"".join(got) and time.monotonic() < end:  # the fake board may not have read
+            time.sleep(0.01)  # the last byte yet (it runs in a thread, and a busy machine delays it)
     finally:
         close()
     sent = b"".join(got)

@@ -43,6 +43,19 @@ def device_log(port: str) -> tuple[list[dict], dict]:
         client.close()
 
 
+def wait_until_played(port: str, samples: int, timeout: float = 120) -> None:
+    """Poll `status` until the device has processed `samples` (~3 s at SPEED on an idle machine; the
+    timeout is generous because a busy machine plays the sim clock late)."""
+    client = Client(Link.open(port))
+    try:
+        end = time.monotonic() + timeout
+        while client.status()["samples"] < samples:
+            assert time.monotonic() < end, f"the device did not play {samples} samples in {timeout} s"
+            time.sleep(0.2)
+    finally:
+        client.close()
+
+
 def episodes(logs: list[dict]) -> dict[tuple, dict]:
     """Episodes and faults the device logged, keyed like the store's rows: (boot, ch, onset ms, is fault)."""
     out: dict[tuple, dict] = {}
@@ -76,10 +89,11 @@ def check_store_matches(store: Store, logs: list[dict], done: dict, last_boot: s
 
 @pytest.mark.slow
 @pytest.mark.micropython
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(300)
 def test_kill_restart_and_second_monitor_end_with_every_event_once(recording: Path, tmp_path: Path) -> None:
     db = tmp_path / "events.sqlite3"
-    dev = VirtualDevice(recording, speed=SPEED, state_dir=tmp_path / "state")
+    # sim clock: every twitch is played (a busy machine would drop samples, and episodes with them)
+    dev = VirtualDevice(recording, speed=SPEED, state_dir=tmp_path / "state", clock="sim")
     out = io.StringIO()
     try:
         dev.start()
@@ -110,7 +124,7 @@ def test_kill_restart_and_second_monitor_end_with_every_event_once(recording: Pa
         text = out.getvalue()
         assert "device silent" in text and "boot 2" in text
 
-        time.sleep(SECONDS / SPEED + 0.5)  # boot 2 plays the rest of the recording to its end
+        wait_until_played(dev.port, SECONDS * RATE)  # boot 2 plays the recording to its end, unwatched
         with Store(db) as store:
             mon2 = Monitor(store, dev.port, sink=PlainSink(out))
             mon2.connect()

@@ -121,7 +121,8 @@ def test_hello_config_after_connecting_late(recordings: dict[str, Path]) -> None
         time.sleep(0.3)
         s2 = link.status()
         wall = time.monotonic() - t0
-        assert 150 <= s2["samples"] - s1["samples"] <= wall * RATE + 100  # paced at real time, not faster
+        # paced at real time, not faster; a busy machine may make it slower (no lower bound but progress)
+        assert 0 < s2["samples"] - s1["samples"] <= wall * RATE + 100
         link.close()
 
 
@@ -130,7 +131,7 @@ def test_events_equal_detect(recordings: dict[str, Path]) -> None:
     n = len(chans[0])
     with VirtualDevice(recordings["two"], speed=0) as dev:
         link = Link(dev.port)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # ~2 s on an idle machine; generous for a loaded CI host
         while link.status()["samples"] < n:
             assert time.monotonic() < deadline
             time.sleep(0.1)
@@ -173,9 +174,11 @@ def test_commands_over_the_pty(recordings: dict[str, Path], tmp_path: Path) -> N
         link.ask(b"stream raw off\n")
         r = link.ask(b"calibrate rest 1\n")
         assert r["data"]["state"] == "started"
-        r = link.wait(lambda m: m.get("cmd") == "calibrate rest" and m["data"]["state"] == "done", 5)
+        r = link.wait(lambda m: m.get("cmd") == "calibrate rest" and m["data"]["state"] == "done", 30)
         assert len(r["data"]["floor"]) == 2 and min(r["data"]["floor"]) > 0
         assert (tmp_path / "state" / "calib.json").exists()
+        if not any(m["t"] == "end" for m in link.seen):  # at least one logged event, however fast this went
+            link.wait(lambda m: m["t"] == "end", 60)
         before, _ = link.sync(0)
         last = max((m["eseq"] for m in before), default=-1)
         r = link.ask(b"log clear\n")
@@ -211,11 +214,16 @@ def test_malformed_input_error_and_sampling_continues(recordings: dict[str, Path
 def test_sync_after_a_gap(recordings: dict[str, Path]) -> None:
     with VirtualDevice(recordings["many"], speed=10, loop=True) as dev:
         link = Link(dev.port)
-        ev = link.wait(lambda m: m["t"] == "end", 10)
+        ev = link.wait(lambda m: m["t"] == "end", 30)
         seen = ev["eseq"]
+        n0 = link.status()["samples"]
         link.close()
         time.sleep(1.5)  # ~15 s of signal, a dozen events, with nobody listening
         link = Link(dev.port)
+        end = time.monotonic() + 60  # a busy machine drops samples (overruns): wait until 15 s were processed
+        while link.status()["samples"] < n0 + 15 * RATE:
+            assert time.monotonic() < end
+            time.sleep(0.1)
         logs, done = link.sync(seen)
         eseqs = [m["eseq"] for m in logs]
         assert len(eseqs) >= 6 and eseqs == list(range(seen + 1, seen + 1 + len(eseqs)))
@@ -234,8 +242,11 @@ def test_kill_mid_write_keeps_every_complete_record(recordings: dict[str, Path],
             dev.start()
             link = Link(dev.port)
             assert link.ask(b"hello\n", "hello")["boot"] == boot
-            end = time.monotonic() + 0.4 + 0.3 * boot
-            while time.monotonic() < end:  # events are being written to flash all the time (speed 0)
+            # events are being written to flash all the time (speed 0): kill after a few more were announced
+            # (a count, not a wall-clock window: a busy machine announces fewer per second), or after 60 s
+            want = len(live) + 4 + boot
+            end = time.monotonic() + 60
+            while len(live) < want and time.monotonic() < end:
                 for m in link.poll():
                     if m["t"] in ("onset", "end"):
                         live[m["eseq"]] = m
