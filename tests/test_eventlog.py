@@ -243,6 +243,8 @@ print(log.last_seq)
 i = 0
 while True:
     log.append((2, 0, 1, i, i + 1, i + 2, i, i, i))
+    if i == 0:
+        print("appending")  # one record is stored: the test kills after this, so every run adds records
     i += 1
 """
 
@@ -259,6 +261,7 @@ def test_sigkill_during_appends_never_loses_or_merges_records(tmp_path: Path) ->
         assert proc.stdout is not None
         start_seq = int(proc.stdout.readline())
         assert start_seq == last  # the writer recovered exactly what the previous run stored
+        assert proc.stdout.readline().strip() == b"appending"  # not a wall-clock guess: a busy machine is slow
         time.sleep(delay)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
