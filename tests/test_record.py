@@ -62,7 +62,9 @@ def test_record_then_replay_reproduces_the_device(tmp_path: Path, capsys: pytest
     assert "0 gap(s)" in capsys.readouterr().out
     assert status["overruns"] == 1 and status["dropped"] == INJECT_N  # the sim clock itself never drops
     text = out.read_text()
-    start = int(re.search(r"first sample is device sample (\d+)", text).group(1))
+    first = re.search(r"first sample is device sample (\d+)", text)
+    assert first, text[:500]
+    start = int(first.group(1))
     # the board connects in well under a second; 20 s of signal at x6 is over 3 s of wall time (headroom for a
     # loaded machine: the sim clock is paced from the wall clock while it can keep up)
     assert start < INJECT_AT, f"record connected after the injected overrun (device sample {start})"
