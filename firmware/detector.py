@@ -39,6 +39,12 @@ COEF_BITS = const(12)  # biquad coefficients in Q12: every product stays below 2
 FLOOR_BITS = const(12)  # extra fractional bits of the slowly adapting noise floor
 TICK_HZ = const(100)  # decisions run on ~10 ms ticks; only the filter chain runs per sample
 TICKS_MAX = const(32)  # tick summaries one _chain call may produce before the decisions run
+ST_LEN = const(70)  # per-sample chain state slots (see _chain); 48.. and 58.. hold minimum-statistics rings
+C_LEN = const(28)  # chain coefficient slots
+MS_SUB = const(50)  # ticks per sub-window of the floor's minimum statistics (~0.5 s)
+MS_N = const(10)  # sub-windows kept: the minimum covers the last ~5 s
+EB_SUB = const(200)  # ticks per sub-window of an envelope's resting level: its minimum covers ~20 s
+TK_W = const(7)  # values per tick summary handed from _chain to _tick
 LO_INIT = const(0x3FFFFFFF)  # "no minimum yet": the largest small int of a 32-bit port
 REC_LEN = const(8)
 QUEUE_LEN = const(16)
@@ -50,7 +56,7 @@ PARAMS = {
     "mains_hz": (50, 0, 0, 60, "Hz"),  # mains notch frequency: 0 (off), 50 or 60
     "tkeo": (0, 0, 0, 1, ""),  # 1 = Teager-Kaiser energy instead of rectification
     "smooth_ms": (25, 20, 0, 500, "ms"),  # envelope smoothing time constant
-    "on_mult": (2.5, 2.5, 1.2, 50, "x floor"),  # onset threshold, multiple of the noise floor
+    "on_mult": (4, 3, 1.2, 50, "x floor"),  # onset threshold, multiple of the noise floor
     "off_mult": (1.5, 1.5, 1.1, 50, "x floor"),  # offset threshold, multiple of the noise floor (< on_mult)
     "min_on_ms": (30, 40, 0, 2000, "ms"),  # time above the onset threshold before an onset is declared
     "min_dur_ms": (100, 100, 0, 5000, "ms"),  # minimum episode duration; shorter bursts are ignored
@@ -69,7 +75,19 @@ PARAMS = {
     "adc_max": (4095, 4095, 255, 65535, "counts"),  # full-scale ADC count
     "blank_ms": (1000, 500, 0, 10000, "ms"),  # hold-off after a fault ends while the filters settle
     "spike_ms": (30, 0, 0, 200, "ms"),  # bursts above half their peak for at most this long are artefacts (pops)
+    "margin": (2, 5, 0, 100, "counts"),  # thresholds lie at least this far above the floor (half for offset)
+    "ecg": (1, 1, 0, 2, ""),  # heartbeat gate: 0 off, 1 auto (once a regular beat rhythm is found), 2 on
+    "beat_ms": (200, 300, 50, 500, "ms"),  # widest heartbeat bump in the envelope; longer activity is EMG
+    "relearn_s": (15, 15, 0, 600, "s"),  # a low-contrast episode this long re-learns the floor; 0 = off
+    "env_track": (0, 1, 0, 1, ""),  # env mode: track the envelope's resting level (no env_offset needed)
+    "flat_min": (1, 1, 0, 100, "counts"),  # a flat line is a fault only if the rest floor was above this
+    "pop_track": (1, 1, 0, 1, ""),  # 1: pops are one-sided against a tracking baseline; 0: the first sample
 }
+
+# Overrides that restore the defaults and mechanisms of the detector before issue 8 (thresholds at 2.5x, no
+# margin, no heartbeat gate, no floor re-learning, a fixed envelope offset): kept to show the real failures.
+BASE_PARAMS = {"on_mult": 2.5, "margin": 0, "ecg": 0, "relearn_s": 0, "env_track": 0, "flat_min": 0, "pop_track": 0}
+ECG_MODES = {"off": 0, "auto": 1, "on": 2}
 
 
 def validate(params, mode, rate_hz):
@@ -87,6 +105,8 @@ def validate(params, mode, rate_hz):
             raise ValueError("unknown parameter %r (known: %s)" % (name, ", ".join(sorted(PARAMS))))
         spec = PARAMS[name]
         value = params[name]
+        if name == "ecg" and value in ECG_MODES:
+            value = ECG_MODES[value]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
             raise ValueError("%s=%r is not a number" % (name, value))
         if not spec[2] <= value <= spec[3]:
@@ -97,6 +117,26 @@ def validate(params, mode, rate_hz):
     if out["mains_hz"] not in (0, 50, 60):
         raise ValueError("mains_hz=%s must be 0, 50 or 60" % (out["mains_hz"],))
     return out
+
+
+def filters(p, mode, rate_hz):
+    """(hp, lp, mains) corners the chain really uses at this rate, and a note for each one changed."""
+    notes = []
+    raw = mode == "raw"
+    nyq = rate_hz / 2
+    hp = p["hp_hz"] if raw else 0
+    if hp and hp >= 0.4 * nyq:  # clamp, never drop: the high-pass is what removes drift, motion and ECG
+        hp = int(0.35 * nyq)
+        notes.append("hp_hz=%s clamped to %s Hz (must be below 0.4 x Nyquist at %s Hz)" % (p["hp_hz"], hp, rate_hz))
+    lp = p["lp_hz"] if raw else 0
+    if lp and lp >= 0.4 * rate_hz:
+        notes.append("lp_hz=%s is off: at %s Hz it would be within 0.4 x rate of Nyquist" % (lp, rate_hz))
+        lp = 0
+    mains = p["mains_hz"] if raw else 0
+    if mains and mains >= 0.45 * rate_hz:
+        notes.append("mains_hz=%s notch is off: it lies at or above Nyquist at %s Hz" % (mains, rate_hz))
+        mains = 0
+    return hp, lp, mains, notes
 
 
 def _biquad(kind, f0, q, rate):
@@ -144,6 +184,8 @@ class Detector:
         self.run = -1  # first tick of a run above the offset threshold, or -1
         self.touched = 0
         self.one_sided = 0
+        self.run_sum = 0  # rest wobble above the offset threshold, for the floor (see _tick)
+        self.run_n = 0
         self.gap = 0
         # clonus: burst period 3-8 Hz, with some slack for jitter (in ticks)
         self.cl_min = max(1, int(tick_hz / 9))
@@ -153,24 +195,39 @@ class Detector:
         self.slow_shift = self._shift(0.15 * tick_hz)  # ~150 ms mean level for the clonus rhythm test
         self.rh_hi = 23  # rhythm hysteresis, x16: a swing rises above 1.5x and falls below 0.5x the mean
         self.rh_lo = 9
+        self.rh_shift = self._shift(16 / self.tick_samples)
         self.fast = 0
         self.prev_fast = 0
         self.on_q = int(p["on_mult"] * 16 + 0.5)
         self.off_q = int(p["off_mult"] * 16 + 0.5)
         self.min_floor = max(1, int(p["min_floor"] * ENV_SCALE + 0.5))
+        self.on_margin = int(p["margin"] * ENV_SCALE + 0.5)
+        self.off_margin = self.on_margin >> 1
+        self.on_thr = 0
+        self.off_thr = 0
+        self.relearn = ticks(p["relearn_s"] * 1000) or LO_INIT
+        # heartbeat gate: a run starting where the learnt rhythm predicts a beat must outlast a beat bump
+        self.ecg = int(p["ecg"])
+        self.beat_w = max(1, ticks(p["beat_ms"]))
+        self.rr_min = ticks(330)  # 180 bpm
+        self.rr_max = ticks(2000)  # 30 bpm
+        self.rr = 0  # learnt beat interval in ticks, 0 unknown
+        self.last_beat = -1
+        self.beats = 0  # regular beats in a row (capped): the rhythm is locked at 3
+        self.beat_run = 0  # the current run started where a beat was due
+        self.bump = -1  # first tick of a narrow bump that may be a heartbeat, or -1
+        self.bump_peak = 0
+        self.beat_amp = 0  # running mean peak of the beats
         amax = int(p["adc_max"])
         margin = int(p["rail_margin"])
         self.rail_hi = amax - margin
         self.rail_lo = margin if self.raw else -1  # an envelope resting at 0 is not a fault
         # filter chain, all integer: (flags, Q12 coefficients, shifts) packed for the per-sample loop
-        nyq = rate_hz / 2
-        hp = p["hp_hz"] if self.raw and 0 < p["hp_hz"] < 0.4 * nyq else 0
-        lp = min(p["lp_hz"], 0.45 * rate_hz) if self.raw else 0
-        lp = lp if 0 < lp < 0.4 * rate_hz else 0  # a corner this close to Nyquist does nothing useful
-        mains = p["mains_hz"] if self.raw and p["mains_hz"] and p["mains_hz"] < 0.45 * rate_hz else 0
-        c = array("i", [0] * 25)
+        hp, lp, mains, self.notes = filters(p, mode, rate_hz)
+        self.env_track = 0 if self.raw else int(p["env_track"])
+        c = array("i", [0] * C_LEN)
         c[0] = (1 if hp else 0) | (2 if mains else 0) | (4 if lp else 0) | (8 if p["tkeo"] else 0) | (
-            16 if self.raw else 0)
+            16 if self.raw else 0) | (32 if self.env_track else 0) | (64 if p["pop_track"] else 0)
         if hp:  # 4th-order Butterworth as two biquads (Q = 0.5412, 1.3066)
             c[1], c[2], c[3] = _biquad("hp", hp, 0.5412, rate_hz)
             c[4], c[5], c[6] = _biquad("hp", hp, 1.3066, rate_hz)
@@ -189,12 +246,14 @@ class Detector:
         c[21] = self.down_shift
         c[22] = self.min_floor
         c[24] = self.flat_ticks
+        c[25] = self.off_margin
+        c[27] = int(p["flat_min"] * ENV_SCALE + 0.5)
         self.coef = c
         self.env_offset = int(p["env_offset"])
         # state of the per-sample chain: biquad delays, envelope, tick accumulators (see _chain)
-        self.st = array("i", [0] * 40)
-        self.tk = array("i", [0] * (6 * TICKS_MAX))  # per tick: envelope sum, rail run, flat run, rectified sum,
-        # the ~300 ms envelope mean, and whether a sample touched a rail
+        self.st = array("i", [0] * ST_LEN)
+        self.tk = array("i", [0] * (TK_W * TICKS_MAX))  # per tick: envelope sum, rail run, flat run, rectified sum,
+        # the ~300 ms envelope mean, whether a sample touched a rail, and the floor's minimum statistic
         # state of the episode logic
         self.q = array("i", [0] * (REC_LEN * QUEUE_LEN))
         self.q_head = 0
@@ -267,9 +326,8 @@ class Detector:
 
     def level(self):
         """(envelope, floor, on threshold, off threshold, state) in counts x ENV_SCALE, for live views."""
-        f = self.floor
-        return (self.env, f, f * self.on_q >> 4, f * self.off_q >> 4,
-                3 if self.fault else (2 if self.cal_left else self.state))
+        f = self._thresholds()
+        return (self.env, f, self.on_thr, self.off_thr, 3 if self.fault else (2 if self.cal_left else self.state))
 
     # ---- per-sample chain --------------------------------------------------------------------------
 
@@ -280,10 +338,19 @@ class Detector:
         st = self.st
         if not self.started:
             self.started = True
-            st[0] = buf[0] if self.raw else self.env_offset  # DC reference: no start-up step in the filters
+            # DC reference: no start-up step in the filters; a tracked envelope starts from its first sample
+            st[0] = buf[0] if self.raw or self.env_track else self.env_offset
             st[20] = buf[0]
             st[17] = LO_INIT
             st[18] = -1
+            st[41] = buf[0] << 4
+            st[42] = buf[0]
+            st[43] = LO_INIT
+            st[44] = LO_INIT
+            st[45] = -MS_SUB  # skip the first sub-window: the ~300 ms mean is still rising from 0
+            st[47] = LO_INIT
+            for j in range(48, 68):  # both minimum-statistics rings start empty
+                st[j] = LO_INIT
         tk = self.tk
         i = 0
         while i < n:
@@ -296,10 +363,10 @@ class Detector:
             self.tick = st[37]
             self.env = st[38]
             j = 0
-            end = st[30] * 6
+            end = st[30] * TK_W
             while j < end:
-                self._tick(tk[j], tk[j + 1], tk[j + 2], tk[j + 3], tk[j + 4], tk[j + 5])
-                j += 6
+                self._tick(tk[j], tk[j + 1], tk[j + 2], tk[j + 3], tk[j + 4], tk[j + 5], tk[j + 6])
+                j += TK_W
         return self.q_len
 
     @micropython.viper
@@ -369,11 +436,24 @@ class Detector:
         down_shift = int(c[21])
         min_floor = int(c[22])
         flat_ticks = int(c[24])
+        off_m = int(c[25])
+        flat_min = int(c[27])
+        rsum = int(st[40])
+        base = int(st[41])
+        eb = int(st[42])
+        eb_min = int(st[43])
+        eb_cnt = int(st[68])
+        eb_pos = int(st[69])
+        ms_min = int(st[44])
+        ms_cnt = int(st[45])
+        ms_pos = int(st[46])
+        ms_all = int(st[47])
         mask = (1 << COEF_BITS) - 1
         nt = 0
         while i < n:
             r = int(b[i])
             i += 1
+            rsum += r
             if r < lo:
                 lo = r
             if r > hi:
@@ -448,8 +528,40 @@ class Detector:
                 else:
                     rail_run = 0
                 touch = 1 if (hi >= rail_hi or lo <= rail_lo) else 0  # some sample at a rail
-                if lo > off + 16 or hi < off - 16:
-                    touch += 2  # every sample on one side of the baseline: a step or swing, not EMG
+                # Every sample on one side of the tracking (~80 ms) baseline by more than the tick's own spread:
+                # a pop decaying, not EMG (which swings both ways around its local mean, also on a slow swing).
+                m = rsum // dec
+                if flags & 64:
+                    sp = hi - lo
+                    if sp < 16:
+                        sp = 16
+                    if lo > (base >> 4) + sp or hi < (base >> 4) - sp:
+                        touch += 2
+                    base += ((m << 4) - base) >> 3
+                elif lo > off + 16 or hi < off - 16:  # (pop_track=0: against the first sample, as before)
+                    touch += 2
+                if flags & 32:
+                    # An envelope's resting level (an RMS output on an offset): the lowest tick mean of the
+                    # last ~20 s, so it falls at once and rises only after 20 s without a return to rest.
+                    if m < eb_min:
+                        eb_min = m
+                    eb_cnt += 1
+                    if eb_cnt >= EB_SUB:
+                        st[58 + eb_pos] = eb_min
+                        eb_pos += 1
+                        if eb_pos == MS_N:
+                            eb_pos = 0
+                        eb_min = LO_INIT
+                        eb_cnt = 0
+                        eb = LO_INIT
+                        j = 58
+                        while j < 58 + MS_N:
+                            v = int(st[j])
+                            if v < eb:
+                                eb = v
+                            j += 1
+                    off = eb if eb < eb_min else eb_min
+                rsum = 0
                 flat_moves += moves
                 if flat_moves > 2 + ((flat_run * dec) >> 8):
                     flat_run = 0
@@ -458,13 +570,39 @@ class Detector:
                     flat_run += 1
                 e = acc // dec
                 elp += e - (elp >> 5)  # ~300 ms mean of the envelope (x 32), for the flat-line test
+                # Minimum statistics: the lowest ~300 ms mean over the last ~5 s is the rest level even while
+                # activity, heartbeats or a stepped-up electrode keep the envelope above the thresholds.
+                if elp < ms_min and ms_cnt >= 0:
+                    ms_min = elp
+                ms_cnt += 1
+                if ms_cnt >= MS_SUB:
+                    st[48 + ms_pos] = ms_min
+                    ms_pos += 1
+                    if ms_pos == MS_N:
+                        ms_pos = 0
+                    ms_min = LO_INIT
+                    ms_cnt = 0
+                    ms_all = LO_INIT
+                    j = 48
+                    while j < 48 + MS_N:
+                        v = int(st[j])
+                        if v < ms_all:
+                            ms_all = v
+                        j += 1
                 if idle:
                     # The common case stays here: idle, at rest, no fault brewing. The floor follows rest
                     # only (below the offset threshold): spasms never pull it up. (_tick does the same.)
-                    f = floor_acc >> FLOOR_BITS
+                    f0 = floor_acc >> FLOOR_BITS
+                    if ms_all >> 4 < f0:  # (as in _tick) a floor above twice the rest level is re-learnt
+                        f0 = (ms_all >> 5) + (ms_all >> 8)
+                        floor_acc = f0 << FLOOR_BITS
+                    f = f0
                     if f < min_floor:
                         f = min_floor
-                    if e <= (f * off_q) >> 4 and rail_run == 0 and (flat_run < flat_ticks or elp >> 3 >= f * 3):
+                    thr = (f * off_q) >> 4
+                    if thr < f + off_m:
+                        thr = f + off_m
+                    if e <= thr and rail_run == 0 and (flat_run < flat_ticks or elp >> 4 >= f or f0 < flat_min):
                         if e > f:
                             floor_acc += ((e << FLOOR_BITS) - floor_acc) >> up_shift
                         else:
@@ -473,7 +611,8 @@ class Detector:
                     else:
                         idle = 0  # from here on every tick goes to _tick, in order
                 if not idle:
-                    j = nt * 6
+                    j = nt * TK_W
+                    tk[j + 6] = ms_all
                     tk[j] = acc
                     tk[j + 1] = rail_run
                     tk[j + 2] = flat_run
@@ -527,12 +666,23 @@ class Detector:
         st[37] = tick  # the index of the first tick handed to _tick, or of the next tick
         st[38] = e
         st[39] = elp
+        st[0] = off
+        st[40] = rsum
+        st[41] = base
+        st[42] = eb
+        st[43] = eb_min
+        st[68] = eb_cnt
+        st[69] = eb_pos
+        st[44] = ms_min
+        st[45] = ms_cnt
+        st[46] = ms_pos
+        st[47] = ms_all
         return i
 
     # ---- per-tick decisions ------------------------------------------------------------------------
 
     @micropython.native
-    def _tick(self, acc, rail_run, flat_run, racc, elp, touch):
+    def _tick(self, acc, rail_run, flat_run, racc, elp, touch, ms_all):
         e = acc // self.tick_samples
         self.fast = racc // self.tick_samples
         t = self.tick
@@ -544,7 +694,11 @@ class Detector:
             if self.blank:
                 self.blank -= 1
             self.run = -1
+            self.bump = -1
             return
+        f = self._thresholds()
+        if self.ecg and (not self.state or t - self.onset <= self.beat_w):
+            self._bump(t, e, ms_all >> 5)  # (later in an episode EMG bursts, clonus say, would pass for beats)
         if self.cal_left:
             self._calibrate(e)
             self.run = -1
@@ -553,11 +707,17 @@ class Detector:
             self.mvc_left -= 1
             if e > self.mvc:
                 self.mvc = e
-        f = self.floor_acc >> FLOOR_BITS
-        if f < self.min_floor:
-            f = self.min_floor
-        off = f * self.off_q >> 4
+        off = self.off_thr
+        on = self.on_thr
+        ms = ms_all >> 5  # the lowest ~300 ms mean of the last ~5 s (LO_INIT >> 5 while still unknown)
         if self.state == 0:
+            if ms_all >> 4 < self.floor_acc >> FLOOR_BITS:
+                # A floor above twice the lowest rest level of the last 5 s was seeded or learnt on activity
+                # (or the electrode settled): re-learn it now rather than over the floor's 10 s time constant.
+                self.floor_acc = (ms + (ms_all >> 8)) << FLOOR_BITS
+                f = self._thresholds()
+                off = self.off_thr
+                on = self.on_thr
             if rail_run:  # a jump onto a rail is a fault in the making, never a spasm onset
                 return
             if self.run < 0:
@@ -574,15 +734,38 @@ class Detector:
                 self.spike = 0
                 self.touched = 0
                 self.one_sided = 0
+                self.run_sum = 0
+                self.run_n = 0
+                self.beat_run = 1 if self.ecg == 2 else (1 if self.ecg and self.beats >= 3 and self._beat_due(t, 0)
+                                                         else 0)
                 self._reset_episode()
                 self.slow = self.fast * 2
+            elif off < ms < LO_INIT >> 5 and self.relearn < LO_INIT:
+                # No ~300 ms stretch of the last 5 s came back below the offset threshold, yet nothing rose
+                # to an onset: the rest level itself stepped up (electrode shift, ECG, posture). Re-learn it.
+                self.floor_acc = (ms + (ms_all >> 8)) << FLOOR_BITS
+                self.run = -1
+                return
             if e <= off:
                 self.floor_acc += ((e << FLOOR_BITS) - self.floor_acc) >> (
                     self.up_shift if e > f else self.down_shift)  # quiet ticks in a run are rest too
                 self.gap += 1
+                if self.gap == 1 and self.beat_run and t - self.run <= self.beat_w:
+                    self.run = -1  # the run came when a beat was due and was no wider than one: a heartbeat
+                    return
                 # A run that never reached the onset threshold was rest wobble: it ends at once, so it
-                # cannot back-date a later spasm.
-                if self.gap >= self.min_off or not self.on_ticks:
+                # cannot back-date a later spasm, and its ticks are rest the floor learns too (learning only
+                # the ticks below the offset threshold would bias a wide rest distribution low).
+                if not self.on_ticks:
+                    if self.run_n:
+                        d = min(self.run_sum // self.run_n - f, 1 << 18)
+                        if self.up_shift >= FLOOR_BITS:
+                            self.floor_acc += (d * self.run_n) >> (self.up_shift - FLOOR_BITS)
+                        else:
+                            self.floor_acc += (d * self.run_n) << (FLOOR_BITS - self.up_shift)
+                    self.run = -1
+                    return
+                if self.gap >= self.min_off:
                     self.run = -1
                     return
                 self._collect(t, e)
@@ -593,9 +776,14 @@ class Detector:
                 self.touched = 1
             if touch & 2:
                 self.one_sided += 1
-            if e > f * self.on_q >> 4:
+            if e > on:
                 self.on_ticks += 1
+            elif self.run_n < 64 and not self.raw:  # (a raw envelope's rest is narrow: no bias to undo)
+                self.run_sum += e
+                self.run_n += 1
             if self.on_ticks >= self.min_on and t - self.run + 1 >= self.min_dur and self.on_ticks:
+                if self.beat_run and (t - self.run < self.beat_w or e <= on):
+                    return  # a run where a beat was due is EMG only once it outlasts a heartbeat bump
                 # An electrode pop drives the front end onto a rail or far above the floor (40x), and is
                 # narrow or decays from one side of the baseline; a jerk as short is far weaker, and strong
                 # EMG swings both ways. A narrow burst below 5x the floor is noise.
@@ -609,7 +797,86 @@ class Detector:
                     return
                 self._start_episode(t, f)
             return
-        self._in_episode(t, e, off)
+        self._in_episode(t, e, off, ms)
+
+    @micropython.native
+    def _thresholds(self):
+        # Multiples of the floor, but never closer to it than the margin: at a count or two of rest noise a
+        # multiple alone sits inside the quantisation steps.
+        f = self.floor_acc >> FLOOR_BITS
+        if f < self.min_floor:
+            f = self.min_floor
+        on = f * self.on_q >> 4
+        if on < f + self.on_margin:
+            on = f + self.on_margin
+        off = f * self.off_q >> 4
+        if off < f + self.off_margin:
+            off = f + self.off_margin
+        self.on_thr = on
+        self.off_thr = off
+        return f
+
+    @micropython.native
+    def _beat_due(self, t, width):
+        # Is tick t within width ticks after a beat the learnt rhythm predicts (any whole number of beats
+        # on, with a tolerance for the beat-to-beat variability)?
+        rr = self.rr
+        if t - self.last_beat > 4 * rr:
+            return True  # no beat seen for a while: its phase is unknown, so any tick may be one
+        tol = (rr >> 3) + 3  # +-12 %: beat-to-beat variability at rest
+        d = (t - self.last_beat + tol) % rr
+        return d <= 2 * tol + width
+
+    @micropython.native
+    def _bump(self, t, e, ms):
+        # Heartbeat candidates: bumps that rise above the offset threshold and 3x the rest level and fall back
+        # (below the offset threshold or a third of their peak) within beat_ms, also during calibration and
+        # episodes, so the rhythm is known before the first beat could become a twitch.
+        if self.bump < 0:
+            if e > self.off_thr and e > 3 * ms:
+                self.bump = t
+                self.bump_peak = e
+            return
+        if e > self.bump_peak:
+            self.bump_peak = e
+        if e <= self.off_thr or 3 * e < self.bump_peak:
+            p = self.bump_peak
+            if t - self.bump <= self.beat_w and 2 * p > self.on_thr + self.off_thr and 2 * p > self.beat_amp:
+                # narrow, clear of the thresholds and at least half the usual beat: not a T wave or wobble
+                self.beat_amp += (p - self.beat_amp) >> 2
+                self._beat(self.bump)
+            elif t - self.bump <= self.beat_w:
+                self.beat_amp -= self.beat_amp >> 4  # smaller narrow bumps: the beats may have weakened
+            self.bump = -1
+
+    @micropython.native
+    def _beat(self, tb):
+        # A narrow bump at tick tb: a beat if it keeps the rhythm (one or more whole intervals on, within 20 %).
+        if self.last_beat >= 0:
+            iv = tb - self.last_beat
+            rr = self.rr
+            if rr and iv > 4 * rr:
+                pass  # beats were hidden (by a spasm, say) or missed for a while: keep the rhythm, re-anchor it
+            elif rr:
+                k = (iv + (rr >> 1)) // rr
+                if 1 <= k <= 4 and (iv - k * rr) * 5 <= rr and (k * rr - iv) * 5 <= rr:
+                    if k == 1:
+                        self.rr = max(self.rr_min, rr + ((iv - rr) >> 2))
+                    if self.beats < 8:
+                        self.beats += 1
+                elif iv >= self.rr_min:  # off the rhythm (noise or a real twitch): lose some confidence
+                    self.beats -= 2
+                    if self.beats <= 0:
+                        self.beats = 0
+                        self.rr = iv if iv <= self.rr_max else 0
+                    else:
+                        return  # keep the last beat as the rhythm's reference
+                else:
+                    return  # too soon after a beat to be one
+            elif self.rr_min <= iv <= self.rr_max:
+                self.rr = iv
+                self.beats = 1
+        self.last_beat = tb
 
     def _calibrate(self, e):
         # Seed with the second-quietest quarter of the calibration period: a spasm in one or two quarters does
@@ -653,16 +920,24 @@ class Detector:
         self._rhythm(t)
 
     @micropython.native
-    def _in_episode(self, t, e, off):
+    def _in_episode(self, t, e, off, ms):
         self._collect(t, e)
+        if t - self.onset >= self.relearn and self.mean_acc >> 4 < self.on_thr:
+            # Low contrast for long: on average below the onset threshold for relearn_s, this is a rest level
+            # that stepped up, not a spasm. End it and re-learn the floor from the minimum statistics.
+            self._end_episode(t, t)
+            if ms < LO_INIT >> 5:
+                self.floor_acc = (ms + (ms >> 3)) << FLOOR_BITS
+            return
         if e < off:
             if self.quiet < 0:
                 self.quiet = t
             if t - self.quiet + 1 >= self.min_off:
                 self._end_episode(self.quiet, t)
-        elif self.quiet < 0 or e * 32 > self.floor * (self.on_q + self.off_q):
+        elif self.quiet < 0 or (e * 2 > self.on_thr + off and not (
+                self.ecg and self.beats >= 3 and self._beat_due(t, self.beat_w))):
             # activity again: only a tick above mid-way between the thresholds breaks a quiet stretch,
-            # so rest wobble just above the offset threshold does not stretch the episode
+            # so rest wobble just above the offset threshold (or a heartbeat) does not stretch the episode
             self.quiet = -1
             if t - self.onset >= self.max_ep:  # a floor that jumped (electrode shift): end and re-learn
                 self._end_episode(t, t)
@@ -673,8 +948,9 @@ class Detector:
         # Clonus: the 10 ms rectified mean (lightly smoothed over two ticks) swings around its ~150 ms mean
         # at 3-8 Hz. Count rising swings whose period is in that band (good) or not (bad). The smoothed
         # envelope is not used here: its own random wobble lies in the same band.
-        v = self.fast + self.prev_fast
-        self.prev_fast = self.fast
+        # the rhythm signal averages >= ~16 samples: at low rates fewer leave noise swinging in the 3-8 Hz band
+        self.prev_fast += (2 * self.fast - self.prev_fast) >> self.rh_shift
+        v = self.prev_fast
         self.slow += (v - self.slow) >> self.slow_shift
         s = self.slow
         if self.hi_state:
@@ -712,7 +988,8 @@ class Detector:
         kind = 0
         if rail_run >= self.rail_ticks:
             kind = FAULT_RAIL
-        elif flat_run >= self.flat_ticks and elp >> 3 < self.floor * 3:
+        elif (flat_run >= self.flat_ticks and elp >> 4 < self.floor
+              and self.floor_acc >> FLOOR_BITS >= self.coef[27]):
             kind = FAULT_FLAT
         if self.fault == 0:
             if kind:
@@ -743,7 +1020,7 @@ class Detector:
             st[j] = 0
         for j in range(21, 30):
             st[j] = 0
-        st[0] = st[20] if self.raw else self.env_offset
+        st[0] = st[20] if self.raw else (st[42] if self.env_track else self.env_offset)
 
     def flush(self):
         """Close any open episode or fault at the current position (end of a recording)."""
