@@ -63,7 +63,7 @@ PARAMS = {
     "min_off_ms": (500, 500, 0, 10000, "ms"),  # quiet time below the offset threshold that ends an episode
     "twitch_ms": (500, 500, 50, 5000, "ms"),  # episodes shorter than this are twitches
     "max_episode_s": (600, 600, 10, 3600, "s"),  # longest episode before the floor is re-learnt
-    "calib_ms": (2000, 2000, 200, 60000, "ms"),  # rest period at start that seeds the noise floor
+    "calib_ms": (1000, 1000, 200, 60000, "ms"),  # rest period at start that seeds the noise floor
     "floor_up_s": (10, 10, 1, 3600, "s"),  # time constant of a rising noise floor (drift)
     "floor_down_s": (10, 10, 0.1, 600, "s"),  # time constant of a falling noise floor
     "min_floor": (0.5, 0.5, 0.05, 100, "counts"),  # lowest noise floor, so a silent input cannot trigger
@@ -86,7 +86,8 @@ PARAMS = {
 
 # Overrides that restore the defaults and mechanisms of the detector before issue 8 (thresholds at 2.5x, no
 # margin, no heartbeat gate, no floor re-learning, a fixed envelope offset): kept to show the real failures.
-BASE_PARAMS = {"on_mult": 2.5, "margin": 0, "ecg": 0, "relearn_s": 0, "env_track": 0, "flat_min": 0, "pop_track": 0}
+BASE_PARAMS = {"on_mult": 2.5, "margin": 0, "calib_ms": 2000, "ecg": 0, "relearn_s": 0, "env_track": 0,
+               "flat_min": 0, "pop_track": 0}
 ECG_MODES = {"off": 0, "auto": 1, "on": 2}
 
 
@@ -209,7 +210,7 @@ class Detector:
         # heartbeat gate: a run starting where the learnt rhythm predicts a beat must outlast a beat bump
         self.ecg = int(p["ecg"])
         self.beat_w = max(1, ticks(p["beat_ms"]))
-        self.rr_min = ticks(330)  # 180 bpm
+        self.rr_min = ticks(400)  # 150 bpm: above it, clonus bursts (3-8 Hz) and T waves would pass for beats
         self.rr_max = ticks(2000)  # 30 bpm
         self.rr = 0  # learnt beat interval in ticks, 0 unknown
         self.last_beat = -1
@@ -218,6 +219,8 @@ class Detector:
         self.bump = -1  # first tick of a narrow bump that may be a heartbeat, or -1
         self.bump_peak = 0
         self.beat_amp = 0  # running mean peak of the beats
+        self.search = ticks(6000)  # after calibration, the time the rhythm has to show (4 beats at 40 bpm)
+        self.search_end = 0
         amax = int(p["adc_max"])
         margin = int(p["rail_margin"])
         self.rail_hi = amax - margin
@@ -319,6 +322,7 @@ class Detector:
         """Set the noise floor directly (counts x ENV_SCALE), e.g. from a stored calibration."""
         self.floor_acc = max(self.min_floor, int(floor)) << FLOOR_BITS
         self.cal_left = 0
+        self.search_end = self.tick + self.search
 
     @property
     def floor(self):
@@ -736,8 +740,10 @@ class Detector:
                 self.one_sided = 0
                 self.run_sum = 0
                 self.run_n = 0
-                self.beat_run = 1 if self.ecg == 2 else (1 if self.ecg and self.beats >= 3 and self._beat_due(t, 0)
-                                                         else 0)
+                # ecg on: every run must outlast a beat; auto: where a beat is due, and in the first seconds
+                # while the rhythm (if any) is still being learnt
+                self.beat_run = 1 if self.ecg == 2 or (self.ecg and (t < self.search_end or (
+                    self.rr and self._beat_due(t, 0)))) else 0
                 self._reset_episode()
                 self.slow = self.fast * 2
             elif off < ms < LO_INIT >> 5 and self.relearn < LO_INIT:
@@ -823,6 +829,8 @@ class Detector:
         rr = self.rr
         if t - self.last_beat > 4 * rr:
             return True  # no beat seen for a while: its phase is unknown, so any tick may be one
+        if self.beats < 3:
+            return False  # a rhythm not yet confirmed predicts nothing
         tol = (rr >> 3) + 3  # +-12 %: beat-to-beat variability at rest
         d = (t - self.last_beat + tol) % rr
         return d <= 2 * tol + width
@@ -846,7 +854,7 @@ class Detector:
                 self.beat_amp += (p - self.beat_amp) >> 2
                 self._beat(self.bump)
             elif t - self.bump <= self.beat_w:
-                self.beat_amp -= self.beat_amp >> 4  # smaller narrow bumps: the beats may have weakened
+                self.beat_amp -= self.beat_amp >> 3  # smaller narrow bumps: the beats may have weakened
             self.bump = -1
 
     @micropython.native
@@ -856,21 +864,26 @@ class Detector:
             iv = tb - self.last_beat
             rr = self.rr
             if rr and iv > 4 * rr:
-                pass  # beats were hidden (by a spasm, say) or missed for a while: keep the rhythm, re-anchor it
+                # beats were hidden (by a spasm, say) or missed for a while: keep the rhythm, re-anchor it
+                if self.beats < 3:
+                    self.beats = 3
             elif rr:
                 k = (iv + (rr >> 1)) // rr
-                if 1 <= k <= 4 and (iv - k * rr) * 5 <= rr and (k * rr - iv) * 5 <= rr:
+                if 1 <= k <= 3 and (iv - k * rr) * 5 <= rr and (k * rr - iv) * 5 <= rr:
                     if k == 1:
                         self.rr = max(self.rr_min, rr + ((iv - rr) >> 2))
                     if self.beats < 8:
                         self.beats += 1
-                elif iv >= self.rr_min:  # off the rhythm (noise or a real twitch): lose some confidence
-                    self.beats -= 2
+                elif iv >= self.rr_min:
+                    # Off the rhythm: the heart rate changed, a beat was missed when the rhythm was learnt (it
+                    # is then twice too long and the true beats fall between), or noise. Lose some confidence;
+                    # once it is gone, start again from this interval.
+                    self.beats -= 1
                     if self.beats <= 0:
                         self.beats = 0
                         self.rr = iv if iv <= self.rr_max else 0
-                    else:
-                        return  # keep the last beat as the rhythm's reference
+                    elif 4 * iv < 3 * rr:
+                        return  # between two beats (a twitch or noise): keep the rhythm's reference
                 else:
                     return  # too soon after a beat to be one
             elif self.rr_min <= iv <= self.rr_max:
@@ -896,6 +909,7 @@ class Detector:
         if self.cal_left == 0:
             seed = self.cal_second if self.cal_second >= 0 else self.cal_best
             self.floor_acc = max(self.min_floor, seed) << FLOOR_BITS
+            self.search_end = self.tick + self.search
 
     def _start_episode(self, t, f):
         self.state = 1
@@ -935,7 +949,7 @@ class Detector:
             if t - self.quiet + 1 >= self.min_off:
                 self._end_episode(self.quiet, t)
         elif self.quiet < 0 or (e * 2 > self.on_thr + off and not (
-                self.ecg and self.beats >= 3 and self._beat_due(t, self.beat_w))):
+                self.ecg and self.rr and self._beat_due(t, self.beat_w))):
             # activity again: only a tick above mid-way between the thresholds breaks a quiet stretch,
             # so rest wobble just above the offset threshold (or a heartbeat) does not stretch the episode
             self.quiet = -1
