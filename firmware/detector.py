@@ -39,12 +39,12 @@ COEF_BITS = const(12)  # biquad coefficients in Q12: every product stays below 2
 FLOOR_BITS = const(12)  # extra fractional bits of the slowly adapting noise floor
 TICK_HZ = const(100)  # decisions run on ~10 ms ticks; only the filter chain runs per sample
 TICKS_MAX = const(32)  # tick summaries one _chain call may produce before the decisions run
-ST_LEN = const(70)  # per-sample chain state slots (see _chain); 48.. and 58.. hold minimum-statistics rings
+ST_LEN = const(72)  # per-sample chain state slots (see _chain); 48.. and 58.. hold minimum-statistics rings
 C_LEN = const(28)  # chain coefficient slots
 MS_SUB = const(50)  # ticks per sub-window of the floor's minimum statistics (~0.5 s)
 MS_N = const(10)  # sub-windows kept: the minimum covers the last ~5 s
 EB_SUB = const(200)  # ticks per sub-window of an envelope's resting level: its minimum covers ~20 s
-TK_W = const(7)  # values per tick summary handed from _chain to _tick
+TK_W = const(8)  # values per tick summary handed from _chain to _tick
 LO_INIT = const(0x3FFFFFFF)  # "no minimum yet": the largest small int of a 32-bit port
 REC_LEN = const(8)
 QUEUE_LEN = const(16)
@@ -369,7 +369,7 @@ class Detector:
             j = 0
             end = st[30] * TK_W
             while j < end:
-                self._tick(tk[j], tk[j + 1], tk[j + 2], tk[j + 3], tk[j + 4], tk[j + 5], tk[j + 6])
+                self._tick(tk[j], tk[j + 1], tk[j + 2], tk[j + 3], tk[j + 4], tk[j + 5], tk[j + 6], tk[j + 7])
                 j += TK_W
         return self.q_len
 
@@ -452,6 +452,8 @@ class Detector:
         ms_cnt = int(st[45])
         ms_pos = int(st[46])
         ms_all = int(st[47])
+        dead_run = int(st[70])
+        dead_v = int(st[71])
         mask = (1 << COEF_BITS) - 1
         nt = 0
         while i < n:
@@ -572,6 +574,16 @@ class Detector:
                     flat_moves = 0
                 elif flat_run < flat_cap:
                     flat_run += 1
+                # A raw ADC reading that does not change at all is dead (a healthy front end always shows some
+                # noise, if only an ADC count): a lead-off even where rest was too quiet to compare with.
+                if hi == lo and lo == dead_v and flags & 16:
+                    if dead_run < flat_cap:
+                        dead_run += 1
+                else:
+                    dead_run = 0
+                dead_v = prev
+                if dead_run >= flat_ticks:
+                    touch += 4
                 e = acc // dec
                 elp += e - (elp >> 5)  # ~300 ms mean of the envelope (x 32), for the flat-line test
                 # Minimum statistics: the lowest ~300 ms mean over the last ~5 s is the rest level even while
@@ -606,7 +618,8 @@ class Detector:
                     thr = (f * off_q) >> 4
                     if thr < f + off_m:
                         thr = f + off_m
-                    if e <= thr and rail_run == 0 and (flat_run < flat_ticks or elp >> 4 >= f or f0 < flat_min):
+                    if e <= thr and rail_run == 0 and (flat_run < flat_ticks or elp >> 3 >= f * 3 or (
+                            f0 < flat_min and not touch & 4)):
                         if e > f:
                             floor_acc += ((e << FLOOR_BITS) - floor_acc) >> up_shift
                         else:
@@ -617,6 +630,7 @@ class Detector:
                 if not idle:
                     j = nt * TK_W
                     tk[j + 6] = ms_all
+                    tk[j + 7] = off
                     tk[j] = acc
                     tk[j + 1] = rail_run
                     tk[j + 2] = flat_run
@@ -681,19 +695,21 @@ class Detector:
         st[45] = ms_cnt
         st[46] = ms_pos
         st[47] = ms_all
+        st[70] = dead_run
+        st[71] = dead_v
         return i
 
     # ---- per-tick decisions ------------------------------------------------------------------------
 
     @micropython.native
-    def _tick(self, acc, rail_run, flat_run, racc, elp, touch, ms_all):
+    def _tick(self, acc, rail_run, flat_run, racc, elp, touch, ms_all, base):
         e = acc // self.tick_samples
         self.fast = racc // self.tick_samples
         t = self.tick
         self.tick = t + 1
         self.env = e
         if self.fault or rail_run >= self.rail_ticks or flat_run >= self.flat_ticks:
-            self._faults(t, elp, rail_run, flat_run)
+            self._faults(t, elp, rail_run, flat_run, touch & 4)
         if self.fault or self.blank:
             if self.blank:
                 self.blank -= 1
@@ -704,7 +720,9 @@ class Detector:
         if self.ecg and (not self.state or t - self.onset <= self.beat_w):
             self._bump(t, e, ms_all >> 5)  # (later in an episode EMG bursts, clonus say, would pass for beats)
         if self.cal_left:
-            self._calibrate(e)
+            # A tracked envelope baseline is still falling to the rest minimum while calibrating: measure the
+            # envelope against the baseline the calibration ends with.
+            self._calibrate(e + (base << 4) if self.env_track else e, base << 4 if self.env_track else 0)
             self.run = -1
             return
         if self.mvc_left:
@@ -741,8 +759,8 @@ class Detector:
                 self.run_sum = 0
                 self.run_n = 0
                 # ecg on: every run must outlast a beat; auto: where a beat is due, and in the first seconds
-                # while the rhythm (if any) is still being learnt
-                self.beat_run = 1 if self.ecg == 2 or (self.ecg and (t < self.search_end or (
+                # while a rhythm is still being learnt from the narrow bumps seen
+                self.beat_run = 1 if self.ecg == 2 or (self.ecg and ((t < self.search_end and self.last_beat >= 0) or (
                     self.rr and self._beat_due(t, 0)))) else 0
                 self._reset_episode()
                 self.slow = self.fast * 2
@@ -891,7 +909,7 @@ class Detector:
                 self.beats = 1
         self.last_beat = tb
 
-    def _calibrate(self, e):
+    def _calibrate(self, e, base):
         # Seed with the second-quietest quarter of the calibration period: a spasm in one or two quarters does
         # not raise the floor, and one unusually quiet quarter (between heartbeats, say) does not lower it.
         self.cal_left -= 1
@@ -907,7 +925,7 @@ class Detector:
             self.cal_sum = 0
             self.cal_n = 0
         if self.cal_left == 0:
-            seed = self.cal_second if self.cal_second >= 0 else self.cal_best
+            seed = (self.cal_second if self.cal_second >= 0 else self.cal_best) - base
             self.floor_acc = max(self.min_floor, seed) << FLOOR_BITS
             self.search_end = self.tick + self.search
 
@@ -994,16 +1012,17 @@ class Detector:
         self.state = 0
         self.run = -1
 
-    def _faults(self, t, elp, rail_run, flat_run):
+    def _faults(self, t, elp, rail_run, flat_run, dead):
         # Runs are counted per tick in _chain; here they start and end fault records. A flat line is a raw
         # signal that barely moves AND an envelope (its ~300 ms mean) below 3/4 of the rest floor: the signal
         # is lost.
-        # (When rest itself is at ADC-noise level the two cannot be told apart, and no fault is raised.)
+        # When rest itself was quieter than flat_min the two cannot be told apart: only a reading that does
+        # not change at all (dead) is then a fault, never a healthy electrode quieter than a count.
         kind = 0
         if rail_run >= self.rail_ticks:
             kind = FAULT_RAIL
-        elif (flat_run >= self.flat_ticks and elp >> 4 < self.floor
-              and self.floor_acc >> FLOOR_BITS >= self.coef[27]):
+        elif (flat_run >= self.flat_ticks and elp >> 3 < self.floor * 3
+              and (dead or self.floor_acc >> FLOOR_BITS >= self.coef[27])):
             kind = FAULT_FLAT
         if self.fault == 0:
             if kind:

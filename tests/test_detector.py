@@ -82,14 +82,52 @@ def test_rail_and_flat_line_are_faults_not_spasms():
     assert abs(events[1].onset_s - 12) < 0.25 and abs(events[1].offset_s - 16) < 0.5  # ~300 ms envelope test
 
 
+def _noisy_envelope(rate: int, seconds: float, level: float, seed: int = 3) -> np.ndarray:
+    """A MyoWare-like ENV at rest with mean `level` counts: 1 kHz noise rectified and smoothed over ~50 ms (the
+    sensor's analog envelope), then sampled at `rate`."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * 1000)
+    rect = np.abs(rng.standard_normal(n + 50))
+    smooth = np.convolve(rect, np.ones(50) / 50, mode="valid")[:n:int(1000 / rate)]
+    return level * smooth / smooth.mean()
+
+
 def test_env_mode_on_an_envelope_signal():
     rate = 50
     t = np.arange(60 * rate) / rate
-    env = 40 + 5 * np.sin(t * 3)
+    env = _noisy_envelope(rate, 60, 40)
     env[(t > 20) & (t < 26)] += 400
     events = detect(np.rint(env), rate, mode="env")
     assert [e.kind for e in events] == ["tonic"]
     assert abs(events[0].onset_s - 20) < 0.1 and abs(events[0].offset_s - 26) < 0.2
+
+
+def test_env_mode_with_a_fixed_offset_ignores_a_slow_noise_free_wobble():
+    # A wobble with no noise at all gives the tracked baseline nothing to learn a floor from; a fixed offset
+    # (env_track=0, the multiplicative floor of the whole level) still rejects it.
+    rate = 50
+    t = np.arange(60 * rate) / rate
+    env = 40 + 5 * np.sin(t * 3)
+    env[(t > 20) & (t < 26)] += 400
+    events = detect(np.rint(env), rate, mode="env", params={"env_track": 0})
+    assert [e.kind for e in events] == ["tonic"]
+    assert abs(events[0].onset_s - 20) < 0.1 and abs(events[0].offset_s - 26) < 0.2
+
+
+def test_env_offset_is_tracked_so_small_grasps_on_it_are_found():
+    # An RMS output resting at +100 counts with grasps rising 60 counts above it (issue 8: 14 of 352 grasps
+    # found on such real envelopes): the tracked baseline finds every grasp, the fixed offset of the base none.
+    rate = 100
+    t = np.arange(90 * rate) / rate
+    env = 100 + _noisy_envelope(rate, 90, 3)
+    grasps = [(10 + 7 * k, 11.5 + 7 * k) for k in range(10)]
+    for a, b in grasps:
+        env[(t > a) & (t < b)] += 60
+    found = [e for e in detect(np.rint(env), rate, mode="env") if e.kind != "fault"]
+    assert len(found) == len(grasps)
+    for ev, (a, b) in zip(found, grasps, strict=True):
+        assert abs(ev.onset_s - a) < 0.15 and abs(ev.offset_s - b) < 0.3
+    assert detect(np.rint(env), rate, mode="env", params=fw.BASE_PARAMS) == []
 
 
 @pytest.mark.parametrize("params", [{}, {"tkeo": 1}, {"mains_hz": 60, "lp_hz": 300}])

@@ -11,10 +11,7 @@ from spasmwatch.frontend import ENV_GAIN, ENV_TAU_S, RAW_GAIN
 VS = 3.3  # supply, V
 MID = VS / 2  # RAW output is centred on Vs/2
 RAIL_LO, RAIL_HI = 0.02, VS - 0.02  # output swing of the sensor's op-amps
-RAW_HP_HZ = 20.0  # assumed high-pass of the RAW path (the sensor is AC-coupled, ~20-500 Hz)
-# Second order: electrode wander of mV at 0.05-0.5 Hz must not reach the ENV rectifier (a first-order
-# filter leaves ~1/40 of it, which swings a MyoWare ENV across its whole range; real ENV traces at rest do not).
-RAW_HP_ORDER = 2
+RAW_HP_HZ = 20.0  # assumed first-order high-pass of the RAW path (the sensor is AC-coupled, ~20-500 Hz)
 # RAW_GAIN (200) and ENV_GAIN (electrode -> ENV, 200 x (1 + 50 kOhm pot) = 10200) and the envelope
 # time constant (50 ms, first order) are shared with spasmwatch.frontend, which documents their sources.
 
@@ -48,7 +45,7 @@ class FrontEnd:
     """Stateful MyoWare model: feed electrode µV chunk by chunk, get RAW (and ENV) volts."""
 
     def __init__(self, fs: float) -> None:
-        self.hp = signal.butter(RAW_HP_ORDER, RAW_HP_HZ, "highpass", fs=fs, output="sos")
+        self.hp = signal.butter(1, RAW_HP_HZ, "highpass", fs=fs, output="sos")
         alpha = 1.0 - np.exp(-1.0 / (fs * ENV_TAU_S))
         self.lp = (np.array([alpha]), np.array([1.0, alpha - 1.0]))  # first-order envelope smoother
         self.hp_zi: np.ndarray | None = None
