@@ -212,6 +212,7 @@ class Detector:
         self.beat_w = max(1, ticks(p["beat_ms"]))
         self.rr_min = ticks(400)  # 150 bpm: above it, clonus bursts (3-8 Hz) and T waves would pass for beats
         self.rr_max = ticks(2000)  # 30 bpm
+        self.rr_stale = ticks(15000)  # a rhythm unseen this long is gone (after an episode: searched again)
         self.rr = 0  # learnt beat interval in ticks, 0 unknown
         self.last_beat = -1
         self.beats = 0  # regular beats in a row (capped): the rhythm is locked at 3
@@ -359,7 +360,7 @@ class Detector:
         i = 0
         while i < n:
             st[35] = 0 if (self.state or self.run >= 0 or self.fault or self.blank or self.cal_left
-                           or self.mvc_left) else 1
+                           or self.mvc_left or self.bump >= 0) else 1
             st[36] = self.floor_acc
             st[37] = self.tick
             i = self._chain(buf, i, n, st, self.coef, tk)
@@ -806,7 +807,7 @@ class Detector:
                 self.run_sum += e
                 self.run_n += 1
             if self.on_ticks >= self.min_on and t - self.run + 1 >= self.min_dur and self.on_ticks:
-                if self.beat_run and (t - self.run < self.beat_w or e <= on):
+                if self.beat_run and t - self.run < self.beat_w:
                     return  # a run where a beat was due is EMG only once it outlasts a heartbeat bump
                 # An electrode pop drives the front end onto a rail or far above the floor (40x), and is
                 # narrow or decays from one side of the baseline; a jerk as short is far weaker, and strong
@@ -845,10 +846,10 @@ class Detector:
         # Is tick t within width ticks after a beat the learnt rhythm predicts (any whole number of beats
         # on, with a tolerance for the beat-to-beat variability)?
         rr = self.rr
+        if self.beats < 3 or t - self.last_beat > self.rr_stale:
+            return False  # a rhythm not yet confirmed, or not seen for long (no ECG now), predicts nothing
         if t - self.last_beat > 4 * rr:
             return True  # no beat seen for a while: its phase is unknown, so any tick may be one
-        if self.beats < 3:
-            return False  # a rhythm not yet confirmed predicts nothing
         tol = (rr >> 3) + 3  # +-12 %: beat-to-beat variability at rest
         d = (t - self.last_beat + tol) % rr
         return d <= 2 * tol + width
@@ -999,6 +1000,8 @@ class Detector:
             self.last_up = t
 
     def _end_episode(self, offset, t):
+        if self.ecg and self.beats >= 3:
+            self.search_end = t + self.search  # beats were hidden: look for them again before trusting a bump
         dur = offset - self.onset
         if dur < self.twitch:
             kind = KIND_TWITCH
