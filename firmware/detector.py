@@ -52,7 +52,7 @@ QUEUE_LEN = const(16)
 # name: (default in raw mode, default in env mode, lowest, highest, unit); meanings in docs/detector.md
 PARAMS = {
     "hp_hz": (40, 0, 0, 100, "Hz"),  # high-pass corner (4th-order Butterworth): removes drift, motion and most ECG
-    "lp_hz": (450, 0, 0, 1000, "Hz"),  # low-pass corner (2nd order), clamped below Nyquist; 0 = off
+    "lp_hz": (450, 0, 0, 1000, "Hz"),  # low-pass corner (2nd order), off where within 0.4 x rate; 0 = off
     "mains_hz": (50, 0, 0, 60, "Hz"),  # mains notch frequency: 0 (off), 50 or 60
     "tkeo": (0, 0, 0, 1, ""),  # 1 = Teager-Kaiser energy instead of rectification
     "smooth_ms": (25, 20, 0, 500, "ms"),  # envelope smoothing time constant
@@ -130,8 +130,9 @@ def filters(p, mode, rate_hz):
         hp = int(0.35 * nyq)
         notes.append("hp_hz=%s clamped to %s Hz (must be below 0.4 x Nyquist at %s Hz)" % (p["hp_hz"], hp, rate_hz))
     lp = p["lp_hz"] if raw else 0
-    if lp and lp >= 0.4 * rate_hz:
-        notes.append("lp_hz=%s is off: at %s Hz it would be within 0.4 x rate of Nyquist" % (lp, rate_hz))
+    if lp and lp >= 0.4 * rate_hz:  # (the default 450 Hz applies from 1125 Hz up, below it says nothing)
+        if lp != PARAMS["lp_hz"][0]:
+            notes.append("lp_hz=%s is off: at %s Hz it would be within 0.4 x rate of Nyquist" % (lp, rate_hz))
         lp = 0
     mains = p["mains_hz"] if raw else 0
     if mains and mains >= 0.45 * rate_hz:

@@ -153,6 +153,10 @@ def test_config_and_calibrate_on_the_virtual_device(tmp_path: Path, capsys: pyte
         assert "saved: params.on_mult=4" in capsys.readouterr().out
         assert cli.main(["config", "get", "--port", p, "params.on_mult"]) == 0
         assert capsys.readouterr().out.strip() == "4"
+        assert cli.main(["config", "set", "--port", p, "params.lp_hz=480"]) == 0  # too close to Nyquist: said
+        assert "note: lp_hz=480 is off" in capsys.readouterr().out
+        assert cli.main(["config", "set", "--port", p, "params.lp_hz=450"]) == 0
+        assert "note:" not in capsys.readouterr().out
         assert cli.main(["config", "set", "--port", p, "params.on_mult=0.5"]) == 2
         assert "on_mult" in one_line(capsys.readouterr().err)
         assert cli.main(["config", "set", "--port", p, "log_kb=32"]) == 0  # restarts the board
@@ -167,6 +171,6 @@ def test_config_and_calibrate_on_the_virtual_device(tmp_path: Path, capsys: pyte
         client.hello()
         with pytest.raises(DeviceError, match="rate_hz"):
             client.config_set([("rate_hz", 5)])
-        assert client.config_get()["params"] == {"on_mult": 4}
+        assert client.config_get()["params"] == {"on_mult": 4, "lp_hz": 450}
         client.close()
     assert (tmp_path / "board" / "calib.json").exists()

@@ -32,6 +32,12 @@ def check_params(params: dict | None, mode: str, rate_hz: float) -> dict:
         raise ConfigError(str(exc)) from None
 
 
+def filter_notes(params: dict | None, mode: str, rate_hz: float) -> list[str]:
+    """What the detector changes of the filter settings at this rate (a clamped high-pass, a notch or low-pass
+    above Nyquist switched off), one line each; nothing is ever changed silently."""
+    return list(fw.filters(check_params(params, mode, rate_hz), mode, rate_hz)[3])
+
+
 def _as_uint16(samples: Sequence[int] | np.ndarray) -> np.ndarray:
     arr = np.asarray(samples)
     if arr.ndim != 1 or arr.size == 0:

@@ -130,6 +130,7 @@ def run_set(args: argparse.Namespace) -> int:
         text = ", ".join(f"{k}={json.dumps(v)}" for k, v in pairs)
         if not result.get("reboot"):
             print(f"saved: {text}")
+            _print_filter_notes(client.config_get())
             return 0
         print(f"saved: {text}; the board restarts to apply it...", flush=True)
         hello = client.wait_for(lambda m: m.get("t") == "hello", REBOOT_WAIT_S, keep=False)
@@ -138,9 +139,24 @@ def run_set(args: argparse.Namespace) -> int:
             client = _reopen(args.port)
             hello = client.hello_msg
         print(f"board back up (boot {hello.get('boot') if hello else '?'})")
+        _print_filter_notes(client.config_get())
         return 0
     finally:
         client.close()
+
+
+def _print_filter_notes(cfg: dict) -> None:
+    """Say what the detector changes of the filters at the configured rate (issue 8: never silently)."""
+    from spasmfw import config as fwconfig
+
+    from ..detect import filter_notes
+
+    try:
+        notes = filter_notes(fwconfig.detector_params(cfg), cfg["mode"], cfg["rate_hz"])
+    except (KeyError, TypeError, ConfigError):  # an older board's config: nothing to say
+        return
+    for note in notes:
+        print(f"note: {note}")
 
 
 def _reopen(port_spec: str | None) -> Any:

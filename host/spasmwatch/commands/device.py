@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputError
@@ -62,6 +63,17 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _filter_notes(state_dir: str | Path) -> list[str]:
+    """The detector's notes (clamped or switched-off filters) for the config the firmware boots with."""
+    from spasmfw import app as fwapp
+    from spasmfw import config as fwconfig
+
+    from ..detect import filter_notes
+
+    cfg, _err = fwconfig.load(str(Path(state_dir) / fwapp.CONFIG_FILE))
+    return filter_notes(fwconfig.detector_params(cfg), cfg["mode"], cfg["rate_hz"])
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -88,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         speed = "as fast as possible" if args.speed == 0 or math.isinf(args.speed) else f"x{args.speed:g}"
         kept = "" if args.state_dir else " (temporary, removed on exit)"
         print(f"device ready on {dev.port}", flush=True)
+        for note in _filter_notes(dev.state_dir):
+            print(f"note: {note}", file=sys.stderr, flush=True)
         print(f"state dir: {dev.state_dir}{kept}; playing {path} {speed}{', looped' if args.loop else ''}",
               file=sys.stderr, flush=True)
         while True:
