@@ -70,9 +70,9 @@ def test_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
     [
         ("", [], ["empty file"]),
         ("1\n2\n3\n", [], ["pass --rate"]),
-        ("# rate_hz=1000\na\n1\nx\n", [], ["non-numeric"]),
+        ("# rate_hz=1000\na\n1\nx\n2\n", [], ["non-numeric"]),  # a bad middle row (a bad last one is dropped)
         ("# rate_hz=1000\na\n1\nnan\n", [], ["NaN"]),
-        ("# rate_hz=1000\na,b\n1,2\n3\n", [], ["truncated or ragged"]),
+        ("# rate_hz=1000\na,b\n1,2\n3\n4,5\n", [], ["truncated or ragged"]),
         ("1\n2\n", ["--rate", "5"], ["5 Hz (--rate) is out of range"]),
         ("1,2\n3,4\n", ["--rate", "100", "--channel", "4"], ["no channel 4"]),
         ("1\n2\n", ["--rate", "100", "--channel", "x"], ["--channel 'x'"]),

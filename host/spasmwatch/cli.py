@@ -7,8 +7,41 @@ import importlib
 import pkgutil
 import sys
 
-from . import __version__, commands
+from . import __version__, commands, ui
 from .errors import FatalError
+
+
+def _add_verbosity(parser: argparse.ArgumentParser, top: bool) -> None:
+    """-q/-v, accepted before the command name and after it (subcommands do not overwrite the top level's)."""
+    default: dict = {} if top else {"default": argparse.SUPPRESS}
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", action="store_true", help="no notes or progress bars (warnings and errors "
+                       "still print)", **({"default": False} if top else default))
+    group.add_argument("-v", "--verbose", action="count", help="more detail: how files were read, timings",
+                       **({"default": 0} if top else default))
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _all_subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    out = []
+    for child in {id(p): p for p in _subcommands(parser).values()}.values():
+        out += [child, *_all_subparsers(child)]
+    return out
+
+
+def _leaf(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.ArgumentParser:
+    """The (sub)parser of the command named in argv, so its errors name it: "spasmwatch replay: error: ..."."""
+    for word in argv:
+        choices = _subcommands(parser)
+        if word in choices:
+            parser = choices[word]
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,12 +56,19 @@ def build_parser() -> argparse.ArgumentParser:
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         module.register(sub)
+    _add_verbosity(parser, top=True)
+    for child in _all_subparsers(parser):
+        _add_verbosity(child, top=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    args, extras = parser.parse_known_args(words)
+    if extras:  # argparse would blame "spasmwatch" for an option of "spasmwatch replay"
+        _leaf(parser, words).error(f"unrecognized arguments: {' '.join(extras)}")
+    ui.set_level(bool(args.quiet), int(args.verbose or 0))
     try:
         return int(args.func(args) or 0)
     except FatalError as exc:

@@ -17,9 +17,18 @@ RATE_MIN_HZ = 25.0
 RATE_MAX_HZ = 2048.0  # 2000 Hz plus the 2048 Hz lab systems (emgGO samples)
 UNITS = ("counts", "uV", "mV", "V", "au")
 MODES = ("raw", "env")
-TIME_COLUMNS = ("t", "t_s", "time", "timestamp")
+TIME_COLUMNS = ("t", "t_s", "time", "timestamp")  # kept for callers; time_column_scale() knows many more names
+TIME_WORDS = ("t", "time", "timestamp", "time stamp", "elapsed", "elapsed time")
+# Unit words (alone, or after a time word as "time_ms", "Time (s)", "t [us]") and their length in seconds.
+TIME_UNITS = {
+    "s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0,
+    "ms": 1e-3, "msec": 1e-3, "msecs": 1e-3, "millis": 1e-3, "millisecond": 1e-3, "milliseconds": 1e-3,
+    "us": 1e-6, "\u00b5s": 1e-6, "usec": 1e-6, "micros": 1e-6, "microsecond": 1e-6, "microseconds": 1e-6,
+}
 ADC_BITS = 12  # ESP32 ADC1: every "counts" signal is expressed on this 0..4095 scale
-TEXT_SUFFIXES = {".csv", ".txt", ".tsv", ".dat", ""}
+TEXT_SUFFIXES = {".csv", ".txt", ".tsv", ".dat", ".log", ".text", ".asc", ""}
+# Arduino Serial Plotter lines: "emg:2048" or "a:1,b:2" (label, colon, number; comma, space or tab between).
+PLOTTER_LABEL = re.compile(r"([A-Za-z_][\w.\-]*)\s*:\s*(?=[-+.\d])")
 MAGIC = b"# spasmwatch recording v1"
 
 
@@ -38,6 +47,8 @@ class Recording:
     source: str
     names: list[str] = field(default_factory=list)  # column name per channel (ch0, A1, EMG, ...)
     indices: list[int] = field(default_factory=list)  # index of each channel among the file's data columns
+    warnings: list[str] = field(default_factory=list)  # things the reader worked around; callers show them
+    notes: list[str] = field(default_factory=list)  # how the file was read (format, rate origin): for -v
 
     @property
     def n_samples(self) -> int:
@@ -139,25 +150,68 @@ def _split(line: str, delim: str | None) -> list[str]:
 
 
 def _sniff_delimiter(line: str) -> str | None:
-    for delim in (",", ";", "\t"):
+    # Semicolon and tab first: they are what decimal-comma locales use ("0,000;12,5"), where "," is no delimiter.
+    for delim in (";", "\t", ","):
         if delim in line:
             return delim
     return None  # whitespace
 
 
+def time_column_scale(name: str) -> tuple[bool, float | None]:
+    """(is a time column, seconds per unit or None when the name gives no unit) for a header name.
+
+    Knows t, time, timestamp, elapsed alone or with a unit ("t_s", "time_ms", "Time (s)", "timestamp [us]"),
+    and the unit words alone ("seconds", "millis", "ms", "micros"; not a bare "s").
+    """
+    n = name.strip().strip("\"'").strip().lower()
+    m = re.fullmatch(r"(.*?)\s*[(\[]\s*([^)\]]*?)\s*[)\]]", n)
+    if m:
+        base, unit = m.group(1), m.group(2)
+    else:
+        m = re.fullmatch(r"(.*?)[\s_\-]+([^\s_\-]+)", n)
+        base, unit = (m.group(1), m.group(2)) if m else (n, "")
+    if base in TIME_WORDS:
+        if not unit:
+            return True, None
+        if unit in TIME_UNITS:
+            return True, TIME_UNITS[unit]
+        return False, None
+    if n in TIME_UNITS and n != "s":
+        return True, TIME_UNITS[n]
+    if base in TIME_WORDS or n in TIME_WORDS:
+        return True, None
+    return False, None
+
+
 def _find_bad_row(path: Path, lines: list[str], numbers: list[int], delim: str | None, width: int) -> None:
     """Raise an InputError naming the first row that is ragged or not numeric (slow path, errors only)."""
     for line, lineno in zip(lines, numbers, strict=True):
-        tokens = _split(line, delim)
-        if len(tokens) != width:
-            raise InputError(
-                f"{path}:{lineno}: expected {width} value(s), found {len(tokens)} (truncated or ragged row)"
-            )
-        for tok in tokens:
-            if tok == "":
-                raise InputError(f"{path}:{lineno}: empty value (truncated row?)")
-            if _to_float(tok) is None:
-                raise InputError(f"{path}:{lineno}: non-numeric value {tok[:20]!r}")
+        _check_row(path, line, lineno, delim, width)
+
+
+def _check_row(path: Path, line: str, lineno: int, delim: str | None, width: int) -> None:
+    tokens = _split(line, delim)
+    if len(tokens) != width:
+        raise InputError(f"{path}:{lineno}: expected {width} value(s), found {len(tokens)} (truncated or ragged row)")
+    for tok in tokens:
+        if tok == "":
+            raise InputError(f"{path}:{lineno}: empty value (truncated row?)")
+        if _to_float(tok) is None:
+            raise InputError(f"{path}:{lineno}: non-numeric value {tok[:20]!r}")
+
+
+def _drop_cut_last_row(
+    path: Path, lines: list[str], numbers: list[int], delim: str | None, width: int, warnings: list[str]
+) -> None:
+    """A log cut off while writing ends in a partial row: drop it with a warning (ragged rows elsewhere are fatal)."""
+    if len(lines) < 2:
+        return
+    try:
+        _check_row(path, lines[-1], numbers[-1], delim, width)
+    except InputError as exc:
+        reason = str(exc).split(": ", 1)[1]
+        warnings.append(f"{path}:{numbers[-1]}: last row dropped, {reason.split(' (')[0]} (a cut-off log?)")
+        del lines[-1], numbers[-1]
 
 
 def _parse_table(path: Path, lines: list[str], numbers: list[int], delim: str | None, width: int) -> np.ndarray:
@@ -177,19 +231,82 @@ def _parse_table(path: Path, lines: list[str], numbers: list[int], delim: str | 
     return data
 
 
-def _rate_from_time(path: Path, t: np.ndarray, lineno: int) -> float:
+def _check_time(path: Path, t: np.ndarray, numbers: list[int], name: str) -> np.ndarray:
+    """The time steps; InputError naming the line where the clock stops or goes back (e.g. a restarted logger)."""
     if len(t) < 2:
         raise InputError(f"{path}: too few samples to derive the rate from the time column; pass --rate")
     dt = np.diff(t)
     if np.any(dt <= 0):
         row = int(np.argmax(dt <= 0)) + 1
-        raise InputError(f"{path}:{lineno + row}: time column does not increase; pass --rate to ignore it")
+        what = "goes back" if dt[row - 1] < 0 else "repeats"
+        raise InputError(
+            f"{path}:{numbers[row]}: time column does not increase ({name!r} {what}: {t[row - 1]:g} then "
+            f"{t[row]:g}; a restarted logger? split the file, or pass --rate to ignore the time column)"
+        )
+    return dt
+
+
+def _time_step_s(t: np.ndarray, dt: np.ndarray, scale: float | None) -> float:
+    """The typical sample interval in seconds; without a unit, integer stamps are ms (or us when ms is too slow)."""
     step = float(np.median(dt))
-    # Integer timestamps with steps of 1 ms or more are milliseconds (loggers often write millis()).
-    if step >= 0.5 and np.all(t == np.round(t)):
-        step /= 1000.0
-    rate = 1.0 / step
-    return float(f"{rate:.6g}")  # 34.80999999999856 -> 34.81: timestamps carry rounding noise
+    if scale is not None:
+        return step * scale
+    if step >= 0.5 and np.all(t == np.round(t)):  # loggers often write millis() or micros()
+        return step / 1e6 if step / 1000.0 > 1.0 / RATE_MIN_HZ else step / 1000.0
+    return step
+
+
+def _time_column_checks(
+    path: Path, t: np.ndarray, numbers: list[int], name: str, scale: float | None, rate: float | None,
+    warnings: list[str],
+) -> float:
+    """Check a time column (always, not only when it gives the rate); returns the rate it implies."""
+    dt = _check_time(path, t, numbers, name)
+    step = _time_step_s(t, dt, scale)
+    implied = float(f"{1.0 / step:.6g}")  # 34.80999999999856 -> 34.81: timestamps carry rounding noise
+    median = float(np.median(dt))
+    gaps = np.flatnonzero(dt > 1.5 * median)
+    if len(gaps):
+        longest = int(gaps[np.argmax(dt[gaps])])
+        lost = float(np.sum(dt[gaps] / median - 1.0))
+        warnings.append(
+            f"{path}:{numbers[longest + 1]}: time column {name!r} jumps {len(gaps)} time(s) (longest "
+            f"{dt[longest] / median:.0f} sample intervals): about {lost:.0f} sample(s) missing; "
+            "later times are read as if none were"
+        )
+    if rate is not None and abs(implied - rate) > 0.02 * rate:
+        warnings.append(
+            f"{path}: time column {name!r} says {implied:g} Hz but the file header says {rate:g} Hz; "
+            "using the header's rate"
+        )
+    return implied
+
+
+def _plotter_lines(path: Path, lines: list[str], numbers: list[int]) -> tuple[list[str], list[str]] | None:
+    """Arduino Serial Plotter data ("emg:2048", "a:1,b:2"): (labels, lines without labels), or None."""
+    labels = PLOTTER_LABEL.findall(lines[0])
+    if not labels or _to_float(PLOTTER_LABEL.sub("", lines[0]).replace(",", " ").split()[0]) is None:
+        return None
+    out = []
+    for line, lineno in zip(lines, numbers, strict=True):
+        if PLOTTER_LABEL.findall(line) != labels:
+            if line is lines[-1] and len(lines) > 1:
+                out.append(line)  # a cut-off last line: the row check drops it with a warning
+                continue
+            raise InputError(
+                f"{path}:{lineno}: Serial Plotter labels {', '.join(PLOTTER_LABEL.findall(line)) or 'missing'} "
+                f"differ from the first line's {', '.join(labels)}"
+            )
+        out.append(PLOTTER_LABEL.sub("", line))
+    return labels, out
+
+
+def _looks_like_time(values: np.ndarray) -> bool:
+    """A steadily increasing column (a clock or sample counter), which EMG never is over many samples."""
+    if len(values) < 10:
+        return False
+    dt = np.diff(values)
+    return bool(np.all(dt > 0) and np.max(dt) <= 3 * np.median(dt))
 
 
 def _opensignals_json(path: Path, comments: list[str]) -> dict:
@@ -216,15 +333,19 @@ class _Parsed:
     units: str | None
     mode: str | None
     resolution: list[int | None]  # ADC bits per column when the file says so
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
-def _read_text(path: Path, raw: bytes) -> _Parsed:
+def _read_text(path: Path, raw: bytes, ignore_time: bool = False) -> _Parsed:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
     all_lines = text.splitlines()
     comments: list[str] = []
+    warnings: list[str] = []
+    notes: list[str] = []
     first = None
     for i, line in enumerate(all_lines):
         stripped = line.strip()
@@ -246,21 +367,35 @@ def _read_text(path: Path, raw: bytes) -> _Parsed:
             meta[m.group(1).strip().lower()] = m.group(2).strip()
     opensignals_json = any("opensignals text file format" in c.lower() for c in comments)
 
-    delim = _sniff_delimiter(all_lines[first])
-    tokens = _split(all_lines[first], delim)
+    def data_lines(start: int) -> tuple[list[str], list[int]]:
+        lines, numbers = [], []
+        for i, line in enumerate(all_lines[start:]):
+            s = line.strip()
+            if s and not s.startswith("#"):
+                lines.append(line)
+                numbers.append(start + i + 1)
+        return lines, numbers
+
     header: list[str] | None = None
-    if any(_to_float(t) is None for t in tokens) and any(ch.isalpha() for ch in all_lines[first]):
-        header = [t.strip().strip('"').strip("'") for t in tokens]
-        first += 1
-    width = len(tokens)
-    lines, numbers = [], []
-    for i, line in enumerate(all_lines[first:]):
-        s = line.strip()
-        if s and not s.startswith("#"):
-            lines.append(line)
-            numbers.append(first + i + 1)
+    lines, numbers = data_lines(first)
+    plotter = _plotter_lines(path, lines, numbers)
+    if plotter is not None:
+        header, lines = plotter
+        delim = _sniff_delimiter(lines[0])
+        notes.append(f"Arduino Serial Plotter labels: {', '.join(header)}")
+    else:
+        delim = _sniff_delimiter(all_lines[first])
+        tokens = _split(all_lines[first], delim)
+        if any(_to_float(t) is None for t in tokens) and any(ch.isalpha() for ch in all_lines[first]):
+            header = [t.strip().strip('"').strip("'") for t in tokens]
+            lines, numbers = lines[1:], numbers[1:]
     if not lines:
         raise InputError(f"{path}: no samples after the header row")
+    if delim != "," and re.search(r"\d,\d", lines[0]):
+        lines = [line.replace(",", ".") for line in lines]  # decimal commas: "0,000;12,5"
+        notes.append("decimal commas")
+    width = len(header) if header is not None else len(_split(lines[0], delim))
+    _drop_cut_last_row(path, lines, numbers, delim, width, warnings)
     table = _parse_table(path, lines, numbers, delim, width)
 
     rate: float | None = None
@@ -298,16 +433,31 @@ def _read_text(path: Path, raw: bytes) -> _Parsed:
         if rate is None:
             raise InputError(f"{path}: header rate_hz={meta['rate_hz']!r} is not a number")
 
-    time_idx = None
+    time_idx, scale = None, None
     if header is not None:
-        lowered = [h.lower() for h in header]
-        time_idx = next((i for i, h in enumerate(lowered) if h in TIME_COLUMNS), None)
+        for i, h in enumerate(header):
+            is_time, scale = time_column_scale(h)
+            if is_time:
+                time_idx = i
+                break
     if time_idx is not None:
         keep = [i for i in keep if i != time_idx]
-        if rate is None:
-            rate, origin = _rate_from_time(path, table[:, time_idx], numbers[0]), "time column"
         if not keep:
             raise InputError(f"{path}: only a time column, no signal column")
+        if not ignore_time:
+            implied = _time_column_checks(
+                path, table[:, time_idx], numbers, names[time_idx], scale, rate, warnings
+            )
+            if rate is None:
+                rate, origin = implied, f"time column {names[time_idx]!r}"
+        notes.append(f"time column {names[time_idx]!r} dropped")
+    elif keep and _looks_like_time(table[:, keep[0]]):
+        name = names[keep[0]]
+        warnings.append(
+            f"{path}: the first column{f' {name!r}' if header else ''} only increases, like a clock or sample "
+            "counter, yet is read as EMG channel 0; if it is time, name it t, time_s or time_ms in a header "
+            "row, or leave it out with --channel"
+        )
     return _Parsed(
         data=table[:, keep],
         names=[names[i] for i in keep],
@@ -316,6 +466,8 @@ def _read_text(path: Path, raw: bytes) -> _Parsed:
         units=units,
         mode=mode,
         resolution=[resolution[i] for i in keep],
+        warnings=warnings,
+        notes=notes,
     )
 
 
@@ -409,8 +561,10 @@ def read_recording(
 ) -> Recording:
     """Read a recording, sniffing the format from the extension and the content.
 
-    Formats: spasmwatch CSV; generic CSV/TXT (comma, semicolon, tab or space separated, optional header row,
-    optional time column t/t_s/time/timestamp used for the rate when no rate is given); OpenSignals/BITalino
+    Formats: spasmwatch CSV; generic CSV/TSV/TXT/LOG (comma, semicolon, tab or space separated, decimal commas
+    with ; or tab, Arduino Serial Plotter labels "emg:2048", optional header row, optional time column named
+    as `time_column_scale` knows, checked to increase and used for the rate when no rate is given; a cut-off
+    last row is dropped with a warning in `Recording.warnings`); OpenSignals/BITalino
     text (Simple Text Format and the JSON-header format: only the analog A1.. columns are kept); WAV (8/16/24/
     32-bit PCM); MATLAB .mat (emgGO `EMG` struct, or a single numeric array with `fs`).
     `rate_hz`/`units` override the file. `columns` keeps those data columns (0-based, time column excluded),
@@ -439,9 +593,11 @@ def read_recording(
     elif b"\x00" in raw[:4096]:
         raise InputError(f"{path}: unknown binary format (expected CSV/TXT, OpenSignals, WAV or MATLAB .mat)")
     elif suffix in TEXT_SUFFIXES or raw.startswith(MAGIC):
-        parsed = _read_text(path, raw)
+        parsed = _read_text(path, raw, ignore_time=rate_hz is not None)
     else:
-        raise InputError(f"{path}: unknown format {suffix!r} (expected .csv, .txt, OpenSignals .txt, .wav or .mat)")
+        raise InputError(
+            f"{path}: unknown format {suffix!r} (expected .csv, .tsv, .txt, .log, .dat, OpenSignals .txt, .wav or .mat)"
+        )
 
     data = parsed.data
     if columns is not None:
@@ -474,6 +630,9 @@ def read_recording(
             channels.append(np.round(col).astype(np.int32))
         else:
             channels.append(col.astype(np.float64))
+    notes = list(parsed.notes)
+    notes.append(f"rate {rate:g} Hz from {'--rate' if rate_hz is not None else parsed.rate_origin}")
+    notes.append(f"units {unit} ({'--units' if units else 'the file' if parsed.units else 'guessed from the values'})")
     return Recording(
         rate_hz=rate,
         channels=channels,
@@ -482,6 +641,8 @@ def read_recording(
         source=str(path),
         names=[parsed.names[i] for i in indices],
         indices=indices,
+        warnings=list(parsed.warnings),
+        notes=notes,
     )
 
 
@@ -514,4 +675,6 @@ def decimate(rec: Recording, factor: int) -> Recording:
         source=rec.source,
         names=list(rec.names),
         indices=list(rec.indices),
+        warnings=list(rec.warnings),
+        notes=list(rec.notes),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from collections import Counter
@@ -10,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import ui
 from ..errors import ConfigError, FatalError, InputError
 from ..events import Event, events_to_csv, write_events
 from .evaluate import parse_params
@@ -84,6 +86,7 @@ def register(subparsers: Any) -> None:
         help="run the detector under CPython (default) or the MicroPython unix port",
     )
     p.add_argument("--events", metavar="OUT.csv", help="write the events to this CSV ('-' for stdout)")
+    p.add_argument("--json", action="store_true", help="print the recording, summary and events as JSON")
     p.add_argument(
         "--param",
         action="append",
@@ -138,17 +141,45 @@ def _counts(rec: Recording, i: int, mode: str) -> np.ndarray:
         raise InputError(f"{rec.source}: {exc}") from None
 
 
-def replay(rec: Recording, mode: str, params: dict[str, int | float] | None, engine: str = "python") -> list[Event]:
-    """Detect every channel of `rec` independently; events sorted by onset, tagged with the file channel."""
+def replay(rec: Recording, mode: str, params: dict[str, int | float] | None, engine: str = "python",
+           progress: ui.Progress | None = None) -> list[Event]:
+    """Detect every channel of `rec` independently; events sorted by onset, tagged with the file channel.
+
+    `progress` advances by each channel's duration in seconds once that channel is done."""
     from ..detect import detect
 
     events: list[Event] = []
     for i, ch in enumerate(rec.indices):
+        if progress is not None:
+            progress.label(f"detecting channel {ch} ({i + 1} of {len(rec.indices)})")
         try:
             events += detect(_counts(rec, i, mode), rec.rate_hz, mode=mode, params=params, channel=ch, engine=engine)
         except ValueError as exc:  # the detector's validate(): bad parameter name/value or rate
             raise ConfigError(str(exc)) from None
+        if progress is not None:
+            progress.step(rec.duration_s)
     return sorted(events, key=lambda e: (e.onset_s, e.channel))
+
+
+def to_json(rec: Recording, mode: str, events: list[Event]) -> dict[str, Any]:
+    """`replay --json`: what was read, the counts of the summary line, and every event."""
+    from dataclasses import asdict
+
+    episodes = [e for e in events if e.kind != "fault"]
+    return {
+        "recording": rec.source,
+        "duration_s": rec.duration_s,
+        "rate_hz": rec.rate_hz,
+        "mode": mode,
+        "units": rec.units,
+        "channels": list(rec.indices),
+        "names": list(rec.names),
+        "warnings": list(rec.warnings),
+        "episodes": len(episodes),
+        "by_kind": dict(Counter(e.kind for e in episodes)),
+        "faults": len(events) - len(episodes),
+        "events": [asdict(e) for e in events],
+    }
 
 
 def format_table(events: list[Event]) -> str:
@@ -206,29 +237,39 @@ def summary(rec: Recording, mode: str, events: list[Event]) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.example == (args.recording is not None):
         raise ConfigError("give a RECORDING file or --example (not both)")
+    if args.json and args.events == "-":
+        raise ConfigError("--json and --events - both write to stdout: give --events a file")
     from ..recording import decimate, read_recording
 
     path = example_path() if args.example else Path(args.recording)
     columns = None if args.channel is None else parse_channels(args.channel)
     params = parse_params(args.param) or None
     rec = read_recording(path, rate_hz=args.rate, units=args.units, columns=columns)
+    ui.show_recording(rec)
     mode = args.mode or rec.mode or "raw"
     if rec.rate_hz > DETECTOR_MAX_RATE_HZ:
         factor = math.ceil(rec.rate_hz / DETECTOR_MAX_RATE_HZ)
         rec = decimate(rec, factor)
-        print(
-            f"note: decimated by {factor} to {rec.rate_hz:g} Hz (the detector takes at most 2000 Hz)", file=sys.stderr
-        )
+        ui.note(f"decimated by {factor} to {rec.rate_hz:g} Hz (the detector takes at most 2000 Hz)")
     if columns is None and len(rec.indices) > 1:
         labels = [ch for i, ch in enumerate(rec.indices) if _looks_like_labels(rec.channels[i], rec.rate_hz)]
         if labels:
-            print(
-                f"note: channel(s) {', '.join(map(str, labels))} look like a cue/label column, not EMG; "
-                "select the EMG channels with --channel",
-                file=sys.stderr,
+            ui.note(
+                f"channel(s) {', '.join(map(str, labels))} look like a cue/label column, not EMG; "
+                "select the EMG channels with --channel"
             )
 
-    events = replay(rec, mode, params, args.engine)
+    with ui.progress(f"replaying {path.name}", total=rec.duration_s * len(rec.indices)) as bar:
+        events = replay(rec, mode, params, args.engine, progress=bar)
+    if args.json:
+        if args.events:
+            try:
+                write_events(args.events, events)
+            except OSError as exc:
+                raise FatalError(f"cannot write {args.events}: {exc.strerror}") from None
+        json.dump(to_json(rec, mode, events), sys.stdout, indent=1, allow_nan=False)
+        sys.stdout.write("\n")
+        return 0
     if args.events == "-":
         sys.stdout.write(events_to_csv(events))
         print(summary(rec, mode, events), file=sys.stderr)
