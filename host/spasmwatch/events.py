@@ -12,6 +12,9 @@ from .errors import InputError
 
 EPISODE_KINDS = ("twitch", "tonic", "clonus")
 TRUTH_KINDS = ("tonic", "clonus", "jerk", "cramp", "fault")
+# An events CSV (replay --events, evaluate --save-events, spasmwatch events) can serve as truth, e.g. to compare
+# two runs: the detector's labels are read as the truth kinds they stand for.
+TRUTH_ALIASES = {"twitch": "jerk"}
 
 
 @dataclass(frozen=True)
@@ -119,12 +122,18 @@ def write_truth(path: str | Path, truth: list[TruthInterval]) -> None:
 
 
 def read_truth(path: str | Path) -> list[TruthInterval]:
+    """A truth CSV (channel,onset_s,offset_s,kind), or an events CSV: twitch is read as jerk, and episodes still
+    open in a `spasmwatch events --include-open` export (no end yet) are left out."""
     path = Path(path)
     truth = []
     for line, row in _rows(path, ["channel", "onset_s", "offset_s", "kind"]):
         kind = row["kind"].strip()
+        if (row.get("state") or "").strip() == "open":
+            continue
+        kind = TRUTH_ALIASES.get(kind, kind)
         if kind not in TRUTH_KINDS:
-            raise InputError(f"{path}:{line}: unknown kind {kind!r} (expected one of {', '.join(TRUTH_KINDS)})")
+            known = ", ".join([*TRUTH_KINDS, *TRUTH_ALIASES])
+            raise InputError(f"{path}:{line}: unknown kind {kind!r} (expected one of {known})")
         truth.append(
             TruthInterval(
                 channel=int(_float(row, "channel", path, line)),

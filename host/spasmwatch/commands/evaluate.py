@@ -7,6 +7,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from .. import ui
 from ..errors import ConfigError, InputError
 from ..events import Event, TruthInterval, read_events, read_truth, write_events
 from ..scoring import DEFAULT_TOLERANCE_S, false_summary, format_table, score
@@ -17,7 +18,9 @@ if TYPE_CHECKING:
     from ..recording import Recording
 
 DESCRIPTION = """\
-Score spasm detection against ground truth (a truth CSV: channel,onset_s,offset_s,kind).
+Score spasm detection against ground truth: a truth CSV (channel,onset_s,offset_s,kind, as `simulate`
+writes), or an events CSV (from `replay --events`, `evaluate --save-events` or `spasmwatch events`), whose
+twitches count as jerks, so that two runs, settings or engines can be compared.
 
 By default RECORDING is replayed through the detector (every channel, or --channel N) and the detected
 episodes are scored. With --events EVENTS.csv the given events are scored instead and the detector is not
@@ -28,6 +31,10 @@ Metrics are per channel, then pooled (rates per channel-hour); see spasmwatch.sc
 definitions. Every detected episode that overlaps no truth spasm is a false event, whatever its kind
 (a twitch too); false events are reported in total and by kind (twitch, tonic, clonus), per hour of rest.
 Undefined values (e.g. sensitivity with no truth spasm) print as "-" and are null in --json.
+
+Examples:
+  spasmwatch simulate night.csv --scenario night --minutes 30 && spasmwatch evaluate night.csv night.truth.csv
+  spasmwatch replay night.csv --events base.csv && spasmwatch evaluate night.csv base.csv --param on_mult=6
 """
 
 
@@ -41,7 +48,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "recording", nargs="?", metavar="RECORDING", help="recording file (optional with --events)"
     )
-    p.add_argument("truth", metavar="TRUTH.csv", help="ground truth: channel,onset_s,offset_s,kind")
+    p.add_argument("truth", metavar="TRUTH.csv", help="ground truth: channel,onset_s,offset_s,kind, or an events CSV")
     p.add_argument(
         "--events", metavar="EVENTS.csv", help="score these events instead of running the detector"
     )
@@ -99,14 +106,17 @@ def _detect(rec: Recording, mode: str, params: dict[str, int | float], engine: s
     from ..detect import detect  # imported here: scoring --events must not need the detector
 
     events: list[Event] = []
-    for i, ch in enumerate(rec.indices):
-        samples = _counts(rec, i, mode)
-        try:
-            events += detect(
-                samples, rec.rate_hz, mode=mode, params=params or None, channel=ch, engine=engine
-            )
-        except ValueError as exc:  # the detector's validate(): bad parameter name or value
-            raise ConfigError(str(exc)) from None
+    with ui.progress("detecting", total=rec.duration_s * len(rec.indices)) as bar:
+        for i, ch in enumerate(rec.indices):
+            bar.label(f"detecting channel {ch} ({i + 1} of {len(rec.indices)})")
+            samples = _counts(rec, i, mode)
+            try:
+                events += detect(
+                    samples, rec.rate_hz, mode=mode, params=params or None, channel=ch, engine=engine
+                )
+            except ValueError as exc:  # the detector's validate(): bad parameter name or value
+                raise ConfigError(str(exc)) from None
+            bar.step(rec.duration_s)
     return events
 
 
@@ -141,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
 
         columns = None if args.channel is None else [args.channel]
         rec = read_recording(args.recording, rate_hz=args.rate, columns=columns)
+        ui.show_recording(rec)
 
     channels: list[int] | None = None if args.channel is None else [args.channel]
     mode = None
