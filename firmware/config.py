@@ -112,6 +112,13 @@ def _list(vals):
     return ", ".join(str(x) for x in vals)
 
 
+def _near(name, known):
+    # " (did you mean a, b?)" for known names sharing the first word (on_x -> on_mult), else ""
+    head = name.split("_")[0]
+    near = sorted(k for k in known if k.split("_")[0] == head or k.startswith(name))[:3]
+    return " (did you mean %s?)" % " or ".join(near) if near else ""
+
+
 def _out_pin(cfg, key, used):
     v = cfg[key]
     if v is None:
@@ -176,6 +183,10 @@ def validate(cfg, uid=None):
         raise ValueError("params must be an object of detector parameters")
     if "mains_hz" in p:
         raise ValueError("params.mains_hz: set the top-level mains_hz instead")
+    for k in p:
+        if k not in detector.PARAMS:  # short enough for one error line (the full list is cut off on the wire)
+            raise ValueError("params.%s: unknown detector parameter%s; `spasmwatch config get` lists them"
+                             % (str(k)[:24], _near(str(k), detector.PARAMS)))
     try:
         detector.validate(detector_params(out), out["mode"], rate)
     except ValueError as e:

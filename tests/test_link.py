@@ -161,7 +161,7 @@ def test_config_and_calibrate_on_the_virtual_device(tmp_path: Path, capsys: pyte
         assert "on_mult" in one_line(capsys.readouterr().err)
         assert cli.main(["config", "set", "--port", p, "log_kb=32"]) == 0  # restarts the board
         assert "board back up (boot 2)" in capsys.readouterr().out
-        assert cli.main(["config", "get", "--port", p]) == 0
+        assert cli.main(["config", "get", "--port", p, "--json"]) == 0
         assert '"name": "left_calf"' in capsys.readouterr().out
         assert cli.main(["calibrate", "--port", p, "--rest", "2", "--mvc", "1", "--yes"]) == 0
         out = capsys.readouterr().out
