@@ -51,7 +51,7 @@ Examples:
   spasmwatch replay --example
   spasmwatch replay session.csv --events events.csv
   spasmwatch replay myo/1.txt --rate 200 --channel 0-7 --mode raw
-  spasmwatch replay tum.csv --mode env --units au --param on_x=4
+  spasmwatch replay tum.csv --mode env --units au --param on_mult=4
 """
 
 EXAMPLE = "example_raw.csv"
