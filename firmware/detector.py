@@ -223,6 +223,7 @@ class Detector:
         self.beat_amp = 0  # running mean peak of the beats
         self.search = ticks(6000)  # after calibration, the time the rhythm has to show (4 beats at 40 bpm)
         self.search_end = 0
+        self.search_start = 0  # the search gates every run until a beat is seen after it began
         amax = int(p["adc_max"])
         margin = int(p["rail_margin"])
         self.rail_hi = amax - margin
@@ -324,6 +325,7 @@ class Detector:
         """Set the noise floor directly (counts x ENV_SCALE), e.g. from a stored calibration."""
         self.floor_acc = max(self.min_floor, int(floor)) << FLOOR_BITS
         self.cal_left = 0
+        self.search_start = self.tick
         self.search_end = self.tick + self.search
 
     @property
@@ -361,7 +363,7 @@ class Detector:
         i = 0
         while i < n:
             st[35] = 0 if (self.state or self.run >= 0 or self.fault or self.blank or self.cal_left
-                           or self.mvc_left or self.bump >= 0) else 1
+                           or self.mvc_left or self.bump != -1) else 1
             st[36] = self.floor_acc
             st[37] = self.tick
             i = self._chain(buf, i, n, st, self.coef, tk)
@@ -762,7 +764,10 @@ class Detector:
                 self.run_n = 0
                 # ecg on: every run must outlast a beat; auto: where a beat is due, and in the first seconds
                 # while a rhythm is still being learnt from the narrow bumps seen
-                self.beat_run = 1 if self.ecg == 2 or (self.ecg and ((t < self.search_end and self.last_beat >= 0) or (
+                # (or a candidate bump began before this run did: at the end of calibration, say)
+                searching = (t < self.search_end and self.last_beat >= 0 and (
+                    self.beats < 3 or self.last_beat < self.search_start)) or 0 <= self.bump < t
+                self.beat_run = 1 if self.ecg == 2 or (self.ecg and (searching or (
                     self.rr and self._beat_due(t, 0)))) else 0
                 self._reset_episode()
                 self.slow = self.fast * 2
@@ -808,8 +813,10 @@ class Detector:
                 self.run_sum += e
                 self.run_n += 1
             if self.on_ticks >= self.min_on and t - self.run + 1 >= self.min_dur and self.on_ticks:
-                if self.beat_run and t - self.run < self.beat_w:
-                    return  # a run where a beat was due is EMG only once it outlasts a heartbeat bump
+                if self.beat_run and (t - self.run < self.beat_w or 3 * e < self.peak):
+                    # a run where a beat was due is EMG only once it outlasts a heartbeat bump: still near its
+                    # peak, not on the bump's decaying tail (which a low floor keeps above the offset threshold)
+                    return
                 # An electrode pop drives the front end onto a rail or far above the floor (40x), and is
                 # narrow or decays from one side of the baseline; a jerk as short is far weaker, and strong
                 # EMG swings both ways. A narrow burst below 5x the floor is noise.
@@ -861,7 +868,10 @@ class Detector:
         # (below the offset threshold or a third of their peak) within beat_ms, also during calibration and
         # episodes, so the rhythm is known before the first beat could become a twitch.
         if self.bump < 0:
-            if e > self.off_thr and e > 3 * ms:
+            if self.bump == -2:  # a bump ended on its decay: the next one starts only after a return to rest
+                if e <= self.off_thr:
+                    self.bump = -1
+            elif e > self.off_thr and (e > 3 * ms or ms == LO_INIT >> 5):  # (in the first second: no minimum)
                 self.bump = t
                 self.bump_peak = e
             return
@@ -875,7 +885,7 @@ class Detector:
                 self._beat(self.bump)
             elif t - self.bump <= self.beat_w:
                 self.beat_amp -= self.beat_amp >> 3  # smaller narrow bumps: the beats may have weakened
-            self.bump = -1
+            self.bump = -1 if e <= self.off_thr else -2
 
     @micropython.native
     def _beat(self, tb):
@@ -906,7 +916,9 @@ class Detector:
                         return  # between two beats (a twitch or noise): keep the rhythm's reference
                 else:
                     return  # too soon after a beat to be one
-            elif self.rr_min <= iv <= self.rr_max:
+            elif iv < self.rr_min:
+                return  # too soon after the first candidate: keep it
+            elif iv <= self.rr_max:
                 self.rr = iv
                 self.beats = 1
         self.last_beat = tb
@@ -929,6 +941,7 @@ class Detector:
         if self.cal_left == 0:
             seed = (self.cal_second if self.cal_second >= 0 else self.cal_best) - base
             self.floor_acc = max(self.min_floor, seed) << FLOOR_BITS
+            self.search_start = self.tick
             self.search_end = self.tick + self.search
 
     def _start_episode(self, t, f):
@@ -1002,7 +1015,8 @@ class Detector:
 
     def _end_episode(self, offset, t):
         if self.ecg and self.beats >= 3:
-            self.search_end = t + self.search  # beats were hidden: look for them again before trusting a bump
+            self.search_start = t  # beats were hidden: look for them again before trusting a narrow bump
+            self.search_end = t + self.search
         dur = offset - self.onset
         if dur < self.twitch:
             kind = KIND_TWITCH
