@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import re
 import sys
 
 from . import __version__, commands, ui
@@ -44,6 +45,24 @@ def _leaf(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Argument
     return parser
 
 
+DASH_VALUES = ("--since", "--until")  # take "-24h" (argparse would read it as an option)
+AGO = re.compile(r"-(\d+(\.\d*)?|\.\d+)[smhdw]")
+
+
+def _join_dash_values(words: list[str]) -> list[str]:
+    """`--since -24h` -> `--since=-24h`: a time ago written with a minus is a value, not an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        if words[i] in DASH_VALUES and i + 1 < len(words) and AGO.fullmatch(words[i + 1]):
+            out.append(f"{words[i]}={words[i + 1]}")
+            i += 2
+        else:
+            out.append(words[i])
+            i += 1
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spasmwatch",
@@ -64,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    words = sys.argv[1:] if argv is None else list(argv)
+    words = _join_dash_values(sys.argv[1:] if argv is None else list(argv))
     args, extras = parser.parse_known_args(words)
     if extras:  # argparse would blame "spasmwatch" for an option of "spasmwatch replay"
         _leaf(parser, words).error(f"unrecognized arguments: {' '.join(extras)}")

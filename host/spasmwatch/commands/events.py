@@ -73,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
     with open_store(args.db) as store:
         states = ("open", "closed") if args.include_open else ("closed",)
         events = store.events(since, until, args.device, states=states)
+        if args.device and not events:
+            known = sorted(str(d["device_id"]) for d in store.devices())
+            if args.device not in known:
+                raise InputError(f"no device {args.device!r} in {store.path} (devices: {', '.join(known) or 'none'})")
     text = to_json(events) if args.format == "json" else to_csv(events)
     if args.out and args.out != "-":
         try:
@@ -90,7 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "events",
         help="export stored episodes and faults (CSV or JSON)",
         description="Export episodes and faults from the event database. Times: ISO-8601 (naive = local "
-        "time), YYYY-MM-DD, today, yesterday, or a time ago like 24h or 7d (or --since=-24h). "
+        "time), YYYY-MM-DD, today, yesterday, or a time ago like 24h or 7d (or -24h). "
         "onset_s/offset_s are device seconds since boot; onset_wall/offset_wall are ISO-8601 UTC.",
     )
     p.add_argument("--db", metavar="FILE", help=f"event database (default {default_path()})")
