@@ -26,9 +26,13 @@ Replay a recording through the detector, exactly as the board would see it, and 
 (twitch, tonic, clonus) and sensor faults (flat, rail) it reports.
 
 RECORDING formats (sniffed from the extension and content):
-  .csv/.txt  spasmwatch recordings (written by `simulate`/`record`), or any CSV/TXT with one column per
-             channel (comma, semicolon, tab or space separated), optional header row, optional time column
-             (t, t_s, time or timestamp: gives the rate when the file has no `# rate_hz=` line)
+  .csv/.tsv/.txt/.log/.dat
+             spasmwatch recordings (written by `simulate`/`record`), or any text with one column per
+             channel (comma, semicolon, tab or space separated; decimal commas with ; or tab; Arduino
+             Serial Plotter lines like emg:2048 or a:1,b:2), optional header row, optional time column
+             (t, time, timestamp, seconds, millis, micros, or with a unit: time_s, time_ms, "Time (s)";
+             it must increase, and gives the rate when the file has no `# rate_hz=` line); a cut-off
+             last row is dropped with a warning
   .txt       OpenSignals/BITalino text export (both the "Simple Text Format" and the JSON header; only
              the analog A1.. columns are used)
   .wav       PCM WAV, 8/16/24/32 bit, any number of channels (units: au unless --units)
