@@ -23,10 +23,14 @@ def help_examples() -> list[str]:
     """Lines of every (sub)command's description that start with `spasmwatch `; `&&` chains kept together."""
     found: list[str] = []
 
+    names = set(cli._subcommands(cli.build_parser()))
+
     def walk(parser) -> None:
         for line in f"{parser.description or ''}\n{parser.epilog or ''}".splitlines():
             text = line.strip()
-            if text.startswith("spasmwatch "):
+            indent = len(line) - len(line.lstrip())
+            # an example line: at most two spaces in, naming a command (not prose that starts with the word)
+            if text.startswith("spasmwatch ") and indent <= 2 and text.split()[1] in names:
                 found.append(re.split(r"\s{3,}", text)[0])  # config's help has a description column
         for child in cli._subcommands(parser).values():
             walk(child)
