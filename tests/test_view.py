@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from spasmfw import protocol
-from spasmwatch.view import Level, MonitorState, level_bar, plain_line, render
+from spasmwatch.view import Level, MonitorState, Recent, level_bar, plain_line, render
 
 W0 = datetime(2025, 3, 10, 14, 20).timestamp()  # local time: the counts use local clock hours
 
@@ -87,7 +87,7 @@ def test_render_shows_device_events_and_levels() -> None:
     text = screen(fed(), now=W0 + 10)
     assert "c0ffee42" in text and "fw 0.3.1" in text and "/dev/ttyUSB0" in text and "up 1:02:03" in text
     assert "seq gaps 1 (2 lost)" in text
-    assert "episode in progress on ch 1: 3.2 s" in text
+    assert "episode in progress on ch 1 (thigh): 3.2 s" in text  # channel names from hello
     rows = [line for line in text.splitlines() if "tonic" in line or "twitch" in line]
     assert any("12.5 s" in r and "20.0x" in r for r in rows if "tonic" in r)
     assert any("0.2 s" in r and "5.0x" in r for r in rows if "twitch" in r)
@@ -125,3 +125,85 @@ def test_plain_lines() -> None:
     assert plain_line(wire("error", 3, cmd="sync", msg="bad seq"), W0).endswith("device error: sync bad seq")
     assert all(line.startswith(datetime.fromtimestamp(W0).strftime("%Y-%m-%d %H:%M:%S"))
                for line in lines if line)
+
+
+# ---- fitting the terminal (issue 12.8) -------------------------------------------------------------------
+
+
+def busy() -> MonitorState:
+    """Four named channels, two episodes going, an error, a long port path and a dozen events."""
+    s = MonitorState()
+    s.connect("/dev/serial/by-id/usb-Silicon_Labs_CP2102N_USB_to_UART_Bridge_Controller_0001-if00-port0", W0)
+    s.apply(wire("hello", 1, proto=1, fw="0.3.1", id="a4cf12b0c3d8", name="left leg", boot=12, rate=1000,
+                 channels=["left calf", "left hamstring", "ch2", "left quadriceps"], mode="raw", scale=16), W0)
+    s.apply(wire("status", 2, uptime_ms=90_061_000, state="spasm", eseq=40, boot=12), W0)
+    for ch in range(4):
+        s.apply(wire("env", 3 + ch, ch=ch, n=1, values=[900 * (ch + 1)], floor=640, on=3200, off=1920), W0)
+    for i in range(12):
+        s.apply(wire("end", 10 + i, ch=i % 4, eseq=41 + i, kind=("twitch", "tonic", "clonus")[i % 3],
+                     onset_ms=1000 * i, offset_ms=1000 * i + 500, duration_ms=500, peak=16 * 800,
+                     floor=16 * 40), W0 + 60 * i)
+    s.apply(wire("onset", 30, ch=1, eseq=60, onset_ms=90_000_000, detected_ms=90_000_150), W0 + 800)
+    s.apply(wire("onset", 31, ch=3, eseq=61, onset_ms=90_000_500, detected_ms=90_000_650), W0 + 801)
+    s.apply(wire("error", 32, cmd="config set", msg="channels.0.name='x' is a very long complaint " * 3),
+            W0 + 802)
+    return s
+
+
+def screen_at(state: MonitorState, width: int, height: int, now: float) -> list[str]:
+    console = Console(record=True, width=width, height=height, file=io.StringIO(), color_system=None)
+    console.print(render(state, now=now, width=console.width, height=console.height))
+    return console.export_text().splitlines()
+
+
+def test_a_busy_screen_fits_80x24_with_the_counts_and_newest_event() -> None:
+    lines = screen_at(busy(), 80, 24, now=W0 + 805)
+    assert len(lines) <= 23, "\n".join(lines)  # a line is left for the cursor: nothing scrolls off
+    assert max(len(line) for line in lines) <= 80
+    text = "\n".join(lines)
+    assert "this hour: 12 (twitch 4, tonic 4, clonus 4)   today: 12" in text  # not cut to "…"
+    assert "left leg (a4cf12b0c3d8)" in text and "up 1d 01:01:01" in text  # header not wrapped
+    assert "last error: config set:" in text
+    assert "on ch 1 (left hamstring)" in text and "on ch 3 (left quadriceps)" in text
+    events = [line for line in lines if line[:2].isdigit() and line[2] == ":"]
+    assert 3 <= len(events) < 12  # as many of the last events as there is room for, newest first
+    assert events[0].split()[:4] == [datetime.fromtimestamp(W0 + 660).strftime("%H:%M:%S"), "3",
+                                     "left", "quadriceps"]
+    assert "… " not in text.replace("…\n", "")  # only the port path and the long error are cut, at the end
+
+
+def test_a_larger_screen_shows_more_events_and_longer_bars() -> None:
+    small = screen_at(busy(), 80, 24, now=W0 + 805)
+    large = screen_at(busy(), 132, 43, now=W0 + 805)
+    count = lambda ls: sum(1 for line in ls if line[:2].isdigit() and line[2] == ":")  # noqa: E731
+    assert count(large) == 12 > count(small)
+    bar = lambda ls: max(line.count("·") + line.count("█") for line in ls)  # noqa: E731
+    assert bar(large) > bar(small)
+    assert max(len(line) for line in large) <= 132 and len(large) <= 42
+    assert any("/dev/serial/by-id/usb-Silicon_Labs_CP2102N" in line for line in large)
+
+
+def test_a_tiny_screen_still_shows_the_counts_and_an_event() -> None:
+    lines = screen_at(busy(), 60, 16, now=W0 + 805)
+    assert len(lines) <= 15 and max(len(line) for line in lines) <= 60
+    assert any(line.startswith("this hour: 12") for line in lines)
+    assert any(line[:2].isdigit() and line[2] == ":" for line in lines)
+
+
+def test_another_device_on_the_port_is_shown_and_not_counted_with_the_first() -> None:
+    s = fed()
+    s.disconnect("lost", W0 + 20)
+    s.connect("/dev/ttyUSB0", W0 + 30)
+    s.apply(wire("hello", 1, proto=1, fw="0.3.1", id="beef0001", boot=3, rate=1000, channels=["ch0"],
+                 mode="raw", scale=16), W0 + 31)
+    assert s.device_id == "beef0001" and s.previous_device == "c0ffee42"
+    assert s.counts(W0 + 40) == ({}, {}) and not s.recent and list(s.levels) == [0]
+    text = "\n".join(screen_at(s, 80, 24, now=W0 + 40))
+    assert "device changed: beef0001 (was c0ffee42); events kept apart" in text
+
+
+def test_recent_keeps_more_than_a_screen() -> None:
+    s = MonitorState()
+    for i in range(50):
+        s._record(Recent(W0 + i, 0, "twitch", 0.2, 3.0))
+    assert len(s.recent) == 50

@@ -100,7 +100,8 @@ class LiveSink:
         now = time.monotonic()
         if now - self._last >= self.period:
             self._last = now
-            self.live.update(render(state), refresh=True)
+            width, height = self.console.size  # read each time: the terminal may have been resized
+            self.live.update(render(state, width=width, height=height), refresh=True)
 
 
 class HookRunner:

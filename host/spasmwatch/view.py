@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from rich.console import Group, RenderableType
-from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
@@ -17,6 +16,7 @@ FAULT_CODES = {1: "flat", 2: "rail"}
 KIND_STYLES = {"twitch": "yellow", "tonic": "red", "clonus": "magenta", "fault": "bright_black"}
 FAULT_END_STATES = ("end", "off", "clear", "cleared", "closed", "stop", 0, False)
 BAR_WIDTH = 36
+RECENT_KEPT = 200  # last events kept for the view; it shows as many as the screen has rows for
 
 
 @dataclass
@@ -103,6 +103,9 @@ class MonitorState:
     port: str | None = None
     connected: bool = False
     device_id: str | None = None
+    device_name: str | None = None  # the config's name, e.g. "left leg"
+    channel_names: dict[int, str] = field(default_factory=dict)  # from hello: the config's channel names
+    previous_device: str | None = None  # set when a different device answered on the same port
     fw: str | None = None
     boot: str | None = None
     proto: int | None = None
@@ -116,7 +119,7 @@ class MonitorState:
     levels: dict[int, Level] = field(default_factory=dict)
     open: dict[int, OpenEpisode] = field(default_factory=dict)
     faults: dict[int, str] = field(default_factory=dict)  # channel -> active fault detail
-    recent: deque[Recent] = field(default_factory=lambda: deque(maxlen=8))
+    recent: deque[Recent] = field(default_factory=lambda: deque(maxlen=RECENT_KEPT))
     history: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=20000))
     last_wall: float | None = None
     last_error: str | None = None
@@ -168,10 +171,21 @@ class MonitorState:
 
     def _on_hello(self, msg: dict, wall: float) -> None:
         boot = None if msg.get("boot") is None else str(msg.get("boot"))
-        if boot != self.boot:
+        dev = None if msg.get("id") is None else str(msg["id"])
+        if boot != self.boot or dev != self.device_id:
             self.open.clear()
             self.faults.clear()
-        self.device_id = None if msg.get("id") is None else str(msg["id"])
+        if dev != self.device_id and self.device_id is not None:
+            # another board on this port: what was shown (levels, last events, counts) was the other one's
+            self.previous_device = self.device_id
+            self.levels.clear()
+            self.recent.clear()
+            self.history.clear()
+            self.status = {}
+            self.uptime_ms = self.device_state = None
+            self.last_error = f"device changed: {dev} (was {self.previous_device}); events kept apart"
+        self.device_id = dev
+        self.device_name = msg.get("name") if isinstance(msg.get("name"), str) else None
         self.fw = None if msg.get("fw") is None else str(msg["fw"])
         self.boot = boot
         self.proto = msg.get("proto") if isinstance(msg.get("proto"), int) else None
@@ -180,6 +194,8 @@ class MonitorState:
         self.scale = _num(msg.get("scale")) or 1.0
         channels = msg.get("channels")
         count = channels if isinstance(channels, int) else len(channels) if isinstance(channels, list) else 0
+        self.channel_names = {i: c for i, c in enumerate(channels) if isinstance(c, str)} \
+            if isinstance(channels, list) else {}
         for ch in range(count):
             self.levels.setdefault(ch, Level())
 
@@ -268,6 +284,14 @@ def _duration(msg: dict) -> float:
 
 
 # ---- rendering -------------------------------------------------------------------------------------------
+#
+# Laid out for an 80x24 terminal first: every line is cut to the width (never wrapped), and the parts are
+# stacked in order of importance (who and how is the link; counts of this hour and today; the channels; what
+# is happening now; the last events), with the last events filling whatever height is left. A wider screen
+# gets longer level bars and names, a taller one more of the last events.
+
+WIDTH, HEIGHT = 80, 24
+MAX_CHANNEL_NAME = 16
 
 
 def fmt_uptime(ms: int | None) -> str:
@@ -301,70 +325,40 @@ def level_bar(level: Level, width: int = BAR_WIDTH) -> Text:
     return bar
 
 
-def _header(state: MonitorState) -> Panel:
+def _line(text: Text, width: int) -> Text:
+    """One screen line: cut with an ellipsis, never wrapped."""
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    text.truncate(width, overflow="ellipsis")
+    return text
+
+
+def _device_label(state: MonitorState) -> str:
+    dev = state.device_id or "?"
+    if state.device_name and state.device_name not in ("spasmwatch", dev):
+        return f"{state.device_name} ({dev})"
+    return dev
+
+
+def _header(state: MonitorState, width: int) -> list[Text]:
     link = state.link
-    conn = Text("connected", style="green") if state.connected else Text("disconnected", style="bold red")
-    line1 = Text.assemble(
-        conn, f"  port {state.port or '?'}  device {state.device_id or '?'}  fw {state.fw or '?'}  ",
-        f"boot {state.boot or '?'}  up {fmt_uptime(state.uptime_ms)}",
+    conn = Text("● connected", style="green") if state.connected else Text("● disconnected", style="bold red")
+    who = Text.assemble(  # the port last: a long /dev/serial/by-id/... path is what gets cut
+        conn, f"  {_device_label(state)}  fw {state.fw or '?'}  boot {state.boot or '?'}  ",
+        f"up {fmt_uptime(state.uptime_ms)}  on {state.port or '?'}",
     )
-    health = Text("ok", style="green") if link.ok else Text("degraded", style="yellow")
-    line2 = Text.assemble(
-        "link ", health, f"  messages {link.messages}  seq gaps {link.seq_gaps} ({link.lost} lost)  ",
-        f"errors {link.errors}  reconnects {link.reconnects}",
-    )
+    health = Text("link ok", style="green") if link.ok else Text("link degraded", style="yellow")
+    how = Text.assemble(health)
     if state.rate or state.mode:
-        line2.append(f"  {state.rate or '?'} Hz {state.mode or ''}")
-    lines = [line1, line2]
-    if state.last_error:
-        lines.append(Text(f"last error: {state.last_error}", style="yellow"))
-    return Panel(Group(*lines), title="spasmwatch monitor", title_align="left")
+        how.append(f"  {state.rate or '?'} Hz {state.mode or ''}".rstrip())
+    how.append(f"  msgs {link.messages}  seq gaps {link.seq_gaps} ({link.lost} lost)  errors {link.errors}  "
+               f"reconnects {link.reconnects}")
+    if width >= len(who) + len(how) + 3:  # a wide screen: one line
+        return [_line(Text.assemble(who, "   ", how), width)]
+    return [_line(who, width), _line(how, width)]
 
 
-def _channels(state: MonitorState) -> Table:
-    table = Table(title="Envelope (':' off threshold, '|' on threshold)", title_justify="left", expand=False)
-    for col in ("ch", "level", "envelope", "floor", "on", "state"):
-        table.add_column(col, justify="right" if col in ("ch", "envelope", "floor", "on") else "left")
-    k = state.scale or 1.0  # shown in ADC counts
-    num = lambda v: "-" if v is None else f"{v / k:.0f}" if v / k >= 100 else f"{v / k:.1f}"  # noqa: E731
-    for ch in sorted(state.levels):
-        lv = state.levels[ch]
-        if ch in state.faults:
-            st = Text(f"FAULT {state.faults[ch]}", style="bold bright_black")
-        elif ch in state.open:
-            st = Text("SPASM", style="bold red")
-        else:
-            st = Text("quiet", style="green")
-        table.add_row(str(ch), level_bar(lv), num(lv.env), num(lv.floor), num(lv.on), st)
-    return table
-
-
-def _now_panel(state: MonitorState, now: float | None) -> Panel:
-    if not state.open:
-        body: RenderableType = Text("no episode in progress", style="green")
-    else:
-        body = Group(*(Text(f"episode in progress on ch {ep.channel}: {state.elapsed(ep, now):.1f} s",
-                            style="bold red") for ep in sorted(state.open.values(), key=lambda e: e.channel)))
-    return Panel(body, title="now", title_align="left")
-
-
-def _recent(state: MonitorState) -> Table:
-    table = Table(title="Last events", title_justify="left")
-    for col in ("time", "ch", "kind", "duration", "strength"):
-        table.add_column(col, justify="right" if col in ("ch", "duration", "strength") else "left")
-    for r in state.recent:
-        kind = r.kind if r.kind != "fault" else f"fault {r.detail}"
-        table.add_row(
-            datetime.fromtimestamp(r.wall).strftime("%H:%M:%S"), str(r.channel),
-            Text(kind, style=KIND_STYLES.get(r.kind, "")), f"{r.duration_s:.1f} s",
-            f"{r.peak_x:.1f}x" if r.peak_x else "-",
-        )
-    if not state.recent:
-        table.add_row("-", "", "none yet", "", "")
-    return table
-
-
-def _counts(state: MonitorState, now: float | None) -> Text:
+def _counts(state: MonitorState, now: float | None, width: int) -> Text:
     hour, day = state.counts(now)
     detail = lambda c: ", ".join(f"{k} {c[k]}" for k in ("twitch", "tonic", "clonus") if c[k])  # noqa: E731
     text = Text(f"this hour: {sum(hour.values())}", style="bold")
@@ -373,12 +367,107 @@ def _counts(state: MonitorState, now: float | None) -> Text:
     text.append(f"   today: {sum(day.values())}", style="bold")
     if day:
         text.append(f" ({detail(day)})")
-    return text
+    return _line(text, width)
 
 
-def render(state: MonitorState, now: float | None = None) -> RenderableType:
-    """The whole live screen, for rich.live.Live or Console.print."""
-    return Group(_header(state), _channels(state), _now_panel(state, now), _recent(state), _counts(state, now))
+def channel_label(state: MonitorState, ch: int) -> str:
+    """The channel's name from the device config (e.g. "left calf"), "" for the default chN names."""
+    name = state.channel_names.get(ch, "")
+    return "" if name in ("", f"ch{ch}") else name
+
+
+def _channels(state: MonitorState, width: int) -> Table:
+    k = state.scale or 1.0  # shown in ADC counts
+    num = lambda v: "-" if v is None else f"{v / k:.0f}" if v / k >= 100 else f"{v / k:.1f}"  # noqa: E731
+    names = {ch: channel_label(state, ch) for ch in state.levels}
+    name_w = min(MAX_CHANNEL_NAME + (width - WIDTH) // 4, max([len(n) for n in names.values()] + [0]))
+    name_w = max(0, name_w)
+    # ch, name, env, floor, on, state columns and the spaces between columns; the bar takes the rest
+    fixed = 2 + (name_w + 1 if name_w else 0) + 6 + 6 + 6 + 10 + 5
+    bar_w = max(10, min(60, width - fixed - 1))
+    table = Table(box=None, padding=(0, 1, 0, 0), pad_edge=False, show_edge=False, expand=False,
+                  header_style="bold")
+    table.add_column("ch", justify="right", no_wrap=True)
+    if name_w:
+        table.add_column("muscle", no_wrap=True, overflow="ellipsis", max_width=name_w)
+    table.add_column(Text("level (: off, | on)", no_wrap=True, overflow="ellipsis"), no_wrap=True,
+                     width=bar_w)
+    for col in ("env", "floor", "on"):
+        table.add_column(col, justify="right", no_wrap=True, width=5)
+    table.add_column("state", no_wrap=True, overflow="ellipsis", width=10)
+    for ch in sorted(state.levels):
+        lv = state.levels[ch]
+        if ch in state.faults:
+            st = Text(f"FAULT {state.faults[ch]}", style="bold bright_black")
+        elif ch in state.open:
+            st = Text("SPASM", style="bold red")
+        else:
+            st = Text("quiet", style="green")
+        cells: list[RenderableType] = [str(ch)]
+        if name_w:
+            cells.append(names[ch])
+        cells += [level_bar(lv, bar_w), num(lv.env), num(lv.floor), num(lv.on), st]
+        table.add_row(*cells)
+    return table
+
+
+def _now(state: MonitorState, now: float | None, width: int) -> list[Text]:
+    if not state.open:
+        return [_line(Text("now: no episode in progress", style="green"), width)]
+    lines = []
+    for ep in sorted(state.open.values(), key=lambda e: e.channel):
+        name = channel_label(state, ep.channel)
+        where = f"ch {ep.channel}" + (f" ({name})" if name else "")
+        lines.append(_line(Text(f"now: episode in progress on {where}: {state.elapsed(ep, now):.1f} s",
+                                style="bold red"), width))
+    return lines
+
+
+def _recent(state: MonitorState, rows: int, width: int) -> Table:
+    table = Table(box=None, padding=(0, 1, 0, 0), pad_edge=False, show_edge=False, header_style="bold")
+    named = any(channel_label(state, r.channel) for r in state.recent)
+    table.add_column("last events", no_wrap=True)
+    table.add_column("ch", justify="right", no_wrap=True)
+    if named:
+        table.add_column("muscle", no_wrap=True, overflow="ellipsis",
+                         max_width=MAX_CHANNEL_NAME + max(0, width - WIDTH) // 4)
+    table.add_column("kind", no_wrap=True, overflow="ellipsis", max_width=12)
+    table.add_column("duration", justify="right", no_wrap=True)
+    table.add_column("strength", justify="right", no_wrap=True)
+    shown = list(state.recent)[:max(0, rows)]
+    for r in shown:
+        kind = r.kind if r.kind != "fault" else f"fault {r.detail}"
+        cells = [datetime.fromtimestamp(r.wall).strftime("%H:%M:%S"), str(r.channel)]
+        if named:
+            cells.append(channel_label(state, r.channel))
+        table.add_row(*cells, Text(kind, style=KIND_STYLES.get(r.kind, "")), f"{r.duration_s:.1f} s",
+                      f"{r.peak_x:.1f}x" if r.peak_x else "-")
+    if not state.recent:
+        table.add_row("none yet", "", *([""] if named else []), "", "", "")
+    return table
+
+
+def render(state: MonitorState, now: float | None = None, width: int | None = None,
+           height: int | None = None) -> RenderableType:
+    """The whole live screen, for rich.live.Live or Console.print, fitted to width x height (80x24 if not
+    given): no line wraps, and the last events get the rows that are left."""
+    width = WIDTH if width is None else max(40, width)
+    height = HEIGHT if height is None else max(12, height)
+    top: list[RenderableType] = [*_header(state, width), _counts(state, now, width)]
+    if state.last_error:
+        top.append(_line(Text(f"last error: {state.last_error}", style="yellow"), width))
+    top.append(Text(""))
+    top.append(_channels(state, width))
+    top.append(Text(""))
+    top += _now(state, now, width)
+    top.append(Text(""))
+    used = len(top) - 1 + 1 + len(state.levels)  # the channel table is a header and one row per channel
+    # one line is kept free: the terminal's cursor sits below the live screen
+    rows = height - 1 - used - 1  # the events table's header
+    if rows < 1:  # very short screen: drop the spacing before giving up the last events
+        top = [part for part in top if not (isinstance(part, Text) and not part.plain)]
+        rows = height - 1 - (used - 3) - 1
+    return Group(*top, _recent(state, max(1, rows), width))
 
 
 def plain_line(msg: dict, wall: float | None = None) -> str | None:
