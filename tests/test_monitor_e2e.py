@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 import time
 from collections import Counter
@@ -357,3 +358,115 @@ def test_a_sync_whose_end_is_lost_is_asked_again(tmp_path: Path, monkeypatch) ->
         for _ in range(3):  # (the lost ok also shows as a seq jump: one more sync, queued behind this one)
             mon.step()
         assert not mon.syncing and len(store.events()) == 1 and [g.kind for g in store.gaps()] == ["seq"]
+
+
+# ---- the monitor follows a path: another device on it (issue 12.9) ---------------------------------------
+
+
+def wait_for(cond, what: str, timeout: float = 60) -> None:
+    """Poll cond(); the bound is many times what an idle machine needs (a loaded one plays the sim clock late)."""
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+@pytest.mark.micropython
+@pytest.mark.timeout(240)
+def test_a_different_device_on_the_link_is_warned_and_kept_apart(recording: Path, tmp_path: Path) -> None:
+    """Two virtual boards take turns behind one --link path: the monitor follows the path, says that another
+    device answered, and stores each board's events under its own id, each matching that board's log."""
+    port = tmp_path / "ttyVIRT0"
+    out = io.StringIO()
+    first = VirtualDevice(recording, speed=SPEED, state_dir=tmp_path / "a", clock="sim", link=port)
+    second = VirtualDevice(recording, speed=SPEED, state_dir=tmp_path / "b", clock="sim", link=port)
+    try:
+        first.start()
+        assert port.is_symlink() and str(port.readlink()) == first.port
+        with Store(tmp_path / "e.sqlite3") as store:
+            mon = Monitor(store, str(port), sink=PlainSink(out), poll_s=0.1)
+            mon.connect()
+            id_a = mon.device_id
+
+            def swap() -> None:
+                wait_for(lambda: len(mon.state.recent) >= 3, "3 events from the first board")
+                first.close()  # its pty and the link go away, as when a board is unplugged
+                assert not os.path.lexists(port)
+                second.start()  # another board, plugged in where the first one was
+                wait_for(lambda: mon.device_id not in (None, id_a) and len(mon.state.recent) >= 3,
+                         "3 events from the second board")
+                mon.stop()
+
+            t = threading.Thread(target=swap)
+            t.start()
+            mon.run(200)
+            t.join()
+            id_b = mon.device_id
+            assert id_a and id_b and id_a != id_b
+            logs_b, done_b = device_log(str(port))
+            rows_a = store.events(device=id_a, states=("open", "closed", "abandoned"))
+            rows_b = store.events(device=id_b, states=("open", "closed", "abandoned"))
+            assert rows_a and rows_b
+            assert {(r.boot_id, r.channel, r.onset_ms, r.kind == "fault") for r in rows_b} == set(episodes(logs_b))
+            assert store.last_seq(id_b) == done_b["last"]  # the first board's log position was not used
+            assert {lk.device_id for lk in store.links()} == {id_a, id_b}
+            gaps = store.gaps()
+            assert [(g.kind, g.device_id) for g in gaps] == [("disconnect", id_a)]
+            assert f"then device {id_b} answered" in gaps[0].detail
+        text = out.getvalue()
+        assert f"warning: a different device answered on {port}: {id_b} (was {id_a})" in text
+        assert f"reconnected on {port}" in text
+
+        # --device insists on one board: the other one is refused with one line, and nothing is stored
+        with Store(tmp_path / "f.sqlite3") as store:
+            with pytest.raises(LinkError, match=f"the board there is device {id_b}, not {id_a}"):
+                Monitor(store, str(port), device=id_a).connect()
+            mon = Monitor(store, str(port), device=id_b)
+            mon.connect()
+            mon.close()
+            assert [lk.device_id for lk in store.links()] == [id_b]
+    finally:
+        first.close()
+        second.close()
+    assert not os.path.lexists(port)  # the last device removed its link
+
+
+def test_monitor_device_waits_for_its_board_and_ignores_another(tmp_path: Path, monkeypatch) -> None:
+    """--device after a reconnection: another board on the port is refused (said once) until ours is back."""
+    board = ScriptedBoard()
+    monkeypatch.setattr(Link, "open", staticmethod(lambda port, **kw: FakeLink(board, port)))
+    monkeypatch.setattr("spasmwatch.link.os.path.exists", lambda p: board.plugged)
+    out = io.StringIO()
+    with Store(tmp_path / "e.sqlite3") as store:
+        mon = Monitor(store, "/dev/ttyFAKE0", sink=PlainSink(out), poll_s=0.01, device="fake01")
+        mon.connect()
+        board.episode(1000)
+        mon.step()
+        board.plugged = False
+        mon.step()
+        assert mon.client is None
+        other = ScriptedBoard()
+        other.episode(2000, live=False)
+        real_command = board.command
+        board.command = lambda line: other_hello(board, line, real_command)  # type: ignore[method-assign]
+        board.plugged = True
+        for _ in range(3):
+            mon._reconnect()
+            assert mon.client is None  # refused every time
+        board.command = real_command  # type: ignore[method-assign]
+        mon._reconnect()
+        assert mon.client is not None and mon.device_id == "fake01"
+        mon.close()
+        assert {r.device_id for r in store.events()} == {"fake01"}
+    text = out.getvalue()
+    assert text.count("the board there is device other02, not fake01 (--device); waiting for fake01") == 1
+
+
+def other_hello(board: ScriptedBoard, line: bytes, real) -> None:
+    """The same fake port answering as another device (id other02)."""
+    if line.startswith(b"hello"):
+        board.send("hello", proto=1, fw="0.1.0", id="other02", name="t", boot=1, rate=1000, channels=["ch0"],
+                   mode="raw", scale=16, config={})
+    else:
+        real(line)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -333,3 +334,52 @@ def test_cli_device_errors_are_one_line(tmp_path: Path) -> None:
 
     assert main(["device", str(tmp_path / "missing.csv")]) == 2
     assert main(["device", "--example", "--speed", "-1"]) == 2
+
+
+def test_cli_device_link_is_a_stable_name_removed_on_exit(recordings: dict[str, Path], tmp_path: Path) -> None:
+    """`device --link PATH`: PATH points at the pty (replacing a stale link a killed device left), a client
+    reaches the board through it, `monitor --device` with another id is refused there, and it goes on exit."""
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from spasmwatch.cli import main
+
+    link_path = tmp_path / "ttyVIRT0"
+    link_path.symlink_to(tmp_path / "gone")  # left behind by a device that was killed
+    proc = subprocess.Popen([sys.executable, "-m", "spasmwatch.cli", "device", str(recordings["two"]), "--loop",
+                             "--link", str(link_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        m = re.match(r"device ready on (/dev/\S+)$", line.strip())
+        assert m, line
+        assert link_path.is_symlink() and str(link_path.readlink()) == m.group(1)
+        link = Link(str(link_path))
+        hello = link.ask(b"hello\n", "hello")
+        link.close()
+        assert hello["rate"] == RATE
+        db = tmp_path / "e.sqlite3"
+        assert main(["monitor", "--port", str(link_path), "--device", "nope", "--db", str(db), "--plain"]) == 2
+        assert not db.exists()  # refused before anything was created
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(15) == 0
+        err = proc.stderr.read() if proc.stderr else ""
+        assert f"link: {link_path} -> {m.group(1)}" in err and "Traceback" not in err
+        assert not os.path.lexists(link_path)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_cli_device_link_never_replaces_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from spasmwatch.cli import main
+
+    keep = tmp_path / "notes.txt"
+    keep.write_text("mine")
+    assert main(["device", "--example", "--link", str(keep)]) == 2
+    assert keep.read_text() == "mine"
+    assert main(["device", "--example", "--link", str(tmp_path / "no" / "dir" / "tty")]) == 2
+    err = capsys.readouterr().err
+    assert "not a symlink" in err and "no such directory" in err and len(err.strip().splitlines()) == 2

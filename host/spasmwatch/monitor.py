@@ -181,9 +181,12 @@ class Monitor:
 
     def __init__(self, store: Store, port: str | None, *, sink: Sink | None = None,
                  on_event: str | None = None, stream_env: bool = False, probe_s: float = PROBE_S,
-                 dead_s: float = DEAD_S, hello_timeout: float = 2.0, poll_s: float = 0.5) -> None:
+                 dead_s: float = DEAD_S, hello_timeout: float = 2.0, poll_s: float = 0.5,
+                 device: str | None = None) -> None:
         self.store = store
         self.port_spec = port
+        self.want_device = device  # --device: only this device id is accepted on the port
+        self._refused: str | None = None  # the other device last refused (said once, not on every poll)
         self.sink: Sink = sink or NullSink()
         self.stream_env = stream_env
         self.probe_s, self.dead_s, self.hello_timeout, self.poll_s = probe_s, dead_s, hello_timeout, poll_s
@@ -211,6 +214,7 @@ class Monitor:
         self.stop_event = threading.Event()
         self.deadline: float | None = None
         self.counts = {"live": 0, "synced": 0, "syncs": 0, "reconnects": 0}
+        self.devices_seen: list[str] = []  # device ids that answered this session, in order
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
 
@@ -225,8 +229,22 @@ class Monitor:
         self.attach(*open_client(self.port_spec, self.hello_timeout))
 
     def attach(self, client: Client, hello: dict) -> None:
-        """Start from a client that already got its `hello` (see open_client)."""
+        """Start from a client that already got its `hello` (see open_client).
+
+        With `device`, a board with another id is a LinkError (the client is closed).
+        """
+        wrong = self._wrong_device(hello)
+        if wrong:
+            client.close()
+            raise LinkError(f"{client.port}: {wrong}")
         self._connected(client, hello)
+
+    def _wrong_device(self, hello: dict) -> str:
+        """Why this hello is not the device --device insists on, "" when it is (or nothing is insisted on)."""
+        dev = None if hello.get("id") is None else str(hello["id"])
+        if self.want_device is None or dev == self.want_device:
+            return ""
+        return f"the board there is device {dev or '?'}, not {self.want_device} (--device)"
 
     def run(self, seconds: float | None = None) -> None:
         """Monitor until stop(), `seconds` elapsed, or Ctrl-C (KeyboardInterrupt propagates after close)."""
@@ -341,8 +359,18 @@ class Monitor:
     def _hello(self, msg: dict, wall: float, fresh_link: bool = False) -> None:
         dev = None if msg.get("id") is None else str(msg["id"])
         boot = None if msg.get("boot") is None else str(msg["boot"])
+        wrong = self._wrong_device(msg)
+        if wrong:  # a board that came back on the same open port is another one: not ours to store
+            self.sink.notice(f"{wrong}; waiting for {self.want_device}")
+            self._refused = dev
+            raise LinkLost(f"device {dev} answered instead of {self.want_device}")  # step() lets go of the port
         new_boot = dev != self.device_id or boot != self.boot_id
         old = (self.device_id, self.boot_id)
+        if dev is not None and dev not in self.devices_seen:
+            self.devices_seen.append(dev)
+        changed = self.device_id is not None and dev != self.device_id
+        if changed:
+            self._device_changed(old, dev, wall, fresh_link)
         self.state.apply(msg, wall)
         self.store.add_message(msg, None, None, wall=wall)
         self.device_id, self.boot_id = dev, boot
@@ -365,12 +393,30 @@ class Monitor:
                                detail=self.gap_reason)
             self.gap_start = None
         self._revived = False
+        self._refused = None
         if new_boot or fresh_link:
             self.sink.message(msg, wall)
             if self.stream_env and self.client is not None:
                 self.client.send("stream env", True)  # not saved on the device: ask again after every boot
             if dev is not None:
                 self._sync(self.store.last_seq(dev))
+
+    def _device_changed(self, old: tuple[str | None, str | None], dev: str | None, wall: float,
+                        fresh_link: bool) -> None:
+        """Another board answered on the port: say so, and start over for it (its events are its own)."""
+        port = self.client.port if self.client else self.port_spec
+        self.sink.notice(f"warning: a different device answered on {port}: {dev} (was {old[0]}); its "
+                         f"events are stored apart (use --device {old[0]} to accept only that one)")
+        if self.gap_start is not None:  # the first device went away and has not come back
+            self.store.add_gap("disconnect", self.gap_start, wall, device_id=old[0], boot_id=old[1],
+                               detail=f"{self.gap_reason}; then device {dev} answered on {port}")
+            self.gap_start = None
+        if not fresh_link and self.link_id is not None:  # same open port: the session so far was the old one's
+            self.store.link_close(self.link_id, wall, reason=f"device {dev} answered instead")
+            self.link_id = None
+        self._synced_to = 0  # the other device's log position says nothing about this one
+        self.syncing = self.sync_again = False  # a sync sent for the old device: its end must not stop ours
+        self._revived = False
 
     def _status(self, msg: dict) -> None:
         if self.device_id is None or self.client is None:
@@ -479,6 +525,14 @@ class Monitor:
         except LinkError as exc:
             client.close()
             self.sink.notice(f"{exc}; retrying")
+            self._sleep(self.poll_s * 2)
+            return
+        wrong = self._wrong_device(hello)
+        if wrong:
+            client.close()
+            if self._refused != hello.get("id"):
+                self._refused = hello.get("id")
+                self.sink.notice(f"{client.port}: {wrong}; waiting for {self.want_device}")
             self._sleep(self.poll_s * 2)
             return
         self.counts["reconnects"] += 1

@@ -140,6 +140,36 @@ def prepare_state(
     return vcfg
 
 
+def _check_link(path: Path) -> None:
+    """A --link path we may (re)place: a symlink (perhaps left by an earlier, killed device) or nothing."""
+    if os.path.lexists(path) and not path.is_symlink():
+        raise ConfigError(f"--link {path}: a file that is not a symlink is already there; not replacing it")
+    if not path.parent.is_dir():
+        raise ConfigError(f"--link {path}: no such directory {path.parent}")
+
+
+def _make_link(path: Path, target: str) -> None:
+    """Point `path` at the pty, replacing an earlier link in one step (a monitor never sees a half state)."""
+    _check_link(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        os.symlink(target, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ConfigError(f"--link {path}: cannot make the link: {exc.strerror}") from None
+
+
+def _remove_link(path: Path, target: str) -> None:
+    """Remove the link when the port goes away, unless another device has taken it over meanwhile."""
+    try:
+        if path.is_symlink() and os.readlink(path) == target:
+            path.unlink()
+    except OSError:
+        pass
+
+
 class VirtualDevice:
     """The firmware running on a recording behind a pty; `with VirtualDevice(path) as dev: serial.Serial(dev.port)`.
 
@@ -150,6 +180,9 @@ class VirtualDevice:
     counted as overruns, and output nobody reads for STALL_S is dropped. clock="sim" (for tests that must not
     depend on machine speed) plays late samples late instead, so the board sees every sample whatever the
     load, and waits up to SIM_STALL_S for a reader. overrun_at=(N, M) injects one overrun of M samples.
+
+    link=PATH makes PATH a symlink to the pty while it exists (replacing an earlier link there), so a monitor
+    given PATH finds the device again after it is restarted with a new pty; close() removes it.
     """
 
     def __init__(
@@ -166,9 +199,13 @@ class VirtualDevice:
         units: str | None = None,
         clock: str = "wall",
         overrun_at: tuple[int, int] | None = None,
+        link: str | Path | None = None,
     ) -> None:
         if clock not in CLOCKS:
             raise ConfigError(f"clock must be wall or sim, not {clock!r}")
+        self.link = None if link is None else Path(link).expanduser().absolute()
+        if self.link is not None:
+            _check_link(self.link)
         self.recording_path = Path(recording_path)
         self.speed = speed
         self.loop = loop
@@ -234,6 +271,8 @@ class VirtualDevice:
         termios.tcsetattr(self._slave, termios.TCSANOW, attrs)
         os.set_blocking(self._master, False)
         self.port = os.ttyname(self._slave)
+        if self.link is not None:
+            _make_link(self.link, self.port)
 
     def _spawn(self) -> None:
         self._ready.clear()
@@ -280,6 +319,8 @@ class VirtualDevice:
     def close(self) -> None:
         """Stop the device and close the pty (the port path disappears); removes a temporary state dir."""
         self.stop()
+        if self.link is not None and self.port:
+            _remove_link(self.link, self.port)
         for fd in (self._master, self._slave):
             if fd >= 0:
                 os.close(fd)

@@ -18,7 +18,10 @@ Start a virtual spasmwatch board: the firmware files from firmware/ (app, detect
 config: the same files that go on the ESP32) run under the MicroPython unix port with a 100 kB heap, and a
 virtual board plays RECORDING into the ADC. The board's USB serial port is a pseudo-terminal whose path is
 printed (`device ready on /dev/pts/N`): open it with `spasmwatch monitor`, pyserial, screen or picocom
-like a real port, type `help` for the commands.
+like a real port, type `help` for the commands. Each start gets a new pty path; --link PATH also makes
+PATH a symlink to it (replacing an earlier link there, removed on exit), so `spasmwatch monitor --port
+PATH` finds the board again when it is restarted, as it would find a real board that is unplugged and
+plugged in again.
 
 The flash (event log, config, boot counter) lives in --state-dir; keep the same directory to keep the
 log across runs (each start is a new boot). Without --state-dir a temporary directory is used and removed
@@ -34,6 +37,7 @@ wall clock (what the tests use, so they do not depend on the machine's speed).
 Examples:
   spasmwatch device --example
   spasmwatch device session.csv --speed 5 --state-dir ./board1
+  spasmwatch device --example --loop --link /tmp/ttyVIRT0   # then: spasmwatch monitor --port /tmp/ttyVIRT0
   spasmwatch device myo/1.txt --rate 200 --channel 0 --mode raw
 """
 
@@ -59,6 +63,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--channel", type=int, metavar="N", help="play only this channel of the recording (0-based)")
     p.add_argument("--clock", choices=["wall", "sim"], default="wall",
                    help="wall: drop samples on overruns like the ESP32 (default); sim: play late, drop nothing")
+    p.add_argument("--link", metavar="PATH",
+                   help="also make PATH a symlink to the pty, a stable port name across restarts")
     p.add_argument("--heap", default="100k", metavar="SIZE", help="MicroPython heap (default 100k, as an ESP32)")
     p.set_defaults(func=run)
 
@@ -90,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         path = str(resources.files("spasmwatch") / "examples" / EXAMPLE)
     dev = VirtualDevice(path, speed=args.speed, state_dir=args.state_dir, loop=args.loop, mode=args.mode,
                         rate_hz=args.rate, channel=args.channel, heapsize=args.heap, units=args.units,
-                        clock=args.clock)
+                        clock=args.clock, link=args.link)
     # SIGTERM (e.g. from a supervisor) stops as cleanly as Ctrl-C; SIGINT is set explicitly because a shell
     # starts background jobs with it ignored, and `kill -INT` must still stop the device
     signal.signal(signal.SIGTERM, _interrupt)
@@ -100,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
         speed = "as fast as possible" if args.speed == 0 or math.isinf(args.speed) else f"x{args.speed:g}"
         kept = "" if args.state_dir else " (temporary, removed on exit)"
         print(f"device ready on {dev.port}", flush=True)
+        if dev.link is not None:
+            print(f"link: {dev.link} -> {dev.port} (removed on exit)", file=sys.stderr, flush=True)
         for note in _filter_notes(dev.state_dir):
             print(f"note: {note}", file=sys.stderr, flush=True)
         print(f"state dir: {dev.state_dir}{kept}; playing {path} {speed}{', looped' if args.loop else ''}",
