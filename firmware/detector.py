@@ -45,6 +45,7 @@ MS_SUB = const(50)  # ticks per sub-window of the floor's minimum statistics (~0
 MS_N = const(10)  # sub-windows kept: the minimum covers the last ~5 s
 EB_SUB = const(200)  # ticks per sub-window of an envelope's resting level: its minimum covers ~20 s
 TK_W = const(8)  # values per tick summary handed from _chain to _tick
+BEAT_LOCK = const(4)  # regular beats in a row before a heartbeat rhythm gates runs
 LO_INIT = const(0x3FFFFFFF)  # "no minimum yet": the largest small int of a 32-bit port
 REC_LEN = const(8)
 QUEUE_LEN = const(16)
@@ -212,15 +213,17 @@ class Detector:
         self.ecg = int(p["ecg"])
         self.beat_w = max(1, ticks(p["beat_ms"]))
         self.rr_min = ticks(400)  # 150 bpm: above it, clonus bursts (3-8 Hz) and T waves would pass for beats
-        self.rr_max = ticks(2000)  # 30 bpm
+        self.rr_max = ticks(2000)  # 40 bpm: slower regular bumps are repeated movements (a grasp every 3-4 s)
         self.rr_stale = ticks(15000)  # a rhythm unseen this long is gone (after an episode: searched again)
         self.rr = 0  # learnt beat interval in ticks, 0 unknown
         self.last_beat = -1
-        self.beats = 0  # regular beats in a row (capped): the rhythm is locked at 3
+        self.beats = 0  # regular beats in a row (capped): the rhythm is locked at BEAT_LOCK
+        self.confirmed = 0  # the current rhythm has been locked once (since it was last started)
         self.beat_run = 0  # the current run started where a beat was due
         self.bump = -1  # first tick of a narrow bump that may be a heartbeat, or -1
         self.bump_peak = 0
         self.beat_amp = 0  # running mean peak of the beats
+        self.young = ticks(3000)  # the first seconds of an episode, where beats may still be learnt
         self.search = ticks(6000)  # after calibration, the time the rhythm has to show (4 beats at 40 bpm)
         self.search_end = 0
         self.search_start = 0  # the search gates every run until a beat is seen after it began
@@ -721,8 +724,12 @@ class Detector:
             self.bump = -1
             return
         f = self._thresholds()
-        if self.ecg and (not self.state or t - self.onset <= self.beat_w):
-            self._bump(t, e, ms_all >> 5)  # (later in an episode EMG bursts, clonus say, would pass for beats)
+        if self.ecg and (not self.state or t - self.onset <= self.beat_w or (
+                self.beats < BEAT_LOCK and self.quiet >= 0 and t - self.onset <= self.young)):
+            # In an episode, candidates are only looked for at its start, or while no rhythm is known yet in the
+            # quiet stretches of its first seconds (an episode begun by a beat is kept going by the next
+            # beats until their rhythm is learnt). Later, EMG bursts (clonus) would pass for beats.
+            self._bump(t, e, ms_all >> 5)
         if self.cal_left:
             # A tracked envelope baseline is still falling to the rest minimum while calibrating: measure the
             # envelope against the baseline the calibration ends with.
@@ -766,7 +773,7 @@ class Detector:
                 # while a rhythm is still being learnt from the narrow bumps seen
                 # (or a candidate bump began before this run did: at the end of calibration, say)
                 searching = (t < self.search_end and self.last_beat >= 0 and (
-                    self.beats < 3 or self.last_beat < self.search_start)) or 0 <= self.bump < t
+                    self.beats < BEAT_LOCK or self.last_beat < self.search_start)) or 0 <= self.bump < t
                 self.beat_run = 1 if self.ecg == 2 or (self.ecg and (searching or (
                     self.rr and self._beat_due(t, 0)))) else 0
                 self._reset_episode()
@@ -854,7 +861,7 @@ class Detector:
         # Is tick t within width ticks after a beat the learnt rhythm predicts (any whole number of beats
         # on, with a tolerance for the beat-to-beat variability)?
         rr = self.rr
-        if self.beats < 3 or t - self.last_beat > self.rr_stale:
+        if self.beats < BEAT_LOCK or t - self.last_beat > self.rr_stale:
             return False  # a rhythm not yet confirmed, or not seen for long (no ECG now), predicts nothing
         if t - self.last_beat > 4 * rr:
             return True  # no beat seen for a while: its phase is unknown, so any tick may be one
@@ -879,12 +886,17 @@ class Detector:
             self.bump_peak = e
         if e <= self.off_thr or 3 * e < self.bump_peak:
             p = self.bump_peak
-            if t - self.bump <= self.beat_w and 2 * p > self.on_thr + self.off_thr and 2 * p > self.beat_amp:
-                # narrow, clear of the thresholds and at least half the usual beat: not a T wave or wobble
+            if (t - self.bump <= self.beat_w and 2 * p > self.on_thr + self.off_thr and 2 * p > self.beat_amp
+                    and (p < 2 * self.beat_amp or self.beats < 2)):
+                # narrow, clear of the thresholds and like the usual beat (heartbeats vary little in size): not a
+                # T wave, wobble or a burst of EMG
                 self.beat_amp += (p - self.beat_amp) >> 2
                 self._beat(self.bump)
-            elif t - self.bump <= self.beat_w:
-                self.beat_amp -= self.beat_amp >> 3  # smaller narrow bumps: the beats may have weakened
+            elif t - self.bump <= self.beat_w:  # a narrow bump of another size: the beats may have changed
+                if 2 * p > self.beat_amp:
+                    self.beat_amp += self.beat_amp >> 3
+                else:
+                    self.beat_amp -= self.beat_amp >> 3
             self.bump = -1 if e <= self.off_thr else -2
 
     @micropython.native
@@ -894,9 +906,10 @@ class Detector:
             iv = tb - self.last_beat
             rr = self.rr
             if rr and iv > 4 * rr:
-                # beats were hidden (by a spasm, say) or missed for a while: keep the rhythm, re-anchor it
-                if self.beats < 3:
-                    self.beats = 3
+                # beats were hidden (by a spasm, say) or missed for a while: keep the rhythm, re-anchor it, and
+                # if it had been confirmed, trust it again (the beats lost on the way were not off-rhythm)
+                if self.confirmed and self.beats < BEAT_LOCK:
+                    self.beats = BEAT_LOCK
             elif rr:
                 k = (iv + (rr >> 1)) // rr
                 if 1 <= k <= 3 and (iv - k * rr) * 5 <= rr and (k * rr - iv) * 5 <= rr:
@@ -904,6 +917,8 @@ class Detector:
                         self.rr = max(self.rr_min, rr + ((iv - rr) >> 2))
                     if self.beats < 8:
                         self.beats += 1
+                    if self.beats >= BEAT_LOCK:
+                        self.confirmed = 1
                 elif iv >= self.rr_min:
                     # Off the rhythm: the heart rate changed, a beat was missed when the rhythm was learnt (it
                     # is then twice too long and the true beats fall between), or noise. Lose some confidence;
@@ -1014,7 +1029,7 @@ class Detector:
             self.last_up = t
 
     def _end_episode(self, offset, t):
-        if self.ecg and self.beats >= 3:
+        if self.ecg and self.beats >= BEAT_LOCK and t - self.last_beat <= self.rr_stale:
             self.search_start = t  # beats were hidden: look for them again before trusting a narrow bump
             self.search_end = t + self.search
         dur = offset - self.onset

@@ -92,7 +92,10 @@ def test_record_then_replay_reproduces_the_device(tmp_path: Path, capsys: pytest
         match = [m for m in dev_ends
                  if m["ch"] == e.channel and abs(m["onset_ms"] / 1000 - t0 - e.onset_s) < 0.1]
         assert len(match) == 1, (e, dev_ends)
-        assert match[0]["kind"] == e.kind
+        # the board's detector started earlier, so its floor differs a little: an offset may move by a tick, which
+        # flips the label of an episode lasting within a few ticks of twitch_ms (0.5 s) and nothing else
+        if abs(e.duration_s - 0.5) > 0.03:
+            assert match[0]["kind"] == e.kind
         assert abs(match[0]["offset_ms"] / 1000 - t0 - e.offset_s) < 0.1
 
 

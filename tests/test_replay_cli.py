@@ -256,3 +256,14 @@ def test_micropython_engine_matches_python(capsys: pytest.CaptureFixture[str], m
     code, out_mp, err = run(capsys, "--example", "--events", "-", "--engine", "micropython")
     assert code == 0, err
     assert out_mp == out_py
+
+
+def test_low_rate_filter_changes_are_shown(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # issue 8: at 200 Hz the 40 Hz high-pass used to be switched off without a word; now it is clamped and said
+    path = tmp_path / "armband.csv"
+    burst_recording(path, rate=200)
+    code, out, err = run(capsys, str(path))
+    assert code == 0
+    assert "note: hp_hz=40 clamped to 35 Hz" in err
+    code, out, err = run(capsys, str(tmp_path / "armband.csv"), "--param", "hp_hz=20")
+    assert code == 0 and "clamped" not in err

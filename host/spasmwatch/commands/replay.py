@@ -263,6 +263,10 @@ def run(args: argparse.Namespace) -> int:
                 "select the EMG channels with --channel"
             )
 
+    from ..detect import filter_notes
+
+    for note in filter_notes(params, mode, rec.rate_hz):
+        ui.note(note)  # what the detector changed of the filters at this rate (never silently)
     with ui.progress(f"replaying {path.name}", total=rec.duration_s * len(rec.indices)) as bar:
         events = replay(rec, mode, params, args.engine, progress=bar)
     if args.json:
