@@ -173,3 +173,129 @@ def test_report_errors(capsys, tmp_path: Path) -> None:
     assert code == 2 and "YYYY-MM-DD" in err
     code, out, _ = run(capsys, "report", "--db", str(db), "--out", str(tmp_path / "today.html"))
     assert code == 0 and "no episodes" in out  # a brand-new database: today is empty, not a crash
+
+
+# ---- readability (issue 12.10) -------------------------------------------------------------------------
+
+
+def small_day(path: Path, durations: list[float], *, link_s: float | None = 8 * 3600, names: bool = False,
+              kinds: tuple[str, ...] = ("tonic",)) -> None:
+    """A few episodes of the given durations from 08:00 UTC, channels 0/1, one link session of link_s."""
+    with Store(path) as st:
+        st.note_hello("dev1", "1", fw_version="0.1.0", uptime_ms=0, wall=DAY0 + 8 * 3600,
+                      name="left leg" if names else "spasmwatch",
+                      channel_names=["left calf", "right calf"] if names else ["ch0", "ch1"])
+        if link_s is not None:
+            link = st.link_open("/dev/ttyUSB0", "dev1", wall=DAY0 + 8 * 3600)
+            st.link_close(link, wall=DAY0 + 8 * 3600 + link_s)
+        for i, dur in enumerate(durations):
+            on = 1000 + i * 7000
+            st.add_end("dev1", "1", i % 2, kinds[i % len(kinds)], on, on + int(dur * 1000), seq=i + 1,
+                       peak=400.0, mean=200.0, peak_x=10.0 + i, mean_x=5.0, floor=40.0)
+
+
+def day(path: Path):  # noqa: ANN201
+    from spasmwatch.report import load_day
+
+    with Store(path) as st:
+        return load_day(st, DAY, tz=timezone.utc, now=DAY0 + 30 * 3600)
+
+
+def drawn(fig):  # noqa: ANN001, ANN201
+    fig.canvas.draw()
+    return fig.axes[0]
+
+
+def test_duration_axis_reads_as_seconds_not_powers_of_ten(tmp_path: Path) -> None:
+    from spasmwatch.report import fig_hist
+
+    for durations in ([3.0, 3.5, 4.2, 5.0, 6.0], [0.12, 0.3, 4.0, 25.0, 70.0]):  # within a decade; wide
+        path = tmp_path / f"d{len(durations)}{durations[0]}.sqlite3"
+        small_day(path, durations, kinds=("tonic", "twitch"))
+        ax = drawn(fig_hist(day(path), lambda e: e.duration_s, "t", "duration", log=True))
+        labels = [t.get_text() for t in ax.get_xticklabels(which="both") if t.get_text()]
+        assert len(labels) >= 2, labels
+        assert all(re.fullmatch(r"\d+(\.\d+)? (s|min|h)", t) for t in labels), labels  # no 3×10⁰
+        lo, hi = ax.get_xlim()
+        assert all(lo <= v <= hi for v in ax.get_xticks())
+
+
+def test_count_axes_have_whole_numbers_only(tmp_path: Path) -> None:
+    from spasmwatch.report import fig_hist, fig_per_hour
+
+    path = tmp_path / "e.sqlite3"
+    small_day(path, [2.0, 5.0])  # one or two episodes a bar: matplotlib's default ticks are 0, 0.5, 1 ...
+    data = day(path)
+    for fig in (fig_per_hour(data), fig_hist(data, lambda e: e.duration_s, "t", "d", log=True),
+                fig_hist(data, lambda e: e.peak_x, "t", "s", log=False)):
+        ax = drawn(fig)
+        ticks = [v for v in ax.get_yticks() if ax.get_ylim()[0] <= v <= ax.get_ylim()[1]]
+        assert len(ticks) >= 2 and all(float(v).is_integer() for v in ticks), ticks
+
+
+def test_legends_never_cover_a_bar(day_db, tmp_path: Path) -> None:
+    from spasmwatch.report import fig_hist, fig_per_hour
+
+    path = tmp_path / "e.sqlite3"
+    small_day(path, [0.2, 0.3, 4.0, 4.5, 5.0, 30.0], kinds=("twitch", "tonic", "clonus"))
+    for data in (day(path), day(day_db[0])):
+        for fig in (fig_per_hour(data), fig_hist(data, lambda e: e.duration_s, "t", "d", log=True),
+                    fig_hist(data, lambda e: e.peak_x, "t", "s", log=False)):
+            ax = drawn(fig)
+            box = ax.get_legend().get_window_extent()
+            bars = [p.get_window_extent() for p in ax.patches if p.get_height() > 0]
+            assert bars and not any(box.overlaps(b) for b in bars)
+
+
+def test_kind_colours_are_far_apart() -> None:
+    import colorsys
+
+    from matplotlib.colors import to_rgb
+
+    from spasmwatch.report import KIND_COLORS
+
+    hls = {k: colorsys.rgb_to_hls(*to_rgb(KIND_COLORS[k])) for k in ("twitch", "tonic", "clonus")}
+    for a, b in (("twitch", "tonic"), ("twitch", "clonus"), ("tonic", "clonus")):
+        hue = abs(hls[a][0] - hls[b][0]) * 360
+        assert min(hue, 360 - hue) >= 60, (a, b)  # the old twitch and tonic were 15° apart: both orange
+
+
+def test_device_and_channel_names_from_the_config_are_shown(tmp_path: Path) -> None:
+    from spasmwatch.report import fig_timeline, render_html
+
+    named, plain = tmp_path / "named.sqlite3", tmp_path / "plain.sqlite3"
+    small_day(named, [2.0, 3.0, 4.0], names=True)
+    small_day(plain, [2.0, 3.0, 4.0])
+    page = render_html(day(named))
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert "Device(s): left leg (dev1) (firmware 0.1.0)" in text
+    assert re.search(r"Longest episode 4\.0 s tonic at 08:00:15 \(left calf, 12\.0× rest\)", text)
+    assert "right calf" in text and "channel 0" not in text
+    labels = [t.get_text() for t in drawn(fig_timeline(day(named))).get_yticklabels()]
+    assert labels == ["left calf", "right calf"]
+    labels = [t.get_text() for t in drawn(fig_timeline(day(plain))).get_yticklabels()]
+    assert labels == ["ch 0", "ch 1"]  # the defaults (ch0, name spasmwatch) are not names a user gave
+    assert "Device(s): dev1 (firmware 0.1.0)" in re.sub(r"<[^>]+>", " ", render_html(day(plain)))
+
+
+def test_two_devices_on_one_day_get_their_own_timeline_rows(tmp_path: Path) -> None:
+    from spasmwatch.report import fig_timeline
+
+    path = tmp_path / "e.sqlite3"
+    small_day(path, [2.0, 3.0], names=True)
+    with Store(path) as st:
+        st.note_hello("dev2", "1", uptime_ms=0, wall=DAY0 + 9 * 3600, name="right leg", channel_names=["calf"])
+        st.add_end("dev2", "1", 0, "clonus", 1000, 5000, seq=1)
+    labels = [t.get_text() for t in drawn(fig_timeline(day(path))).get_yticklabels()]
+    assert labels == ["left leg (dev1): left calf", "left leg (dev1): right calf", "right leg (dev2): calf"]
+
+
+def test_too_little_monitored_time_gives_no_per_hour_rate(tmp_path: Path) -> None:
+    from spasmwatch.report import summary
+
+    short, enough = tmp_path / "short.sqlite3", tmp_path / "enough.sqlite3"
+    small_day(short, [1.0] * 6, link_s=30)
+    small_day(enough, [1.0] * 6, link_s=2 * 3600)
+    rate = dict(summary(day(short)))["Spasms per hour"]
+    assert rate.startswith("too little monitored time (30.0 s") and "per monitored hour" not in rate
+    assert dict(summary(day(enough)))["Spasms per hour"] == "3.0 per monitored hour"

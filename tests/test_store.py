@@ -349,3 +349,40 @@ def test_boot_origin_keeps_the_earliest_estimate(store: Store) -> None:
     assert store.boot_wall(DEV, "b2") == pytest.approx(T0 + 0.05)
     store.add_onset(DEV, "b2", 0, 30_000)
     assert store.events()[0].onset_wall == pytest.approx(T0 + 30.05)
+
+
+def test_device_and_channel_names_from_hello(tmp_path: Path) -> None:
+    """The names a user gives in the config (device `name`, each channel's muscle) are kept, latest wins."""
+    with Store(tmp_path / "e.sqlite3") as s:
+        hello = _wire("hello", 0, proto=1, fw="0.2.0", id="dev9", name="left leg", boot=4, rate=1000,
+                      channels=["left calf", "left hamstring"], mode="raw", scale=16, config={"name": "left leg"})
+        assert s.add_message(hello, None, None, wall=T0)
+        (d,) = s.devices()
+        assert d["name"] == "left leg" and d["channel_names"] == ["left calf", "left hamstring"]
+        s.add_message(dict(hello, name="right leg", channels=["right calf"]), None, None, wall=T0 + 9)
+        s.note_hello("dev9", "5", wall=T0 + 20)  # a greeting without names keeps them
+        (d,) = s.devices()
+        assert d["name"] == "right leg" and d["channel_names"] == ["right calf"]
+        s.note_hello("old", "1", wall=T0)
+        assert {x["device_id"]: (x["name"], x["channel_names"]) for x in s.devices()}["old"] == (None, [])
+
+
+def test_a_version_1_database_is_migrated_keeping_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "v1.sqlite3"
+    with Store(path) as s:
+        s.note_hello(DEV, BOOT, fw_version="0.1.0", uptime_ms=0, wall=T0)
+        s.add_end(DEV, BOOT, 0, "tonic", 1000, 3000, seq=2)
+    raw = sqlite3.connect(path)  # as spasmwatch with schema 1 left it: devices without the name columns
+    raw.execute("ALTER TABLE devices DROP COLUMN name")
+    raw.execute("ALTER TABLE devices DROP COLUMN channel_names")
+    raw.execute("PRAGMA user_version=1")
+    raw.commit()
+    raw.close()
+    with Store(path) as s:
+        assert [(d["device_id"], d["fw_version"], d["name"]) for d in s.devices()] == [(DEV, "0.1.0", None)]
+        assert [(e.kind, e.seq) for e in s.events()] == [("tonic", 2)]
+        s.note_hello(DEV, BOOT, wall=T0 + 5, name="left leg", channel_names=["left calf"])
+        assert s.devices()[0]["channel_names"] == ["left calf"]
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    raw.close()

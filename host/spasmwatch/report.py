@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -12,9 +13,15 @@ from datetime import datetime, tzinfo
 from .events import EPISODE_KINDS
 from .store import FAULT, Gap, Link, Store, StoredEvent, day_bounds
 
-KIND_COLORS = {"twitch": "#e69f00", "tonic": "#d55e00", "clonus": "#7b3294", "fault": "#555555"}
+# far apart in hue and lightness, and told apart with the common colour-vision deficiencies (Okabe-Ito blue
+# and vermillion, a dark purple); faults grey
+KIND_COLORS = {"twitch": "#56b4e9", "tonic": "#d55e00", "clonus": "#5e3c99", "fault": "#555555"}
 NO_DATA_COLOR = "#e8e8e8"
 MIN_BAR_H = 1 / 60  # episodes shorter than a minute are drawn one minute wide so they show on a 24 h axis
+MIN_RATE_S = 15 * 60  # less monitored time than this gives no per-hour rate (30 s would be multiplied by 120)
+DEFAULT_DEVICE_NAME = "spasmwatch"  # firmware/config.py's default `name`: not a name the user gave
+# duration axis ticks (seconds) and how they read
+DURATION_TICKS = (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 
 
 @dataclass
@@ -62,6 +69,32 @@ class DayData:
             else:
                 merged.append((a, b))
         return merged
+
+    def device_label(self, device_id: str) -> str:
+        """The name the user gave the device (config `name`) with its id, else the id."""
+        for d in self.devices:
+            if d["device_id"] == device_id:
+                name = d.get("name")
+                if isinstance(name, str) and name and name not in (DEFAULT_DEVICE_NAME, device_id):
+                    return f"{name} ({device_id})"
+        return device_id
+
+    def channel_name(self, device_id: str, channel: int) -> str:
+        """The channel's muscle from the device config (e.g. "left calf"), else "ch N"."""
+        for d in self.devices:
+            if d["device_id"] == device_id:
+                names = d.get("channel_names")
+                if isinstance(names, list) and 0 <= channel < len(names) and names[channel] not in ("",
+                                                                                                  f"ch{channel}"):
+                    return str(names[channel])
+        return f"ch {channel}"
+
+    def where(self, ev: StoredEvent) -> str:
+        """Where an episode was: the channel's name, and the device's when the day has several devices."""
+        ch = self.channel_name(ev.device_id, ev.channel)
+        if len({e.device_id for e in self.episodes + self.faults + self.open_episodes}) > 1:
+            return f"{self.device_label(ev.device_id)}: {ch}"
+        return ch
 
     def coverage_s(self) -> float | None:
         """Seconds of the day with a live link, None when no link sessions were recorded."""
@@ -113,9 +146,13 @@ def summary(data: DayData) -> list[tuple[str, str]]:
         med, top = fmt_duration(statistics.median(durs)), fmt_duration(max(durs))
         rows.append(("Median / max duration", f"{med} / {top}"))
     cover = data.coverage_s()
-    hours = (cover if cover else data.hours * 3600) / 3600
-    basis = "monitored hour" if cover else "hour of the day"
-    rows.append(("Spasms per hour", f"{len(eps) / hours:.1f} per {basis}" if hours > 0 else "–"))
+    if cover is not None and cover < MIN_RATE_S:  # a rate from a few minutes would be a wild extrapolation
+        rows.append(("Spasms per hour", f"too little monitored time ({fmt_duration(cover)}; a rate needs at "
+                     f"least {MIN_RATE_S // 60} min)"))
+    else:
+        hours = (cover if cover else data.hours * 3600) / 3600
+        basis = "monitored hour" if cover else "hour of the day"
+        rows.append(("Spasms per hour", f"{len(eps) / hours:.1f} per {basis}" if hours > 0 else "–"))
     if eps:
         per_hour = [0] * (int(data.hours) + 1)
         for e in eps:
@@ -126,7 +163,7 @@ def summary(data: DayData) -> list[tuple[str, str]]:
         longest = max(eps, key=lambda e: e.duration_s or 0.0)
         strength = f", {longest.peak_x:.1f}× rest" if longest.peak_x else ""
         rows.append(("Longest episode", f"{fmt_duration(longest.duration_s)} {longest.kind} at "
-                     f"{data.local(longest.onset_wall or data.start):%H:%M:%S} (channel {longest.channel}"
+                     f"{data.local(longest.onset_wall or data.start):%H:%M:%S} ({data.where(longest)}"
                      f"{strength})"))
         strong = [e.peak_x for e in eps if e.peak_x]
         if strong:
@@ -170,11 +207,16 @@ def _hour_axis(ax, data: DayData) -> None:  # noqa: ANN001
 
 
 def chart_timeline(data: DayData) -> str:
+    return _png(fig_timeline(data))
+
+
+def fig_timeline(data: DayData):  # noqa: ANN201 - a matplotlib Figure
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    channels = sorted({e.channel for e in data.episodes + data.faults + data.open_episodes}) or [0]
-    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.6 * len(channels)))
+    everything = data.faults + data.episodes + data.open_episodes
+    rows = sorted({(e.device_id, e.channel) for e in everything}) or [("", 0)]
+    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.6 * len(rows)))
     stop = min(data.end, data.now) if data.now else data.end
     if data.links:  # shade what was not monitored
         last = data.start
@@ -184,18 +226,20 @@ def chart_timeline(data: DayData) -> str:
             last = max(last, b)
     for g in data.gaps:
         ax.axvline(data.h(g.start_wall), color="#999999", lw=0.8, ls=":", zorder=1)
-    for row, ch in enumerate(channels):
-        for e in data.faults + data.episodes + data.open_episodes:
-            if e.channel != ch or e.onset_wall is None:
+    for row, key in enumerate(rows):
+        for e in everything:
+            if (e.device_id, e.channel) != key or e.onset_wall is None:
                 continue
             kind = e.kind or "twitch"
             width = max((e.duration_s or 0.0) / 3600, MIN_BAR_H)
             ax.broken_barh([(data.h(e.onset_wall), width)], (row - 0.35, 0.7), color=KIND_COLORS.get(kind),
                            hatch="//" if kind == FAULT else None, alpha=0.5 if e.state == "open" else 1.0,
                            zorder=2)
-    ax.set_yticks(range(len(channels)))
-    ax.set_yticklabels([f"ch {c}" for c in channels])
-    ax.set_ylim(-0.6, len(channels) - 0.4)
+    ax.set_yticks(range(len(rows)))
+    several = len({dev for dev, _ in rows}) > 1
+    ax.set_yticklabels([(f"{data.device_label(dev)}: " if several else "") + data.channel_name(dev, ch)
+                        for dev, ch in rows])
+    ax.set_ylim(-0.6, len(rows) - 0.4)
     _hour_axis(ax, data)
     handles = [Patch(color=KIND_COLORS[k], label=k) for k in (*EPISODE_KINDS, FAULT)]
     if data.links:
@@ -203,10 +247,19 @@ def chart_timeline(data: DayData) -> str:
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.set_title(f"Episodes on {data.day} (short episodes widened to 1 min)", fontsize=10)
     fig.tight_layout()
-    return _png(fig)
+    return fig
+
+
+def _legend_outside(ax, **kw) -> None:  # noqa: ANN001
+    """The legend right of the plot, where it can never cover a bar."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8, frameon=False, **kw)
 
 
 def chart_per_hour(data: DayData) -> str:
+    return _png(fig_per_hour(data))
+
+
+def fig_per_hour(data: DayData):  # noqa: ANN201 - a matplotlib Figure
     import matplotlib.pyplot as plt
 
     n = int(-(-data.hours // 1))
@@ -221,18 +274,56 @@ def chart_per_hour(data: DayData) -> str:
                label=kind)
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     _hour_axis(ax, data)
-    ax.set_ylim(0, max(bottom + [1]) * 1.35)  # headroom for the legend
+    ax.set_ylim(0, max(bottom + [1]) * 1.1)
     ax.set_ylabel("episodes")
-    from matplotlib.ticker import MaxNLocator
-
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(fontsize=8, frameon=False, ncol=3)
+    _count_axis(ax.yaxis)
+    _legend_outside(ax)
     ax.set_title("Spasm episodes per hour", fontsize=10)
     fig.tight_layout()
-    return _png(fig)
+    return fig
+
+
+def _count_axis(axis) -> None:  # noqa: ANN001
+    """Whole numbers only: there is no half an episode."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+
+
+def fmt_tick_s(seconds: float) -> str:
+    """A duration tick: 0.5 s, 2 s, 30 s, 1 min, 1.5 min, 1 h."""
+    if seconds < 60:
+        return f"{seconds:g} s"
+    if seconds < 3600:
+        return f"{seconds / 60:g} min"
+    return f"{seconds / 3600:g} h"
+
+
+def _duration_axis(ax, lo: float, hi: float) -> None:  # noqa: ANN001
+    """Log-scaled seconds with round, labelled ticks (never 3×10⁰), at least two of them."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
+
+    ticks = []
+    min_gap = math.log10(hi / lo) / 6 if hi > lo > 0 else 0.0  # at most ~6 labels: they never run together
+    for t in DURATION_TICKS:
+        if lo <= t <= hi and (not ticks or math.log10(t / ticks[-1]) >= min_gap):
+            ticks.append(t)
+    if len(ticks) < 2:  # a narrow range: the round ticks around it, and the axis widened to show them
+        below = [t for t in DURATION_TICKS if t <= lo][-1:] or [DURATION_TICKS[0]]
+        above = [t for t in DURATION_TICKS if t >= hi][:1] or [DURATION_TICKS[-1]]
+        ticks = sorted(set(below + ticks + above))
+        ax.set_xlim(min(ticks[0], lo) * 0.9, max(ticks[-1], hi) * 1.1)
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_tick_s(v)))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _hist(data: DayData, value, title: str, xlabel: str, log: bool) -> str:  # noqa: ANN001
+    return _png(fig_hist(data, value, title, xlabel, log))
+
+
+def fig_hist(data: DayData, value, title: str, xlabel: str, log: bool):  # noqa: ANN001, ANN201
     import matplotlib.pyplot as plt
     import numpy as np
 
@@ -243,28 +334,28 @@ def _hist(data: DayData, value, title: str, xlabel: str, log: bool) -> str:  # n
     if flat:
         lo, hi = min(flat), max(flat)
         if log:
-            from matplotlib.ticker import FuncFormatter
-
             bins = np.geomspace(lo * 0.9, hi * 1.1, 20).tolist()
             ax.set_xscale("log")
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         else:
             bins = np.linspace(lo * 0.9, hi * 1.1, 20).tolist()
         kinds = [k for k, s in zip(EPISODE_KINDS, series, strict=True) if s]
         ax.hist([s for s in series if s], bins=bins, stacked=True, label=kinds,
                 color=[KIND_COLORS[k] for k in kinds])
-        ax.legend(fontsize=8, frameon=False)
+        if log:
+            _duration_axis(ax, lo * 0.9, hi * 1.1)
+        _legend_outside(ax)
     else:
         ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color="#777777")
+    _count_axis(ax.yaxis)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("episodes")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
 def chart_durations(data: DayData) -> str:
-    return _hist(data, lambda e: e.duration_s, "Episode durations", "duration (s, log scale)", log=True)
+    return _hist(data, lambda e: e.duration_s, "Episode durations", "duration (log scale)", log=True)
 
 
 def chart_strength(data: DayData) -> str:
@@ -309,7 +400,8 @@ def render_html(data: DayData, source: str = "") -> str:
     parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
              f"<title>{html.escape(title)}</title>",
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
-    devs = ", ".join(f"{d['device_id']} (firmware {d['fw_version'] or '?'})" for d in data.devices)
+    devs = ", ".join(f"{data.device_label(str(d['device_id']))} (firmware {d['fw_version'] or '?'})"
+                     for d in data.devices)
     devs = devs or "unknown"
     parts.append(f"<p class='note'>Times in {html.escape(tzname)}. Device(s): {html.escape(devs)}.</p>")
     if data.empty:
@@ -332,15 +424,15 @@ def render_html(data: DayData, source: str = "") -> str:
         if longest:
             parts.append("<h2>Longest episodes</h2>")
             parts.append(_table(
-                ["start", "kind", "duration", "strength (× rest)", "channel"],
+                ["start", "kind", "duration", "strength (× rest)", "where"],
                 [[f"{data.local(e.onset_wall or data.start):%H:%M:%S}", e.kind or "",
-                  fmt_duration(e.duration_s), f"{e.peak_x:.1f}" if e.peak_x else "–", str(e.channel)]
+                  fmt_duration(e.duration_s), f"{e.peak_x:.1f}" if e.peak_x else "–", data.where(e)]
                  for e in longest],
             ))
     parts.append("<h2>Sensor faults and data gaps</h2>")
     if data.faults or data.gaps:
         rows = [[f"{data.local(f.onset_wall or data.start):%H:%M:%S}", f"sensor fault: {f.detail or 'fault'}",
-                 fmt_duration(f.duration_s) if f.state == "closed" else "still open", f"channel {f.channel}"]
+                 fmt_duration(f.duration_s) if f.state == "closed" else "still open", data.where(f)]
                 for f in data.faults]
         rows += [[f"{data.local(g.start_wall):%H:%M:%S}", f"data gap: {g.kind}",
                   fmt_duration(g.end_wall - g.start_wall) if g.end_wall else "–", _gap_detail(g)]

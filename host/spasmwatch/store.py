@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections import Counter
@@ -14,7 +15,7 @@ from pathlib import Path
 from .errors import InputError
 from .events import Event
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: devices.name and devices.channel_names (the names a user gave in the config)
 FAULT = "fault"
 
 # Wall-clock times are REAL unix seconds (UTC by definition, sortable, cheap to bucket); exports and reports
@@ -26,7 +27,9 @@ CREATE TABLE devices (
     last_hello  REAL NOT NULL,
     fw_version  TEXT,
     boot_id     TEXT,
-    info        TEXT
+    info        TEXT,
+    name        TEXT,              -- config `name`, e.g. "left leg"
+    channel_names TEXT             -- JSON list of the config's channel names, e.g. ["left calf", "ch1"]
 );
 CREATE TABLE boots (
     device_id   TEXT NOT NULL,
@@ -83,6 +86,12 @@ CREATE TABLE gaps (
 );
 CREATE INDEX gaps_wall ON gaps (start_wall);
 """
+
+# each step takes a database from version N (the index) to N + 1, in the same transaction as the version bump
+_MIGRATIONS = [
+    "",  # 0 -> 1: the whole schema (a new database)
+    "ALTER TABLE devices ADD COLUMN name TEXT; ALTER TABLE devices ADD COLUMN channel_names TEXT",
+]
 
 _EVENT_COLS = (
     "id device_id boot_id seq channel kind detail state onset_ms offset_ms detected_ms onset_wall "
@@ -224,9 +233,12 @@ class Store:
             raise InputError(f"{self.path}: an SQLite file that is not a spasmwatch event database")
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self.db.execute(statement)
+            # a new database gets the current schema; an older one the steps from its version (data kept)
+            steps = [_SCHEMA] if version == 0 else _MIGRATIONS[version:]
+            for step in steps:
+                for statement in step.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self.db.execute("COMMIT")
         except BaseException:
@@ -273,17 +285,25 @@ class Store:
         uptime_ms: int | None = None,
         wall: float | None = None,
         info: str | None = None,
+        name: str | None = None,
+        channel_names: list[str] | None = None,
     ) -> None:
-        """Record a device greeting; uptime_ms fixes the boot's wall-clock origin for replayed records."""
+        """Record a device greeting; uptime_ms fixes the boot's wall-clock origin for replayed records.
+
+        name and channel_names are the config's (the latest greeting's are kept: a user may rename them).
+        """
         wall = time.time() if wall is None else wall
+        chans = json.dumps(channel_names) if channel_names is not None else None
         with self.batch():
             self.db.execute(
-                "INSERT INTO devices (device_id, first_seen, last_hello, fw_version, boot_id, info) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET "
+                "INSERT INTO devices (device_id, first_seen, last_hello, fw_version, boot_id, info, name, "
+                "channel_names) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET "
                 "last_hello=excluded.last_hello, "
                 "fw_version=coalesce(excluded.fw_version, fw_version), boot_id=excluded.boot_id, "
-                "info=coalesce(excluded.info, info)",
-                (device_id, wall, wall, fw_version, boot_id, info),
+                "info=coalesce(excluded.info, info), name=coalesce(excluded.name, name), "
+                "channel_names=coalesce(excluded.channel_names, channel_names)",
+                (device_id, wall, wall, fw_version, boot_id, info, name, chans),
             )
             self.note_uptime(device_id, boot_id, uptime_ms, wall)
 
@@ -310,9 +330,21 @@ class Store:
             )
 
     def devices(self) -> list[dict[str, object]]:
-        cur = self.db.execute("SELECT device_id, first_seen, last_hello, fw_version, boot_id FROM devices")
-        names = ("device_id", "first_seen", "last_hello", "fw_version", "boot_id")
-        return [dict(zip(names, r, strict=True)) for r in cur]
+        """One dict per device: device_id, first_seen, last_hello, fw_version, boot_id, name (None if never
+        given) and channel_names (a list, [] if unknown)."""
+        cur = self.db.execute("SELECT device_id, first_seen, last_hello, fw_version, boot_id, name, "
+                              "channel_names FROM devices")
+        names = ("device_id", "first_seen", "last_hello", "fw_version", "boot_id", "name", "channel_names")
+        out = []
+        for r in cur:
+            d = dict(zip(names, r, strict=True))
+            try:
+                chans = json.loads(str(d["channel_names"])) if d["channel_names"] else []
+            except ValueError:
+                chans = []
+            d["channel_names"] = [str(c) for c in chans] if isinstance(chans, list) else []
+            out.append(d)
+        return out
 
     def boot_wall(self, device_id: str, boot_id: str) -> float | None:
         row = self.db.execute(
@@ -475,8 +507,11 @@ class Store:
         if t == "hello":
             if msg.get("id") is None or msg.get("boot") is None:
                 return False
+            chans = msg.get("channels")
             self.note_hello(str(msg["id"]), str(msg["boot"]), fw_version=_str(msg.get("fw")), wall=wall,
-                            info=_str(msg.get("config")))
+                            info=_str(msg.get("config")),
+                            name=msg["name"] if isinstance(msg.get("name"), str) else None,
+                            channel_names=[str(c) for c in chans] if isinstance(chans, list) else None)
             return True
         if device_id is None:
             return False
