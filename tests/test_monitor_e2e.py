@@ -470,3 +470,28 @@ def other_hello(board: ScriptedBoard, line: bytes, real) -> None:
                    mode="raw", scale=16, config={})
     else:
         real(line)
+
+
+@pytest.mark.micropython
+@pytest.mark.timeout(90)
+def test_names_set_in_the_board_config_reach_the_view_store_and_report(recording: Path, tmp_path: Path) -> None:
+    """`config set name=... channels.0.name=...` on the (virtual) board: the monitor's hello carries them, the
+    store keeps them, the view and the report show them instead of the hex id and "ch 0"."""
+    from spasmwatch.report import DayData
+
+    with VirtualDevice(recording, speed=SPEED) as dev, Store(tmp_path / "e.sqlite3") as store:
+        client = Client(Link.open(dev.port))
+        try:
+            client.hello()
+            client.config_set([("name", "left leg"), ("channels.0.name", "left calf")])
+        finally:
+            client.close()
+        mon = Monitor(store, dev.port)
+        mon.connect()
+        mon.close()
+        assert mon.state.device_name == "left leg" and mon.state.channel_names == {0: "left calf"}
+        (d,) = store.devices()
+        assert d["name"] == "left leg" and d["channel_names"] == ["left calf"]
+        data = DayData(day="x", start=0, end=1, tz=None, devices=store.devices())
+        assert data.device_label(mon.device_id or "") == f"left leg ({mon.device_id})"
+        assert data.channel_name(mon.device_id or "", 0) == "left calf"
