@@ -51,7 +51,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import peers  # noqa: E402
 
-from spasmwatch.commands.evaluate import parse_params  # noqa: E402
 from spasmwatch.commands.replay import replay  # noqa: E402
 from spasmwatch.errors import ConfigError  # noqa: E402
 from spasmwatch.frontend import to_counts  # noqa: E402
@@ -93,6 +92,24 @@ Found = dict[int, list[Episode]]  # file channel -> episodes
 
 
 # ------------------------------------------------------------------------------------------ scoring logic
+
+
+def parse_params(items: list[str]) -> dict:
+    """NAME=VALUE strings -> a parameter dict: numbers as int or float, other values as text (ecg=off), which the
+    detector's validate() accepts or rejects (spasmwatch.commands.evaluate.parse_params takes numbers only)."""
+    out: dict = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name, text = name.strip(), text.strip()
+        if not sep or not name or not text:
+            raise ConfigError(f"--param {item!r}: expected NAME=VALUE")
+        try:
+            number = float(text)
+        except ValueError:
+            out[name] = text
+        else:
+            out[name] = int(number) if number.is_integer() else number
+    return out
 
 
 def label_periods(labels: np.ndarray, rate_hz: float) -> list[tuple[float, float, int]]:
@@ -373,11 +390,15 @@ def tum(setup: Setup) -> tuple[list[str], dict]:
         found: dict[str, Found | str] = {}
         found["ours"], faults = run_ours(rec, "env", setup.params)
         # Some envelopes rest far above 0 (P3 at ~40 % of its grasp peaks); the reference variant subtracts
-        # the recording's 5th percentile (offline, label-free) first. Kept while env_offset exists.
+        # the recording's 5th percentile (offline, label-free) first. Kept while env_offset exists. env_offset
+        # is only used with env_track=0 (the default tracks the resting level and ignores it), so the variant
+        # switches tracking off; otherwise it would repeat the "ours" line.
         x = to_counts(rec.channels[0], rec.units, "env", rec.rate_hz)
         try:
             found[OFFSET_VARIANT], _ = run_ours(
-                rec, "env", {**setup.params, "env_offset": int(np.percentile(x, OFFSET_PERCENTILE))}
+                rec,
+                "env",
+                {**setup.params, "env_track": 0, "env_offset": int(np.percentile(x, OFFSET_PERCENTILE))},
             )
         except ConfigError as exc:
             found[OFFSET_VARIANT] = str(exc)
@@ -421,7 +442,8 @@ def tum(setup: Setup) -> tuple[list[str], dict]:
     lines.append("  per participant:")
     lines += per_file
     lines.append(
-        f"  ({OFFSET_VARIANT}: reference only, env_offset = each recording's {OFFSET_PERCENTILE}th percentile; "
+        f"  ({OFFSET_VARIANT}: reference only, env_track=0 and env_offset = each recording's"
+        f" {OFFSET_PERCENTILE}th percentile; "
         "nk2 (env): NeuroKit2's emg_activation, default threshold, on the envelope counts)"
     )
     lines.append(f"  our sensor-fault events (none expected): {tot['ours'].faults}")
