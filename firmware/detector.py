@@ -300,6 +300,7 @@ class Detector:
         self.mean_acc = 0
         self.n_ep = 0
         self.quiet = -1
+        self.blip = -1  # first tick of a narrow bump in a quiet stretch (see _in_episode)
         self.slow = 0
         self.hi_state = 0
         self.last_up = -1
@@ -992,10 +993,17 @@ class Detector:
                 self.floor_acc = (ms + (ms >> 3)) << FLOOR_BITS
             return
         if e < off:
+            self.blip = -1
             if self.quiet < 0:
                 self.quiet = t
             if t - self.quiet + 1 >= self.min_off:
                 self._end_episode(self.quiet, t)
+        elif self.ecg and self.quiet >= 0 and (
+                t - self.blip < self.beat_w if self.blip >= 0 else t - self.quiet >= self.rr_min):
+            # An isolated narrow bump after a beat interval of quiet is a heartbeat until it outlasts one: it does
+            # not keep the episode going (clonus bursts come closer than that, and a spasm lasts longer).
+            if self.blip < 0:
+                self.blip = t
         elif self.quiet < 0 or (e * 2 > self.on_thr + off and not (
                 self.ecg and self.rr and self._beat_due(t, self.beat_w))):
             # activity again: only a tick above mid-way between the thresholds breaks a quiet stretch,
