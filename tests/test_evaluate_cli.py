@@ -180,9 +180,11 @@ def test_param_parsing() -> None:
 
     assert parse_params(["on_x=4", "min_ms = 2.5"]) == {"on_x": 4, "min_ms": 2.5}
     assert isinstance(parse_params(["a=4"])["a"], int)
-    for bad in ("novalue", "a=", "=3", "a=fast"):
+    for bad in ("novalue", "a=", "=3", "a=fast", "ecg=sometimes"):
         with pytest.raises(ConfigError):
             parse_params([bad])
+    assert parse_params(["ecg=off", "on_mult=3"]) == {"ecg": 0, "on_mult": 3}  # the heartbeat gate by name
+    assert parse_params(["ecg=auto"]) == {"ecg": 1} and parse_params(["ecg=on"]) == {"ecg": 2}
 
 
 def bursts_recording(path: Path, rate: int = 1000, seconds: float = 20.0) -> list[TruthInterval]:
