@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,15 @@ from spasmwatch.store import Store
 @pytest.mark.slow
 @pytest.mark.micropython
 @pytest.mark.timeout(60)
-def test_demo_headless_stores_the_simulated_spasms(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert cli.main(["demo", "--seconds", "7", "--speed", "12", "--dir", str(tmp_path)]) == 0
+def test_demo_headless_stores_the_simulated_spasms(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the demo's temporary directory goes there
+    assert cli.main(["demo", "--seconds", "7", "--speed", "12", "--keep"]) == 0
     out = capsys.readouterr()
-    db = tmp_path / "events.sqlite3"
+    (where,) = tmp_path.glob("spasmwatch-demo-*")  # --keep: kept, and the output says where
+    db = where / "events.sqlite3"
+    assert f"The demo's files are kept in {where}: events.sqlite3" in out.out
+    assert (where / "demo_recording.csv").is_file() and (where / "board").is_dir()
     assert f"spasmwatch report --db {db} --out report.html" in out.out
     assert f"spasmwatch events --db {db}" in out.out
     with Store(db) as store:
@@ -29,6 +35,7 @@ def test_demo_headless_stores_the_simulated_spasms(tmp_path: Path, capsys: pytes
     played_s = 7 * 12
     assert len(rows) >= 2
     for r in rows:  # every stored episode is one of the simulated spasms (device time = recording time)
+        assert r.offset_ms is not None and r.duration_s is not None  # closed rows
         onset, offset = r.onset_ms / 1000, r.offset_ms / 1000
         assert any(t.onset_s - 1 < offset and onset < t.offset_s + 1 for t in truth), (r, truth)
         assert r.kind in ("twitch", "tonic", "clonus") and r.duration_s > 0
@@ -43,3 +50,19 @@ def test_demo_headless_stores_the_simulated_spasms(tmp_path: Path, capsys: pytes
 def test_demo_rejects_a_bad_duration(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["demo", "--seconds", "0"]) == 2
     assert "--seconds" in capsys.readouterr().err
+
+
+@pytest.mark.micropython
+@pytest.mark.timeout(60)
+def test_demo_removes_its_files_unless_kept(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert cli.main(["demo", "--seconds", "0.5", "--speed", "12"]) == 0  # no episode needed: only the files
+    out = capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []  # the recording, virtual flash and database are gone
+    assert "are removed" in out and "spasmwatch demo --keep" in out
+    assert "The events are in" not in out  # no pointing at a database that is gone
+    named = tmp_path / "mine"
+    assert cli.main(["demo", "--seconds", "0.5", "--speed", "12", "--dir", str(named)]) == 0
+    assert (named / "events.sqlite3").is_file()  # a directory the user named is kept
+    assert f"kept in {named}" in capsys.readouterr().out

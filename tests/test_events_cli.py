@@ -1,8 +1,14 @@
-"""`spasmwatch events` small ones of issue 12.11: `--since -24h` works as written; `--device nope` says so."""
+"""`spasmwatch events` small ones of issue 12.11: `--since -24h` works as written; `--device nope` says so; local-time
+columns beside the UTC ones; an open episode exports an empty kind."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -35,3 +41,69 @@ def test_unknown_device_is_an_error(db: Path, capsys: pytest.CaptureFixture[str]
     assert "\n" not in err and "no device 'nope'" in err and "(devices: dev1)" in err
     assert cli.main(["events", "--db", str(db), "--device", "dev1", "--since", "-1m"]) == 0  # known, none in range
     assert capsys.readouterr().out.count("\n") == 1
+
+
+# ---- local-time columns and open rows ------------------------------------------------------------------
+
+WALL = datetime(2025, 7, 1, 12, 30, 15, 250000, tzinfo=timezone.utc).timestamp()  # summer: DST in Berlin/NY
+
+
+@pytest.fixture
+def fixed_db(tmp_path: Path) -> Path:
+    """One closed tonic spasm at 12:30:15.250 UTC lasting 2 s, and one episode still open 60 s later."""
+    path = tmp_path / "fixed.sqlite3"
+    with Store(path) as s:
+        s.note_hello("dev1", "1", fw_version="0.1.0", uptime_ms=0, wall=WALL - 1.0)
+        s.add_end("dev1", "1", 0, "tonic", 1000, 3000, seq=1, detected_ms=1100, peak=800.0, mean=300.0,
+                  peak_x=10.0, mean_x=4.0, floor=80.0)
+        s.add_onset("dev1", "1", 0, 61000, seq=2)
+    return path
+
+
+@pytest.fixture
+def local_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Set this process's local time zone (TZ + tzset), restored afterwards."""
+    def set_zone(name: str) -> None:
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+    yield set_zone
+    monkeypatch.undo()
+    time.tzset()
+
+
+def export(db: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> list[dict[str, str]]:
+    assert cli.main(["events", "--db", str(db), "--include-open", *argv]) == 0
+    return list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+
+
+def test_local_time_columns_beside_the_utc_ones(fixed_db: Path, capsys: pytest.CaptureFixture[str],
+                                                local_zone: Callable[[str], None]) -> None:
+    local_zone("America/New_York")  # EDT, UTC-4 in July
+    closed, still_open = export(fixed_db, capsys)
+    assert closed["onset_wall"] == "2025-07-01T12:30:15.250Z" and closed["offset_wall"] == "2025-07-01T12:30:17.250Z"
+    assert (closed["onset_local"], closed["offset_local"]) == ("2025-07-01 08:30:15.250", "2025-07-01 08:30:17.250")
+    assert still_open["onset_local"] == "2025-07-01 08:31:15.250" and still_open["offset_local"] == ""
+    closed, _ = export(fixed_db, capsys, "--tz", "Asia/Kolkata")  # --tz wins over the machine's zone
+    assert closed["onset_local"] == "2025-07-01 18:00:15.250"
+    closed, _ = export(fixed_db, capsys, "--tz", "UTC")
+    assert closed["onset_local"] == "2025-07-01 12:30:15.250"
+    assert cli.main(["events", "--db", str(fixed_db), "--format", "json", "--tz", "Europe/Berlin"]) == 0
+    (rec,) = json.loads(capsys.readouterr().out)
+    assert rec["onset_local"] == "2025-07-01 14:30:15.250" and rec["onset_wall"].endswith("Z")
+    # what a spreadsheet does with it: a plain date and time, no zone letter to trip over
+    assert datetime.strptime(rec["onset_local"], "%Y-%m-%d %H:%M:%S.%f") == datetime(2025, 7, 1, 14, 30, 15, 250000)
+
+
+def test_unknown_time_zone_is_a_one_line_error(fixed_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["events", "--db", str(fixed_db), "--tz", "Mars/Olympus"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--tz Mars/Olympus" in err and "Traceback" not in err
+
+
+def test_an_open_episode_has_an_empty_kind(fixed_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    closed, still_open = export(fixed_db, capsys)
+    assert (closed["kind"], closed["state"]) == ("tonic", "closed")
+    assert (still_open["kind"], still_open["state"], still_open["offset_s"]) == ("", "open", "")
+    assert cli.main(["events", "--db", str(fixed_db), "--include-open", "--format", "json"]) == 0
+    recs = json.loads(capsys.readouterr().out)
+    assert [(r["kind"], r["state"]) for r in recs] == [("tonic", "closed"), (None, "open")]

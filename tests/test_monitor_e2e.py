@@ -18,7 +18,7 @@ from spasmsim.device import VirtualDevice
 from spasmwatch.client import Client
 from spasmwatch.errors import LinkError
 from spasmwatch.link import Link, LinkLost
-from spasmwatch.monitor import Monitor, PlainSink
+from spasmwatch.monitor import HookRunner, Monitor, PlainSink
 from spasmwatch.recording import write_recording
 from spasmwatch.store import Store
 
@@ -163,6 +163,47 @@ def test_on_event_hook_gets_each_live_event_as_json(recording: Path, tmp_path: P
         assert p["kind"] == closed[key].kind and p["peak_x"] == pytest.approx(closed[key].peak_x)
     lines = [ln for ln in out.getvalue().splitlines() if " end ch0 " in ln]
     assert len(lines) == len(ends)  # plain output: one line per live end
+
+
+@pytest.mark.micropython
+@pytest.mark.timeout(60)
+def test_a_failing_hook_is_one_line_on_stderr_and_monitoring_goes_on(
+        recording: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the hook runs in the monitor's directory
+    ran = tmp_path / "ran"
+    (tmp_path / "notify.sh").write_text("echo run >> ran\necho sending\necho 'curl: (7) could not connect' >&2\n"
+                                        "echo >&2\nexit 3\n")
+    hook = "sh ./notify.sh"
+    out = io.StringIO()
+    with VirtualDevice(recording, speed=SPEED) as dev, Store(tmp_path / "e.sqlite3") as store:
+        mon = Monitor(store, dev.port, sink=PlainSink(out), on_event=hook)
+        hooks = mon.hooks
+        assert hooks is not None
+        mon.connect()
+        mon.run(2.5)  # ends by letting the queued hook commands finish
+        rows = store.events(states=("closed",))
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "--on-event" in ln]
+    runs = len(ran.read_text().splitlines())
+    assert runs >= 4 and hooks.failed == runs  # every event still ran the hook, though each run failed
+    assert len(err) == runs  # one line per failure, on stderr
+    for line in err:
+        assert line.endswith('--on-event "sh ./notify.sh" exited with 3: curl: (7) could not connect; '
+                             "monitoring goes on"), line
+    assert "--on-event" not in out.getvalue()  # not mixed into the event lines on stdout
+    assert len(rows) >= 2 and out.getvalue().count(" end ch0 ") == len(rows)  # monitoring went on
+
+
+def test_a_hook_failing_without_output_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    errors: list[str] = []
+    runner = HookRunner("exit 3", on_error=errors.append)
+    runner.submit({"event": "end"})
+    runner.submit({"event": "end"})
+    runner.close()
+    assert errors == ['--on-event "exit 3" exited with 3: no output; monitoring goes on'] * 2
+    runner = HookRunner("kill -9 $$", on_error=errors.append)
+    runner.submit({"event": "onset"})
+    runner.close()
+    assert errors[-1] == '--on-event "kill -9 $$" was killed by signal 9 (SIGKILL): no output; monitoring goes on'
 
 
 # ---- a scripted board behind a fake link: unplug and replug, without MicroPython -------------------------

@@ -175,6 +175,19 @@ def test_report_errors(capsys, tmp_path: Path) -> None:
     assert code == 0 and "no episodes" in out  # a brand-new database: today is empty, not a crash
 
 
+def test_report_unknown_device_is_a_one_line_error(day_db, capsys, tmp_path: Path) -> None:
+    out_file = tmp_path / "nope.html"
+    code, out, err = run(capsys, "report", "--db", str(day_db[0]), "--day", DAY, "--device", "nope",
+                         "--out", str(out_file))
+    assert code == 2 and out == ""
+    err = err.strip()
+    assert "\n" not in err and "no device 'nope'" in err and "(devices: dev1)" in err
+    assert not out_file.exists()  # no empty report for a device that does not exist
+    code, out, _ = run(capsys, "report", "--db", str(day_db[0]), "--day", DAY, "--utc", "--device", "dev1",
+                       "--out", str(out_file))
+    assert code == 0 and "episode(s)" in out and out_file.exists()
+
+
 # ---- readability (issue 12.10) -------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -142,14 +143,20 @@ class HookRunner:
                 self.ran += 1
                 if res.returncode != 0:
                     self.failed += 1
-                    tail = res.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-                    self.on_error(f"--on-event command exited with {res.returncode}: {tail[0][:200]}")
-            except subprocess.TimeoutExpired:
+                    self.on_error(f"{self._name()} {_exit_text(res.returncode)}: {_last_line(res.stderr)}; "
+                                  f"monitoring goes on")
+            except subprocess.TimeoutExpired as exc:
                 self.failed += 1
-                self.on_error(f"--on-event command killed after {self.timeout:g} s")
+                self.on_error(f"{self._name()} killed after {self.timeout:g} s: {_last_line(exc.stderr)}; "
+                              "monitoring goes on")
             except OSError as exc:
                 self.failed += 1
-                self.on_error(f"--on-event command could not run: {exc}")
+                self.on_error(f"{self._name()} could not run: {exc}; monitoring goes on")
+
+    def _name(self) -> str:
+        """The hook as the user wrote it, shortened to fit one line."""
+        cmd = " ".join(self.cmd.split())
+        return f'--on-event "{cmd if len(cmd) <= 60 else cmd[:59] + "…"}"'
 
     def close(self, wait: float = 5.0) -> None:
         """Let queued commands finish (up to `wait` s)."""
@@ -158,6 +165,23 @@ class HookRunner:
         except queue.Full:
             return
         self.thread.join(wait)
+
+
+def _exit_text(code: int) -> str:
+    """How a command ended: `exited with 3`, or `was killed by signal 9 (SIGKILL)` (a negative returncode)."""
+    if code >= 0:
+        return f"exited with {code}"
+    try:
+        return f"was killed by signal {-code} ({signal.Signals(-code).name})"
+    except ValueError:
+        return f"was killed by signal {-code}"
+
+
+def _last_line(err: bytes | str | None) -> str:
+    """The last non-blank line of a command's stderr (cut to 200 characters), or "no output"."""
+    text = err.decode(errors="replace") if isinstance(err, bytes) else err or ""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1][:200] if lines else "no output"
 
 
 def open_client(port_spec: str | None, hello_timeout: float = 2.0) -> tuple[Client, dict]:
@@ -555,5 +579,9 @@ class Monitor:
         return out
 
     def _hook_error(self, text: str) -> None:
+        """A failing --on-event command: one line on stderr (the live screen shows it as its last error)."""
         self.state.last_error = text
-        self.sink.notice(text)
+        if isinstance(self.sink, LiveSink):
+            self.sink.notice(text)
+        else:
+            print(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')} {text}", file=sys.stderr, flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import shlex
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ See what spasmwatch does without a board: a virtual board (the real firmware und
 port, on a pseudo-terminal) plays a {MINUTES:g}-minute simulated recording ({SCENARIO}: clonus trains and
 tonic spasms at 1 kHz, generated on the spot) at --speed times real time, and `spasmwatch monitor` watches it,
 storing every episode in a fresh event database. After --seconds (or Ctrl-C) it tells you where the events
-went and how to turn them into a report.
+went and how to turn them into a report. Its files (about 1.4 MB in a temporary directory) are removed at
+the end unless --keep or --dir.
 
 Without a terminal (a pipe, CI) it prints one line per event instead of the live view.
 """
@@ -35,8 +37,10 @@ def register(subparsers: Any) -> None:
                    help=f"stop after N seconds (default {DEFAULT_SECONDS:g})")
     p.add_argument("--speed", type=float, default=DEFAULT_SPEED, metavar="X",
                    help=f"playback speed of the recording (default {DEFAULT_SPEED:g}: spasms within seconds)")
-    p.add_argument("--dir", metavar="DIR", help="keep the recording, virtual flash and events here "
-                   "(default: a new temporary directory)")
+    p.add_argument("--dir", metavar="DIR", help="put the recording, virtual flash and events here and keep them "
+                   "(default: a new temporary directory, removed at the end unless --keep)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory (the event database, the "
+                   "recording and the virtual board's flash) and say where it is")
     p.add_argument("--plain", action="store_true", help="plain event lines even on a terminal")
     p.set_defaults(func=run)
 
@@ -61,24 +65,37 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--seconds must be a positive number")
     if not 0 < args.speed <= 50 or math.isnan(args.speed):
         raise ConfigError("--speed must be in 0..50 (0 excluded)")
+    keep = args.keep or bool(args.dir)  # a directory the user named is never removed
     where = Path(args.dir).expanduser() if args.dir else Path(tempfile.mkdtemp(prefix="spasmwatch-demo-"))
-    where.mkdir(parents=True, exist_ok=True)
-    db = where / "events.sqlite3"
-    rec = make_recording(where / "demo_recording.csv")
-    dev = VirtualDevice(rec, speed=args.speed, state_dir=where / "board", loop=True)
     try:
-        port = dev.start()
-        print(f"demo: a virtual board on {port} plays {MINUTES:g} min of simulated {SCENARIO} EMG at "
-              f"x{args.speed:g} speed; monitoring for {args.seconds:g} s (Ctrl-C stops)", flush=True)
-        monitor_port(port, db, seconds=args.seconds, plain=args.plain)
+        where.mkdir(parents=True, exist_ok=True)
+        db = where / "events.sqlite3"
+        rec = make_recording(where / "demo_recording.csv")
+        dev = VirtualDevice(rec, speed=args.speed, state_dir=where / "board", loop=True)
+        try:
+            port = dev.start()
+            print(f"demo: a virtual board on {port} plays {MINUTES:g} min of simulated {SCENARIO} EMG at "
+                  f"x{args.speed:g} speed; monitoring for {args.seconds:g} s (Ctrl-C stops)", flush=True)
+            monitor_port(port, db, seconds=args.seconds, plain=args.plain)
+        finally:
+            dev.close()
     finally:
-        dev.close()
+        if not keep:  # also after an error or Ctrl-C: the demo leaves nothing behind unless asked to
+            shutil.rmtree(where, ignore_errors=True)
+    speed_note = (f"(the virtual board's clock runs x{args.speed:g}: the wall-clock times of these events are only "
+                  "approximate)")
+    if not keep:
+        print(f"\nThe demo's files ({where}) are removed. To keep the events and try the next steps on them:\n"
+              f"  spasmwatch demo --keep   (then `spasmwatch report --db ...` and `spasmwatch events --db ...`)\n"
+              f"  watch a board:  spasmwatch monitor   (or try `spasmwatch device --example`)", flush=True)
+        return 0
     q = shlex.quote(str(db))
-    print(f"\nThe events are in {db}\n"
+    print(f"\nThe demo's files are kept in {where}: events.sqlite3 (the events), {rec.name} (the recording), "
+          f"board/ (the virtual board's flash); delete the folder when done.\n"
+          f"The events are in {db}\n"
           f"  make a report:  spasmwatch report --db {q} --out report.html\n"
           f"  list them:      spasmwatch events --db {q}\n"
           f"  watch a board:  spasmwatch monitor   (or try `spasmwatch device --example`)\n"
-          f"(the virtual board's clock runs x{args.speed:g}: the wall-clock times of these events are only "
-          "approximate)",
+          f"{speed_note}",
           flush=True)
     return 0

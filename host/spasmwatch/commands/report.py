@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..report import latest_day, load_day, render_html, today
 from ..store import day_bounds, default_path
-from .events import open_store
+from .events import check_device, open_store
 
 
 def run(args: argparse.Namespace) -> int:
@@ -18,6 +18,7 @@ def run(args: argparse.Namespace) -> int:
     day = args.day or today(tz)
     day_bounds(day, tz)  # validates YYYY-MM-DD before touching the database
     with open_store(args.db) as store:
+        check_device(store, args.device)  # a --device the database never saw: one line naming the known ones
         data = load_day(store, day, args.device, tz, now=time.time())
         last = latest_day(store, args.device, tz) if data.empty else None
     page = render_html(data, source=str(args.db or default_path()))
