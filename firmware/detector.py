@@ -234,7 +234,7 @@ class Detector:
         # filter chain, all integer: (flags, Q12 coefficients, shifts) packed for the per-sample loop
         hp, lp, mains, self.notes = filters(p, mode, rate_hz)
         self.env_track = 0 if self.raw else int(p["env_track"])
-        c = array("i", [0] * C_LEN)
+        c = array("i", bytes(4 * C_LEN))  # (from zero bytes: no temporary list on a small heap)
         c[0] = (1 if hp else 0) | (2 if mains else 0) | (4 if lp else 0) | (8 if p["tkeo"] else 0) | (
             16 if self.raw else 0) | (32 if self.env_track else 0) | (64 if p["pop_track"] else 0)
         if hp:  # 4th-order Butterworth as two biquads (Q = 0.5412, 1.3066)
@@ -260,11 +260,11 @@ class Detector:
         self.coef = c
         self.env_offset = int(p["env_offset"])
         # state of the per-sample chain: biquad delays, envelope, tick accumulators (see _chain)
-        self.st = array("i", [0] * ST_LEN)
-        self.tk = array("i", [0] * (TK_W * TICKS_MAX))  # per tick: envelope sum, rail run, flat run, rectified sum,
+        self.st = array("i", bytes(4 * ST_LEN))
+        self.tk = array("i", bytes(4 * TK_W * TICKS_MAX))  # per tick: envelope sum, rail run, flat run, rectified sum,
         # the ~300 ms envelope mean, whether a sample touched a rail, and the floor's minimum statistic
         # state of the episode logic
-        self.q = array("i", [0] * (REC_LEN * QUEUE_LEN))
+        self.q = array("i", bytes(4 * REC_LEN * QUEUE_LEN))
         self.q_head = 0
         self.q_len = 0
         self.dropped = 0
@@ -726,10 +726,11 @@ class Detector:
             return
         f = self._thresholds()
         if self.ecg and (not self.state or t - self.onset <= self.beat_w or (
-                self.beats < BEAT_LOCK and self.quiet >= 0 and t - self.onset <= self.young)):
-            # In an episode, candidates are only looked for at its start, or while no rhythm is known yet in the
-            # quiet stretches of its first seconds (an episode begun by a beat is kept going by the next
-            # beats until their rhythm is learnt). Later, EMG bursts (clonus) would pass for beats.
+                self.beats < BEAT_LOCK and self.quiet >= 0 and t - self.onset <= self.young and not self.raw)):
+            # In an episode, candidates are only looked for at its start, or (env mode) while no rhythm is known
+            # yet in the quiet stretches of its first seconds: the sensor's smoothing widens beats, so an episode
+            # begun by a beat is kept going by the next ones until their rhythm is learnt. Later, and in raw mode
+            # (where it fragmented clonus trains), EMG bursts would pass for beats.
             self._bump(t, e, ms_all >> 5)
         if self.cal_left:
             # A tracked envelope baseline is still falling to the rest minimum while calibrating: measure the
@@ -998,10 +999,11 @@ class Detector:
                 self.quiet = t
             if t - self.quiet + 1 >= self.min_off:
                 self._end_episode(self.quiet, t)
-        elif self.ecg and self.quiet >= 0 and (
+        elif self.ecg and not self.raw and self.quiet >= 0 and (
                 t - self.blip < self.beat_w if self.blip >= 0 else t - self.quiet >= self.rr_min):
-            # An isolated narrow bump after a beat interval of quiet is a heartbeat until it outlasts one: it does
-            # not keep the episode going (clonus bursts come closer than that, and a spasm lasts longer).
+            # Env mode: an isolated narrow bump after a beat interval of quiet is a heartbeat until it outlasts
+            # one, and does not keep the episode going (clonus bursts come closer, a spasm lasts longer). In raw
+            # mode the QRS remnant is narrow enough for the beat gate; there this rule cut clonus trains.
             if self.blip < 0:
                 self.blip = t
         elif self.quiet < 0 or (e * 2 > self.on_thr + off and not (
