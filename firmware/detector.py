@@ -200,7 +200,7 @@ class Detector:
         self.rh_lo = 9
         self.rh_shift = self._shift(16 / self.tick_samples)
         self.fast = 0
-        self.prev_fast = 0
+        self.rh_sig = 0  # the rhythm signal: the rectified tick mean x2, smoothed over >= ~16 samples
         self.on_q = int(p["on_mult"] * 16 + 0.5)
         self.off_q = int(p["off_mult"] * 16 + 0.5)
         self.min_floor = max(1, int(p["min_floor"] * ENV_SCALE + 0.5))
@@ -1017,12 +1017,12 @@ class Detector:
 
     @micropython.native
     def _rhythm(self, t):
-        # Clonus: the 10 ms rectified mean (lightly smoothed over two ticks) swings around its ~150 ms mean
-        # at 3-8 Hz. Count rising swings whose period is in that band (good) or not (bad). The smoothed
-        # envelope is not used here: its own random wobble lies in the same band.
-        # the rhythm signal averages >= ~16 samples: at low rates fewer leave noise swinging in the 3-8 Hz band
-        self.prev_fast += (2 * self.fast - self.prev_fast) >> self.rh_shift
-        v = self.prev_fast
+        # Clonus: the 10 ms rectified mean, lightly smoothed so it averages >= ~16 samples (two ticks at 1 kHz,
+        # eight at 200 Hz: fewer leave noise swinging in the band), swings around its ~150 ms mean at 3-8 Hz.
+        # Count rising swings whose period is in that band (good) or not (bad). The smoothed envelope is not
+        # used here: its own random wobble lies in the same band.
+        self.rh_sig += (2 * self.fast - self.rh_sig) >> self.rh_shift
+        v = self.rh_sig
         self.slow += (v - self.slow) >> self.slow_shift
         s = self.slow
         if self.hi_state:
