@@ -44,6 +44,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -347,6 +348,16 @@ def _tally_of(tot: dict[str, Tally], name: str) -> Tally:
     return tot.setdefault(name, Tally())
 
 
+def _tally_and_result(tot: dict[str, Tally], name: str, found: dict) -> tuple[Tally, Any]:
+    """The detector's tally and its result; a peer that failed or did not run gets its error and None."""
+    t = _tally_of(tot, name)
+    f = found.get(name)
+    if isinstance(f, str) or f is None:
+        t.error = f or "not run"
+        return t, None
+    return t, f
+
+
 def _header(names: Iterable[str]) -> list[str]:
     return [
         f"  {'detector':20s}  {'labels found':>16s}  {'false events':>12s}  {'/ ch-h bkgd':>11s}"
@@ -409,10 +420,8 @@ def tum(setup: Setup) -> tuple[list[str], dict]:
                 found["nk2 (env)"] = f"{type(exc).__name__}: {exc}"
         cells = []
         for n in names:
-            t = _tally_of(tot, n)
-            f = found.get(n)
-            if isinstance(f, str) or f is None:
-                t.error = f or "not run"
+            t, f = _tally_and_result(tot, n, found)
+            if f is None:
                 continue
             eps = f[0]
             hit = sum(found_any_channel(f, windows))
@@ -474,10 +483,8 @@ def lobov(setup: Setup) -> tuple[list[str], dict]:
         found, faults = run_all(rec, "raw", setup, names[1:])
         cells = []
         for n in names:
-            t = _tally_of(tot, n)
-            f = found.get(n)
-            if isinstance(f, str) or f is None:
-                t.error = f or "not run"
+            t, f = _tally_and_result(tot, n, found)
+            if f is None:
                 continue
             hits = found_any_channel(f, windows)
             fe = false_events(f, windows)

@@ -42,7 +42,7 @@ from types import TracebackType
 from spasmwatch.errors import LinkError
 from spasmwatch.tools import find_tool, missing
 
-from .device import DEFAULT_HEAP
+from .device import DEFAULT_HEAP, read_chunks
 
 MPY_DIR = Path(__file__).resolve().parent / "mpy"
 ROM_DIR = MPY_DIR  # rom_*.py: stand-ins for the ESP32 built-ins (package data, like the rest of mpy/)
@@ -206,14 +206,7 @@ class BoardSim:
         while not self._stopping.is_set():
             proc = self._proc
             assert proc is not None and proc.stdout is not None
-            fd = proc.stdout.fileno()
-            while True:
-                try:
-                    data = os.read(fd, 4096)
-                except OSError:
-                    data = b""
-                if not data:
-                    break
+            for data in read_chunks(proc.stdout.fileno()):
                 self._emit(self._filter(data))
             code = proc.wait()
             proc.stdout.close()

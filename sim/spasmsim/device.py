@@ -16,6 +16,7 @@ import termios
 import threading
 import time
 import tty
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -169,6 +170,18 @@ def _remove_link(path: Path, target: str) -> None:
     except OSError:
         pass
 
+
+
+def read_chunks(fd: int) -> Iterator[bytes]:
+    """What a child process writes to fd, chunk by chunk, until it closes its end (EOF or an error)."""
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            return
+        if not data:
+            return
+        yield data
 
 class VirtualDevice:
     """The firmware running on a recording behind a pty; `with VirtualDevice(path) as dev: serial.Serial(dev.port)`.
@@ -389,14 +402,7 @@ class VirtualDevice:
     def _pump_out(self) -> None:
         proc = self._proc
         assert proc is not None and proc.stdout is not None
-        fd = proc.stdout.fileno()
-        while True:
-            try:
-                data = os.read(fd, 4096)
-            except OSError:
-                data = b""
-            if not data:
-                break
+        for data in read_chunks(proc.stdout.fileno()):
             self._ready.set()
             self._tail = (self._tail + data)[-2000:]
             self._write_pty(data)
