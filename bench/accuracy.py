@@ -35,11 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import peers  # noqa: E402
 
+from spasmcore.errors import ConfigError  # noqa: E402
+from spasmcore.events import Event, TruthInterval  # noqa: E402
 from spasmsim import generate as gen_mod  # noqa: E402
 from spasmsim.scenarios import SCENARIOS  # noqa: E402
 from spasmwatch.detect import check_params, detect  # noqa: E402
-from spasmwatch.errors import ConfigError  # noqa: E402
-from spasmwatch.events import Event, TruthInterval  # noqa: E402
 from spasmwatch.scoring import Scores, match, percentile, score  # noqa: E402
 
 SEED = 1

@@ -11,7 +11,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host"))  # run from a checkout
 
-from spasmwatch.recording import read_recording, write_recording  # noqa: E402
+from spasmcore.recording import read_recording, write_recording  # noqa: E402
 
 
 def main() -> int:

@@ -8,7 +8,7 @@ import time
 from array import array
 from pathlib import Path
 
-from spasmwatch.tools import find_tool
+from spasmcore.tools import find_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 SECONDS = 60  # of signal at 1 kHz

@@ -19,10 +19,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from spasmsim.device import FIRMWARE_DIR, MPY_DIR, precompile, prepare_state
+from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR
+from spasmcore.recording import write_recording
+from spasmcore.tools import find_tool
+from spasmsim.device import precompile, prepare_state
 from spasmsim.generate import generate
-from spasmwatch.recording import write_recording
-from spasmwatch.tools import find_tool
 
 MPY = r"""
 import sys, time, gc, json
@@ -108,7 +109,7 @@ def main() -> int:
         script = d / "load.py"
         script.write_text(MPY)
         proc = subprocess.run([exe, "-X", "heapsize=100k", str(script), str(state), str(state / "mpy"),
-                               str(FIRMWARE_DIR), str(MPY_DIR)], capture_output=True, text=True)
+                               str(FIRMWARE_DIR), str(UNIX_DIR)], capture_output=True, text=True)
     if proc.returncode != 0 or not proc.stdout.strip():
         print(proc.stdout[-2000:], proc.stderr[-2000:], file=sys.stderr)
         return 1

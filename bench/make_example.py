@@ -18,8 +18,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host"))  # run from a checkout without installing
 
-from spasmwatch.events import TruthInterval, write_truth  # noqa: E402
-from spasmwatch.recording import write_recording  # noqa: E402
+from spasmcore.events import TruthInterval, write_truth  # noqa: E402
+from spasmcore.recording import write_recording  # noqa: E402
 
 RATE_HZ = 1000
 DURATION_S = 60.0

@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from spasmwatch.events import Event
+from spasmcore.events import Event
 
 Episodes = list[tuple[float, float]]
 MID_RAIL = 2048

@@ -52,10 +52,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import peers  # noqa: E402
 
+from spasmcore.errors import ConfigError  # noqa: E402
+from spasmcore.frontend import to_counts  # noqa: E402
+from spasmcore.recording import Recording, decimate, read_recording  # noqa: E402
 from spasmwatch.commands.replay import replay  # noqa: E402
-from spasmwatch.errors import ConfigError  # noqa: E402
-from spasmwatch.frontend import to_counts  # noqa: E402
-from spasmwatch.recording import Recording, decimate, read_recording  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from spasmwatch.tools import find_tool
+from spasmcore.tools import find_tool
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[1] / "firmware"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spasmwatch.events import Event, TruthInterval
+from spasmcore.events import Event, TruthInterval
 from spasmwatch.scoring import score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))

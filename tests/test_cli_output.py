@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from spasmcore.recording import write_recording
 from spasmwatch import cli, ui
-from spasmwatch.recording import write_recording
 
 
 @pytest.fixture(autouse=True)

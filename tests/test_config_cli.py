@@ -24,8 +24,8 @@ def one_line(text: str) -> str:
 def test_config_get_reset_on_the_virtual_device(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from signals import emg
 
+    from spasmcore.recording import write_recording
     from spasmsim.device import VirtualDevice
-    from spasmwatch.recording import write_recording
 
     write_recording(tmp_path / "r.csv", 1000, [emg(10, 1000, [(6, 9, 80)], seed=3)], units="counts")
     with VirtualDevice(tmp_path / "r.csv", speed=4, loop=True, state_dir=tmp_path / "board") as dev:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from fake_serial import fake_serial_device
 
+from spasmcore.errors import ConfigError, LinkError
 from spasmfw import config as fwconfig
 from spasmwatch.commands import deploy as dp
-from spasmwatch.errors import ConfigError, LinkError
 
 MPY_6_3_XTENSAWIN = 6 | 3 << 8 | 10 << 10
 
@@ -258,9 +258,9 @@ def test_deploy_to_a_virtual_device_says_there_is_no_repl(tmp_path: Path,
                                                           capsys: pytest.CaptureFixture) -> None:
     from signals import emg
 
+    from spasmcore.recording import write_recording
     from spasmsim.device import VirtualDevice
     from spasmwatch import cli
-    from spasmwatch.recording import write_recording
 
     write_recording(tmp_path / "r.csv", 1000, [emg(5, 1000, [])], units="counts", mode="raw")
     with VirtualDevice(tmp_path / "r.csv", loop=True) as dev:

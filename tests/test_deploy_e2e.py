@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from spasmsim.boardsim import HARD_RESET, ROM_DIR, SOFT_RESET, BoardSim
+from spasmcore.firmware import UNIX_DIR
+from spasmsim.boardsim import HARD_RESET, SOFT_RESET, BoardSim
 from spasmwatch import cli
 from spasmwatch.commands import deploy as dp
 
@@ -115,5 +116,5 @@ def test_board_sim_command_prints_its_port_and_stops_on_ctrl_c(tmp_path: Path) -
 
 
 def test_the_launcher_and_the_machine_stand_in_agree_on_the_reset_codes() -> None:
-    text = (ROM_DIR / "rom_machine.py").read_text()
+    text = (UNIX_DIR / "rom_machine.py").read_text()
     assert f"HARD_RESET = {HARD_RESET}" in text and f"SOFT_RESET = {SOFT_RESET}" in text

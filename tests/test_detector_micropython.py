@@ -86,8 +86,8 @@ def test_same_events_on_cpython_and_micropython(name, make, rate, mode, params):
      ("emgGO/ecg_contaminated.mat", "raw", [0])],
 )
 def test_same_events_on_real_recordings(shared_data, rel, mode, columns):
+    from spasmcore.recording import decimate, read_recording
     from spasmwatch.commands.replay import replay
-    from spasmwatch.recording import decimate, read_recording
 
     rec = read_recording(shared_data / rel, rate_hz=200 if "myo" in rel else None, columns=columns)
     if rec.rate_hz > 2000:

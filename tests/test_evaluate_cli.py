@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from spasmcore.events import Event, TruthInterval, read_events, write_events, write_truth
+from spasmcore.recording import write_recording
 from spasmwatch.cli import main
-from spasmwatch.events import Event, TruthInterval, read_events, write_events, write_truth
-from spasmwatch.recording import write_recording
 
 
 def ev(on: float, off: float, kind: str = "tonic", ch: int = 0) -> Event:
@@ -175,8 +175,8 @@ def test_truth_channel_missing_from_recording(
 
 
 def test_param_parsing() -> None:
+    from spasmcore.errors import ConfigError
     from spasmwatch.commands.evaluate import parse_params
-    from spasmwatch.errors import ConfigError
 
     assert parse_params(["on_x=4", "min_ms = 2.5"]) == {"on_x": 4, "min_ms": 2.5}
     assert isinstance(parse_params(["a=4"])["a"], int)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from spasmcore.errors import InputError
+from spasmcore.events import read_truth
 from spasmwatch import cli
 from spasmwatch.commands.replay import example_path
-from spasmwatch.errors import InputError
-from spasmwatch.events import read_truth
 
 
 def test_events_csv_of_a_replay_is_accepted_as_truth(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

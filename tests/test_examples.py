@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from spasmcore.recording import write_recording
 from spasmfw import config as fwconfig
 from spasmwatch import cli
 from spasmwatch.commands import config as config_cmd
-from spasmwatch.recording import write_recording
 
 ROOT = Path(__file__).resolve().parents[1]
 BOARD = {"monitor", "record", "calibrate", "deploy", "demo", "device", "ports"}  # need a board, a pty or run long

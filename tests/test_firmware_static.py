@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from spasmwatch.tools import find_tool
+from spasmcore.tools import find_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "firmware"

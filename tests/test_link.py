@@ -11,9 +11,9 @@ import pytest
 import serial
 from fake_serial import fake_serial_device
 
+from spasmcore.errors import LinkError
 from spasmwatch import cli, link
 from spasmwatch.client import Client, DeviceError
-from spasmwatch.errors import LinkError
 from spasmwatch.link import Link, explain_open_error, no_hello_error, open_serial, wait_for_port
 
 
@@ -143,8 +143,8 @@ def test_a_board_at_the_micropython_repl_is_recognised() -> None:
 def test_config_and_calibrate_on_the_virtual_device(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from signals import emg
 
+    from spasmcore.recording import write_recording
     from spasmsim.device import VirtualDevice
-    from spasmwatch.recording import write_recording
 
     write_recording(tmp_path / "r.csv", 1000, [emg(10, 1000, [(6, 9, 80)], seed=3)], units="counts")
     with VirtualDevice(tmp_path / "r.csv", speed=4, loop=True, state_dir=tmp_path / "board") as dev:

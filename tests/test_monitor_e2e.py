@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from signals import emg
 
+from spasmcore.errors import LinkError
+from spasmcore.recording import write_recording
 from spasmfw import protocol
 from spasmsim.device import VirtualDevice
 from spasmwatch.client import Client
-from spasmwatch.errors import LinkError
 from spasmwatch.link import Link, LinkLost
 from spasmwatch.monitor import HookRunner, Monitor, PlainSink
-from spasmwatch.recording import write_recording
 from spasmwatch.store import Store
 
 RATE = 1000

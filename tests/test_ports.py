@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from spasmcore.errors import LinkError
 from spasmwatch import ports
 from spasmwatch.cli import main
-from spasmwatch.errors import LinkError
 
 
 def fake(device: str, vid: int | None = None, pid: int | None = None, description: str = "n/a",

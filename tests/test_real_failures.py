@@ -20,11 +20,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from spasmcore.events import Event
 from spasmfw import detector as detector_module
 from spasmsim import generate as gen
 from spasmsim.scenarios import get_scenario
 from spasmwatch.detect import detect
-from spasmwatch.events import Event
 from spasmwatch.scoring import match, score
 
 BASE = dict(getattr(detector_module, "BASE_PARAMS", {}))

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spasmwatch import frontend
-from spasmwatch.errors import InputError
-from spasmwatch.events import read_truth
-from spasmwatch.recording import Recording, read_recording, write_recording
+from spasmcore import frontend
+from spasmcore.errors import InputError
+from spasmcore.events import read_truth
+from spasmcore.recording import Recording, read_recording, write_recording
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "host" / "spasmwatch" / "examples"

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from spasmcore.errors import InputError
+from spasmcore.recording import read_recording, time_column_scale
 from spasmwatch import cli
-from spasmwatch.errors import InputError
-from spasmwatch.recording import read_recording, time_column_scale
 
 EMG = [2048 + (37 * i) % 61 - 30 for i in range(300)]  # EMG-like: never monotonic
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from spasmcore.events import Event, read_events, read_truth
+from spasmcore.recording import Recording, decimate, read_recording, write_recording
 from spasmwatch.cli import main
 from spasmwatch.commands import replay as rp
-from spasmwatch.events import Event, read_events, read_truth
-from spasmwatch.recording import Recording, decimate, read_recording, write_recording
 
 EXAMPLE_TRUTH = Path(__file__).resolve().parents[1] / "host" / "spasmwatch" / "examples" / "example_raw.truth.csv"
 needs_detector = pytest.mark.skipif(

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from spasmcore.events import read_events
 from spasmwatch.cli import main
-from spasmwatch.events import read_events
 from spasmwatch.store import Store
 
 DAY = "2025-03-10"

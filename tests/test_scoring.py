@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spasmwatch.events import Event, TruthInterval
+from spasmcore.events import Event, TruthInterval
 from spasmwatch.scoring import format_table, match, percentile, score
 
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from scipy import signal
 
+from spasmcore.events import TRUTH_KINDS, read_truth
+from spasmcore.recording import read_recording
 from spasmsim import adc, physiology
 from spasmsim import generate as gen
 from spasmsim.scenarios import SCENARIOS
 from spasmwatch.cli import main
-from spasmwatch.events import TRUTH_KINDS, read_truth
-from spasmwatch.recording import read_recording
 
 SPASM_KINDS = {"tonic", "clonus", "jerk", "cramp"}
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spasmwatch.errors import InputError
+from spasmcore.errors import InputError
 from spasmwatch.store import SCHEMA_VERSION, Store, day_bounds, default_path, iso_utc, parse_when
 
 DEV, BOOT = "a1b2c3", "boot1"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from spasmwatch import tools
+from spasmcore import tools
 
 BIN = Path(sys.executable).parent  # the venv's (or pipx's) bin/, where pip put spasmwatch and micropython
 

@@ -13,10 +13,10 @@ import pytest
 import serial
 from signals import emg as _emg
 
+from spasmcore.recording import write_recording
 from spasmfw import protocol
 from spasmsim.device import VirtualDevice
 from spasmwatch.detect import detect
-from spasmwatch.recording import write_recording
 
 pytestmark = [pytest.mark.micropython, pytest.mark.timeout(120)]
 RATE = 1000
@@ -103,7 +103,7 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def samples_of(path: Path) -> list[np.ndarray]:
-    from spasmwatch.recording import read_recording
+    from spasmcore.recording import read_recording
 
     return read_recording(path).channels
 

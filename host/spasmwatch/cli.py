@@ -8,8 +8,9 @@ import pkgutil
 import re
 import sys
 
+from spasmcore.errors import FatalError
+
 from . import __version__, commands, ui
-from .errors import FatalError
 
 
 def _add_verbosity(parser: argparse.ArgumentParser, top: bool) -> None:

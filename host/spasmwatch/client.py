@@ -7,9 +7,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from spasmcore.errors import ConfigError, LinkError
 from spasmfw import protocol
 
-from .errors import ConfigError, LinkError
 from .link import Link, no_hello_error
 
 JUNK_KEPT = 20  # undecodable lines remembered for error messages

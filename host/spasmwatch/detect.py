@@ -7,22 +7,17 @@ import subprocess
 import tempfile
 from array import array
 from collections.abc import Iterable, Sequence
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from spasmcore.errors import ConfigError, FatalError
+from spasmcore.events import Event
+from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR
 from spasmfw import detector as fw
-
-from .errors import ConfigError, FatalError
-from .events import Event
 
 Record = tuple[int, int, int, int, int, int, int, int]
 BLOCK = 256  # samples per process() call; results do not depend on it (decisions happen on ticks)
-
-
-def firmware_dir() -> Path:
-    return Path(fw.__file__).resolve().parent
 
 
 def check_params(params: dict | None, mode: str, rate_hz: float) -> dict:
@@ -60,17 +55,17 @@ def records_python(samples: np.ndarray, rate_hz: float, mode: str, params: dict 
 
 
 def records_micropython(samples: np.ndarray, rate_hz: float, mode: str, params: dict | None) -> list[Record]:
-    from .tools import find_tool, missing
+    from spasmcore.tools import find_tool, missing
 
     exe = find_tool("micropython")
     if exe is None:
         raise FatalError(f"engine micropython: {missing('micropython')}")
-    runner = resources.files("spasmsim") / "mpy" / "replay.py"
+    runner = UNIX_DIR / "replay.py"
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "samples.bin"
         data.write_bytes(samples.tobytes())
         rate = int(rate_hz) if float(rate_hz).is_integer() else rate_hz
-        cmd = [exe, "-X", "heapsize=256k", str(runner), str(firmware_dir()), str(data), str(rate), mode,
+        cmd = [exe, "-X", "heapsize=256k", str(runner), str(FIRMWARE_DIR), str(data), str(rate), mode,
                json.dumps(params or {}), str(BLOCK)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:

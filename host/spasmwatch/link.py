@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .errors import LinkError
+from spasmcore.errors import LinkError
+
 from .ports import guess_port, permission_hint
 
 BAUD = 115200

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
+from spasmcore.errors import LinkError
 from spasmfw import protocol
 
 from .client import Client, Incoming
-from .errors import LinkError
 from .link import Link, LinkLost, resolve_port, wait_for_port
 from .store import Store, iso_utc
 from .view import MonitorState, plain_line, render, strength

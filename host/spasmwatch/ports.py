@@ -6,7 +6,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from .errors import LinkError
+from spasmcore.errors import LinkError
 
 ESPRESSIF_VID = 0x303A
 # USB-serial bridge chips found on ESP32 boards. A bridge is only "likely" an ESP32: the same chips sit on

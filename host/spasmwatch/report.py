@@ -10,7 +10,8 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from .events import EPISODE_KINDS
+from spasmcore.events import EPISODE_KINDS
+
 from .store import FAULT, Gap, Link, Store, StoredEvent, day_bounds
 
 # far apart in hue and lightness, and told apart with the common colour-vision deficiencies (Okabe-Ito blue
@@ -303,7 +304,7 @@ def _duration_axis(ax, lo: float, hi: float) -> None:  # noqa: ANN001
     """Log-scaled seconds with round, labelled ticks (never 3×10⁰), at least two of them."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 
-    ticks = []
+    ticks: list[float] = []
     min_gap = math.log10(hi / lo) / 6 if hi > lo > 0 else 0.0  # at most ~6 labels: they never run together
     for t in DURATION_TICKS:
         if lo <= t <= hi and (not ticks or math.log10(t / ticks[-1]) >= min_gap):

@@ -41,7 +41,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
-from .events import EPISODE_KINDS, Event, TruthInterval
+from spasmcore.events import EPISODE_KINDS, Event, TruthInterval
 
 SPASM_KINDS = ("tonic", "clonus", "jerk", "cramp")
 FAULT_KIND = "fault"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
-from .errors import InputError
-from .events import Event
+from spasmcore.errors import InputError
+from spasmcore.events import Event
 
 SCHEMA_VERSION = 2  # 2: devices.name and devices.channel_names (the names a user gave in the config)
 FAULT = "fault"

@@ -6,14 +6,14 @@ import numpy as np
 from scipy import signal
 from scipy.interpolate import PchipInterpolator
 
-from spasmwatch.frontend import ENV_GAIN, ENV_TAU_S, RAW_GAIN
+from spasmcore.frontend import ENV_GAIN, ENV_TAU_S, RAW_GAIN
 
 VS = 3.3  # supply, V
 MID = VS / 2  # RAW output is centred on Vs/2
 RAIL_LO, RAIL_HI = 0.02, VS - 0.02  # output swing of the sensor's op-amps
 RAW_HP_HZ = 20.0  # assumed first-order high-pass of the RAW path (the sensor is AC-coupled, ~20-500 Hz)
 # RAW_GAIN (200) and ENV_GAIN (electrode -> ENV, 200 x (1 + 50 kOhm pot) = 10200) and the envelope
-# time constant (50 ms, first order) are shared with spasmwatch.frontend, which documents their sources.
+# time constant (50 ms, first order) are shared with spasmcore.frontend, which documents their sources.
 
 # ESP32 ADC, 11 dB attenuation, raw (uncalibrated) reading versus pin voltage. Espressif documents the
 # accurate range as 150-2450 mV: below ~0.1 V the reading sticks at 0, from ~2.5 V the slope drops by ~10 %

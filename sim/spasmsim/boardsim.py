@@ -2,7 +2,7 @@
 
 mpremote (and so `spasmwatch deploy`) drives it exactly as it drives a board: Ctrl-C, raw REPL (Ctrl-A),
 raw-paste mode, Ctrl-D soft reset, `exec`, `fs cp/ls/rm`, `reset`. The unix port implements the raw REPL and
-raw-paste mode itself; what it lacks, this launcher and mpy/board_repl.py add, and each addition is what the
+raw-paste mode itself; what it lacks, this launcher and firmware/unix/board_repl.py add, and each addition is what the
 ESP32 port does:
 
 - soft reset: the unix port *exits* on Ctrl-D (and sys.exit()); the launcher prints "MPY: soft reboot" and
@@ -16,7 +16,7 @@ ESP32 port does:
   SIGINT when the interpreter has its SIGINT handler installed (it does while running code, Linux's
   /proc/PID/status tells) and passes the byte on otherwise;
 - the flash is a host directory mounted at "/" (VfsPosix), the ESP32's built-in `machine`/`esp` are
-  stand-ins (mpy/rom_*.py); the ADC reads a resting sensor.
+  stand-ins (firmware/unix/rom_*.py); the ADC reads a resting sensor.
 
 Linux only (ptys, /proc).
 """
@@ -39,14 +39,13 @@ import tty
 from pathlib import Path
 from types import TracebackType
 
-from spasmwatch.errors import LinkError
-from spasmwatch.tools import find_tool, missing
+from spasmcore.errors import LinkError
+from spasmcore.firmware import UNIX_DIR
+from spasmcore.tools import find_tool, missing
 
 from .device import DEFAULT_HEAP, read_chunks
 
-MPY_DIR = Path(__file__).resolve().parent / "mpy"
-ROM_DIR = MPY_DIR  # rom_*.py: stand-ins for the ESP32 built-ins (package data, like the rest of mpy/)
-HARD_RESET = 76  # machine.HARD_RESET in mpy/rom_machine.py
+HARD_RESET = 76  # machine.HARD_RESET in firmware/unix/rom_machine.py
 SOFT_RESET = 77
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 FRIENDLY_BANNER = b'Type "help()" for more information.'
@@ -122,8 +121,8 @@ class BoardSim:
         return self.port
 
     def _spawn(self, run_main: bool) -> None:
-        cmd = [self.micropython, "-X", f"heapsize={self.heapsize}", "-i", str(MPY_DIR / "board_repl.py"),
-               str(self.flash), str(ROM_DIR), "1" if run_main else "0", self.uid]
+        cmd = [self.micropython, "-X", f"heapsize={self.heapsize}", "-i", str(UNIX_DIR / "board_repl.py"),
+               str(self.flash), str(UNIX_DIR), "1" if run_main else "0", self.uid]
         # own session: a Ctrl-C typed at the launcher's terminal must not reach the board
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, cwd=self.flash, bufsize=0, start_new_session=True)

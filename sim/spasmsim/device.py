@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import platform
 import secrets
 import select
 import shutil
@@ -22,12 +21,10 @@ from types import TracebackType
 
 import numpy as np
 
-import spasmfw
-from spasmwatch.errors import ConfigError, InputError, LinkError
-from spasmwatch.tools import find_tool, missing
+from spasmcore.errors import ConfigError, FatalError, InputError, LinkError
+from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR, compile_mpy, host_march
+from spasmcore.tools import find_tool, missing
 
-MPY_DIR = Path(__file__).resolve().parent / "mpy"
-FIRMWARE_DIR = Path(spasmfw.__file__).resolve().parent
 DATA_FILE = "samples.bin"
 REBOOT_EXIT = 75  # vboard exits with this code on `reboot`; the launcher starts a new boot
 DEFAULT_HEAP = "100k"  # usable MicroPython heap on an ESP32 without PSRAM
@@ -35,8 +32,9 @@ VIRTUAL_PINS = (36, 39, 34, 35)  # the ADC1 pins docs/firmware.md wires, one per
 STALL_S = 0.2  # how long device output may wait for a reader before the oldest unread output is dropped
 SIM_STALL_S = 5.0  # the same on the sim clock: a reader busy for a moment (a loaded machine) loses nothing
 CLOCKS = ("wall", "sim")  # see vboard.py: wall drops samples on overruns like the ESP32, sim plays them late
-FIRMWARE_MODULES = ("app", "config", "detector", "eventlog", "protocol")
-MPY_ARCH = {"x86_64": "x64", "AMD64": "x64", "i686": "x86", "i386": "x86"}  # native emitter of the unix port
+# every firmware module but the ESP32's own board.py (vboard stands in) and the two run from source
+FIRMWARE_MODULES = tuple(p.stem for p in sorted(FIRMWARE_DIR.glob("*.py"))
+                         if p.stem not in ("__init__", "board", "boot", "main"))
 
 
 def precompile(dest: Path) -> list[str]:
@@ -46,19 +44,20 @@ def precompile(dest: Path) -> list[str]:
     module that does not compile (no mpy-cross, or @native code on an unsupported CPU) is imported from its
     source instead. Returns the modules compiled.
     """
-    exe = find_tool("mpy-cross")
     dest.mkdir(parents=True, exist_ok=True)
     for old in dest.glob("*.mpy"):
         old.unlink()
-    if exe is None:
+    if find_tool("mpy-cross") is None:
         return []
-    arch = MPY_ARCH.get(platform.machine())
+    arch = host_march()
     done = []
-    sources = [FIRMWARE_DIR / f"{m}.py" for m in FIRMWARE_MODULES] + [MPY_DIR / "vboard.py"]
+    sources = [FIRMWARE_DIR / f"{m}.py" for m in FIRMWARE_MODULES] + [UNIX_DIR / "vboard.py"]
     for src in sources:
-        cmd = [exe, *([f"-march={arch}"] if arch else []), "-o", str(dest / f"{src.stem}.mpy"), str(src)]
-        if subprocess.run(cmd, capture_output=True).returncode == 0:
-            done.append(src.stem)
+        try:
+            compile_mpy(src, dest / f"{src.stem}.mpy", arch)
+        except FatalError:
+            continue  # imported from source instead
+        done.append(src.stem)
     return done
 
 
@@ -88,10 +87,10 @@ def prepare_state(
     """
     if clock not in CLOCKS:
         raise ConfigError(f"clock must be wall or sim, not {clock!r}")
+    from spasmcore.frontend import to_counts
+    from spasmcore.recording import read_recording
     from spasmfw import app as fwapp
     from spasmfw import config as fwconfig
-    from spasmwatch.frontend import to_counts
-    from spasmwatch.recording import read_recording
 
     rec = read_recording(recording_path, rate_hz=rate_hz, units=units)
     mode = mode or rec.mode or "raw"
@@ -291,7 +290,7 @@ class VirtualDevice:
         self._ready.clear()
         self.exit_code = None
         err = open(self.state_dir / "stderr.log", "ab")
-        cmd = [self.micropython, "-X", f"heapsize={self.heapsize}", str(MPY_DIR / "vmain.py"),
+        cmd = [self.micropython, "-X", f"heapsize={self.heapsize}", str(UNIX_DIR / "vmain.py"),
                str(self.state_dir), str(self.state_dir / "mpy"), str(FIRMWARE_DIR)]
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
                                       cwd=self.state_dir, bufsize=0, start_new_session=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spasmwatch.events import TruthInterval
+from spasmcore.events import TruthInterval
 
 from . import adc
 from . import interference as itf

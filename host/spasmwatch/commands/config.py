@@ -8,8 +8,9 @@ import sys
 import time
 from typing import Any
 
+from spasmcore.errors import ConfigError, LinkError
+
 from .. import ui
-from ..errors import ConfigError, LinkError
 from .monitor import add_port_arg
 
 REST_S = 10.0

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from spasmcore.errors import ConfigError
 
 SCENARIO = "clonus_mixed"  # clonus trains and tonic spasms; with this seed the first one starts at 7 s
 SEED = 5
@@ -47,9 +47,8 @@ def register(subparsers: Any) -> None:
 
 def make_recording(path: Path) -> Path:
     """The demo recording, generated deterministically (a few hundred ms) instead of shipping a file."""
+    from spasmcore.recording import write_recording
     from spasmsim.generate import generate
-
-    from ..recording import write_recording
 
     sim = generate(SCENARIO, seed=SEED, minutes=MINUTES)
     write_recording(path, sim.rate_hz, sim.channels, units="counts", mode=sim.mode)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -15,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import ConfigError, FatalError, InputError, LinkError
-from ..tools import find_tool, missing
+from spasmcore.errors import ConfigError, InputError, LinkError
+from spasmcore.firmware import FIRMWARE_DIR, compile_mpy, mpy_cross_version
+
 from .monitor import add_port_arg
 
 SOURCE_ONLY = ("boot.py", "main.py")  # MicroPython runs these two from source, never from .mpy
@@ -93,36 +93,15 @@ class Plan:
 # ---- building ----------------------------------------------------------------------------------------------
 
 
-def firmware_dir() -> Path:
-    import spasmfw
-
-    return Path(spasmfw.__file__).resolve().parent
-
-
 def expected_version() -> str:
     from spasmfw import app
 
     return str(app.FW_VERSION)
 
 
-def mpy_cross_version() -> tuple[int, int]:
-    """(version, sub-version) of the .mpy files mpy-cross writes, e.g. (6, 3)."""
-    exe = find_tool("mpy-cross")
-    if exe is None:
-        raise ConfigError(f"{missing('mpy-cross')} (the same version as the board's MicroPython)")
-    out = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout
-    m = re.search(r"mpy v(\d+)\.(\d+)", out)
-    if not m:
-        raise ConfigError(f"cannot tell which .mpy version mpy-cross writes from {out.strip()!r}")
-    return int(m.group(1)), int(m.group(2))
-
-
 def build(dest: Path, march: str = DEFAULT_MARCH, src: Path | None = None) -> dict[str, bytes]:
     """Board file name -> contents: every firmware module compiled to .mpy, boot.py and main.py as source."""
-    exe = find_tool("mpy-cross")
-    if exe is None:
-        mpy_cross_version()  # raises the install hint
-    src = src or firmware_dir()
+    src = src or FIRMWARE_DIR
     dest.mkdir(parents=True, exist_ok=True)
     out: dict[str, bytes] = {}
     for path in sorted(src.glob("*.py")):
@@ -131,11 +110,7 @@ def build(dest: Path, march: str = DEFAULT_MARCH, src: Path | None = None) -> di
         if path.name in SOURCE_ONLY:
             out[path.name] = path.read_bytes()
             continue
-        target = dest / f"{path.stem}.mpy"
-        res = subprocess.run([str(exe), f"-march={march}", "-o", str(target), str(path)], capture_output=True,
-                             text=True)
-        if res.returncode != 0:
-            raise FatalError(f"mpy-cross could not compile {path.name}: {res.stderr.strip()[-300:]}")
+        target = compile_mpy(path, dest / f"{path.stem}.mpy", march)
         out[target.name] = target.read_bytes()
     if "app.mpy" not in out:
         raise InputError(f"{src}: no firmware (app.py) to deploy")

@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, InputError
+from spasmcore.errors import ConfigError, InputError
 
 DESCRIPTION = """\
 Start a virtual spasmwatch board: the firmware files from firmware/ (app, detector, protocol, event log,

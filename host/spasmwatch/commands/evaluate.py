@@ -7,15 +7,16 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from spasmcore.errors import ConfigError, InputError
+from spasmcore.events import Event, TruthInterval, read_events, read_truth, write_events
+
 from .. import ui
-from ..errors import ConfigError, InputError
-from ..events import Event, TruthInterval, read_events, read_truth, write_events
 from ..scoring import DEFAULT_TOLERANCE_S, false_summary, format_table, score
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..recording import Recording
+    from spasmcore.recording import Recording
 
 DESCRIPTION = """\
 Score spasm detection against ground truth: a truth CSV (channel,onset_s,offset_s,kind, as `simulate`
@@ -101,7 +102,7 @@ def parse_params(items: list[str]) -> dict[str, int | float]:
 
 def _counts(rec: Recording, i: int, mode: str) -> np.ndarray:
     """Channel i of the recording as ADC counts 0..4095, whatever units it was stored in."""
-    from ..frontend import to_counts  # scipy is slow to import; only the detector path needs it
+    from spasmcore.frontend import to_counts  # scipy is slow to import; only the detector path needs it
 
     try:
         return to_counts(rec.channels[i], rec.units, mode, rec.rate_hz)
@@ -154,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     rec = None
     # With --events and --duration the recording is not needed, so it is not read at all.
     if args.events is None or args.duration is None:
-        from ..recording import read_recording
+        from spasmcore.recording import read_recording
 
         columns = None if args.channel is None else [args.channel]
         rec = read_recording(args.recording, rate_hz=args.rate, columns=columns)

@@ -10,7 +10,8 @@ import sys
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 
-from ..errors import InputError
+from spasmcore.errors import InputError
+
 from ..store import Store, StoredEvent, default_path, iso_utc, parse_when
 
 # The replay events columns first (so `read_events` and `evaluate` accept the file), then provenance.

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, LinkError
+from spasmcore.errors import ConfigError, LinkError
+
 from ..store import Store, default_path
 
 DESCRIPTION = """\

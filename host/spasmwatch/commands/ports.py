@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from spasmcore.errors import LinkError
+
 from .. import ports as P
-from ..errors import LinkError
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,7 +15,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from ..errors import ConfigError, FatalError, InputError, LinkError
+from spasmcore.errors import ConfigError, FatalError, InputError, LinkError
+
 from .monitor import add_port_arg
 
 
@@ -132,7 +133,7 @@ class Recorder:
 
 def finalize(path: Path, rate: float, mode: str, arrays: list[np.ndarray], comments: list[str]) -> None:
     """Write the recording with write_recording, then add our `#` comment lines after its header."""
-    from ..recording import write_recording
+    from spasmcore.recording import write_recording
 
     tmp = path.with_name(path.name + ".tmp")
     write_recording(tmp, rate, arrays, units="counts", mode=mode)

@@ -11,15 +11,16 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spasmcore.errors import ConfigError, FatalError, InputError
+from spasmcore.events import Event, events_to_csv, write_events
+
 from .. import ui
-from ..errors import ConfigError, FatalError, InputError
-from ..events import Event, events_to_csv, write_events
 from .evaluate import parse_params
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..recording import Recording
+    from spasmcore.recording import Recording
 
 DESCRIPTION = """\
 Replay a recording through the detector, exactly as the board would see it, and list the episodes
@@ -43,7 +44,7 @@ Units (--units, else the file's `# units=`, else guessed: integers are counts, o
   counts   ESP32 ADC counts 0..4095, used as they are; counts centred on 0 (e.g. Myo armband int8) are
            moved to mid-rail (2048) in raw mode
   uV mV V  electrode voltages, mapped through the MyoWare 2.0 model (RAW gain 200 around 1.65 V; ENV
-           gain 10200) onto the 12-bit ADC, see spasmwatch.frontend
+           gain 10200) onto the 12-bit ADC, see spasmcore.frontend
   au       arbitrary units (e.g. an exported RMS envelope): the recording's maximum maps to 70% of full
            scale
 
@@ -137,7 +138,7 @@ def _looks_like_labels(values: np.ndarray, rate_hz: float) -> bool:
 
 
 def _counts(rec: Recording, i: int, mode: str) -> np.ndarray:
-    from ..frontend import to_counts  # scipy (env model) is slow to import: only when replaying
+    from spasmcore.frontend import to_counts  # scipy (env model) is slow to import: only when replaying
 
     try:
         return to_counts(rec.channels[i], rec.units, mode, rec.rate_hz)
@@ -243,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give a RECORDING file or --example (not both)")
     if args.json and args.events == "-":
         raise ConfigError("--json and --events - both write to stdout: give --events a file")
-    from ..recording import decimate, read_recording
+    from spasmcore.recording import decimate, read_recording
 
     path = example_path() if args.example else Path(args.recording)
     columns = None if args.channel is None else parse_channels(args.channel)

@@ -7,7 +7,8 @@ import time
 from datetime import timezone
 from pathlib import Path
 
-from ..errors import InputError
+from spasmcore.errors import InputError
+
 from ..report import latest_day, load_day, render_html, today
 from ..store import day_bounds, default_path
 from .events import check_device, open_store

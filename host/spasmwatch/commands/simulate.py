@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, FatalError
+from spasmcore.errors import ConfigError, FatalError
 
 DESCRIPTION = """\
 Simulate what the board reads from a MyoWare 2.0 (RAW or ENV pin) through the ESP32 ADC: surface EMG with
@@ -83,10 +83,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("OUT.csv is required")
     rate = _check(args)
 
+    from spasmcore.events import write_truth
+    from spasmcore.recording import write_recording
     from spasmsim.generate import generate
-
-    from ..events import write_truth
-    from ..recording import write_recording
 
     sim = generate(args.scenario, seed=args.seed, minutes=args.minutes, mode=args.mode, rate_hz=rate,
                    channels=args.channels, mains_hz=float(args.mains))

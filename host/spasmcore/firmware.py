@@ -1,0 +1,49 @@
+"""Where the firmware sources live and the one way to compile them with mpy-cross."""
+
+from __future__ import annotations
+
+import platform
+import re
+import subprocess
+from pathlib import Path
+
+import spasmfw
+
+from .errors import ConfigError, FatalError
+from .tools import find_tool, missing
+
+FIRMWARE_DIR = Path(spasmfw.__file__).resolve().parent
+# The unix-port board (vboard, the ROM stand-ins, the REPL board) and the replay runner: firmware for another
+# board, so it lives beside the firmware; deploy copies only firmware/*.py, never this folder.
+UNIX_DIR = FIRMWARE_DIR / "unix"
+HOST_MARCH = {"x86_64": "x64", "AMD64": "x64", "i686": "x86", "i386": "x86"}  # native emitter of the unix port
+
+
+def host_march() -> str | None:
+    """mpy-cross -march for the unix port on this PC, or None where mpy-cross has no native emitter."""
+    return HOST_MARCH.get(platform.machine())
+
+
+def mpy_cross() -> str:
+    exe = find_tool("mpy-cross")
+    if exe is None:
+        raise ConfigError(f"{missing('mpy-cross')} (the same version as the board's MicroPython)")
+    return exe
+
+
+def mpy_cross_version() -> tuple[int, int]:
+    """(version, sub-version) of the .mpy files mpy-cross writes, e.g. (6, 3)."""
+    out = subprocess.run([mpy_cross(), "--version"], capture_output=True, text=True).stdout
+    m = re.search(r"mpy v(\d+)\.(\d+)", out)
+    if not m:
+        raise ConfigError(f"cannot tell which .mpy version mpy-cross writes from {out.strip()!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def compile_mpy(src: Path, dest: Path, march: str | None) -> Path:
+    """Compile one module to dest (a .mpy file) for CPU `march` (None: bytecode only); FatalError if it fails."""
+    cmd = [mpy_cross(), *([f"-march={march}"] if march else []), "-o", str(dest), str(src)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise FatalError(f"mpy-cross could not compile {src.name}: {res.stderr.strip()[-300:]}")
+    return dest
