@@ -21,18 +21,12 @@ except ImportError:  # CPython: the MicroPython emitter decorator and const() be
 from array import array
 import math
 
-# Record types and kinds, as the ints a record carries (see pop()).
-EV_ONSET = const(1)
-EV_END = const(2)
-EV_FAULT_START = const(3)
-EV_FAULT_END = const(4)
-KIND_TWITCH = const(1)
-KIND_TONIC = const(2)
-KIND_CLONUS = const(3)
-FAULT_FLAT = const(1)
-FAULT_RAIL = const(2)
-KIND_NAMES = {1: "twitch", 2: "tonic", 3: "clonus"}
-FAULT_NAMES = {1: "flat", 2: "rail"}
+try:  # the shared record codes and names (firmware/codes.py); re-exported here as detector.EV_ONSET etc.
+    from .codes import EV_END, EV_FAULT_END, EV_FAULT_START, EV_ONSET, FAULT_FLAT, FAULT_RAIL
+    from .codes import FAULT_NAMES, KIND_CLONUS, KIND_NAMES, KIND_TONIC, KIND_TWITCH  # noqa: F401
+except ImportError:  # flat modules on the board and the unix port
+    from codes import EV_END, EV_FAULT_END, EV_FAULT_START, EV_ONSET, FAULT_FLAT, FAULT_RAIL
+    from codes import FAULT_NAMES, KIND_CLONUS, KIND_NAMES, KIND_TONIC, KIND_TWITCH  # noqa: F401
 
 ENV_SCALE = const(16)  # envelope, floor and thresholds are in ADC counts x 16 (4 fractional bits)
 COEF_BITS = const(12)  # biquad coefficients in Q12: every product stays below 2**28 (see docs/detector.md)

@@ -1,0 +1,28 @@
+"""The integer codes and names every runtime shares: record types, episode kinds, faults and LED states."""
+
+# Plain ints, not const(): MicroPython folds a const only inside the module that defines it, so importers would
+# gain nothing, and plain ints keep this module importable unchanged by CPython tools (host, simulator).
+
+# Record types: the first field of a detector record (detector.Detector.pop()) and of an event-log record.
+EV_ONSET = 1
+EV_END = 2
+EV_FAULT_START = 3
+EV_FAULT_END = 4
+# The wire message each record type becomes (a fault's start and end are one message type with a state).
+EV_NAMES = {EV_ONSET: "onset", EV_END: "end", EV_FAULT_START: "fault", EV_FAULT_END: "fault"}
+
+# Episode kinds: the kind field of an EV_END record.
+KIND_TWITCH = 1
+KIND_TONIC = 2
+KIND_CLONUS = 3
+KIND_NAMES = {KIND_TWITCH: "twitch", KIND_TONIC: "tonic", KIND_CLONUS: "clonus"}
+
+# Fault kinds: the kind field of an EV_FAULT_START / EV_FAULT_END record.
+FAULT_FLAT = 1  # a flat line: lead-off or a dead input
+FAULT_RAIL = 2  # pinned at a rail: saturation
+FAULT_NAMES = {FAULT_FLAT: "flat", FAULT_RAIL: "rail"}
+
+# LED states (board.led() and the unix-port virtual board).
+IDLE = 0
+SPASM = 1
+FAULT = 2
