@@ -1,4 +1,4 @@
-"""Run firmware/detector.py over a channel of ADC counts, on CPython or the MicroPython unix port."""
+"""Run firmware/detector.py over a channel of ADC counts: compiled from it (fast), on CPython or on MicroPython."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from spasmfw import detector as fw
 
 Record = tuple[int, int, int, int, int, int, int, int]
 BLOCK = 256  # samples per process() call; results do not depend on it (decisions happen on ticks)
+ENGINES = ("fast", "python", "micropython")
+_FALLBACK_NOTED = False
 
 
 def check_params(params: dict | None, mode: str, rate_hz: float) -> dict:
@@ -40,18 +42,93 @@ def _as_uint16(samples: Sequence[int] | np.ndarray) -> np.ndarray:
     return np.clip(np.rint(arr), 0, 65535).astype("<u2")
 
 
+def fast_available() -> str | None:
+    """None when the compiled engine can run here, else why not (one line)."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return "numba is not installed"
+    return None
+
+
+def resolve_engine(engine: str) -> str:
+    """The engine that will run: 'fast' falls back to 'python' (said once, on stderr) where numba is missing."""
+    global _FALLBACK_NOTED
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r} ({', '.join(ENGINES)})")
+    if engine == "fast":
+        why = fast_available()
+        if why:
+            if not _FALLBACK_NOTED:
+                import sys
+
+                print(f"note: engine fast unavailable ({why}); using the python engine (~100x slower)",
+                      file=sys.stderr)
+                _FALLBACK_NOTED = True
+            return "python"
+    return engine
+
+
+class _PythonStream:
+    """The CPython reference: the firmware Detector itself, drained after every BLOCK samples."""
+
+    def __init__(self, rate_hz: float, mode: str, params: dict | None) -> None:
+        self.det = fw.Detector(rate_hz, mode, params or {})
+
+    def _drain(self, out: list[Record]) -> None:
+        out.extend(iter(self.det.pop, None))
+        if self.det.dropped:
+            raise FatalError("the detector's record queue overflowed between two drains (records lost)")
+
+    def feed(self, samples: np.ndarray) -> list[Record]:
+        buf = array("H", samples.astype("<u2", copy=False).tobytes())
+        view = memoryview(buf)
+        out: list[Record] = []
+        for start in range(0, len(buf), BLOCK):
+            chunk = view[start : start + BLOCK]
+            self.det.process(chunk, len(chunk))
+            self._drain(out)
+        return out
+
+    def finish(self) -> list[Record]:
+        out: list[Record] = []
+        self.det.flush()
+        self._drain(out)
+        return out
+
+
+class _FastStream:
+    def __init__(self, rate_hz: float, mode: str, params: dict | None) -> None:
+        from .engine.fast import FastDetector
+
+        self.det = FastDetector(rate_hz, mode, params)
+
+    def feed(self, samples: np.ndarray) -> list[Record]:
+        return [tuple(r) for r in self.det.feed(samples).tolist()]  # type: ignore[misc]
+
+    def finish(self) -> list[Record]:
+        return [tuple(r) for r in self.det.finish().tolist()]  # type: ignore[misc]
+
+
+def stream(rate_hz: float, mode: str, params: dict | None, engine: str = "fast") -> _PythonStream | _FastStream:
+    """A detector fed block by block (`feed(uint16 block) -> records`, then `finish()`): the state carries
+    across blocks, so the records equal one unblocked run whatever the block lengths. Feed blocks whose length
+    is a multiple of BLOCK (the last may be shorter) to drain exactly where the reference drains."""
+    check_params(params, mode, rate_hz)
+    eng = resolve_engine(engine)
+    if eng == "micropython":
+        raise ConfigError("engine micropython runs whole recordings only (use detect())")
+    return _FastStream(rate_hz, mode, params) if eng == "fast" else _PythonStream(rate_hz, mode, params)
+
+
 def records_python(samples: np.ndarray, rate_hz: float, mode: str, params: dict | None) -> list[Record]:
-    det = fw.Detector(rate_hz, mode, params or {})
-    buf = array("H", samples.tobytes())
-    records: list[Record] = []
-    view = memoryview(buf)
-    for start in range(0, len(buf), BLOCK):
-        chunk = view[start : start + BLOCK]
-        det.process(chunk, len(chunk))
-        records.extend(iter(det.pop, None))
-    det.flush()
-    records.extend(iter(det.pop, None))
-    return records
+    s = _PythonStream(rate_hz, mode, params)
+    return s.feed(samples) + s.finish()
+
+
+def records_fast(samples: np.ndarray, rate_hz: float, mode: str, params: dict | None) -> list[Record]:
+    s = _FastStream(rate_hz, mode, params)
+    return s.feed(samples) + s.finish()
 
 
 def records_micropython(samples: np.ndarray, rate_hz: float, mode: str, params: dict | None) -> list[Record]:
@@ -116,13 +193,14 @@ def detect(
     channel: int = 0,
     engine: str = "python",
 ) -> list[Event]:
-    """Episodes and faults found in one channel of ADC counts."""
+    """Episodes and faults found in one channel of ADC counts (engine fast, python or micropython)."""
     check_params(params, mode, rate_hz)
     data = _as_uint16(samples)
+    engine = resolve_engine(engine)
     if engine == "python":
         records = records_python(data, rate_hz, mode, params)
-    elif engine == "micropython":
-        records = records_micropython(data, rate_hz, mode, params)
+    elif engine == "fast":
+        records = records_fast(data, rate_hz, mode, params)
     else:
-        raise ConfigError(f"unknown engine {engine!r} (python or micropython)")
+        records = records_micropython(data, rate_hz, mode, params)
     return records_to_events(records, rate_hz, channel)
