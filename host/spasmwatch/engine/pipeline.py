@@ -1,0 +1,180 @@
+"""Replay one recording end to end in bounded memory: open, a statistics pass, then convert and detect in blocks.
+
+The result equals `replay` over the whole recording in memory (read_recording, to_counts, detect) event for event;
+memory is a few blocks whatever the length. Recordings above the detector's 2000 Hz are decimated by a zero-phase
+filter over the whole channel, so those (and formats read_recording reads whole) are held in memory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spasmcore.errors import ConfigError, InputError
+from spasmcore.events import Event
+from spasmcore.readers import Fallback, Source, open_source, open_whole
+from spasmcore.readers.source import BLOCK_ROWS, from_recording
+
+from .convert import Converter, prepare_counts
+
+ROWS = BLOCK_ROWS  # rows per block through every pass (a multiple of detect.BLOCK; tests make it small)
+
+DETECTOR_MAX_RATE_HZ = 2000.0
+LABEL_MAX_DISTINCT = 10
+
+
+@dataclass
+class Stats:
+    """What one pass over a channel tells: extremes, integrality, and the cue/label-column test's counts."""
+
+    n: int = 0
+    lo: float = math.inf
+    hi: float = -math.inf
+    integral: bool = True
+    changes: int = 0
+    last: float | None = None
+    distinct: set[float] = field(default_factory=set)
+    increasing: bool = True
+
+    def add(self, v: np.ndarray) -> None:
+        if not v.size:
+            return
+        self.n += v.size
+        self.lo = min(self.lo, float(v.min()))
+        self.hi = max(self.hi, float(v.max()))
+        if self.integral and not np.all(v == np.round(v)):
+            self.integral = False
+        joined = v if self.last is None else np.concatenate([[self.last], v])
+        d = np.diff(joined)
+        self.changes += int(np.count_nonzero(d))
+        self.increasing = self.increasing and bool(np.all(d > 0))
+        self.last = float(v[-1])
+        if len(self.distinct) <= LABEL_MAX_DISTINCT:  # (past 10 distinct values it is no label column)
+            self.distinct |= set(np.unique(v).tolist()[: LABEL_MAX_DISTINCT + 1])
+
+    def looks_like_labels(self, rate_hz: float) -> bool:
+        """replay's cue/label-column test (few small non-negative integers held for long runs), from the pass."""
+        if self.n < 4 * rate_hz or self.lo < 0 or len(self.distinct) > LABEL_MAX_DISTINCT or not self.integral:
+            return False
+        return self.changes <= self.n / (0.5 * rate_hz)
+
+
+@dataclass
+class Replayed:
+    source: Source
+    mode: str
+    events: list[Event]
+    n_samples: int
+    label_channels: list[int]
+    counts: list[np.ndarray] | None = None  # the detector's input, kept only when asked (--annotate)
+
+
+def _units_guess(stats: list[Stats]) -> str:
+    """read_recording's guess: integers in the ADC range (or int8 Myo data) are counts, anything else au."""
+    if all(s.integral for s in stats) and min(s.lo for s in stats) >= -128 and max(s.hi for s in stats) <= 4095:
+        return "counts"
+    return "au"
+
+
+def _stats_pass(src: Source, progress: Callable[[int], None] | None) -> list[Stats]:
+    width = None
+    stats: list[Stats] = []
+    for block in src.blocks(ROWS):
+        if width is None:
+            width = block.shape[1]
+            stats = [Stats() for _ in range(width)]
+        units = src.channel_units or [src.units] * width
+        for k in range(width):
+            u = units[k] if len(units) == width else src.units
+            stats[k].add(prepare_counts(block[:, k], u) if u else block[:, k])
+    if not stats or stats[0].n == 0:
+        raise Fallback  # no rows: read_recording says what is wrong
+    if src.fmt == "csv" and stats[0].increasing and stats[0].n >= 10:
+        raise Fallback  # a first column that only increases: read_recording warns about it (needs its median)
+    return stats
+
+
+def _open(path: str, rate: float | None, units: str | None, columns: list[int] | None) -> tuple[Source, list[Stats]]:
+    src = open_source(path, rate_hz=rate, units=units, columns=columns)
+    try:
+        return src, _stats_pass(src, None)
+    except Fallback:
+        src = open_whole(path, rate_hz=rate, units=units, columns=columns)
+        return src, _stats_pass(src, None)
+
+
+def _decimated(src: Source, path: str, rate: float | None, units: str | None, columns: list[int] | None,
+               notes: list[str]) -> tuple[Source, list[Stats]]:
+    from spasmcore.recording import decimate
+
+    rec = src.whole or open_whole(path, rate_hz=rate, units=units, columns=columns).whole
+    assert rec is not None
+    factor = math.ceil(rec.rate_hz / DETECTOR_MAX_RATE_HZ)
+    dec = from_recording(decimate(rec, factor), fmt=src.fmt)
+    notes.append(f"decimated by {factor} to {dec.rate_hz:g} Hz (the detector takes at most 2000 Hz)")
+    return dec, _stats_pass(dec, None)
+
+
+def _channel_blocks(src: Source, k: int) -> Callable[[], Iterator[np.ndarray]]:
+    return lambda: (b[:, k] for b in src.blocks(ROWS))
+
+
+def replay_file(path: str, mode: str | None = None, rate: float | None = None, units: str | None = None,
+                columns: list[int] | None = None, params: dict | None = None, engine: str = "fast",
+                progress: Callable[[int, int], None] | None = None, keep_counts: bool = False,
+                notes: list[str] | None = None) -> Replayed:
+    """Detect every channel of one recording; `progress(samples, events)` after every block."""
+    from ..detect import check_params, records_to_events, stream
+
+    notes = notes if notes is not None else []
+    src, stats = _open(path, rate, units, columns)
+    if src.whole is not None and src.whole.rate_hz > DETECTOR_MAX_RATE_HZ or (
+            src.whole is None and src.rate_hz > DETECTOR_MAX_RATE_HZ):
+        src, stats = _decimated(src, path, rate, units, columns, notes)
+    take = src.take if src.take is not None else list(range(len(src.indices)))
+    width = len(stats)
+    unit_list = src.channel_units or [src.units or _units_guess(stats)] * width
+    if len(unit_list) != width:
+        unit_list = [unit_list[0]] * width
+    if src.units == "" and unit_list[0] not in ("counts", "au"):
+        raise InputError(f"{path}: unknown units")
+    run_mode = mode or src.mode or "raw"
+    try:
+        check_params(params, run_mode, src.rate_hz)
+    except ConfigError:
+        raise
+    convs = []
+    for k in take:
+        c = Converter(unit_list[k], run_mode, src.rate_hz)
+        c.prepare(_channel_blocks(src, k), stats[k].n, stats[k].lo, stats[k].hi)
+        convs.append(c)
+    streams = [stream(src.rate_hz, run_mode, params, engine=engine) for _ in take]
+    records: list[list] = [[] for _ in take]
+    kept: list[list[np.ndarray]] = [[] for _ in take]
+    done, n_events = 0, 0
+    try:
+        for block in src.blocks(ROWS):
+            for j, k in enumerate(take):
+                counts = np.clip(convs[j](block[:, k]), 0, 65535).astype("<u2")
+                got = streams[j].feed(counts)
+                records[j] += got
+                n_events += sum(1 for r in got if r[0] in (2, 4))
+                if keep_counts:
+                    kept[j].append(counts)
+            done += block.shape[0]
+            if progress is not None:
+                progress(block.shape[0], n_events)
+    except Fallback:  # (a pass already read every block: a file changing under us)
+        raise InputError(f"{path}: the file changed while it was read") from None
+    events: list[Event] = []
+    for j in range(len(take)):
+        records[j] += streams[j].finish()
+        events += records_to_events(records[j], src.rate_hz, src.indices[j])
+    events.sort(key=lambda e: (e.onset_s, e.channel))
+    src.n_samples = done
+    labels = [src.indices[j] for j, k in enumerate(take) if len(take) > 1 and stats[k].looks_like_labels(src.rate_hz)]
+    return Replayed(source=src, mode=run_mode, events=events, n_samples=done, label_channels=labels,
+                    counts=[np.concatenate(c) for c in kept] if keep_counts else None)
