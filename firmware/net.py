@@ -1,0 +1,76 @@
+"""The firmware's network side (Wi-Fi, TCP server, MQTT publisher), polled by the app between sample blocks.
+
+Loaded only when net.ssid is set (netconfig.start). Net tees the board's output writer, so everything the
+app sends to USB serial also goes to the TCP client; poll(app) runs the Wi-Fi link, the TCP server and the
+publisher a step each and never waits. A failure is reported (at most once a minute) and retried; it never
+stops sampling or logging: the flash log keeps every event for `sync` and for MQTT to catch up.
+"""
+
+import time
+
+REPORT_MS = 60000  # at most one `error` line per minute about network trouble
+NET_DOWN = 3  # led state: Wi-Fi configured but not connected (board.led may show it; else idle)
+
+
+class Net:
+    def __init__(self, cfg, board):
+        try:
+            from . import wifi
+        except ImportError:
+            import wifi
+        n = cfg["net"]
+        dev = cfg["id"] or board.unique_id
+        self.wifi = wifi.Wifi(n["ssid"], n["password"], n["hostname"] or "spasmwatch-" + dev[-4:])
+        self.tcp = None
+        self.mqtt = None
+        if n["tcp_port"]:
+            try:
+                from . import tcpserve
+            except ImportError:
+                import tcpserve
+            self.tcp = tcpserve.TcpServer(n["tcp_port"], n["token"], n["read_open"])
+        if n["mqtt"]:
+            try:
+                from . import mqttpub
+            except ImportError:
+                import mqttpub
+            d = board.storage_dir
+            path = (d if d.endswith("/") else d + "/") + mqttpub.ACKED_FILE
+            self.mqtt = mqttpub.Publisher(n["mqtt"], n["mqtt_prefix"], n["discovery"], dev, cfg["name"], path)
+        self.errors = 0
+        self._said = time.ticks_add(time.ticks_ms(), -REPORT_MS)
+        self._serial = board.write
+        board.write = self.write  # the tee: the app keeps calling board.write
+
+    def write(self, data):
+        self._serial(data)
+        if self.tcp is not None:
+            self.tcp.write(data)
+
+    def poll(self, app):
+        """One step of each part; call between blocks. Exceptions end here (reported, then retried)."""
+        try:
+            up = self.wifi.poll()
+            if self.tcp is not None:
+                self.tcp.poll(app, self.wifi.ip if up else "")
+            if self.mqtt is not None:
+                self.mqtt.poll(app, up)
+        except Exception as e:  # noqa: BLE001 - the network must never stop the sampling loop
+            self.errors += 1
+            now = time.ticks_ms()
+            if time.ticks_diff(now, self._said) >= REPORT_MS:
+                self._said = now
+                app.error(None, "net: %r (%d since boot)" % (e, self.errors))
+
+    def add_status(self, f):
+        """Heartbeat fields: wifi (up, join, no_ap, badpw, fail), rssi (dBm), reconn, mqtt (up, down)."""
+        w = self.wifi
+        f["wifi"] = w.state
+        f["rssi"] = w.rssi if w.up else None
+        f["reconn"] = w.reconnects
+        if self.mqtt is not None:
+            f["mqtt"] = "up" if self.mqtt.state == 3 else "down"
+
+    def led_state(self, state):
+        """The app's LED state, or NET_DOWN while idle with the Wi-Fi link down."""
+        return NET_DOWN if state == 0 and not self.wifi.up else state

@@ -1,0 +1,241 @@
+"""The serial line protocol on a TCP port: one client at a time, a pre-shared token for commands that change
+state, non-blocking sockets polled between sample blocks (docs/wireless.md)."""
+
+import errno
+import select
+import socket
+import time
+
+try:
+    from . import protocol
+except ImportError:
+    import protocol
+
+# Commands a client may send without the token when net.read_open is true. Everything else (config set,
+# log clear, reboot, calibrate, and any command added later) needs `auth TOKEN` first.
+READ_ONLY = ("hello", "ping", "status", "help", "config get", "sync", "stream env", "stream raw")
+OUT_CAP = 4096  # bytes waiting for a slow client; beyond that whole lines are dropped (the host sees a seq gap)
+MAX_READ = 256  # bytes read per poll, so a flood of input cannot starve sampling
+AUTH_GAP_MS = 2000  # after a wrong token the next attempt waits this long (slows guessing to 1800 an hour)
+_HUP = select.POLLHUP | select.POLLERR
+_LATER = (errno.EAGAIN, errno.EINPROGRESS)
+
+
+def _same(a, b):
+    # compare without stopping at the first difference, so the reply time says nothing about the token
+    if len(a) != len(b):
+        return False
+    d = 0
+    for i in range(len(a)):
+        d |= a[i] ^ b[i]
+    return d == 0
+
+
+def _addr_text(addr):
+    if isinstance(addr, tuple):  # ESP32 port: ("192.168.1.20", 50412)
+        return str(addr[0])
+    try:  # unix port: a raw sockaddr
+        ip = socket.sockaddr(addr)[1]  # type: ignore[attr-defined]
+        return ".".join(str(b) for b in ip)
+    except Exception:  # noqa: BLE001 - only used in a message
+        return "?"
+
+
+class TcpServer:
+    """Listens on (ip, port) while Wi-Fi is up. Output is the app's whole message stream (write() is teed from
+    the board's), so seq numbers, events and `sync` replies reach a TCP client exactly as a serial host."""
+
+    def __init__(self, port, token, read_open):
+        self.port = port
+        self.token = token.encode()
+        self.read_open = read_open
+        self.ip = ""  # address listened on; "" = not listening (Wi-Fi down)
+        self.ls = None
+        self.cl = None
+        self.peer = ""
+        self.authed = False
+        self._force = False  # write() forwards to an unauthorised client only its own refusals and errors
+        self.poller = select.poll()
+        self.reader = protocol.LineReader()
+        self.out = bytearray(OUT_CAP)
+        self.mv = memoryview(self.out)
+        self.n = 0
+        self.clients = 0  # connections accepted since boot
+        self.refused = 0  # commands refused for want of the token since boot
+        self.bad_tokens = 0  # wrong tokens since boot
+        self.dropped = 0  # lines not sent because the client did not keep up
+        self._auth_ok_at = time.ticks_ms()
+
+    # -- sockets -------------------------------------------------------------------------------------------
+    def _listen(self, ip):
+        s = socket.socket()
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(socket.getaddrinfo(ip, self.port)[0][-1])
+            s.listen(1)
+            s.setblocking(False)
+        except OSError:
+            s.close()
+            raise
+        self.ls = s
+        self.poller.register(s, select.POLLIN)
+
+    def _drop(self):
+        c = self.cl
+        if c is not None:
+            self.cl = None
+            try:
+                self.poller.unregister(c)
+            except (OSError, KeyError, ValueError):
+                pass
+            c.close()
+        self.n = 0
+        self.authed = False
+
+    def close(self):
+        self._drop()
+        if self.ls is not None:
+            try:
+                self.poller.unregister(self.ls)
+            except (OSError, KeyError, ValueError):
+                pass
+            self.ls.close()
+            self.ls = None
+        self.ip = ""
+
+    def _accept(self):
+        try:
+            c, addr = self.ls.accept()  # type: ignore[union-attr]
+        except OSError:
+            return
+        # A new client replaces the old one: a host whose Wi-Fi dropped leaves a half-open connection the
+        # board cannot tell from a quiet one, and its reconnection must not be locked out by it.
+        self._drop()
+        c.setblocking(False)
+        self.cl = c
+        self.peer = _addr_text(addr)
+        self.clients += 1
+        self.reader = protocol.LineReader()
+        self.poller.register(c, select.POLLIN)
+
+    # -- polled between blocks -----------------------------------------------------------------------------
+    def poll(self, app, ip):
+        """Accept, read and answer; ip is the Wi-Fi address to listen on ("" while the link is down)."""
+        if ip != self.ip:
+            self.close()
+            if ip:
+                try:
+                    self._listen(ip)
+                    self.ip = ip
+                except OSError:
+                    return  # e.g. the address is not up yet: the next poll tries again
+        if self.ls is None:
+            return
+        acc = rd = hup = False
+        for obj, ev in self.poller.ipoll(0):  # ipoll: nothing allocated when nothing is waiting
+            if obj is self.ls:
+                acc = True
+            elif ev & _HUP:
+                hup = True
+            elif ev & select.POLLIN:
+                rd = True
+        if rd or hup:
+            self._read(app)
+        if acc:
+            self._accept()
+        if self.n:
+            self._flush()
+
+    def _read(self, app):
+        c = self.cl
+        if c is None:
+            return
+        try:
+            data = c.recv(MAX_READ)
+        except OSError:
+            data = b""
+        if not data:  # closed by the client (or reset)
+            self._drop()
+            return
+        self.reader.feed(data)
+        for line in self.reader.lines():
+            self._line(app, line)
+
+    def _line(self, app, line):
+        if isinstance(line, tuple):  # too long / binary: the same error reply as on serial
+            self._reply(app, line)
+            return
+        words = line.split()
+        first = words[0].lower()
+        if first == b"auth":
+            self._auth(app, words)
+            return
+        two = first + b" " + words[1].lower() if len(words) > 1 else b""
+        name = two.decode() if two and two.decode() in protocol.COMMANDS else first.decode()
+        if name not in protocol.COMMANDS:  # not a command at all: the app's usual `unknown command` error
+            self._reply(app, line)
+        elif self.authed or (self.read_open and name in READ_ONLY):
+            app.handle(line)
+        else:
+            self.refused += 1
+            self._force = True
+            app.error(name, "%s needs the token over the network: send `auth TOKEN` first" % name)
+            self._force = False
+
+    def _reply(self, app, line):
+        self._force = True
+        try:
+            app.handle(line)
+        finally:
+            self._force = False
+
+    def _auth(self, app, words):
+        if len(words) > 2 and words[-1][:1] == b"*":
+            words = words[:-1]  # a line checksum (`*XXXX`) is not part of the token
+        now = time.ticks_ms()
+        self._force = True
+        try:
+            if time.ticks_diff(now, self._auth_ok_at) < 0:
+                app.error("auth", "too many wrong tokens: wait 2 s")
+            elif len(words) != 2:
+                app.error("auth", "auth needs TOKEN")
+            elif self.token and _same(words[1], self.token):
+                self.authed = True
+                app.ok("auth")
+            else:
+                self.bad_tokens += 1
+                self._auth_ok_at = time.ticks_add(now, AUTH_GAP_MS)
+                app.error("auth", "wrong token from %s (%d since boot)" % (self.peer, self.bad_tokens))
+        finally:
+            self._force = False
+
+    # -- output --------------------------------------------------------------------------------------------
+    def write(self, data):
+        """One protocol line for the client: sent now if the socket takes it, else kept (up to OUT_CAP)."""
+        if self.cl is None or not (self.authed or self.read_open or self._force):
+            return
+        k = len(data)
+        if self.n + k > OUT_CAP:
+            self.dropped += 1  # whole lines only: a partial line would corrupt the stream
+            return
+        self.mv[self.n:self.n + k] = data
+        self.n += k
+        self._flush()
+
+    def _flush(self):
+        c = self.cl
+        if c is None:
+            self.n = 0
+            return
+        try:
+            sent = c.send(self.mv[:self.n])
+        except OSError as e:
+            if e.args and e.args[0] in _LATER:  # the socket is full: send the rest later
+                return
+            self._drop()
+            return
+        if sent is None:
+            return
+        if sent < self.n:
+            self.mv[0:self.n - sent] = self.mv[sent:self.n]
+        self.n -= sent
