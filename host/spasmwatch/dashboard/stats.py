@@ -1,0 +1,237 @@
+"""Figures over days and weeks: per-day rates over monitored time, clinical-style bands, distributions, compare.
+
+Everything here is derived from the sensor's episodes; the bands borrow the cut-offs of the Penn Spasm
+Frequency Scale and of SCATS's clonus item but are not those validated clinical scores (they are rated by a
+person, over a day, with a stimulus), and the pages say so.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+
+from spasmcore.events import EPISODE_KINDS
+
+from ..notes import Note
+from ..store import FAULT, Gap, Link, StoredEvent, day_bounds
+from .history import ReadOnlyStore
+
+MIN_BAND_S = 3600.0  # a day's frequency band needs an hour of monitoring (a rate from minutes is a guess)
+MAX_DAYS = 400  # a range longer than this is refused: more than a year per page is not readable anyway
+# Penn-Spasm-Frequency-Scale-style bands by spasms per monitored hour (level 1, "only on stimulation", cannot
+# be told from a sensor and is never given)
+BANDS = ((0, "none"), (2, "< 1/h"), (3, "1–10/h"), (4, "> 10/h"))
+CLONUS_CLASSES = ("< 3 s", "3–10 s", "> 10 s")  # SCATS clonus: mild, moderate, severe
+DURATION_EDGES = (0.0, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)  # seconds; the last bin is open-ended
+STRENGTH_EDGES = (0.0, 2, 4, 6, 8, 10, 15, 20, 30, 50)  # x resting floor; the last bin is open-ended
+SENSOR_NOTE = ("sensor-derived from the detected episodes, not a validated clinical score: the scales they "
+               "borrow their bands from are rated by a clinician or the person")
+OBSERVATIONAL = ("Observational: a difference between two periods can come from the change made, or from "
+                 "anything else that changed with it (activity, season, illness, wear time, electrode "
+                 "placement, the condition's own course). It does not show that the treatment caused it.")
+
+
+def penn_band(episodes: int, monitored_s: float | None) -> tuple[int | None, str]:
+    """(level, label) of the day's frequency band; (None, reason) with too little monitored time."""
+    if monitored_s is None or monitored_s < MIN_BAND_S:
+        return None, "too little monitored time"
+    if episodes == 0:
+        return BANDS[0]
+    rate = episodes / (monitored_s / 3600)
+    return BANDS[1] if rate < 1 else BANDS[2] if rate <= 10 else BANDS[3]
+
+
+def clonus_class(duration_s: float) -> int:
+    """0, 1, 2 for < 3 s, 3-10 s, > 10 s."""
+    return 0 if duration_s < 3 else 1 if duration_s <= 10 else 2
+
+
+def merge_spans(links: list[Link], start: float, end: float) -> list[tuple[float, float]]:
+    """The union of the link sessions clipped to [start, end)."""
+    spans = sorted((max(lk.connected_at, start), min(lk.end, end)) for lk in links)
+    merged: list[tuple[float, float]] = []
+    for a, b in spans:
+        if b <= a:
+            continue
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+@dataclass
+class RangeData:
+    """The rows of a range of calendar days [first, last] (times as unix seconds)."""
+
+    first: str
+    last: str
+    days: list[tuple[str, float, float]]  # (YYYY-MM-DD, start, end)
+    episodes: list[StoredEvent] = field(default_factory=list)  # closed twitch/tonic/clonus
+    open_episodes: list[StoredEvent] = field(default_factory=list)
+    faults: list[StoredEvent] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    now: float | None = None
+
+    @property
+    def start(self) -> float:
+        return self.days[0][1]
+
+    @property
+    def end(self) -> float:
+        return self.days[-1][2]
+
+    def spans(self, start: float | None = None, end: float | None = None) -> list[tuple[float, float]]:
+        stop = self.end if end is None else end
+        if self.now is not None:
+            stop = min(stop, self.now)
+        return merge_spans(self.links, self.start if start is None else start, stop)
+
+
+def parse_day(text: str) -> date:
+    day_bounds(text)  # one clear error for a bad date
+    return date.fromisoformat(text)
+
+
+def day_list(first: str, last: str, tz: tzinfo | None = None) -> list[tuple[str, float, float]]:
+    a, b = parse_day(first), parse_day(last)
+    if b < a:
+        from spasmcore.errors import InputError
+
+        raise InputError(f"the range ends ({last}) before it starts ({first})")
+    if (b - a).days >= MAX_DAYS:
+        from spasmcore.errors import InputError
+
+        raise InputError(f"at most {MAX_DAYS} days at a time ({first} to {last} is {(b - a).days + 1})")
+    out = []
+    for i in range((b - a).days + 1):
+        d = (a + timedelta(days=i)).isoformat()
+        s, e = day_bounds(d, tz)
+        out.append((d, s.timestamp(), e.timestamp()))
+    return out
+
+
+def load_range(ro: ReadOnlyStore, first: str, last: str, device: str | None = None, channel: int | None = None,
+               tz: tzinfo | None = None, now: float | None = None) -> RangeData:
+    data = RangeData(first, last, day_list(first, last, tz), now=now)
+    for ev in ro.events(data.start, data.end, device, channel=channel):
+        if ev.kind == FAULT:
+            data.faults.append(ev)
+        elif ev.state == "open":
+            data.open_episodes.append(ev)
+        else:
+            data.episodes.append(ev)
+    data.gaps = ro.gaps(data.start, data.end, device)
+    data.links = ro.links(data.start, data.end, device)
+    data.notes = ro.notes(data.start, data.end, device)
+    return data
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def summarize(eps: list[StoredEvent], monitored_s: float | None) -> dict[str, object]:
+    """Counts, rate per monitored hour, time in spasm, medians and kind mix of a set of closed episodes."""
+    durs = [e.duration_s or 0.0 for e in eps]
+    counts = {k: sum(1 for e in eps if e.kind == k) for k in EPISODE_KINDS}
+    hours = monitored_s / 3600 if monitored_s else None
+    return {
+        "episodes": len(eps), "by_kind": counts, "monitored_s": monitored_s,
+        "rate_h": len(eps) / hours if hours and monitored_s and monitored_s >= MIN_BAND_S else None,
+        "spasm_s": sum(durs),
+        "spasm_pct": 100 * sum(durs) / monitored_s if monitored_s else None,
+        "median_duration_s": _median(durs),
+        "median_peak_x": _median([e.peak_x for e in eps if e.peak_x]),
+        "kind_pct": {k: 100 * n / len(eps) for k, n in counts.items()} if eps else {k: None for k in counts},
+    }
+
+
+def day_stats(data: RangeData) -> list[dict[str, object]]:
+    """One dict per day: summarize() figures, faults, gaps, the frequency band and clonus classes."""
+    out = []
+    has_links = bool(data.links)
+    for day, start, end in data.days:
+        inside = lambda e, a=start, b=end: e.onset_wall is not None and a <= e.onset_wall < b  # noqa: E731
+        eps = [e for e in data.episodes if inside(e)]
+        faults = [f for f in data.faults if inside(f)]
+        monitored = sum(b - a for a, b in data.spans(start, end)) if has_links else None
+        row = {"day": day, "start": start, "end": end, **summarize(eps, monitored)}
+        level, label = penn_band(len(eps), monitored)
+        classes = [0, 0, 0]
+        for e in eps:
+            if e.kind == "clonus":
+                classes[clonus_class(e.duration_s or 0.0)] += 1
+        row.update(faults=len(faults), fault_s=sum(f.duration_s or 0.0 for f in faults),
+                   gaps=sum(1 for g in data.gaps if start <= g.start_wall < end),
+                   open=sum(1 for e in data.open_episodes if inside(e)),
+                   band_level=level, band=label, clonus_classes=classes,
+                   clonus_worst=CLONUS_CLASSES[max(i for i, n in enumerate(classes) if n)] if any(classes) else None)
+        out.append(row)
+    return out
+
+
+def histogram(values: list[tuple[str, float]], edges: tuple[float, ...]) -> dict[str, object]:
+    """Counts per bin and kind; bin i is [edges[i], edges[i+1]), the last one [edges[-1], inf)."""
+    counts = {k: [0] * len(edges) for k in EPISODE_KINDS}
+    for kind, v in values:
+        if kind in counts:
+            i = max(j for j, e in enumerate(edges) if v >= e) if v >= edges[0] else 0
+            counts[kind][i] += 1
+    return {"edges": list(edges), "counts": counts}
+
+
+def period_figures(data: RangeData, days: list[dict[str, object]]) -> dict[str, object]:
+    """summarize() over the whole range, plus the per-day rates (days with at least MIN_BAND_S monitored)."""
+    monitored = sum(b - a for a, b in data.spans()) if data.links else None
+    fig = summarize(data.episodes, monitored)
+    fig["days"] = len(days)
+    fig["daily_rates"] = [d["rate_h"] for d in days if d["rate_h"] is not None]
+    fig["daily_spasm_pct"] = [d["spasm_pct"] for d in days
+                              if d["rate_h"] is not None and d["spasm_pct"] is not None]
+    fig["faults"] = len(data.faults)
+    fig["gaps"] = len(data.gaps)
+    return fig
+
+
+def rank_test(a: list[float], b: list[float]) -> dict[str, object]:
+    """Two-sided Mann-Whitney U over days; None figures with a reason when either side has under 3 days."""
+    if len(a) < 3 or len(b) < 3:
+        return {"test": "Mann-Whitney U, two-sided, over days", "p": None, "u": None,
+                "reason": "needs at least 3 days with an hour of monitoring in each period"}
+    from scipy.stats import mannwhitneyu
+
+    res = mannwhitneyu(a, b, alternative="two-sided")
+    return {"test": "Mann-Whitney U, two-sided, over days", "p": float(res.pvalue), "u": float(res.statistic),
+            "reason": None}
+
+
+def compare(ro: ReadOnlyStore, a: tuple[str, str], b: tuple[str, str], device: str | None = None,
+            channel: int | None = None, tz: tzinfo | None = None, now: float | None = None) -> dict[str, object]:
+    """The figures of two periods side by side, rank tests of their daily rates and time in spasm."""
+    out: dict[str, object] = {"caveat": OBSERVATIONAL}
+    figs = []
+    for key, (first, last) in (("a", a), ("b", b)):
+        data = load_range(ro, first, last, device, channel, tz, now)
+        fig = period_figures(data, day_stats(data))
+        fig.update(first=first, last=last)
+        out[key] = fig
+        figs.append(fig)
+    out["rate_test"] = rank_test(figs[0]["daily_rates"], figs[1]["daily_rates"])  # type: ignore[arg-type]
+    out["spasm_time_test"] = rank_test(figs[0]["daily_spasm_pct"], figs[1]["daily_spasm_pct"])  # type: ignore[arg-type]
+    return out
+
+
+def default_compare(ro: ReadOnlyStore, device: str | None = None, days: int = 14,
+                    tz: tzinfo | None = None) -> tuple[tuple[str, str], tuple[str, str]] | None:
+    """`days` days before and after the latest note (the note's day starts the second period), if any note."""
+    notes = ro.notes(device=device)
+    if not notes:
+        return None
+    t = datetime.fromtimestamp(notes[-1].at, tz)
+    d = (t if tz else t.astimezone()).date()
+    one = timedelta(days=1)
+    return ((d - days * one).isoformat(), (d - one).isoformat()), (d.isoformat(), (d + (days - 1) * one).isoformat())
