@@ -306,10 +306,10 @@ class Publisher:
             topic, payload = self.todo.pop(0)
             self._send(publish_packet(topic, payload, 0, True))
             return
-        shown = app.state() * 1048576 + self.count
+        st = app.state()
+        shown = st * 1048576 + self.count
         if shown != self.shown:
             self.shown = shown
-            st = app.state()
             self._send(publish_packet(self.base + "/state", '{"spasm":"%s","fault":"%s","count":%d,"boot":%d}' % (
                 "ON" if st == 1 else "OFF", "ON" if st == 2 else "OFF", self.count, app.boot), 0, True))
             return

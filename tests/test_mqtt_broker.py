@@ -1,0 +1,200 @@
+"""MQTT from the real firmware (firmware/mqttpub.py) under the unix port to a real Mosquitto broker, read by a
+paho-mqtt subscriber: every episode once after de-duplication, across a broker restart; Home Assistant
+discovery; the retained online/offline status and its last will."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from net_runner import NetDevice, free_port
+from signals import emg
+
+from spasmcore.recording import write_recording
+
+pytestmark = [pytest.mark.micropython, pytest.mark.timeout(240)]
+mqtt = pytest.importorskip("paho.mqtt.client", reason="paho-mqtt missing: pip install -e '.[test]'")
+MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+if MOSQUITTO is None:
+    pytest.skip("the mosquitto broker is not installed (Debian: apt-get install mosquitto)", allow_module_level=True)
+RATE = 1000
+TOPIC = re.compile(r"^[^#+]+$")
+
+
+class Broker:
+    """Mosquitto on a free localhost port; persistence on, so subscriber sessions survive a restart."""
+
+    def __init__(self, d: Path) -> None:
+        self.port = free_port()
+        self.dir = d
+        self.conf = d / "mosquitto.conf"
+        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+                             f"persistence_location {d}/\n")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([str(MOSQUITTO), "-c", str(self.conf)], stdout=subprocess.DEVNULL,
+                                     stderr=open(self.dir / "mosquitto.log", "ab"))
+        end = time.monotonic() + 10
+        while True:
+            try:
+                import socket
+
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                assert time.monotonic() < end, (self.dir / "mosquitto.log").read_text()
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()  # SIGTERM: mosquitto saves its sessions and retained messages
+            self.proc.wait(10)
+            self.proc = None
+
+
+class Subscriber:
+    """A paho client with a persistent session (clean_session off), QoS 1 on everything of ours."""
+
+    def __init__(self, port: int, name: str = "test-sub") -> None:
+        self.got: list[tuple[str, bytes, bool]] = []
+        self.lock = threading.Lock()
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=name, clean_session=False)
+        self.c.on_message = self._msg
+        self.c.on_connect = lambda c, u, f, rc, p=None: c.subscribe([("spasmwatch/#", 1), ("homeassistant/#", 1)])
+        self.c.reconnect_delay_set(0.1, 0.5)
+        self.c.connect("127.0.0.1", port)
+        self.c.loop_start()
+
+    def _msg(self, c: object, u: object, m: object) -> None:
+        with self.lock:
+            self.got.append((m.topic, m.payload, bool(m.retain)))  # type: ignore[attr-defined]
+
+    def messages(self, suffix: str = "") -> list[tuple[str, bytes, bool]]:
+        with self.lock:
+            return [g for g in self.got if g[0].endswith(suffix)]
+
+    def wait(self, pred, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+        end = time.monotonic() + timeout
+        while not pred():
+            assert time.monotonic() < end, f"timed out; last messages: {self.got[-5:]}"
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+@pytest.fixture
+def broker(tmp_path: Path):  # type: ignore[no-untyped-def]
+    b = Broker(tmp_path)
+    b.start()
+    yield b
+    b.stop()
+
+
+def events(sub: Subscriber) -> list[dict]:
+    return [json.loads(p) for _, p, _ in sub.messages("/event")]
+
+
+def logged(dev: NetDevice) -> set[tuple[int, int]]:
+    """(boot, eseq) of every episode end and fault in the device's flash log, asked over USB (`sync 0`)."""
+    before = len(dev.serial_lines())
+    dev.serial_write(b"sync 0\n")
+    end = time.monotonic() + 30
+    while True:
+        lines = dev.serial_lines()[before:]
+        if any(m["t"] == "ok" and m.get("cmd") == "sync" for m in lines):
+            return {(m["boot"], m["eseq"]) for m in lines if m["t"] == "log" and m["ev"] in ("end", "fault")}
+        assert time.monotonic() < end, "no sync reply"
+        time.sleep(0.1)
+
+
+def test_every_episode_once_across_a_broker_restart(tmp_path: Path, broker: Broker, micropython_bin: str) -> None:
+    bursts = [(1.0 + 2.0 * k, 1.4 + 2.0 * k, 150.0) for k in range(12)]  # an episode every 2 s
+    rec = tmp_path / "bursts.csv"
+    write_recording(rec, RATE, [emg(26, RATE, bursts, rest_rms=8.0, seed=3)], units="counts", mode="raw")
+    sub = Subscriber(broker.port)
+    net = {"ssid": "virtual", "mqtt": f"mqtt://127.0.0.1:{broker.port}"}
+    dev = NetDevice(rec, tmp_path / "board", net, micropython_bin, speed=2, status_s=1)
+    with dev:
+        sub.wait(lambda: len(events(sub)) >= 2)
+        broker.stop()
+        down_at = len([m for m in dev.serial_lines() if m["t"] == "end"])
+        time.sleep(4)  # episodes go on while the broker is away: only the flash log has them
+        during = len([m for m in dev.serial_lines() if m["t"] == "end"]) - down_at
+        broker.start()
+        samples = len(bursts) * 2 * RATE
+        end = time.monotonic() + 90
+        while not any(m["t"] == "status" and m["samples"] >= samples for m in dev.serial_lines()):
+            assert time.monotonic() < end, dev.stderr()
+            time.sleep(0.2)
+        want = logged(dev)
+        sub.wait(lambda: {(e["boot"], e["eseq"]) for e in events(sub)} >= want, timeout=60)
+        got = events(sub)
+    sub.close()
+    assert during >= 1, "no episode fell in the broker's downtime: the test did not test the backlog"
+    assert len(want) >= 10
+    assert {(e["boot"], e["eseq"]) for e in got} == want  # each one arrived, nothing invented
+    for e in got:
+        assert e["ev"] == "end" and e["kind"] in ("twitch", "tonic", "clonus") and e["chname"] == "ch0"
+        assert e["duration_ms"] == e["offset_ms"] - e["onset_ms"] > 0
+    statuses = [p for _, p, _ in sub.messages("/status")]
+    assert statuses.count(b"online") >= 2  # announced again after the broker came back
+    counts = [json.loads(p)["count"] for _, p, _ in sub.messages("/state")]
+    assert counts == sorted(counts) and counts[-1] == len(want)  # the counter counts each episode once
+
+
+def test_discovery_is_valid_home_assistant_json_and_the_will_says_offline(tmp_path: Path, broker: Broker,
+                                                                        micropython_bin: str) -> None:
+    from importlib import resources
+
+    rec = Path(str(resources.files("spasmwatch") / "examples" / "example_raw.csv"))
+    net = {"ssid": "virtual", "mqtt": f"mqtt://127.0.0.1:{broker.port}", "mqtt_prefix": "spasmwatch"}
+    dev = NetDevice(rec, tmp_path / "board", net, micropython_bin, speed=0, status_s=1)
+    dev.start()
+    try:
+        first = Subscriber(broker.port, "first")
+        first.wait(lambda: len(first.messages("/state")) >= 1 and len(first.messages("/config")) >= 3)
+        first.close()
+        late = Subscriber(broker.port, "late")  # Home Assistant started after the board: retained messages
+        late.wait(lambda: len(late.messages("/config")) >= 3 and late.messages("/state"))
+        configs = late.messages("/config")
+        state = json.loads(late.messages("/state")[-1][1])
+        assert all(r for _, _, r in configs) and late.messages("/state")[0][2]  # the first one is the retained
+        ids = set()
+        for topic, payload, _ in configs:
+            parts = topic.split("/")
+            assert len(parts) == 5 and parts[0] == "homeassistant" and parts[4] == "config", topic
+            comp = parts[1]
+            assert comp in ("sensor", "binary_sensor")
+            d = json.loads(payload)
+            for key in ("name", "unique_id", "state_topic", "availability_topic", "device", "value_template"):
+                assert key in d, (topic, key)
+            assert TOPIC.match(d["state_topic"]) and TOPIC.match(d["availability_topic"])
+            assert d["state_topic"].startswith("spasmwatch/") and d["availability_topic"].endswith("/status")
+            assert d["device"]["identifiers"] and d["device"]["name"] == "spasmwatch"
+            ids.add(d["unique_id"])
+            field = re.fullmatch(r"\{\{ value_json\.(\w+) \}\}", d["value_template"]).group(1)  # type: ignore[union-attr]
+            assert field in state, (field, state)
+            if comp == "binary_sensor":
+                assert state[field] in (d["payload_on"], d["payload_off"])
+            else:
+                assert d["state_class"] == "total_increasing" and isinstance(state[field], int)
+        assert len(ids) == 3
+        assert late.messages("/status")[-1][1] == b"online"
+        dev.kill()  # power cut: no DISCONNECT, the broker publishes the last will
+        late.wait(lambda: late.messages("/status")[-1][1] == b"offline", timeout=30)
+        late.close()
+        after = Subscriber(broker.port, "after")
+        after.wait(lambda: after.messages("/status"))
+        assert after.messages("/status")[-1][1:] == (b"offline", True)  # retained for whoever looks later
+        after.close()
+    finally:
+        dev.stop()
