@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spasmcore.errors import InputError
+from spasmwatch import wire
 from spasmwatch.store import SCHEMA_VERSION, Store, day_bounds, default_path, iso_utc, parse_when
 
 DEV, BOOT = "a1b2c3", "boot1"
@@ -288,11 +290,12 @@ def test_time_helpers() -> None:
     assert default_path().parts[-2:] == ("spasmwatch", "events.sqlite3")
 
 
-def _wire(t: str, seq: int, **fields: object) -> dict:
-    """A message as the firmware would send it, through the real protocol codec."""
+def _wire(t: str, seq: int, **fields: object):
+    """A message as the firmware would send it, through the real protocol codec and the host's typed parse."""
     from spasmfw import protocol
+    from spasmwatch import wire
 
-    return protocol.decode(protocol.encode(t, seq, fields))
+    return wire.read_line(protocol.encode(t, seq, fields))[1]
 
 
 def test_add_message_stores_a_live_session_and_ignores_its_replay(tmp_path: Path) -> None:
@@ -312,7 +315,7 @@ def test_add_message_stores_a_live_session_and_ignores_its_replay(tmp_path: Path
         stored = [s.add_message(m, "dev9", "4", wall=T0 + 30) for m in live]
         assert stored == [True, True, True, True, False]
         replay = [
-            _wire("log", 10 + i, ev=m["t"], boot=4, **{k: v for k, v in m.items() if k not in ("t", "seq")})
+            wire.Log(10 + i, 4, m)  # type: ignore[arg-type]  # the records above, replayed by `sync`
             for i, m in enumerate(live[:4])
         ]
         assert [s.add_message(m, "dev9", "4", wall=T0 + 40) for m in replay] == [False] * 4
@@ -359,7 +362,7 @@ def test_device_and_channel_names_from_hello(tmp_path: Path) -> None:
         assert s.add_message(hello, None, None, wall=T0)
         (d,) = s.devices()
         assert d["name"] == "left leg" and d["channel_names"] == ["left calf", "left hamstring"]
-        s.add_message(dict(hello, name="right leg", channels=["right calf"]), None, None, wall=T0 + 9)
+        s.add_message(replace(hello, name="right leg", channels=("right calf",)), None, None, wall=T0 + 9)
         s.note_hello("dev9", "5", wall=T0 + 20)  # a greeting without names keeps them
         (d,) = s.devices()
         assert d["name"] == "right leg" and d["channel_names"] == ["right calf"]
@@ -384,5 +387,5 @@ def test_a_version_1_database_is_migrated_keeping_its_data(tmp_path: Path) -> No
         s.note_hello(DEV, BOOT, wall=T0 + 5, name="left leg", channel_names=["left calf"])
         assert s.devices()[0]["channel_names"] == ["left calf"]
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     raw.close()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from spasmcore.errors import ConfigError, LinkError
 from spasmfw import protocol
 
+from . import wire
 from .link import Link, no_hello_error
 
 JUNK_KEPT = 20  # undecodable lines remembered for error messages
@@ -21,12 +22,14 @@ class DeviceError(LinkError):
 
 @dataclass
 class Incoming:
-    """One line from the device: the decoded message, or None with the reason it did not decode."""
+    """One line from the device: its typed message (and the JSON dict, for the config and record commands),
+    or None for both with the reason it was refused."""
 
     msg: dict | None
     raw: bytes
     wall: float
     error: str | None = None
+    message: wire.Message | None = None
 
 
 def reply_matcher(name: str) -> Callable[[dict], bool]:
@@ -45,6 +48,9 @@ class Client:
         self.pending: deque[Incoming] = deque()
         self.junk: deque[bytes] = deque(maxlen=JUNK_KEPT)
         self.hello_msg: dict | None = None
+        self.proto = 1  # of the last hello read: from 2 on, lines and commands carry a checksum
+        self.scale = 16.0  # envelope scale of the last hello: wire.parse turns levels into ADC counts
+        self.rejected: Counter[str] = Counter()  # refused lines by WireError.kind (checksum, invalid, ...)
 
     @property
     def port(self) -> str:
@@ -57,7 +63,7 @@ class Client:
 
     def send(self, name: str, *args: object) -> None:
         try:
-            line = protocol.format_command(name, *args)
+            line = wire.command_line(name, *args, proto=self.proto)
         except protocol.ProtocolError as exc:
             raise ConfigError(str(exc)) from None
         self.link.write(line)
@@ -65,15 +71,21 @@ class Client:
     # ---- receiving ----
 
     def read(self, timeout: float = 0.05) -> list[Incoming]:
-        """Lines that arrive within `timeout`, decoded (LinkLost if the port is gone)."""
+        """Lines that arrive within `timeout`, each checked and parsed once (wire.read_line); a refused line
+        is counted in `rejected` and comes with its reason only. LinkLost if the port is gone."""
         out = []
         for raw in self.link.read_lines(timeout):
             wall = self.clock()
             try:
-                out.append(Incoming(protocol.decode(raw), raw, wall))
-            except protocol.ProtocolError as exc:
+                d, message = wire.read_line(raw, self.scale, self.proto)
+            except wire.WireError as exc:
+                self.rejected[exc.kind] += 1
                 self.junk.append(raw)  # boot banner, traceback, REPL prompt, or a garbled line
                 out.append(Incoming(None, raw, wall, str(exc)))
+                continue
+            if isinstance(message, wire.Hello):  # what the following lines are parsed and checked with
+                self.proto, self.scale = message.proto, float(message.scale)
+            out.append(Incoming(d, raw, wall, None, message))
         return out
 
     def poll(self, timeout: float = 0.05) -> list[Incoming]:

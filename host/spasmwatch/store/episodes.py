@@ -1,0 +1,237 @@
+"""Episodes and faults: an incoming record finds its row (onset and end are two records of one row) or
+makes one; each message is one transaction, and the eseqs held feed the sync policy."""
+
+from __future__ import annotations
+
+import time
+
+from .. import wire
+from .schema import FAULT
+from .sessions import Sessions
+
+
+class Episodes(Sessions):
+    def _wall(self, device_id: str, boot_id: str, ms: int | None, given: float | None) -> float | None:
+        if given is not None or ms is None:
+            return given
+        origin = self.boot_wall(device_id, boot_id)
+        return origin + ms / 1000 if origin is not None else None
+
+    # ---- episodes and faults -----------------------------------------------------------------------------
+
+    def add_onset(
+        self,
+        device_id: str,
+        boot_id: str,
+        channel: int,
+        onset_ms: int,
+        *,
+        seq: int | None = None,
+        detected_ms: int | None = None,
+        onset_wall: float | None = None,
+        peak: float | None = None,
+        floor: float | None = None,
+        received_at: float | None = None,
+    ) -> bool:
+        """Write an open episode row; False when the episode is already stored (open or closed)."""
+        return self._open(device_id, boot_id, channel, onset_ms, None, "", seq, detected_ms, onset_wall, peak,
+                          floor, received_at)
+
+    def add_end(
+        self,
+        device_id: str,
+        boot_id: str,
+        channel: int,
+        kind: str,
+        onset_ms: int,
+        offset_ms: int,
+        *,
+        seq: int | None = None,
+        detected_ms: int | None = None,
+        onset_wall: float | None = None,
+        offset_wall: float | None = None,
+        peak: float | None = None,
+        mean: float | None = None,
+        peak_x: float | None = None,
+        mean_x: float | None = None,
+        floor: float | None = None,
+        detail: str = "",
+        received_at: float | None = None,
+    ) -> bool:
+        """Complete an episode (from an `end` or a replayed `log` record); False when it was already closed.
+
+        Matching: the row with the same (device, boot, seq) if any, else the row of the same
+        (device, boot, channel, onset_ms) episode or fault, else a new closed row. The firmware logs the
+        onset and the end as two records with their own eseq: the row takes the end's eseq when it closes.
+        """
+        received_at = time.time() if received_at is None else received_at
+        onset_wall = self._wall(device_id, boot_id, onset_ms, onset_wall)
+        offset_wall = self._wall(device_id, boot_id, offset_ms, offset_wall)
+        values = dict(
+            kind=kind, detail=detail, offset_ms=offset_ms, detected_ms=detected_ms, onset_wall=onset_wall,
+            offset_wall=offset_wall, duration_s=(offset_ms - onset_ms) / 1000, peak=peak, mean=mean,
+            peak_x=peak_x, mean_x=mean_x, floor=floor,
+        )
+        with self.batch():
+            row = self._find(device_id, boot_id, seq, channel, onset_ms, kind == FAULT)
+            if row is not None:
+                row_id, state = row
+                if state == "closed":
+                    return False  # re-sync of something we already have: never touch it
+                sets = ", ".join(f"{k}=coalesce(?, {k})" for k in values)
+                self.db.execute(
+                    f"UPDATE events SET state='closed', seq=coalesce(?, seq), {sets} WHERE id=?",
+                    (seq, *values.values(), row_id),
+                )
+                return True
+            cols = ["device_id", "boot_id", "seq", "channel", "state", "onset_ms", "received_at", *values]
+            self.db.execute(
+                f"INSERT INTO events ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                "ON CONFLICT(device_id, boot_id, seq) DO NOTHING",
+                (device_id, boot_id, seq, channel, "closed", onset_ms, received_at, *values.values()),
+            )
+            return self.db.execute("SELECT changes()").fetchone()[0] > 0
+
+    def add_fault(
+        self,
+        device_id: str,
+        boot_id: str,
+        channel: int,
+        detail: str,
+        onset_ms: int,
+        offset_ms: int | None = None,
+        *,
+        seq: int | None = None,
+        onset_wall: float | None = None,
+        offset_wall: float | None = None,
+        floor: float | None = None,
+        received_at: float | None = None,
+    ) -> bool:
+        """A sensor fault (flat/rail): open without offset_ms, closed with it (same matching as add_end)."""
+        if offset_ms is None:
+            return self._open(device_id, boot_id, channel, onset_ms, FAULT, detail, seq, None, onset_wall,
+                              None, floor, received_at)
+        return self.add_end(
+            device_id, boot_id, channel, FAULT, onset_ms, offset_ms, seq=seq, detail=detail,
+            onset_wall=onset_wall, offset_wall=offset_wall, floor=floor, received_at=received_at,
+        )
+
+    def _open(self, device_id: str, boot_id: str, channel: int, onset_ms: int, kind: str | None, detail: str,
+              seq: int | None, detected_ms: int | None, onset_wall: float | None, peak: float | None,
+              floor: float | None, received_at: float | None) -> bool:
+        received_at = time.time() if received_at is None else received_at
+        onset_wall = self._wall(device_id, boot_id, onset_ms, onset_wall)
+        with self.batch():
+            if self._find(device_id, boot_id, seq, channel, onset_ms, kind == FAULT) is not None:
+                return False
+            self.db.execute(
+                "INSERT INTO events (device_id, boot_id, seq, channel, kind, detail, state, onset_ms, "
+                "detected_ms, onset_wall, peak, floor, received_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
+                (device_id, boot_id, seq, channel, kind, detail, onset_ms, detected_ms, onset_wall, peak,
+                 floor, received_at),
+            )
+            return True
+
+    def _find(self, device_id: str, boot_id: str, seq: int | None, channel: int, onset_ms: int,
+              fault: bool) -> tuple[int, str] | None:
+        if seq is not None:
+            row = self.db.execute(
+                "SELECT id, state FROM events WHERE device_id=? AND boot_id=? AND seq=?",
+                (device_id, boot_id, seq),
+            ).fetchone()
+            if row is not None:
+                return row[0], row[1]
+        # The onset record (own eseq) and the end record (a later eseq) are one episode: within one boot a
+        # channel cannot start two episodes (or two faults) at the same millisecond, so that is the key.
+        kind_test = "kind = 'fault'" if fault else "(kind IS NULL OR kind != 'fault')"
+        row = self.db.execute(
+            f"SELECT id, state FROM events WHERE device_id=? AND boot_id=? AND channel=? AND onset_ms=? "
+            f"AND {kind_test} ORDER BY id LIMIT 1",
+            (device_id, boot_id, channel, onset_ms),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def add_message(self, msg: wire.Message, device_id: str | None, boot_id: str | None, *,
+                    wall: float | None = None) -> bool:
+        """Store one typed message in one transaction; True when it changed the database.
+
+        hello (device and boot come from the message itself), status (its uptime fixes the boot's wall-clock
+        origin), onset / end / fault (live, of the current boot `boot_id`) and log (replayed by `sync`, with
+        its own boot). Levels are already ADC counts (wire.parse scaled them). Anything else, or a record
+        before the device is known, is ignored.
+        """
+        wall = time.time() if wall is None else wall
+        with self.batch():
+            match msg:
+                case wire.Hello():
+                    self.note_hello(msg.id, str(msg.boot), fw_version=msg.fw, wall=wall,
+                                    info=None if msg.config is None else str(msg.config), name=msg.name,
+                                    channel_names=list(msg.channels))
+                    return True
+                case _ if device_id is None:
+                    return False
+                case wire.Status(uptime_ms=uptime, boot=boot):
+                    b = str(boot) if boot is not None else boot_id
+                    if b is None:
+                        return False
+                    self.note_uptime(device_id, b, uptime, wall)
+                    return True
+                case wire.Log(boot=boot, record=record):
+                    return self.add_record(record, device_id, str(boot), wall)
+                case wire.Onset() | wire.End() | wire.Fault() if boot_id is not None:
+                    # the device sent this no earlier than its latest device time: a bound on the boot's origin
+                    self.note_uptime(device_id, boot_id, msg.latest_ms, wall)
+                    return self.add_record(msg, device_id, boot_id, wall)
+            return False
+
+    def add_record(self, rec: wire.Record, device_id: str, boot_id: str, wall: float | None = None) -> bool:
+        """One onset, end or fault record (live or replayed): its row written or completed, its eseq noted
+        as held. True when the events table changed (a replay of what is stored changes nothing)."""
+        seq = rec.eseq if rec.eseq > 0 else None  # eseq 0: the board could not log it
+        with self.batch():
+            if seq is not None:
+                self.db.execute("INSERT OR IGNORE INTO records (device_id, eseq) VALUES (?, ?)", (device_id, seq))
+            match rec:
+                case wire.Onset():
+                    return self.add_onset(device_id, boot_id, rec.ch, rec.onset_ms, seq=seq,
+                                          detected_ms=rec.detected_ms, received_at=wall)
+                case wire.End():
+                    return self.add_end(device_id, boot_id, rec.ch, rec.kind, rec.onset_ms, rec.offset_ms, seq=seq,
+                                        detected_ms=rec.detected_ms, peak=rec.peak, mean=rec.mean,
+                                        peak_x=rec.peak_x, mean_x=rec.mean_x, floor=rec.floor, received_at=wall)
+                case wire.Fault():
+                    return self.add_fault(device_id, boot_id, rec.ch, rec.detail, rec.start_ms, rec.end_ms, seq=seq,
+                                          received_at=wall)
+        return False
+
+    def abandon_open(self, device_id: str, current_boot: str) -> int:
+        """Mark open rows of earlier boots as abandoned (the device rebooted before their end)."""
+        with self.batch():
+            cur = self.db.execute(
+                "UPDATE events SET state='abandoned' WHERE device_id=? AND boot_id!=? AND state='open'",
+                (device_id, current_boot),
+            )
+            return cur.rowcount
+
+
+    # ---- what the sync policy needs -----------------------------------------------------------------------
+
+    def sync_mark(self, device_id: str) -> tuple[int, set[int]]:
+        """(synced_to, held): every eseq <= synced_to is stored or known not to be on the board; `held` are
+        the stored eseqs above it (the policy asks for the holes between them)."""
+        row = self.db.execute("SELECT synced_to FROM sync_marks WHERE device_id=?", (device_id,)).fetchone()
+        synced = int(row[0]) if row else 0
+        held = {int(r[0]) for r in self.db.execute(
+            "SELECT eseq FROM records WHERE device_id=? AND eseq>?", (device_id, synced))}
+        return synced, held
+
+    def set_sync_mark(self, device_id: str, synced_to: int, *, reset: bool = False) -> None:
+        """Move the device's synced_to mark; `reset` (the board's log restarted lower: re-flashed) also
+        forgets which eseqs were held, since the board's new records reuse those numbers."""
+        with self.batch():
+            if reset:
+                self.db.execute("DELETE FROM records WHERE device_id=?", (device_id,))
+            self.db.execute("INSERT INTO sync_marks (device_id, synced_to) VALUES (?, ?) "
+                            "ON CONFLICT(device_id) DO UPDATE SET synced_to=excluded.synced_to",
+                            (device_id, synced_to))
