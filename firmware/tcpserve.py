@@ -13,7 +13,10 @@ except ImportError:
 
 # Commands a client may send without the token when net.read_open is true. Everything else (config set,
 # log clear, reboot, calibrate, and any command added later) needs `auth TOKEN` first.
-READ_ONLY = ("hello", "ping", "status", "help", "config get", "sync", "stream env", "stream raw")
+READ_ONLY = ("hello", "ping", "status", "help", "config get", "sync", "stream env", "stream raw", "calibrate show")
+# the command names (protocol v2 keeps them in NAMES, v1 had the COMMANDS dict)
+NAMES = getattr(protocol, "NAMES", None) or tuple(getattr(protocol, "COMMANDS", ()))
+_unseal = getattr(protocol, "unseal", None)  # v2: strips and checks a line's ` *XXXX`
 OUT_CAP = 4096  # bytes waiting for a slow client; beyond that whole lines are dropped (the host sees a seq gap)
 MAX_READ = 256  # bytes read per poll, so a flood of input cannot starve sampling
 AUTH_GAP_MS = 2000  # after a wrong token the next attempt waits this long (slows guessing to 1800 an hour)
@@ -165,14 +168,24 @@ class TcpServer:
         if isinstance(line, tuple):  # too long / binary: the same error reply as on serial
             self._reply(app, line)
             return
-        words = line.split()
+        text = line
+        if _unseal is not None:
+            try:
+                text = _unseal(line)[0]
+            except ValueError:  # a wrong check: the app's own reply, as on serial
+                self._reply(app, line)
+                return
+        words = text.split()
+        if not words:
+            self._reply(app, line)
+            return
         first = words[0].lower()
         if first == b"auth":
             self._auth(app, words)
             return
         two = first + b" " + words[1].lower() if len(words) > 1 else b""
-        name = two.decode() if two and two.decode() in protocol.COMMANDS else first.decode()
-        if name not in protocol.COMMANDS:  # not a command at all: the app's usual `unknown command` error
+        name = two.decode() if two and two.decode() in NAMES else first.decode()
+        if name not in NAMES:  # not a command at all: the app's usual `unknown command` error
             self._reply(app, line)
         elif self.authed or (self.read_open and name in READ_ONLY):
             app.handle(line)
@@ -190,8 +203,6 @@ class TcpServer:
             self._force = False
 
     def _auth(self, app, words):
-        if len(words) > 2 and words[-1][:1] == b"*":
-            words = words[:-1]  # a line checksum (`*XXXX`) is not part of the token
         now = time.ticks_ms()
         self._force = True
         try:
