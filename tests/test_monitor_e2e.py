@@ -386,7 +386,7 @@ def test_a_sync_whose_end_is_lost_is_asked_again(tmp_path: Path, monkeypatch) ->
     board = ScriptedBoard()
     board.episode(1000, live=False)
     monkeypatch.setattr(Link, "open", staticmethod(lambda port, **kw: FakeLink(board, port)))
-    monkeypatch.setattr("spasmwatch.monitor.SYNC_STALL_S", 0.2)
+    monkeypatch.setattr("spasmwatch.monitor.dispatch.SYNC_STALL_S", 0.2)
     with Store(tmp_path / "e.sqlite3") as store:
         mon = Monitor(store, "/dev/ttyFAKE0")
         mon.connect()

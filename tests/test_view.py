@@ -9,16 +9,18 @@ import pytest
 from rich.console import Console
 
 from spasmfw import protocol
+from spasmwatch import wire as typed
 from spasmwatch.view import Level, MonitorState, Recent, level_bar, plain_line, render
 
 W0 = datetime(2025, 3, 10, 14, 20).timestamp()  # local time: the counts use local clock hours
 
 
-def wire(t: str, seq: int, **fields: object) -> dict:
-    return protocol.decode(protocol.encode(t, seq, fields))
+def wire(t: str, seq: int, **fields: object) -> typed.Message:
+    """A line as the firmware sends it, checked and parsed as the client does (scale 16)."""
+    return typed.read_line(protocol.encode(t, seq, fields))[1]
 
 
-def session() -> list[dict]:
+def session() -> list[typed.Message]:
     return [
         wire("hello", 1, proto=1, fw="0.3.1", id="c0ffee42", boot=12, rate=1000, channels=["calf", "thigh"],
              mode="raw", scale=16, config="default"),
@@ -54,7 +56,7 @@ def test_state_follows_the_session() -> None:
     s = fed()
     assert (s.device_id, s.fw, s.boot, s.rate, s.mode, s.scale) == ("c0ffee42", "0.3.1", "12", 1000, "raw", 16)
     assert s.uptime_ms == 3_723_000 and s.device_state == "idle"
-    assert s.levels[1].env == 4000 and s.levels[1].on == 3200 and s.levels[0].off == 1920
+    assert s.levels[1].env == 4000 / 16 and s.levels[1].on == 3200 / 16 and s.levels[0].off == 1920 / 16
     assert (s.link.seq_gaps, s.link.lost, s.link.messages) == (1, 2, 9)
     assert list(s.open) == [1] and s.faults == {0: "flat"}
     assert [(r.kind, r.duration_s) for r in s.recent] == [("twitch", 0.24), ("tonic", 12.5)]
@@ -141,8 +143,8 @@ def busy() -> MonitorState:
         s.apply(wire("env", 3 + ch, ch=ch, n=1, values=[900 * (ch + 1)], floor=640, on=3200, off=1920), W0)
     for i in range(12):
         s.apply(wire("end", 10 + i, ch=i % 4, eseq=41 + i, kind=("twitch", "tonic", "clonus")[i % 3],
-                     onset_ms=1000 * i, offset_ms=1000 * i + 500, duration_ms=500, peak=16 * 800,
-                     floor=16 * 40), W0 + 60 * i)
+                     onset_ms=1000 * i, offset_ms=1000 * i + 500, detected_ms=1000 * i + 600, duration_ms=500,
+                     peak=16 * 800, mean=16 * 300, floor=16 * 40), W0 + 60 * i)
     s.apply(wire("onset", 30, ch=1, eseq=60, onset_ms=90_000_000, detected_ms=90_000_150), W0 + 800)
     s.apply(wire("onset", 31, ch=3, eseq=61, onset_ms=90_000_500, detected_ms=90_000_650), W0 + 801)
     s.apply(wire("error", 32, cmd="config set", msg="channels.0.name='x' is a very long complaint " * 3),

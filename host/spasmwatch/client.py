@@ -30,6 +30,7 @@ class Incoming:
     wall: float
     error: str | None = None
     message: wire.Message | None = None
+    kind: str = ""  # why it was refused: WireError.kind (checksum, unchecked, invalid, junk)
 
 
 def reply_matcher(name: str) -> Callable[[dict], bool]:
@@ -48,6 +49,7 @@ class Client:
         self.pending: deque[Incoming] = deque()
         self.junk: deque[bytes] = deque(maxlen=JUNK_KEPT)
         self.hello_msg: dict | None = None
+        self.hello_info: wire.Hello | None = None  # the same hello, typed
         self.proto = 1  # of the last hello read: from 2 on, lines and commands carry a checksum
         self.scale = 16.0  # envelope scale of the last hello: wire.parse turns levels into ADC counts
         self.rejected: Counter[str] = Counter()  # refused lines by WireError.kind (checksum, invalid, ...)
@@ -81,7 +83,7 @@ class Client:
             except wire.WireError as exc:
                 self.rejected[exc.kind] += 1
                 self.junk.append(raw)  # boot banner, traceback, REPL prompt, or a garbled line
-                out.append(Incoming(None, raw, wall, str(exc)))
+                out.append(Incoming(None, raw, wall, str(exc), None, exc.kind))
                 continue
             if isinstance(message, wire.Hello):  # what the following lines are parsed and checked with
                 self.proto, self.scale = message.proto, float(message.scale)
@@ -100,15 +102,21 @@ class Client:
                  on_other: Callable[[Incoming], None] | None = None) -> dict | None:
         """The first newly read message matching `pred` within `timeout`, else None. Others are kept in
         `pending` (keep) and/or given to `on_other`."""
+        inc = self.wait_incoming(lambda i: i.msg is not None and pred(i.msg), timeout, keep, on_other)
+        return None if inc is None else inc.msg
+
+    def wait_incoming(self, pred: Callable[[Incoming], bool], timeout: float, keep: bool = True,
+                      on_other: Callable[[Incoming], None] | None = None) -> Incoming | None:
+        """As wait_for, with the whole Incoming (its typed message too)."""
         end = time.monotonic() + timeout
-        found: dict | None = None
+        found: Incoming | None = None
         while found is None:
             left = end - time.monotonic()
             if left <= 0:
                 return None
             for inc in self.read(min(left, 0.1)):
-                if found is None and inc.msg is not None and pred(inc.msg):
-                    found = inc.msg  # later lines of the same read are still kept below
+                if found is None and pred(inc):
+                    found = inc  # later lines of the same read are still kept below
                     continue
                 if on_other is not None:
                     on_other(inc)
@@ -130,13 +138,14 @@ class Client:
     # ---- commands ----
 
     def hello(self, timeout: float = 2.0, tries: int = 2, keep: bool = True) -> dict:
-        """Ask for `hello` (the boot hello is flushed when the port opens); LinkError saying why if none."""
+        """Ask for `hello` (the boot hello is flushed when the port opens); LinkError saying why if none.
+        The typed hello is `hello_info` afterwards."""
         for _ in range(tries):
             self.send("hello")
-            msg = self.wait_for(lambda m: m.get("t") == "hello", timeout, keep)
-            if msg is not None:
-                self.hello_msg = msg
-                return msg
+            inc = self.wait_incoming(lambda i: isinstance(i.message, wire.Hello), timeout, keep)
+            if inc is not None and isinstance(inc.message, wire.Hello):
+                self.hello_msg, self.hello_info = inc.msg, inc.message
+                return inc.msg or {}
         raise no_hello_error(self.port, list(self.junk))
 
     def status(self, timeout: float = 5.0) -> dict:

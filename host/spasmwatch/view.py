@@ -11,17 +11,16 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-KIND_CODES = {1: "twitch", 2: "tonic", 3: "clonus"}  # protocol.KINDS, for firmware that sends codes
-FAULT_CODES = {1: "flat", 2: "rail"}
+from . import wire
+
 KIND_STYLES = {"twitch": "yellow", "tonic": "red", "clonus": "magenta", "fault": "bright_black"}
-FAULT_END_STATES = ("end", "off", "clear", "cleared", "closed", "stop", 0, False)
 BAR_WIDTH = 36
 RECENT_KEPT = 200  # last events kept for the view; it shows as many as the screen has rows for
 
 
 @dataclass
 class Level:
-    """Latest envelope of one channel and its thresholds (device units: counts x scale)."""
+    """Latest envelope of one channel and its thresholds, ADC counts."""
 
     env: float = 0.0
     floor: float | None = None
@@ -56,44 +55,12 @@ class LinkHealth:
     seq_gaps: int = 0
     lost: int = 0  # messages missing according to seq
     errors: int = 0  # device `error` replies and undecodable lines
+    corrupt: int = 0  # lines dropped for a bad checksum or an invalid field (also counted in errors)
     reconnects: int = 0
 
     @property
     def ok(self) -> bool:
         return self.seq_gaps == 0 and self.errors == 0
-
-
-def kind_name(value: object) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return KIND_CODES.get(value, f"kind{value}")
-    return str(value) if value else "?"
-
-
-def fault_name(value: object) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return FAULT_CODES.get(value, f"fault{value}")
-    return str(value) if value else "fault"
-
-
-def fault_ended(msg: dict) -> bool:
-    """A fault message reports the end (state "end"); a start carries end_ms -1."""
-    state = msg.get("state")
-    if state is not None:
-        return state in FAULT_END_STATES
-    end = msg.get("end_ms")
-    return isinstance(end, int) and end >= 0
-
-
-def _num(value: object) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def strength(msg: dict) -> float | None:
-    """Peak as a multiple of the noise floor: the device sends both in the same units."""
-    peak, floor = _num(msg.get("peak")), _num(msg.get("floor"))
-    if peak is None or not floor:
-        return _num(msg.get("peak_x"))
-    return peak / floor
 
 
 @dataclass
@@ -141,37 +108,64 @@ class MonitorState:
             self.last_error = reason
         self.last_wall = wall if wall is not None else self.last_wall
 
-    def bad_line(self, reason: str) -> None:
-        """A line that did not decode (noise on the link, a boot banner)."""
+    def bad_line(self, reason: str, kind: str = "junk") -> None:
+        """A line that was refused (noise on the link, a boot banner, a bad checksum or field)."""
         self.link.errors += 1
+        if kind != "junk":
+            self.link.corrupt += 1
         self.last_error = reason
 
     # ---- device messages ----
 
-    def apply(self, msg: dict, wall_time: float | None = None) -> None:
+    def apply(self, msg: wire.Message, wall_time: float | None = None) -> None:
         wall = time.time() if wall_time is None else wall_time
         self.last_wall = wall
-        t = msg.get("t")
-        self._seq(msg.get("seq"), t)
-        handler = getattr(self, f"_on_{t}", None)
-        if handler is not None:
-            handler(msg, wall)
+        self._seq(msg.seq, isinstance(msg, wire.Hello))
+        match msg:
+            case wire.Hello():
+                self._on_hello(msg)
+            case wire.Status():
+                self.status = {"uptime_ms": msg.uptime_ms, "state": msg.state, "eseq": msg.eseq, "boot": msg.boot,
+                               **dict(msg.counters)}
+                self.uptime_ms = msg.uptime_ms
+                if msg.state is not None:
+                    self.device_state = msg.state
+            case wire.Env():
+                level = self.levels.setdefault(msg.ch, Level())
+                if msg.values:
+                    level.env = msg.values[-1]
+                for key in ("floor", "on", "off"):
+                    if getattr(msg, key) is not None:
+                        setattr(level, key, getattr(msg, key))
+                level.wall = wall
+            case wire.Onset():
+                self.levels.setdefault(msg.ch, Level())
+                self.open[msg.ch] = OpenEpisode(msg.ch, msg.onset_ms, msg.detected_ms, wall, msg.eseq)
+            case wire.End():
+                self.open.pop(msg.ch, None)
+                self._record(Recent(wall, msg.ch, msg.kind, msg.duration_s, msg.peak_x))
+            case wire.Fault() if msg.ended:
+                self.faults.pop(msg.ch, None)
+                self._record(Recent(wall, msg.ch, "fault", msg.duration_s, None, msg.detail))
+            case wire.Fault():
+                self.faults[msg.ch] = msg.detail
+                self.open.pop(msg.ch, None)  # the detector abandons an episode when the sensor fails
+            case wire.Error():
+                self.link.errors += 1
+                self.last_error = f"{msg.cmd or 'device'}: {msg.msg}"
 
-    def _seq(self, seq: object, t: object) -> None:
+    def _seq(self, seq: int, hello: bool) -> None:
         self.link.messages += 1
-        if not isinstance(seq, int):
-            return
         last = self.link.last_seq
-        if t == "hello" or last is None or seq <= last:
+        if hello or last is None or seq <= last:
             pass  # a new run: first message, device reboot (seq restarts) or reconnect
         elif seq > last + 1:
             self.link.seq_gaps += 1
             self.link.lost += seq - last - 1
         self.link.last_seq = seq
 
-    def _on_hello(self, msg: dict, wall: float) -> None:
-        boot = None if msg.get("boot") is None else str(msg.get("boot"))
-        dev = None if msg.get("id") is None else str(msg["id"])
+    def _on_hello(self, msg: wire.Hello) -> None:
+        boot, dev = str(msg.boot), msg.id
         if boot != self.boot or dev != self.device_id:
             self.open.clear()
             self.faults.clear()
@@ -185,63 +179,16 @@ class MonitorState:
             self.uptime_ms = self.device_state = None
             self.last_error = f"device changed: {dev} (was {self.previous_device}); events kept apart"
         self.device_id = dev
-        self.device_name = msg.get("name") if isinstance(msg.get("name"), str) else None
-        self.fw = None if msg.get("fw") is None else str(msg["fw"])
+        self.device_name = msg.name
+        self.fw = msg.fw
         self.boot = boot
-        self.proto = msg.get("proto") if isinstance(msg.get("proto"), int) else None
-        self.rate = msg.get("rate") if isinstance(msg.get("rate"), int) else None
-        self.mode = msg.get("mode") if isinstance(msg.get("mode"), str) else None
-        self.scale = _num(msg.get("scale")) or 1.0
-        channels = msg.get("channels")
-        count = channels if isinstance(channels, int) else len(channels) if isinstance(channels, list) else 0
-        self.channel_names = {i: c for i, c in enumerate(channels) if isinstance(c, str)} \
-            if isinstance(channels, list) else {}
-        for ch in range(count):
+        self.proto = msg.proto
+        self.rate = msg.rate
+        self.mode = msg.mode
+        self.scale = float(msg.scale)
+        self.channel_names = dict(enumerate(msg.channels))
+        for ch in range(len(msg.channels)):
             self.levels.setdefault(ch, Level())
-
-    def _on_status(self, msg: dict, wall: float) -> None:
-        self.status = {k: v for k, v in msg.items() if k not in ("t", "seq")}
-        if isinstance(msg.get("uptime_ms"), int):
-            self.uptime_ms = msg["uptime_ms"]
-        if msg.get("state") is not None:
-            self.device_state = str(msg["state"])
-
-    def _on_env(self, msg: dict, wall: float) -> None:
-        ch = msg.get("ch", 0)
-        level = self.levels.setdefault(ch, Level())
-        values = msg.get("values")
-        if isinstance(values, list) and values:
-            level.env = _num(values[-1]) or 0.0
-        for key in ("floor", "on", "off"):
-            if _num(msg.get(key)) is not None:
-                setattr(level, key, _num(msg.get(key)))
-        level.wall = wall
-
-    def _on_onset(self, msg: dict, wall: float) -> None:
-        ch = msg.get("ch", 0)
-        onset = msg.get("onset_ms", 0)
-        self.levels.setdefault(ch, Level())
-        self.open[ch] = OpenEpisode(ch, onset, msg.get("detected_ms"), wall, msg.get("eseq"))
-
-    def _on_end(self, msg: dict, wall: float) -> None:
-        ch = msg.get("ch", 0)
-        self.open.pop(ch, None)
-        kind = kind_name(msg.get("kind"))
-        self._record(Recent(wall, ch, kind, _duration(msg), strength(msg)))
-
-    def _on_fault(self, msg: dict, wall: float) -> None:
-        ch = msg.get("ch", 0)
-        detail = fault_name(msg.get("detail"))
-        if fault_ended(msg):
-            self.faults.pop(ch, None)
-            self._record(Recent(wall, ch, "fault", _duration(msg), None, detail))
-        else:
-            self.faults[ch] = detail
-            self.open.pop(ch, None)  # the detector abandons an episode when the sensor fails
-
-    def _on_error(self, msg: dict, wall: float) -> None:
-        self.link.errors += 1
-        self.last_error = f"{msg.get('cmd') or 'device'}: {msg.get('msg') or 'error'}"
 
     def _record(self, rec: Recent) -> None:
         self.recent.appendleft(rec)
@@ -272,15 +219,6 @@ class MonitorState:
         now = self.last_wall if now is None else now
         lag = (ep.detected_ms - ep.onset_ms) / 1000 if isinstance(ep.detected_ms, int) else 0.0
         return max(0.0, (now or ep.wall) - ep.wall + lag)
-
-
-def _duration(msg: dict) -> float:
-    if _num(msg.get("duration_ms")) is not None:
-        return float(msg["duration_ms"]) / 1000
-    for a, b in (("onset_ms", "offset_ms"), ("start_ms", "end_ms")):
-        if isinstance(msg.get(a), int) and isinstance(msg.get(b), int):
-            return (msg[b] - msg[a]) / 1000
-    return 0.0
 
 
 # ---- rendering -------------------------------------------------------------------------------------------
@@ -353,6 +291,8 @@ def _header(state: MonitorState, width: int) -> list[Text]:
         how.append(f"  {state.rate or '?'} Hz {state.mode or ''}".rstrip())
     how.append(f"  msgs {link.messages}  seq gaps {link.seq_gaps} ({link.lost} lost)  errors {link.errors}  "
                f"reconnects {link.reconnects}")
+    if link.corrupt:
+        how.append(f"  corrupt {link.corrupt} dropped", style="yellow")
     if width >= len(who) + len(how) + 3:  # a wide screen: one line
         return [_line(Text.assemble(who, "   ", how), width)]
     return [_line(who, width), _line(how, width)]
@@ -377,8 +317,7 @@ def channel_label(state: MonitorState, ch: int) -> str:
 
 
 def _channels(state: MonitorState, width: int) -> Table:
-    k = state.scale or 1.0  # shown in ADC counts
-    num = lambda v: "-" if v is None else f"{v / k:.0f}" if v / k >= 100 else f"{v / k:.1f}"  # noqa: E731
+    num = lambda v: "-" if v is None else f"{v:.0f}" if v >= 100 else f"{v:.1f}"  # noqa: E731 - ADC counts
     names = {ch: channel_label(state, ch) for ch in state.levels}
     name_w = min(MAX_CHANNEL_NAME + (width - WIDTH) // 4, max([len(n) for n in names.values()] + [0]))
     name_w = max(0, name_w)
@@ -470,24 +409,21 @@ def render(state: MonitorState, now: float | None = None, width: int | None = No
     return Group(*top, _recent(state, max(1, rows), width))
 
 
-def plain_line(msg: dict, wall: float | None = None) -> str | None:
+def plain_line(msg: wire.Message, wall: float | None = None) -> str | None:
     """One log line per hello, onset, end, fault and error message (for a non-terminal stdout), else None."""
-    t = msg.get("t")
     stamp = datetime.fromtimestamp(time.time() if wall is None else wall).strftime("%Y-%m-%d %H:%M:%S")
-    ch = msg.get("ch", 0)
-    if t == "onset":
-        return f"{stamp} onset ch{ch} at {msg.get('onset_ms', '?')} ms"
-    if t == "end":
-        x = strength(msg)
-        peak = f" peak {x:.1f}x floor" if x else ""
-        return f"{stamp} end ch{ch} {kind_name(msg.get('kind'))} {_duration(msg):.2f} s{peak}"
-    if t == "fault":
-        detail = fault_name(msg.get("detail"))
-        if fault_ended(msg):
-            return f"{stamp} fault ch{ch} {detail} cleared after {_duration(msg):.1f} s"
-        return f"{stamp} fault ch{ch} {detail} started"
-    if t == "hello":
-        return f"{stamp} hello device {msg.get('id', '?')} fw {msg.get('fw', '?')} boot {msg.get('boot', '?')}"
-    if t == "error":
-        return f"{stamp} device error: {msg.get('cmd') or ''} {msg.get('msg') or ''}".rstrip()
+    match msg:
+        case wire.Onset():
+            return f"{stamp} onset ch{msg.ch} at {msg.onset_ms} ms"
+        case wire.End():
+            peak = f" peak {msg.peak_x:.1f}x floor" if msg.peak_x else ""
+            return f"{stamp} end ch{msg.ch} {msg.kind} {msg.duration_s:.2f} s{peak}"
+        case wire.Fault() if msg.ended:
+            return f"{stamp} fault ch{msg.ch} {msg.detail} cleared after {msg.duration_s:.1f} s"
+        case wire.Fault():
+            return f"{stamp} fault ch{msg.ch} {msg.detail} started"
+        case wire.Hello():
+            return f"{stamp} hello device {msg.id} fw {msg.fw} boot {msg.boot}"
+        case wire.Error():
+            return f"{stamp} device error: {msg.cmd or ''} {msg.msg}".rstrip()
     return None

@@ -8,6 +8,7 @@ the problem; the client counts it and drops the line, so nothing half-valid reac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from spasmfw import codes, protocol
 KIND_NAMES = tuple(codes.KIND_NAMES.values())  # twitch, tonic, clonus: the detector's, one definition
 FAULT_NAMES = tuple(codes.FAULT_NAMES.values())  # flat, rail
 CHECKED_PROTO = 2  # from this protocol version on every device line carries a checksum
+KNOWN_PROTO = 2  # the newest protocol this host understands
 MAX_CH = 15  # ESP32 ADC1 has 8 inputs: a larger channel index is a corrupted line
 MAX_MS = 2**53  # device times are non-negative integers (ms since boot)
 MAX_NUM = 2**40  # envelope levels (counts x scale) and counters
@@ -192,7 +194,7 @@ def _opt_int(d: dict, key: str, lo: int = 0, hi: int = MAX_NUM) -> int | None:
 
 def _num(d: dict, key: str) -> float:
     v = d.get(key)
-    if type(v) not in (int, float) or not 0 <= v <= MAX_NUM:
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= MAX_NUM:
         raise WireError(f"{d.get('t')}: {key}={v!r} is not a level 0..{MAX_NUM}")
     return float(v)
 
@@ -276,7 +278,7 @@ def _fault(d: dict, scale: float) -> Fault:
     return Fault(d["seq"], _int(d, "ch", 0, MAX_CH), _int(d, "eseq"), _str(d, "detail", FAULT_NAMES), start, end)
 
 
-_RECORDS = {"onset": _onset, "end": _end, "fault": _fault}
+_RECORDS: dict[str, Callable[[dict, float], Record]] = {"onset": _onset, "end": _end, "fault": _fault}
 
 
 def _log(d: dict, scale: float) -> Log:
@@ -318,8 +320,19 @@ def _error(d: dict, scale: float) -> Error:
     return Error(d["seq"], cmd, msg if isinstance(msg, str) else "error")
 
 
-_PARSERS = {"hello": _hello, "status": _status, "onset": _onset, "end": _end, "fault": _fault, "log": _log,
-            "env": _env, "raw": _raw, "ok": _ok, "error": _error}
+_PARSERS: dict[str, Callable[[dict, float], Message]] = {
+    "hello": _hello, "status": _status, "onset": _onset, "end": _end, "fault": _fault, "log": _log,
+    "env": _env, "raw": _raw, "ok": _ok, "error": _error,
+}
+
+
+TYPE_NAMES = {Hello: "hello", Status: "status", Onset: "onset", End: "end", Fault: "fault", Log: "log", Env: "env",
+              Raw: "raw", Ok: "ok", Error: "error"}
+
+
+def type_name(msg: Message) -> str:
+    """The message's `t` on the wire."""
+    return msg.t if isinstance(msg, Other) else TYPE_NAMES[type(msg)]
 
 
 def parse(d: dict, scale: float = 16) -> Message:

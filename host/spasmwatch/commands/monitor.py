@@ -89,10 +89,9 @@ def monitor_port(port: str | None, db: Path, *, seconds: float | None = None, on
     # a bad port, a board without the firmware or not the --device: one clear error, before any screen or
     # database
     client, hello = open_client(port)
-    if device is not None and str(hello.get("id")) != device:
+    if device is not None and hello.id != device:
         client.close()
-        raise LinkError(f"{client.port}: the board there is device {hello.get('id') or '?'}, not {device} "
-                        "(--device)")
+        raise LinkError(f"{client.port}: the board there is device {hello.id}, not {device} (--device)")
     with Store(db) as store:
         sink = LiveSink() if live else PlainSink(out)
         mon = Monitor(store, port, sink=sink, on_event=on_event, stream_env=live, device=device)
@@ -106,6 +105,9 @@ def monitor_port(port: str | None, db: Path, *, seconds: float | None = None, on
         except KeyboardInterrupt:
             mon.close("stopped by the user")
         text = summary(store, mon.device_id, mon.counts, mon.devices_seen)
+        if mon.rejected:  # never stored: say how many lines the link corrupted
+            text += (f"\n{mon.rejected} corrupted line(s) dropped (bad checksum or invalid field); what they "
+                     "held was asked for again with sync")
     print(text, file=sys.stderr if not live else sys.stdout, flush=True)
     return 0
 

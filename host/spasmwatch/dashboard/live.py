@@ -20,6 +20,7 @@ from typing import Any
 
 from spasmcore.errors import FatalError
 
+from .. import wire
 from ..store import FAULT
 from ..view import MonitorState
 from .history import ReadOnlyStore
@@ -36,7 +37,7 @@ class TeeState(MonitorState):
 
     hub: LiveHub
 
-    def apply(self, msg: dict, wall_time: float | None = None) -> None:
+    def apply(self, msg: wire.Message, wall_time: float | None = None) -> None:
         with self.hub.lock:
             super().apply(msg, wall_time)
         self.hub.on_message(msg, time.time() if wall_time is None else wall_time)
@@ -58,8 +59,8 @@ class HubSink:
     def __init__(self, hub: LiveHub) -> None:
         self.hub = hub
 
-    def message(self, msg: dict, wall: float) -> None:
-        self.hub.publish({"type": "event", "t": msg.get("t"), "wall": wall})
+    def message(self, msg: wire.Message, wall: float) -> None:
+        self.hub.publish({"type": "event", "t": wire.type_name(msg), "wall": wall})
 
     def notice(self, text: str) -> None:
         self.hub.notices.append(f"{datetime.now():%H:%M:%S} {text}")
@@ -143,19 +144,15 @@ class LiveHub:
 
     # ---- messages in -------------------------------------------------------------------------------------
 
-    def on_message(self, msg: dict, wall: float) -> None:
-        if msg.get("t") != "env" or not isinstance(msg.get("values"), list):
+    def on_message(self, msg: wire.Message, wall: float) -> None:
+        if not isinstance(msg, wire.Env) or not msg.values:
             return
-        ch = int(msg.get("ch", 0))
-        scale = self.state.scale or 1.0
-        values = [v / scale for v in msg["values"] if isinstance(v, (int, float))]
-        if not values:
-            return
+        ch, values = msg.ch, list(msg.values)  # ADC counts already (wire.parse scaled them)
         # spread the batch between the previous batch's arrival and this one's: the device sent them evenly
         prev = self._env_last.get(ch, wall - 0.1)
         step = max(0.0, min(wall - prev, 1.0)) / len(values)
         self._env_last[ch] = wall
-        thr = [float(x) / scale if isinstance(x := msg.get(k), (int, float)) else None for k in ("floor", "off", "on")]
+        thr = [msg.floor, msg.off, msg.on]
         points: list[list[float | None]] = [[wall - (len(values) - 1 - i) * step, v, *thr]
                                             for i, v in enumerate(values)]
         with self.lock:

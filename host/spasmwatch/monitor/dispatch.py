@@ -1,0 +1,230 @@
+"""What the monitor does with each typed message: one `match`, one transaction, the sync policy told."""
+
+from __future__ import annotations
+
+import time
+
+from .. import wire
+from ..client import Client, Incoming
+from ..link import LinkLost
+from ..store import Store
+from ..view import MonitorState
+from .hooks import HookRunner, payload
+from .sinks import Sink
+from .syncpolicy import SyncPolicy
+
+SYNC_STALL_S = 15.0  # a sync whose records stop coming (its closing ok lost) is asked again
+
+
+class Dispatch:
+    """The message half of Monitor (session.py holds the connection half); the attributes are Monitor's."""
+
+    store: Store
+    client: Client | None
+    sink: Sink
+    state: MonitorState
+    hooks: HookRunner | None
+    device_id: str | None
+    boot_id: str | None
+    connected: bool
+    link_id: int | None
+    last_seq_no: int | None
+    prev_rx_wall: float
+    gap_start: float | None
+    gap_reason: str
+    policy: SyncPolicy
+    sync_new: int
+    counts: dict[str, int]
+    devices_seen: list[str]
+    stream_env: bool
+    want_device: str | None
+    port_spec: str | None
+    last_seen_store: float
+    _saved_mark: int
+    _revived: bool
+    _refused: str | None
+
+    def _wrong_device(self, hello: wire.Hello) -> str:
+        """Why this hello is not the device --device insists on, "" when it is (or nothing is insisted on)."""
+        if self.want_device is None or hello.id == self.want_device:
+            return ""
+        return f"the board there is device {hello.id}, not {self.want_device} (--device)"
+
+    def _handle(self, inc: Incoming) -> None:
+        msg = inc.message
+        if msg is None:
+            self.state.bad_line(inc.error or "undecodable line", inc.kind)
+            return
+        if not self.connected:
+            self._revive(inc.wall)
+        if isinstance(msg, wire.Hello):
+            self._hello(msg, inc.wall)
+            return
+        hook = None
+        with self.store.batch():  # one message, one transaction: its row, its gap, the sync mark
+            self._track_seq(msg, inc.wall)
+            self.state.apply(msg, inc.wall)
+            match msg:
+                case wire.Onset() | wire.End() | wire.Fault():
+                    hook = self._live(msg, inc)
+                case wire.Log():
+                    self._replayed(msg, inc.wall)
+                case wire.Status():
+                    self._status(msg, inc.wall)
+                case wire.Ok(cmd="sync"):
+                    self._sync_done(msg)
+                case wire.Error():
+                    self.sink.message(msg, inc.wall)
+            self._save_mark()
+        if hook is not None and self.hooks is not None:
+            self.hooks.submit(hook)  # after the commit: the command hears only of stored events
+        self._maybe_sync()
+
+    def _live(self, msg: wire.Record, inc: Incoming) -> dict | None:
+        self.counts["live"] += 1
+        self.sink.message(msg, inc.wall)
+        if self.device_id is None:
+            return None
+        changed = self.store.add_message(msg, self.device_id, self.boot_id, wall=inc.wall)
+        self.policy.stored(msg.eseq)
+        if not changed or inc.msg is None:
+            return None
+        return payload(inc.msg, msg, self.device_id, self.boot_id, inc.wall,
+                       self.client.port if self.client else None)
+
+    def _replayed(self, msg: wire.Log, wall: float) -> None:
+        if self.device_id is None:
+            return
+        self.sync_new += int(self.store.add_message(msg, self.device_id, self.boot_id, wall=wall))
+        self.policy.stored(msg.record.eseq, replayed=True, now=time.monotonic())
+
+    def _track_seq(self, msg: wire.Message, wall: float) -> None:
+        """A jump in the message seq means lost lines: note the gap; the policy asks again for what they held."""
+        seq, last = msg.seq, self.last_seq_no
+        if last is not None and seq <= last:
+            return  # a message held while waiting for a reply, already older than the newest seen
+        if last is not None and seq > last + 1 and self.device_id is not None:
+            self.store.add_gap("seq", wall, wall, device_id=self.device_id, boot_id=self.boot_id,
+                               first_seq=last + 1, last_seq=seq - 1, detail=f"{seq - last - 1} message(s) lost")
+            self.policy.lines_lost()
+        self.last_seq_no = seq
+
+    def _status(self, msg: wire.Status, wall: float) -> None:
+        if self.device_id is None or self.client is None:
+            return
+        self.store.add_message(msg, self.device_id, self.boot_id, wall=wall)
+        if msg.boot is not None and str(msg.boot) != self.boot_id:
+            self.client.send("hello")  # a restart whose hello we missed: its reply resets everything
+            return
+        if msg.eseq is None:
+            return
+        held = max(self.policy.synced_to, self.policy.top_held())
+        if self.policy.board_at(msg.eseq):
+            self.sink.notice(f"the device's event log restarts at {msg.eseq} (store has {held}): its flash "
+                             "was erased or re-flashed; syncing its whole log")
+            self.store.set_sync_mark(self.device_id, 0, reset=True)
+            self._saved_mark = 0
+
+    def _sync_done(self, msg: wire.Ok) -> None:
+        data = msg.data if isinstance(msg.data, dict) else {}
+        count, last = data.get("count"), data.get("last")
+        ok = type(count) is int and type(last) is int
+        self.policy.sync_done(count if ok else -1, last if ok else 0)  # type: ignore[arg-type]
+        self.counts["synced"] += self.sync_new
+        if self.sync_new:
+            self.sink.notice(f"sync: {self.sync_new} event record(s) the monitor had missed are now stored")
+        self.sync_new = 0
+        if self.device_id is not None and self.boot_id is not None:
+            self.store.abandon_open(self.device_id, self.boot_id)  # the end of these will never come
+
+    def _save_mark(self) -> None:
+        if self.device_id is not None and self.policy.synced_to != self._saved_mark:
+            self.store.set_sync_mark(self.device_id, self.policy.synced_to)
+            self._saved_mark = self.policy.synced_to
+
+    def _maybe_sync(self) -> None:
+        """Send the `sync N` the policy asks for, if any (one at a time; N = the lowest hole)."""
+        if self.client is None or not self.connected or self.device_id is None:
+            return
+        now = time.monotonic()
+        since = self.policy.due(now)
+        if since is None:
+            return
+        self.policy.sent(since, now)
+        self.sync_new = 0
+        self.counts["syncs"] += 1
+        self.client.send("sync", since)
+
+    def _load_policy(self, dev: str) -> None:
+        synced, held = self.store.sync_mark(dev)
+        self.policy = SyncPolicy(synced, held, timeout=SYNC_STALL_S)
+        self._saved_mark = self.policy.synced_to
+
+    # ---- device identity and boots -----------------------------------------------------------------------
+
+    def _hello(self, msg: wire.Hello, wall: float, fresh_link: bool = False) -> None:
+        dev, boot = msg.id, str(msg.boot)
+        wrong = self._wrong_device(msg)
+        if wrong:  # a board that came back on the same open port is another one: not ours to store
+            self.sink.notice(f"{wrong}; waiting for {self.want_device}")
+            self._refused = dev
+            raise LinkLost(f"device {dev} answered instead of {self.want_device}")  # step() lets go of the port
+        new_boot = dev != self.device_id or boot != self.boot_id
+        old = (self.device_id, self.boot_id)
+        if dev not in self.devices_seen:
+            self.devices_seen.append(dev)
+        if self.device_id is not None and dev != self.device_id:
+            self._device_changed(old, dev, wall, fresh_link)
+        with self.store.batch():
+            self.state.apply(msg, wall)
+            self.store.add_message(msg, None, None, wall=wall)
+            if dev != self.device_id:
+                self._load_policy(dev)
+            self.device_id, self.boot_id = dev, boot
+            self.last_seq_no = msg.seq
+            self._link_after_hello(msg, old, new_boot, wall, fresh_link)
+        self._revived = False
+        self._refused = None
+        if new_boot or fresh_link:
+            self.sink.message(msg, wall)
+            if self.stream_env and self.client is not None:
+                self.client.send("stream env", True)  # not saved on the device: ask again after every boot
+            self.policy.lines_lost()  # what happened while we were away or the board restarted: ask
+        self._maybe_sync()
+
+    def _link_after_hello(self, msg: wire.Hello, old: tuple[str | None, str | None], new_boot: bool,
+                          wall: float, fresh_link: bool) -> None:
+        dev, boot = msg.id, str(msg.boot)
+        if msg.proto > wire.KNOWN_PROTO:
+            self.sink.notice(f"warning: the device speaks protocol v{msg.proto}, this spasmwatch knows v"
+                             f"{wire.KNOWN_PROTO}: update spasmwatch")
+        if fresh_link or self.link_id is None:
+            self.link_id = self.store.link_open(self.client.port if self.client else None, dev, wall)
+            self.last_seen_store = time.monotonic()
+        else:
+            self.store.link_seen(self.link_id, wall, device_id=dev)
+        if new_boot and old[0] == dev and old[1] is not None and not fresh_link and not self._revived:
+            self.store.add_gap("reboot", self.prev_rx_wall, wall, device_id=dev, boot_id=boot,
+                               detail=f"device restarted (boot {old[1]} -> {boot})")
+        if self.gap_start is not None:
+            self.store.add_gap("disconnect", self.gap_start, wall, device_id=dev, boot_id=boot,
+                               detail=self.gap_reason)
+            self.gap_start = None
+
+    def _device_changed(self, old: tuple[str | None, str | None], dev: str, wall: float,
+                        fresh_link: bool) -> None:
+        """Another board answered on the port: say so, and start over for it (its events are its own)."""
+        port = self.client.port if self.client else self.port_spec
+        self.sink.notice(f"warning: a different device answered on {port}: {dev} (was {old[0]}); its "
+                         f"events are stored apart (use --device {old[0]} to accept only that one)")
+        if self.gap_start is not None:  # the first device went away and has not come back
+            self.store.add_gap("disconnect", self.gap_start, wall, device_id=old[0], boot_id=old[1],
+                               detail=f"{self.gap_reason}; then device {dev} answered on {port}")
+            self.gap_start = None
+        if not fresh_link and self.link_id is not None:  # same open port: the session so far was the old one's
+            self.store.link_close(self.link_id, wall, reason=f"device {dev} answered instead")
+            self.link_id = None
+        self._revived = False
+
+    def _revive(self, wall: float) -> None:
+        raise NotImplementedError  # session.Monitor
