@@ -90,6 +90,7 @@ class LiveHub:
         self.thread: threading.Thread | None = None
         self._ro: ReadOnlyStore | None = None
         self.error: str | None = None
+        self.streams_ended = False
 
     # ---- the monitor thread ----------------------------------------------------------------------------
 
@@ -131,7 +132,13 @@ class LiveHub:
             self.waiting = reason
             self.publish({"type": "state"})
 
+    def end_streams(self) -> None:
+        """Let every browser's stream end now (the server is stopping: it must not wait for them)."""
+        self.streams_ended = True
+        self.publish(None)
+
     def close(self) -> None:
+        self.end_streams()
         self.stop_event.set()
         mon = self.monitor
         if mon is not None:
@@ -235,7 +242,7 @@ class LiveHub:
         self.subscribers.append((loop, q))
         try:
             yield "retry: 1000\n\n"
-            while not self.stop_event.is_set():
+            while not self.stop_event.is_set() and not self.streams_ended:
                 try:
                     item = await asyncio.wait_for(q.get(), HEARTBEAT_S)
                 except asyncio.TimeoutError:

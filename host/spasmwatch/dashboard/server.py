@@ -82,9 +82,17 @@ class Dashboard:
     def _server(self) -> Any:
         import uvicorn
 
+        live = self.live
+
+        class Server(uvicorn.Server):
+            def handle_exit(self, sig: int, frame: Any) -> None:
+                if live is not None:  # open event streams would hold the shutdown until cancelled
+                    live.end_streams()
+                super().handle_exit(sig, frame)
+
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on",
-                                timeout_graceful_shutdown=1, ws="none")
-        self.server = uvicorn.Server(config)
+                                timeout_graceful_shutdown=2, ws="none")
+        self.server = Server(config)
         return self.server
 
     def serve(self) -> None:
@@ -105,6 +113,8 @@ class Dashboard:
         return self.url
 
     def stop(self) -> None:
+        if self.live is not None:
+            self.live.end_streams()
         if self.server is not None:
             self.server.should_exit = True
         if self.thread is not None:

@@ -106,6 +106,7 @@ function rateChart(h) {
   const rate = h.days.map((d) => d.rate_h);
   const mon = h.days.map((d) => (d.monitored_s === null ? null : d.monitored_s / 3600));
   makeChart("h-rate", {
+    legend: {live: false},
     scales: {x: {time: true, range: [h.start, h.end]}, rate: {range: (u, lo, hi) => [0, Math.max(1, hi * 1.1)]},
              hours: {range: [0, 24]}},
     axes: [{}, {scale: "rate", label: "spasms / monitored h"},
@@ -159,7 +160,7 @@ function histChart(id, hist, label, fmtEdge) {
            {label: "episodes", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]}],
     series: [{label}].concat(cum.map(({k}) => ({label: k, stroke: COLORS[k], fill: COLORS[k], paths: bars,
                                                 points: {show: false}}))),
-    legend: {show: true},
+    legend: {live: false},
   }, [xs, ...cum.map((c) => c.vals)], []);
 }
 
@@ -208,18 +209,22 @@ function filters(prefix) {
   return q;
 }
 
+let historyAsked = 0;
+
 async function loadHistory() {
   const [a, b] = periodRange();
   const q = filters("h");
   q.set("from", a);
   q.set("to", b);
+  const asked = ++historyAsked;
   let h;
   try {
     h = await api(`/api/history?${q}`);
   } catch (e) {
-    $("h-range").textContent = `error: ${e.message}`;
+    if (asked === historyAsked) $("h-range").textContent = `error: ${e.message}`;
     return;
   }
+  if (asked !== historyAsked) return;  // a later choice was made meanwhile: its answer is the one to show
   window.lastHistory = h;
   $("h-range").textContent = `${a} to ${b}: ${h.days.length} day(s), times in this browser's time zone`;
   const t = h.totals;
@@ -275,16 +280,20 @@ function setCompareInputs(r) {
   $("c-b-from").value = r.b.first; $("c-b-to").value = r.b.last;
 }
 
+let compareAsked = 0;
+
 async function loadCompare(useDefault) {
   const q = filters("c");
   if (!useDefault) for (const k of ["a-from", "a-to", "b-from", "b-to"]) q.set(k.replace("-", "_"), $(`c-${k}`).value);
+  const asked = ++compareAsked;
   let r;
   try {
     r = await api(`/api/compare?${q}`);
   } catch (e) {
-    $("c-title").textContent = e.message;
+    if (asked === compareAsked) $("c-title").textContent = e.message;
     return;
   }
+  if (asked !== compareAsked) return;  // superseded by a later request
   window.lastCompare = r;
   setCompareInputs(r);
   const A = r.a, B = r.b;
@@ -365,7 +374,7 @@ function liveRender() {
     ...KINDS.map((k) => card(`today-${k}`, `${k} today`, String(c.today[k] || 0))),
   );
   $("live-events").replaceChildren(...(s.recent.length ? s.recent.map((e) => {
-    const li = el("li", {class: "live-event", "data-kind": e.kind || "open"});
+    const li = el("li", {class: "live-event", "data-kind": e.kind || "open", "data-id": String(e.id)});
     li.append(el("b", {class: `k-${e.kind || "twitch"}`}, e.kind || "in progress"),
               document.createTextNode(` ${fmtClock(e.t)} · ${chName(e.device, e.ch)} · ${e.d === null ? "…" : fmtDur(e.d)}` +
                                       (e.peak_x ? ` · ${e.peak_x.toFixed(1)}× rest` : "") + (e.detail ? ` · ${e.detail}` : "")));
@@ -383,7 +392,7 @@ function envChart(ch) {
   }
   if (!LIVE.chart[ch]) {
     LIVE.chart[ch] = new uPlot({
-      width: Math.max(300, holder.clientWidth || 900), height: 160,
+      width: Math.max(300, holder.clientWidth || 900), height: 160, legend: {live: false},
       scales: {x: {time: true}, y: {range: (u, lo, hi) => [0, Math.max(1, hi * 1.15)]}},
       axes: [{}, {label: "ADC counts"}],
       series: [{}, {label: "envelope", stroke: "#222", width: 1.5}, {label: "floor", stroke: "#2a9d3a", dash: [4, 4]},
@@ -461,6 +470,10 @@ async function start() {
   setInterval(envDraw, 250);
   setInterval(() => { if (LIVE.snap && LIVE.snap.enabled) liveRender(); }, 1000);  // the episode in progress grows
   if (INFO.live) liveConnect();
+  window.addEventListener("hashchange", () => {
+    const t = location.hash.slice(1);
+    if (["live", "history", "compare", "notes"].includes(t)) showTab(t);
+  });
   const tab = location.hash.slice(1);
   showTab(["live", "history", "compare", "notes"].includes(tab) ? tab : (INFO.live ? "live" : "history"));
   document.body.setAttribute("data-ready", "1");
