@@ -14,9 +14,8 @@ import socket
 import time
 
 try:
-    from . import netconfig, protocol
+    from . import protocol
 except ImportError:
-    import netconfig
     import protocol
 
 KEEPALIVE_S = 60
@@ -133,8 +132,8 @@ class Publisher:
     """poll(app, up) each block: connects when the link is up, sends what the flash log holds beyond the
     last acknowledged eseq, one event in flight; any failure closes the socket and retries after a back-off."""
 
-    def __init__(self, url, prefix, disc, dev_id, name, path):
-        self.host, self.port, self.user, self.password = netconfig.mqtt_parts(url)
+    def __init__(self, broker, prefix, disc, dev_id, name, path):
+        self.host, self.port, self.user, self.password = broker  # netconfig.mqtt_parts(url)
         self.dev = topic_word(dev_id)
         self.base = prefix + "/" + self.dev
         self.disc = disc

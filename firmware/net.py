@@ -31,12 +31,14 @@ class Net:
             self.tcp = tcpserve.TcpServer(n["tcp_port"], n["token"], n["read_open"])
         if n["mqtt"]:
             try:
-                from . import mqttpub
+                from . import mqttpub, netconfig
             except ImportError:
                 import mqttpub
+                import netconfig  # the caller may unload it afterwards: nothing here keeps a reference
             d = board.storage_dir
             path = (d if d.endswith("/") else d + "/") + mqttpub.ACKED_FILE
-            self.mqtt = mqttpub.Publisher(n["mqtt"], n["mqtt_prefix"], n["discovery"], dev, cfg["name"], path)
+            self.mqtt = mqttpub.Publisher(netconfig.mqtt_parts(n["mqtt"]), n["mqtt_prefix"], n["discovery"], dev,
+                                          cfg["name"], path)
         self.errors = 0
         self._said = time.ticks_add(time.ticks_ms(), -REPORT_MS)
         self._serial = board.write

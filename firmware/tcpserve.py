@@ -17,7 +17,7 @@ READ_ONLY = ("hello", "ping", "status", "help", "config get", "sync", "stream en
 # the command names (protocol v2 keeps them in NAMES, v1 had the COMMANDS dict)
 NAMES = getattr(protocol, "NAMES", None) or tuple(getattr(protocol, "COMMANDS", ()))
 _unseal = getattr(protocol, "unseal", None)  # v2: strips and checks a line's ` *XXXX`
-OUT_CAP = 4096  # bytes waiting for a slow client; beyond that whole lines are dropped (the host sees a seq gap)
+OUT_CAP = 2048  # bytes waiting for a slow client (a hello fits twice); beyond that whole lines are dropped (seq gap)
 MAX_READ = 256  # bytes read per poll, so a flood of input cannot starve sampling
 AUTH_GAP_MS = 2000  # after a wrong token the next attempt waits this long (slows guessing to 1800 an hour)
 _HUP = select.POLLHUP | select.POLLERR

@@ -2,7 +2,10 @@
 
 import time
 
-import network
+try:
+    import network
+except ImportError:  # the MicroPython unix port (the virtual board): the stand-in in firmware/unix
+    import rom_network as network
 
 CHECK_MS = 500  # link checks at most this often: isconnected() is cheap, but 20 calls a second buy nothing
 JOIN_MS = 20000  # a connect attempt that has not got an address by then is abandoned
