@@ -312,3 +312,62 @@ def test_too_little_monitored_time_gives_no_per_hour_rate(tmp_path: Path) -> Non
     rate = dict(summary(day(short)))["Spasms per hour"]
     assert rate.startswith("too little monitored time (30.0 s") and "per monitored hour" not in rate
     assert dict(summary(day(enough)))["Spasms per hour"] == "3.0 per monitored hour"
+
+
+# ---- report --from/--to: several weeks for a clinic visit -------------------------------------------------
+
+
+def test_range_report_for_a_clinic_visit(tmp_path: Path, capsys) -> None:
+    from datetime import date, timedelta
+
+    from spasmsim.weeks import fill_store, simulate_weeks
+    from spasmwatch.notes import add_note
+
+    first = date(2025, 1, 6)
+    w = simulate_weeks(28, first_day=first, seed=4, change_day=14)
+    db = tmp_path / "weeks.sqlite3"
+    with Store(db) as st:
+        fill_store(w, st)
+    for n in w.notes:
+        add_note(db, n.text, n.kind, n.at)
+    before = db.read_bytes()
+    out = tmp_path / "visit.html"
+    last = first + timedelta(days=27)
+    assert main(["report", "--db", str(db), "--from", str(first), "--to", str(last), "--out", str(out)]) == 0
+    eps = [e for e in w.episodes if e.kind != "fault"]
+    assert f"{len(eps)} episode(s)" in capsys.readouterr().out
+    page = out.read_text()
+    assert db.read_bytes() == before  # read-only: the report never writes the database
+    assert "<script" not in page and "http://" not in page and "https://" not in page  # self-contained
+    assert len(re.findall(r'<img src="data:image/png;base64,', page)) == 3
+    rows = re.findall(r"<tr><td>(\d{4}-\d\d-\d\d)</td>", page)
+    assert rows == [(first + timedelta(days=i)).isoformat() for i in range(28)]  # one row per day
+    assert f"<td>Spasm episodes</td><td>{len(eps)}</td>" in page
+    assert "not a validated clinical score" in page and "Penn-Spasm-Frequency-Scale-style" in page
+    assert "SCATS-style" in page and "baclofen 10 mg" in page
+    # before/after the medication note (day 14): the rates as computed from the simulation
+    note_day = first + timedelta(days=14)
+    assert f"Before and after “baclofen 10 mg three times a day” ({note_day})" in page
+    assert "Observational" in page
+    for a, b in ((first, note_day), (note_day, last + timedelta(days=1))):
+        t0 = datetime(a.year, a.month, a.day).astimezone().timestamp()
+        t1 = datetime(b.year, b.month, b.day).astimezone().timestamp()
+        n = sum(1 for e in eps if t0 <= e.onset_wall < t1)
+        mon = sum(max(0.0, min(s.end, t1) - max(s.start, t0)) for s in w.sessions)
+        assert f"<td>{n / (mon / 3600):.2f}</td>" in page
+
+
+def test_range_report_errors(day_db, capsys, tmp_path: Path) -> None:
+    path, _ = day_db
+    out = tmp_path / "r.html"
+    assert main(["report", "--db", str(path), "--from", "2025-03-10", "--day", "2025-03-10", "--out", str(out)]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main(["report", "--db", str(path), "--from", "2025-03-12", "--to", "2025-03-10", "--out", str(out)]) == 2
+    assert "before it starts" in capsys.readouterr().err
+    assert main(["report", "--db", str(path), "--from", "2025-3-x", "--out", str(out)]) == 2
+    assert main(["report", "--db", str(path), "--from", DAY, "--to", DAY, "--device", "nope", "--out",
+                 str(out)]) == 2
+    assert "dev1" in capsys.readouterr().err and not out.exists()
+    assert main(["report", "--db", str(tmp_path / "none.sqlite3"), "--from", DAY, "--out", str(out)]) == 2
+    assert main(["report", "--db", str(path), "--from", DAY, "--to", DAY, "--utc", "--out", str(out)]) == 0
+    assert "<td>Spasm episodes</td><td>60</td>" in out.read_text()  # the known day, as a range of one

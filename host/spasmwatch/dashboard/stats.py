@@ -158,7 +158,7 @@ def day_stats(data: RangeData) -> list[dict[str, object]]:
         inside = lambda e, a=start, b=end: e.onset_wall is not None and a <= e.onset_wall < b  # noqa: E731
         eps = [e for e in data.episodes if inside(e)]
         faults = [f for f in data.faults if inside(f)]
-        monitored = sum(b - a for a, b in data.spans(start, end)) if has_links else None
+        monitored = float(sum(b - a for a, b in data.spans(start, end))) if has_links else None
         row = {"day": day, "start": start, "end": end, **summarize(eps, monitored)}
         level, label = penn_band(len(eps), monitored)
         classes = [0, 0, 0]
@@ -186,7 +186,7 @@ def histogram(values: list[tuple[str, float]], edges: tuple[float, ...]) -> dict
 
 def period_figures(data: RangeData, days: list[dict[str, object]]) -> dict[str, object]:
     """summarize() over the whole range, plus the per-day rates (days with at least MIN_BAND_S monitored)."""
-    monitored = sum(b - a for a, b in data.spans()) if data.links else None
+    monitored = float(sum(b - a for a, b in data.spans())) if data.links else None
     fig = summarize(data.episodes, monitored)
     fig["days"] = len(days)
     fig["daily_rates"] = [d["rate_h"] for d in days if d["rate_h"] is not None]

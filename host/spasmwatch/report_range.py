@@ -1,0 +1,165 @@
+"""A printable report over a range of days for a clinic visit: rates per monitored hour, clinical-style bands,
+distributions, notes, and a before/after comparison around the latest note (self-contained HTML)."""
+
+from __future__ import annotations
+
+import html
+import statistics
+from datetime import datetime, timedelta, tzinfo
+
+from spasmcore.events import EPISODE_KINDS
+
+from .dashboard import stats
+from .dashboard.history import ReadOnlyStore
+from .report import _CSS, KIND_COLORS, DayData, _img, _png, _table, fig_hist, fmt_duration
+
+PRINT_CSS = """
+@media print{body{max-width:none;margin:0}h2{break-after:avoid}table,img{break-inside:avoid}}
+td:first-child{white-space:nowrap}
+.caveat{background:#fff8e5;border-left:4px solid #e0a800;padding:.5em .8em}
+"""
+
+
+def _pct(v: object) -> str:
+    return "–" if not isinstance(v, (int, float)) else f"{v:.1f} %"
+
+
+def _num(v: object, digits: int = 1) -> str:
+    return "–" if not isinstance(v, (int, float)) else f"{v:.{digits}f}"
+
+
+def fig_daily(data: stats.RangeData, days: list[dict[str, object]]):  # noqa: ANN201 - a matplotlib Figure
+    """Spasms per monitored hour per day (bars), monitored hours (line), notes as dashed lines."""
+    import matplotlib.pyplot as plt
+    from matplotlib.dates import DateFormatter
+
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    xs = [datetime.fromtimestamp(float(d["start"]) + 43200) for d in days]  # type: ignore[arg-type]
+    rates = [d["rate_h"] if d["rate_h"] is not None else 0.0 for d in days]
+    ax.bar(xs, rates, width=0.8, color=KIND_COLORS["clonus"], alpha=0.75, label="spasms per monitored hour")
+    ax.set_ylabel("spasms / monitored h")
+    ax2 = ax.twinx()
+    mon = [(d["monitored_s"] or 0.0) / 3600 for d in days]  # type: ignore[operator]
+    ax2.plot(xs, mon, color="#2a9d3a", marker="o", ms=3, lw=1.5, label="monitored hours")
+    ax2.set_ylim(0, 24)
+    ax2.set_ylabel("monitored h")
+    for n in data.notes:
+        t = datetime.fromtimestamp(n.at)
+        ax.axvline(t, color="#b8860b", ls="--", lw=1.2)
+        ax.text(t, ax.get_ylim()[1] * 0.97, f" {n.text}", fontsize=7, color="#7a5a00", va="top")
+    ax.xaxis.set_major_formatter(DateFormatter("%d %b"))
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, loc="upper left", bbox_to_anchor=(1.08, 1.0), fontsize=8, frameon=False)
+    ax.set_title("Spasms per monitored hour, per day (days with under 1 h monitored: no bar)", fontsize=10)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
+
+
+def summary_rows(fig: dict[str, object], days: list[dict[str, object]]) -> list[list[str]]:
+    by_kind = fig["by_kind"]
+    assert isinstance(by_kind, dict)
+    rated = [d for d in days if d["rate_h"] is not None]
+    daily = [float(d["rate_h"]) for d in rated]  # type: ignore[arg-type]
+    classes = [sum(int(d["clonus_classes"][i]) for d in days) for i in range(3)]  # type: ignore[index]
+    durs_med = fig["median_duration_s"]
+    rows = [["Days", f"{len(days)} ({len(rated)} with at least 1 h monitored)"],
+            ["Monitored time", fmt_duration(fig["monitored_s"]) if fig["monitored_s"] else "not recorded"],
+            ["Spasm episodes", str(fig["episodes"])]]
+    rows += [[f"  {k}", str(by_kind[k])] for k in EPISODE_KINDS]
+    rows += [["Spasms per monitored hour", _num(fig["rate_h"], 2)],
+             ["Median of the daily rates", _num(statistics.median(daily), 2) if daily else "–"],
+             ["Time in spasm", f"{fmt_duration(fig['spasm_s'])} ({_pct(fig['spasm_pct'])} of monitored time)"],  # type: ignore[arg-type]
+             ["Median duration", fmt_duration(durs_med) if isinstance(durs_med, float) else "–"],
+             ["Median strength", f"{_num(fig['median_peak_x'])}× resting level"],
+             ["Clonus by duration (< 3 s / 3–10 s / > 10 s)", " / ".join(map(str, classes))],
+             ["Sensor faults", str(fig["faults"])], ["Data gaps", str(fig["gaps"])]]
+    return rows
+
+
+def day_rows(days: list[dict[str, object]]) -> list[list[str]]:
+    out = []
+    for d in days:
+        mon = d["monitored_s"]
+        band = str(d["band"]) if d["band_level"] is not None else f"– ({d['band']})"
+        shown = fmt_duration(mon) if isinstance(mon, (int, float)) else "not recorded"
+        out.append([str(d["day"]), shown, str(d["episodes"]),
+                    _num(d["rate_h"]), band, fmt_duration(d["spasm_s"]),  # type: ignore[arg-type]
+                    *(str(n) for n in d["clonus_classes"]), str(d["faults"]), str(d["gaps"])])  # type: ignore[attr-defined]
+    return out
+
+
+def compare_section(ro: ReadOnlyStore, data: stats.RangeData, device: str | None, tz: tzinfo | None,
+                    now: float | None) -> str:
+    """Before/after the latest note in the range (the note's day starts 'after'), when both sides have days."""
+    if not data.notes:
+        return ""
+    note = data.notes[-1]
+    t = datetime.fromtimestamp(note.at, tz)
+    day = (t if tz else t.astimezone()).date()
+    first, last = datetime.fromisoformat(data.first).date(), datetime.fromisoformat(data.last).date()
+    if not first < day <= last:
+        return ""
+    res = stats.compare(ro, (first.isoformat(), (day - timedelta(days=1)).isoformat()),
+                        (day.isoformat(), last.isoformat()), device, None, tz, now)
+    a, b = res["a"], res["b"]
+    assert isinstance(a, dict) and isinstance(b, dict)
+    rows = [["Days", str(a["days"]), str(b["days"])],
+            ["Spasms per monitored hour", _num(a["rate_h"], 2), _num(b["rate_h"], 2)],
+            ["Time in spasm (of monitored time)", _pct(a["spasm_pct"]), _pct(b["spasm_pct"])],
+            ["Median duration", fmt_duration(a["median_duration_s"]), fmt_duration(b["median_duration_s"])],
+            ["Median strength (× rest)", _num(a["median_peak_x"]), _num(b["median_peak_x"])]]
+    rows += [[f"{k} share", _pct(a["kind_pct"][k]), _pct(b["kind_pct"][k])] for k in EPISODE_KINDS]
+    test = res["rate_test"]
+    assert isinstance(test, dict)
+    p = (f"{test['test']} of the daily rates: p = {test['p']:.2g}." if test["p"] is not None
+         else f"No test: {test['reason']}.")
+    return (f"<h2>Before and after “{html.escape(note.text)}” ({day})</h2>"
+            + _table(["", f"before ({a['first']} – {a['last']})", f"after ({b['first']} – {b['last']})"], rows)
+            + f"<p>{html.escape(p)}</p><p class='caveat'>{html.escape(stats.OBSERVATIONAL)}</p>")
+
+
+def render_range(ro: ReadOnlyStore, first: str, last: str, device: str | None = None, tz: tzinfo | None = None,
+                 now: float | None = None, source: str = "") -> tuple[str, stats.RangeData]:
+    """The page (no scripts, fonts or external files: charts are embedded PNGs) and the data it shows."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    data = stats.load_range(ro, first, last, device, None, tz, now)
+    days = stats.day_stats(data)
+    fig = stats.period_figures(data, days)
+    title = f"spasmwatch report — {first} to {last}"
+    devs = ", ".join(str(d.get("name") or d["device_id"]) + f" ({d['device_id']})" for d in ro.devices()
+                     if device is None or d["device_id"] == device) or "unknown"
+    zone = datetime.fromtimestamp(data.start).astimezone(tz).tzname() or "local time"
+    parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>", f"<title>{html.escape(title)}</title>",
+             f"<style>{_CSS}{PRINT_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
+             f"<p class='note'>Times in {html.escape(zone)}. Device(s): {html.escape(devs)}.</p>",
+             "<h2>Summary</h2>", _table(["", "value"], summary_rows(fig, days))]
+    if data.episodes or data.links:
+        parts.append("<h2>Spasms per monitored hour</h2>" + _img(_png(fig_daily(data, days)),
+                                                                   "spasms per monitored hour per day"))
+        as_day = DayData(day=first, start=data.start, end=data.end, tz=tz, episodes=data.episodes)
+        parts.append("<h2>Duration and strength</h2><div class='row'>"
+                     + _img(_png(fig_hist(as_day, lambda e: e.duration_s, "Episode durations",
+                                          "duration (log scale)", True)), "histogram of durations")
+                     + _img(_png(fig_hist(as_day, lambda e: e.peak_x, "Episode strength",
+                                          "peak envelope (× resting level)", False)), "histogram of strength")
+                     + "</div>")
+    parts.append("<h2>Per day</h2><p class='note'>Frequency band: Penn-Spasm-Frequency-Scale-style, by spasms per "
+                 "monitored hour (none, &lt; 1/h, 1–10/h, &gt; 10/h; needs 1 h of monitoring). Clonus by duration: "
+                 f"SCATS-style classes. Both {html.escape(stats.SENSOR_NOTE)}.</p>")
+    parts.append(_table(["day", "monitored", "episodes", "per monitored h", "frequency band", "time in spasm",
+                         "clonus < 3 s", "3–10 s", "> 10 s", "faults", "gaps"], day_rows(days)))
+    if data.notes:
+        parts.append("<h2>Notes and interventions</h2>" + _table(
+            ["time", "kind", "note"], [[f"{datetime.fromtimestamp(n.at, tz):%Y-%m-%d %H:%M}", n.kind, n.text]
+                                       for n in data.notes]))
+    parts.append(compare_section(ro, data, device, tz, now))
+    stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    origin = f" from {html.escape(source)}" if source else ""
+    parts.append("<p class='note'>Episodes are detected automatically from surface EMG and may be missed or "
+                 "mis-classified; spasmwatch is not a medical device, and the bands above are not clinical "
+                 f"scores. Generated {html.escape(stamp)}{origin}.</p></body></html>\n")
+    return "".join(parts), data
