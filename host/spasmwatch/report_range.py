@@ -31,11 +31,11 @@ def _num(v: object, digits: int = 1) -> str:
 def fig_daily(data: stats.RangeData, days: list[dict[str, object]]):  # noqa: ANN201 - a matplotlib Figure
     """Spasms per monitored hour per day (bars), monitored hours (line), notes as dashed lines."""
     import matplotlib.pyplot as plt
-    from matplotlib.dates import DateFormatter
+    from matplotlib.dates import DateFormatter, date2num
 
     fig, ax = plt.subplots(figsize=(10, 3.2))
-    xs = [datetime.fromtimestamp(float(d["start"]) + 43200) for d in days]  # type: ignore[arg-type]
-    rates = [d["rate_h"] if d["rate_h"] is not None else 0.0 for d in days]
+    xs = [float(date2num(datetime.fromtimestamp(float(d["start"]) + 43200))) for d in days]  # type: ignore[arg-type]
+    rates = [float(d["rate_h"]) if d["rate_h"] is not None else 0.0 for d in days]  # type: ignore[arg-type]
     ax.bar(xs, rates, width=0.8, color=KIND_COLORS["clonus"], alpha=0.75, label="spasms per monitored hour")
     ax.set_ylabel("spasms / monitored h")
     ax2 = ax.twinx()
@@ -44,9 +44,10 @@ def fig_daily(data: stats.RangeData, days: list[dict[str, object]]):  # noqa: AN
     ax2.set_ylim(0, 24)
     ax2.set_ylabel("monitored h")
     for n in data.notes:
-        t = datetime.fromtimestamp(n.at)
+        t = float(date2num(datetime.fromtimestamp(n.at)))
         ax.axvline(t, color="#b8860b", ls="--", lw=1.2)
         ax.text(t, ax.get_ylim()[1] * 0.97, f" {n.text}", fontsize=7, color="#7a5a00", va="top")
+    ax.xaxis_date()
     ax.xaxis.set_major_formatter(DateFormatter("%d %b"))
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
@@ -62,10 +63,14 @@ def summary_rows(fig: dict[str, object], days: list[dict[str, object]]) -> list[
     assert isinstance(by_kind, dict)
     rated = [d for d in days if d["rate_h"] is not None]
     daily = [float(d["rate_h"]) for d in rated]  # type: ignore[arg-type]
-    classes = [sum(int(d["clonus_classes"][i]) for d in days) for i in range(3)]  # type: ignore[index]
-    durs_med = fig["median_duration_s"]
+    classes = [0, 0, 0]
+    for d in days:
+        per_day = d["clonus_classes"]
+        assert isinstance(per_day, list)
+        classes = [c + int(x) for c, x in zip(classes, per_day, strict=True)]
+    durs_med, monitored = fig["median_duration_s"], fig["monitored_s"]
     rows = [["Days", f"{len(days)} ({len(rated)} with at least 1 h monitored)"],
-            ["Monitored time", fmt_duration(fig["monitored_s"]) if fig["monitored_s"] else "not recorded"],
+            ["Monitored time", fmt_duration(monitored) if isinstance(monitored, float) else "not recorded"],
             ["Spasm episodes", str(fig["episodes"])]]
     rows += [[f"  {k}", str(by_kind[k])] for k in EPISODE_KINDS]
     rows += [["Spasms per monitored hour", _num(fig["rate_h"], 2)],
