@@ -66,3 +66,48 @@ def test_demo_removes_its_files_unless_kept(tmp_path: Path, capsys: pytest.Captu
     assert cli.main(["demo", "--seconds", "0.5", "--speed", "12", "--dir", str(named)]) == 0
     assert (named / "events.sqlite3").is_file()  # a directory the user named is kept
     assert f"kept in {named}" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.micropython
+@pytest.mark.timeout(120)
+def test_demo_dashboard_serves_the_virtual_board_and_simulated_weeks(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import threading
+    import time
+    import urllib.request
+    import webbrowser
+
+    seen: dict[str, object] = {}
+
+    def browse(url: str) -> bool:  # instead of a browser: read the live view until an episode is in it
+        def poll() -> None:
+            end = time.monotonic() + 60
+            while time.monotonic() < end:
+                try:
+                    live = json.load(urllib.request.urlopen(url + "api/live", timeout=30))
+                    if live["recent"]:
+                        seen["live"] = live
+                        seen["info"] = json.load(urllib.request.urlopen(url + "api/info", timeout=30))
+                        return
+                except OSError:
+                    pass
+                time.sleep(0.2)
+
+        seen["url"] = url
+        threading.Thread(target=poll, daemon=True).start()
+        return True
+
+    monkeypatch.setattr(webbrowser, "open", browse)
+    assert cli.main(["demo", "--dashboard", "--seconds", "12", "--speed", "12", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert str(seen["url"]).startswith("http://127.0.0.1:") and f"dashboard on {seen['url']}" in out
+    live, info = seen["live"], seen["info"]
+    assert isinstance(live, dict) and isinstance(info, dict)
+    assert live["state"]["connected"] and live["recent"][0]["device"] == live["state"]["device_id"]
+    assert {d["id"] for d in info["devices"]} == {live["state"]["device_id"], demo.HISTORY_DEVICE}
+    assert info["latest_note"]["kind"] == "medication"
+    with Store(tmp_path / "events.sqlite3") as store:  # the monitor stored the board's events as usual
+        assert store.events(device=live["state"]["device_id"])
+        assert len(store.events(device=demo.HISTORY_DEVICE)) > 500

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import webbrowser
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ def register(subparsers: Any) -> None:
 
 
 def serve(db: Path, port: str | None, listen: str, open_browser: bool = False, *, out: Any = None,
-          started: Any = None) -> int:
+          seconds: float | None = None) -> int:
     """Run the dashboard in the foreground until Ctrl-C (shared by `dashboard` and `demo --dashboard`)."""
     from ..dashboard.live import LiveHub
     from ..dashboard.server import Dashboard
@@ -61,8 +62,10 @@ def serve(db: Path, port: str | None, listen: str, open_browser: bool = False, *
               f"?token={dash.token}\n  keep the token to yourself: it opens your spasm log", file=out, flush=True)
     if open_browser:
         webbrowser.open(dash.url)
-    if started is not None:
-        started(dash)
+    if seconds is not None:  # (demo --seconds, tests) a stop as Ctrl-C would do it
+        timer = threading.Timer(seconds, dash.request_stop)
+        timer.daemon = True
+        timer.start()
     try:
         dash.serve()
     finally:

@@ -17,6 +17,7 @@ SEED = 5
 MINUTES = 3.0
 DEFAULT_SECONDS = 30.0
 DEFAULT_SPEED = 5.0
+HISTORY_DEVICE = "sim0history"  # the simulated six weeks beside the virtual board in `demo --dashboard`
 
 DESCRIPTION = f"""\
 See what spasmwatch does without a board: a virtual board (the real firmware under the MicroPython unix
@@ -27,14 +28,18 @@ went and how to turn them into a report. Its files (about 1.4 MB in a temporary 
 the end unless --keep or --dir.
 
 Without a terminal (a pipe, CI) it prints one line per event instead of the live view.
+
+--dashboard shows it in the browser dashboard instead (spasmwatch dashboard, on this PC only), until Ctrl-C or
+--seconds. So that History and Compare have something to show, the demo's database also gets six weeks of
+simulated history of a second, simulated device (HISTORY_DEVICE), with a medication note halfway.
 """
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("demo", help="watch simulated spasms on a virtual board (no hardware needed)",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, metavar="N",
-                   help=f"stop after N seconds (default {DEFAULT_SECONDS:g})")
+    p.add_argument("--seconds", type=float, metavar="N",
+                   help=f"stop after N seconds (default {DEFAULT_SECONDS:g}; with --dashboard: at Ctrl-C)")
     p.add_argument("--speed", type=float, default=DEFAULT_SPEED, metavar="X",
                    help=f"playback speed of the recording (default {DEFAULT_SPEED:g}: spasms within seconds)")
     p.add_argument("--dir", metavar="DIR", help="put the recording, virtual flash and events here and keep them "
@@ -42,6 +47,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (the event database, the "
                    "recording and the virtual board's flash) and say where it is")
     p.add_argument("--plain", action="store_true", help="plain event lines even on a terminal")
+    p.add_argument("--dashboard", action="store_true", help="open the browser dashboard on the virtual board "
+                   "(with six weeks of simulated history to look at)")
     p.set_defaults(func=run)
 
 
@@ -55,12 +62,30 @@ def make_recording(path: Path) -> Path:
     return path
 
 
+def add_history(db: Path) -> int:
+    """Six weeks of simulated events of another device, and its notes, for the dashboard's History."""
+    from spasmsim.weeks import fill_store, simulate_weeks
+
+    from ..notes import add_note
+    from ..store import Store
+
+    weeks = simulate_weeks(42, seed=SEED, device_id=HISTORY_DEVICE)
+    with Store(db) as store:
+        fill_store(weeks, store)
+    for n in weeks.notes:
+        add_note(db, n.text, n.kind, n.at)
+    return len(weeks.episodes)
+
+
 def run(args: argparse.Namespace) -> int:
     from spasmsim.device import VirtualDevice
 
+    from .dashboard import serve
     from .monitor import monitor_port
 
-    if not args.seconds > 0 or math.isinf(args.seconds):
+    if args.seconds is None and not args.dashboard:
+        args.seconds = DEFAULT_SECONDS
+    if args.seconds is not None and (not args.seconds > 0 or math.isinf(args.seconds)):
         raise ConfigError("--seconds must be a positive number")
     if not 0 < args.speed <= 50 or math.isnan(args.speed):
         raise ConfigError("--speed must be in 0..50 (0 excluded)")
@@ -73,9 +98,16 @@ def run(args: argparse.Namespace) -> int:
         dev = VirtualDevice(rec, speed=args.speed, state_dir=where / "board", loop=True)
         try:
             port = dev.start()
+            until = f"for {args.seconds:g} s" if args.seconds else "until Ctrl-C"
             print(f"demo: a virtual board on {port} plays {MINUTES:g} min of simulated {SCENARIO} EMG at "
-                  f"x{args.speed:g} speed; monitoring for {args.seconds:g} s (Ctrl-C stops)", flush=True)
-            monitor_port(port, db, seconds=args.seconds, plain=args.plain)
+                  f"x{args.speed:g} speed; monitoring {until} (Ctrl-C stops)", flush=True)
+            if args.dashboard:
+                n = add_history(db)
+                print(f"demo: History and Compare also show {n} simulated events of six weeks from device "
+                      f"{HISTORY_DEVICE} (not the virtual board)", flush=True)
+                serve(db, port, "127.0.0.1:0", open_browser=True, seconds=args.seconds)
+            else:
+                monitor_port(port, db, seconds=args.seconds, plain=args.plain)
         finally:
             dev.close()
     finally:

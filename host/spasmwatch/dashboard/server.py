@@ -112,11 +112,15 @@ class Dashboard:
             raise RuntimeError("the dashboard server did not start")
         return self.url
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Ask the server to finish (from any thread), as Ctrl-C does."""
         if self.live is not None:
             self.live.end_streams()
         if self.server is not None:
             self.server.should_exit = True
+
+    def stop(self) -> None:
+        self.request_stop()
         if self.thread is not None:
             self.thread.join(15)
         self.sock.close()
