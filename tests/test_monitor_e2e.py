@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from signals import emg
 
+from spasmcore.crc16 import seal, split
 from spasmcore.errors import LinkError
 from spasmcore.recording import write_recording
 from spasmfw import protocol
@@ -536,3 +537,54 @@ def test_names_set_in_the_board_config_reach_the_view_store_and_report(recording
         data = DayData(day="x", start=0, end=1, tz=None, devices=store.devices())
         assert data.device_label(mon.device_id or "") == f"left leg ({mon.device_id})"
         assert data.channel_name(mon.device_id or "", 0) == "left calf"
+
+
+# ---- corrupted lines (issue 11.2): dropped and counted, what they held fetched again ----------------------
+
+
+class CheckedBoard(ScriptedBoard):
+    """A protocol v2 board: every line sealed with its CRC-16; it records the command lines as they came."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.raw_commands: list[bytes] = []
+
+    def send(self, t: str, **fields: object) -> None:
+        if t == "hello":
+            fields["proto"] = 2
+        self.seq += 1
+        body = json.dumps({"t": t, "seq": self.seq, **fields}, separators=(",", ":")).encode()
+        self.out.append(seal(body))
+
+    def command(self, line: bytes) -> None:
+        self.raw_commands.append(line)
+        super().command(line)
+
+
+@pytest.mark.parametrize("checked", [False, True])
+def test_corrupted_lines_never_crash_or_reach_the_store(tmp_path: Path, monkeypatch, checked: bool) -> None:
+    board = CheckedBoard() if checked else ScriptedBoard()
+    monkeypatch.setattr(Link, "open", staticmethod(lambda port, **kw: FakeLink(board, port)))
+    out = io.StringIO()
+    with Store(tmp_path / "e.sqlite3") as store:
+        mon = Monitor(store, "/dev/ttyFAKE0", sink=PlainSink(out))
+        mon.connect()
+        mon.step()
+        board.episode(134_490)
+        onset, end = board.out[-2:]
+        if checked:  # a flipped digit: the JSON stays valid, only the checksum shows it
+            board.out[-2] = onset.replace(b"134490", b"134491")
+            board.out[-1] = split(end)[0]  # the checksum cut off
+        else:  # v1: a flipped byte in a key, a digit lost (still valid JSON)
+            board.out[-2] = onset.replace(b"onset_ms", b"onset_mq")
+            board.out[-1] = end.replace(b'"onset_ms":134490', b'"onset_ms":13449')
+        board.episode(150_000)
+        for _ in range(4):
+            mon.step()
+        rows = store.events()
+        mon.close()
+    assert [(r.onset_ms, r.state, r.seq) for r in rows] == [(134_490, "closed", 2), (150_000, "closed", 4)]
+    assert mon.rejected == 2 and mon.state.link.corrupt == 2
+    assert board.commands.count("sync") == 2  # at the hello, then for the hole the dropped lines left
+    if checked:
+        assert all(split(c.rstrip(b"\n"))[1] for c in board.raw_commands[1:])  # after hello: all sealed

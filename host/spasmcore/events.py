@@ -8,9 +8,11 @@ import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from spasmfw import codes
+
 from .errors import InputError
 
-EPISODE_KINDS = ("twitch", "tonic", "clonus")
+EPISODE_KINDS = tuple(codes.KIND_NAMES.values())  # twitch, tonic, clonus: the firmware's one definition
 TRUTH_KINDS = ("tonic", "clonus", "jerk", "cramp", "fault")
 # An events CSV (replay --events, evaluate --save-events, spasmwatch events) can serve as truth, e.g. to compare
 # two runs: the detector's labels are read as the truth kinds they stand for.

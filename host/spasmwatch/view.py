@@ -300,7 +300,7 @@ def _header(state: MonitorState, width: int) -> list[Text]:
 
 def _counts(state: MonitorState, now: float | None, width: int) -> Text:
     hour, day = state.counts(now)
-    detail = lambda c: ", ".join(f"{k} {c[k]}" for k in ("twitch", "tonic", "clonus") if c[k])  # noqa: E731
+    detail = lambda c: ", ".join(f"{k} {c[k]}" for k in wire.KIND_NAMES if c[k])  # noqa: E731
     text = Text(f"this hour: {sum(hour.values())}", style="bold")
     if hour:
         text.append(f" ({detail(hour)})")

@@ -93,7 +93,7 @@ def to_json(events: list[StoredEvent], tz: tzinfo | None = None) -> str:
 
 def open_store(db: str | None) -> Store:
     """The database named by --db (or the default one); an error if it does not exist yet."""
-    return Store(Path(db).expanduser() if db else default_path(), must_exist=True)
+    return Store(Path(db).expanduser() if db else default_path(), readonly=True)  # never written by reading
 
 
 def check_device(store: Store, device: str | None) -> None:

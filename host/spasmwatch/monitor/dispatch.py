@@ -128,7 +128,7 @@ class Dispatch:
     def _sync_done(self, msg: wire.Ok) -> None:
         data = msg.data if isinstance(msg.data, dict) else {}
         count, last = data.get("count"), data.get("last")
-        ok = type(count) is int and type(last) is int
+        ok = type(count) is int and type(last) is int and count >= 0 and last >= 0
         self.policy.sync_done(count if ok else -1, last if ok else 0)  # type: ignore[arg-type]
         self.counts["synced"] += self.sync_new
         if self.sync_new:
@@ -138,9 +138,12 @@ class Dispatch:
             self.store.abandon_open(self.device_id, self.boot_id)  # the end of these will never come
 
     def _save_mark(self) -> None:
-        if self.device_id is not None and self.policy.synced_to != self._saved_mark:
+        """Persist synced_to when a complete sync moved it over holes: a run of held records needs no write
+        (`records` has them, and the policy loaded from the store runs over them again)."""
+        if self.device_id is not None and self.policy.holes_crossed and self.policy.synced_to > self._saved_mark:
             self.store.set_sync_mark(self.device_id, self.policy.synced_to)
             self._saved_mark = self.policy.synced_to
+            self.policy.holes_crossed = False
 
     def _maybe_sync(self) -> None:
         """Send the `sync N` the policy asks for, if any (one at a time; N = the lowest hole)."""

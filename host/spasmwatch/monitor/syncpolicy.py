@@ -32,6 +32,7 @@ class SyncPolicy:
     active_at: float = 0.0  # when it was sent or last brought a record
     got: set[int] = field(default_factory=set)  # eseqs of log records stored since it was sent
     syncs: int = 0
+    holes_crossed: bool = False  # synced_to moved over eseqs not held (a complete sync): worth persisting
 
     def __post_init__(self) -> None:
         self.held = {e for e in self.held if e > self.synced_to}
@@ -79,6 +80,8 @@ class SyncPolicy:
             return False  # an ok we were not waiting for (a duplicate, or one re-asked meanwhile)
         got = sum(1 for e in self.got if since < e <= last)
         if got == count and since <= self.synced_to and last >= self.synced_to:
+            covered = sum(1 for e in self.held if self.synced_to < e <= last)
+            self.holes_crossed |= covered < last - self.synced_to
             self.synced_to = last
             self.held = {e for e in self.held if e > last}
             self._advance()

@@ -65,8 +65,11 @@ class Episodes(Sessions):
         onset and the end as two records with their own eseq: the row takes the end's eseq when it closes.
         """
         received_at = time.time() if received_at is None else received_at
-        onset_wall = self._wall(device_id, boot_id, onset_ms, onset_wall)
-        offset_wall = self._wall(device_id, boot_id, offset_ms, offset_wall)
+        if onset_wall is None or offset_wall is None:  # one look-up of the boot's origin for both
+            origin = self.boot_wall(device_id, boot_id)
+            if origin is not None:
+                onset_wall = origin + onset_ms / 1000 if onset_wall is None else onset_wall
+                offset_wall = origin + offset_ms / 1000 if offset_wall is None else offset_wall
         values = dict(
             kind=kind, detail=detail, offset_ms=offset_ms, detected_ms=detected_ms, onset_wall=onset_wall,
             offset_wall=offset_wall, duration_s=(offset_ms - onset_ms) / 1000, peak=peak, mean=mean,

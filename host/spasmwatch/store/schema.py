@@ -4,6 +4,7 @@ and read-only databases."""
 from __future__ import annotations
 
 import sqlite3
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -139,9 +140,7 @@ class StoreBase:
         self._depth = 0
         try:
             if readonly:
-                # mode=ro: never written, so a read-only file (or a copy on a read-only medium) can be read
-                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
-                                          timeout=10.0)
+                self.db = self._connect_readonly()
                 self._check_readable()
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,6 +157,17 @@ class StoreBase:
                                 "file") from None
         except sqlite3.Error as exc:
             raise store_error(self.path, exc) from None
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """mode=ro: SQLite itself refuses every write. A WAL database in a folder we may not write (no -shm
+        file to create) is opened immutable: nobody can be writing it there."""
+        uri = f"file:{urllib.parse.quote(str(self.path.resolve()))}"
+        try:
+            db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, timeout=10.0)
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None, timeout=10.0)
 
     def _version(self) -> int:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
