@@ -20,6 +20,7 @@ from tests.signals import emg
 def small_blocks(monkeypatch):
     """Blocks of 512 rows and medians gathered only below 300 candidates: every pass and boundary is exercised."""
     monkeypatch.setattr(pipeline, "ROWS", 512)
+    monkeypatch.setattr(pipeline, "STREAM_MIN_BYTES", 0)  # stream even small text files
     monkeypatch.setattr(source, "COLLECT_MAX", 300)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections import Counter
 from importlib import resources
@@ -70,7 +71,8 @@ def register(subparsers: Any) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("recording", nargs="?", metavar="RECORDING", help="recording file (see formats above)")
+    p.add_argument("recording", nargs="*", metavar="RECORDING",
+                   help="recording file(s) or folder(s) (see formats above); several go through the batch mode")
     p.add_argument(
         "--example",
         action="store_true",
@@ -86,12 +88,23 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--engine",
-        choices=["python", "micropython"],
-        default="python",
-        help="run the detector under CPython (default) or the MicroPython unix port",
+        choices=["fast", "python", "micropython"],
+        help="fast (default): the firmware detector compiled from its own source, identical events (recordings "
+        "under 2 channel-minutes run the same source on CPython instead of loading the compiler); python: "
+        "always CPython; micropython: the MicroPython unix port",
     )
     p.add_argument("--events", metavar="OUT.csv", help="write the events to this CSV ('-' for stdout)")
+    p.add_argument("--jsonl", metavar="OUT.jsonl", help="write the events as JSON lines ('-' for stdout)")
+    p.add_argument("--annotate", metavar="OUT.edf",
+                   help="write the detector's input signal as EDF+ with every episode and fault as an annotation")
     p.add_argument("--json", action="store_true", help="print the recording, summary and events as JSON")
+    p.add_argument("--out", metavar="DIR", help="several recordings: write DIR/<name>.events.csv per recording "
+                   "and DIR/summary.csv")
+    p.add_argument("--jsonl-out", action="store_true", help="with --out: also write <name>.events.jsonl")
+    p.add_argument("--jobs", "-j", type=int, metavar="N", help="several recordings: worker processes "
+                   "(default: one per core)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="several recordings: run them on this Dask cluster (needs the 'cluster' extra)")
     p.add_argument(
         "--param",
         action="append",
@@ -239,16 +252,31 @@ def summary(rec: Recording, mode: str, events: list[Event]) -> str:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.example == (args.recording is not None):
-        raise ConfigError("give a RECORDING file or --example (not both)")
-    if args.json and args.events == "-":
-        raise ConfigError("--json and --events - both write to stdout: give --events a file")
+def _annotations(events: list[Event]) -> list[tuple[float, float, str]]:
+    """EDF+ annotation per event: onset, duration, and kind, channel and strength in the text."""
+    out = []
+    for e in events:
+        if e.kind == "fault":
+            text = f"fault {e.detail} ch{e.channel}"
+        else:
+            text = (f"{e.kind} ch{e.channel} peak_x={e.peak_x:.1f} mean_x={e.mean_x:.1f} "
+                    f"latency_ms={(e.detected_s - e.onset_s) * 1000:.0f}")
+        out.append((e.onset_s, e.duration_s, text))
+    return out
+
+
+def _write(what: str, target: str, write: Any) -> None:
+    try:
+        write()
+    except OSError as exc:
+        raise FatalError(f"cannot write {what} {target}: {exc.strerror}") from None
+
+
+def _single_reference(args: argparse.Namespace, path: Path, columns: list[int] | None,
+                      params: dict | None) -> tuple[Any, str, list[Event], list[Any] | None]:
+    """--engine micropython: the whole recording in memory, as the unix port needs it."""
     from spasmcore.recording import decimate, read_recording
 
-    path = example_path() if args.example else Path(args.recording)
-    columns = None if args.channel is None else parse_channels(args.channel)
-    params = parse_params(args.param) or None
     rec = read_recording(path, rate_hz=args.rate, units=args.units, columns=columns)
     ui.show_recording(rec)
     mode = args.mode or rec.mode or "raw"
@@ -257,25 +285,68 @@ def run(args: argparse.Namespace) -> int:
         rec = decimate(rec, factor)
         ui.note(f"decimated by {factor} to {rec.rate_hz:g} Hz (the detector takes at most 2000 Hz)")
     if columns is None and len(rec.indices) > 1:
-        labels = [ch for i, ch in enumerate(rec.indices) if _looks_like_labels(rec.channels[i], rec.rate_hz)]
-        if labels:
-            ui.note(
-                f"channel(s) {', '.join(map(str, labels))} look like a cue/label column, not EMG; "
-                "select the EMG channels with --channel"
-            )
-
-    from ..detect import filter_notes
-
-    for note in filter_notes(params, mode, rec.rate_hz):
-        ui.note(note)  # what the detector changed of the filters at this rate (never silently)
+        _label_note([ch for i, ch in enumerate(rec.indices) if _looks_like_labels(rec.channels[i], rec.rate_hz)])
+    _filter_notes(params, mode, rec.rate_hz)
     with ui.progress(f"replaying {path.name}", total=rec.duration_s * len(rec.indices)) as bar:
         events = replay(rec, mode, params, args.engine, progress=bar)
+    counts = [_counts(rec, i, mode) for i in range(len(rec.indices))] if args.annotate else None
+    return rec, mode, events, counts
+
+
+def _label_note(labels: list[int]) -> None:
+    if labels:
+        ui.note(
+            f"channel(s) {', '.join(map(str, labels))} look like a cue/label column, not EMG; "
+            "select the EMG channels with --channel"
+        )
+
+
+def _filter_notes(params: dict | None, mode: str, rate_hz: float) -> None:
+    from ..detect import filter_notes
+
+    for note in filter_notes(params, mode, rate_hz):
+        ui.note(note)  # what the detector changed of the filters at this rate (never silently)
+
+
+def _single(args: argparse.Namespace, path: Path, columns: list[int] | None, params: dict | None) -> int:
+    if args.engine == "micropython":
+        rec, mode, events, counts = _single_reference(args, path, columns, params)
+    else:
+        from ..engine.pipeline import replay_file
+
+        notes: list[str] = []
+        with ui.progress(f"replaying {path.name}", total=1.0) as bar:
+            def step(n: int, total: int, n_events: int) -> None:
+                bar.step(n / max(total, 1), label=f"replaying {path.name}: {n_events} event(s)")
+
+            r = replay_file(str(path), mode=args.mode, rate=args.rate, units=args.units, columns=columns,
+                            params=params, engine=args.engine or "auto", progress=step,
+                            keep_counts=bool(args.annotate), notes=notes)
+        rec, mode, events, counts = r.source, r.mode, r.events, r.counts
+        ui.show_recording(rec)
+        for note in notes:
+            ui.note(note)
+        if columns is None:
+            _label_note(r.label_channels)
+        _filter_notes(params, mode, rec.rate_hz)
+    if args.annotate:
+        from spasmcore.readers.edf import write_annotated
+
+        assert counts is not None
+        _write("the annotated EDF", args.annotate, lambda: write_annotated(
+            args.annotate, rec.rate_hz, counts, [str(n) for n in rec.names], _annotations(events)))
+        ui.note(f"signal and {len(events)} annotation(s) written to {args.annotate}")
+    if args.jsonl:
+        from ..jsonl import events_to_jsonl, write_jsonl
+
+        if args.jsonl == "-":
+            sys.stdout.write(events_to_jsonl(events))
+            print(summary(rec, mode, events), file=sys.stderr)
+            return 0
+        _write("events", args.jsonl, lambda: write_jsonl(args.jsonl, events))
     if args.json:
         if args.events:
-            try:
-                write_events(args.events, events)
-            except OSError as exc:
-                raise FatalError(f"cannot write {args.events}: {exc.strerror}") from None
+            _write("events", args.events, lambda: write_events(args.events, events))
         json.dump(to_json(rec, mode, events), sys.stdout, indent=1, allow_nan=False)
         sys.stdout.write("\n")
         return 0
@@ -284,13 +355,81 @@ def run(args: argparse.Namespace) -> int:
         print(summary(rec, mode, events), file=sys.stderr)
         return 0
     if args.events:
-        try:
-            write_events(args.events, events)
-        except OSError as exc:
-            raise FatalError(f"cannot write {args.events}: {exc.strerror}") from None
+        _write("events", args.events, lambda: write_events(args.events, events))
         print(f"{summary(rec, mode, events)}; events written to {args.events}")
         return 0
     if events:
         print(format_table(events))
     print(summary(rec, mode, events))
     return 0
+
+
+def _batch(args: argparse.Namespace, inputs: list[str], columns: list[int] | None, params: dict | None) -> int:
+    from ..engine import batch
+
+    for flag in ("events", "jsonl", "annotate", "json"):
+        if getattr(args, flag):
+            raise ConfigError(f"--{flag} takes one recording; for several use --out DIR")
+    if args.engine == "micropython":
+        raise ConfigError("--engine micropython replays one recording at a time")
+    paths = batch.expand(inputs)
+    out_dir = Path(args.out) if args.out else None
+    if out_dir is not None:
+        _write("into", str(out_dir), lambda: out_dir.mkdir(parents=True, exist_ok=True))
+    engine = args.engine or "fast"
+    jobs = [batch.Job(p, args.mode, args.rate, args.units, columns, params, engine) for p in paths]
+    workers = args.jobs or batch.default_jobs(len(jobs))
+    root = os.path.commonpath([str(Path(p).resolve().parent) for p in paths])
+    totals = {"files": 0, "samples": 0, "events": 0}
+    with ui.progress(f"replaying {len(paths)} recordings", total=len(paths)) as bar:
+        def done(o: Any) -> None:
+            totals["files"] += 1
+            totals["samples"] += o.n_samples * len(o.channels)
+            totals["events"] += len(o.events)
+            bar.step(1, label=f"{totals['files']}/{len(paths)} files, {totals['samples']:,} samples, "
+                              f"{totals['events']} events")
+            if out_dir is not None and not o.error:
+                stem = out_dir / f"{batch.output_stem(o.path, root)}.events"
+                _write("events", f"{stem}.csv", lambda: write_events(f"{stem}.csv", o.events))
+                if args.jsonl_out:
+                    from ..jsonl import write_jsonl
+
+                    _write("events", f"{stem}.jsonl", lambda: write_jsonl(f"{stem}.jsonl", o.events, o.path))
+
+        outcomes = batch.run_batch(jobs, workers, args.scheduler, on_done=done)
+    for o in outcomes:
+        for w in o.warnings:
+            ui.warn(w)
+        if o.error:
+            ui.warn(o.error)
+    print(batch.format_summary(outcomes))
+    if out_dir is not None:
+        import csv
+
+        rows = batch.summary_rows(outcomes)
+
+        def write_summary() -> None:
+            with open(out_dir / "summary.csv", "w", newline="") as fh:
+                w = csv.DictWriter(fh, list(rows[0]), lineterminator="\n")
+                w.writeheader()
+                w.writerows(rows)
+
+        _write("the summary", str(out_dir / "summary.csv"), write_summary)
+        print(f"{len(outcomes)} recording(s): events and summary.csv written to {out_dir}")
+    failed = sum(1 for o in outcomes if o.error)
+    return 1 if failed else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.example == bool(args.recording):
+        raise ConfigError("give a RECORDING file or --example (not both)")
+    if args.json and args.events == "-":
+        raise ConfigError("--json and --events - both write to stdout: give --events a file")
+    if sum(1 for x in (args.events, args.jsonl) if x == "-") + bool(args.json) > 1:
+        raise ConfigError("only one of --json, --events -, --jsonl - can write to stdout")
+    columns = None if args.channel is None else parse_channels(args.channel)
+    params = parse_params(args.param) or None
+    inputs = [str(example_path())] if args.example else list(args.recording)
+    if len(inputs) > 1 or args.out or args.scheduler or Path(inputs[0]).is_dir():
+        return _batch(args, inputs, columns, params)
+    return _single(args, Path(inputs[0]), columns, params)

@@ -23,6 +23,7 @@ from spasmfw import detector as fw
 from . import transform
 
 BLOCK = 256  # samples per process() call between drains, as the CPython reference (detect.BLOCK)
+REC_LEN = 8  # ints per queued record: the fields Detector.pop returns
 OUT_ROWS = 1024  # records handed back per driver call (more: the driver is called again)
 
 DRIVER = '''
@@ -79,14 +80,14 @@ class Compiled:
     def _render(self) -> str:
         slots = dict(self.plan.slots)
         flushed = len(slots)  # one extra slot: the driver's own "flush done" flag
-        g = fw.Detector.pop.__globals__
+        queue = len(vars(fw.Detector(1000, "raw", {}))["q"])  # REC_LEN ints per record (pop's 8 fields) x queue
         header = (f'"""Generated from the firmware detector by spasmwatch.engine.transform (source {self.key}); '
                   'do not edit."""\n\nfrom numba import njit\n\n'
                   f"SLOTS = {slots!r}\nARRAYS = {self.plan.arrays!r}\nN_SLOTS = {flushed + 1}\n\n")
         funcs = self.plan.source.replace("\ndef ", "\n@njit(cache=True)\ndef ")
         driver = DRIVER.format(ctx_arrays=", ".join(self.plan.ctx_args[1:]), q_len=slots["q_len"],
                                q_head=slots["q_head"], dropped=slots["dropped"], flushed=flushed,
-                               rec_len=int(g["REC_LEN"]), queue_len=int(g["QUEUE_LEN"]))
+                               rec_len=REC_LEN, queue_len=queue // REC_LEN)
         return header + "@njit(cache=True)\n" + funcs + "\n" + driver
 
     def _load(self) -> types.ModuleType:

@@ -8,12 +8,13 @@ filter over the whole channel, so those (and formats read_recording reads whole)
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from spasmcore.errors import ConfigError, InputError
+from spasmcore.errors import InputError
 from spasmcore.events import Event
 from spasmcore.readers import Fallback, Source, open_source, open_whole
 from spasmcore.readers.source import BLOCK_ROWS, from_recording
@@ -23,6 +24,9 @@ from .convert import Converter, prepare_counts
 ROWS = BLOCK_ROWS  # rows per block through every pass (a multiple of detect.BLOCK; tests make it small)
 
 DETECTOR_MAX_RATE_HZ = 2000.0
+STREAM_MIN_BYTES = 2 << 20  # smaller text files are read whole (no pyarrow import for a short file)
+FAST_MIN_SAMPLES = 120_000  # engine "auto": fewer channel-samples run on CPython (loading the compiled engine
+# costs ~0.8 s, the CPython detector needs ~0.3 s for 2 channel-minutes at 1 kHz; the events are identical)
 LABEL_MAX_DISTINCT = 10
 
 
@@ -98,7 +102,11 @@ def _stats_pass(src: Source, progress: Callable[[int], None] | None) -> list[Sta
 
 
 def _open(path: str, rate: float | None, units: str | None, columns: list[int] | None) -> tuple[Source, list[Stats]]:
-    src = open_source(path, rate_hz=rate, units=units, columns=columns)
+    try:
+        big = os.path.getsize(path) >= STREAM_MIN_BYTES
+    except OSError:
+        big = False  # (open_source says what is wrong with the path)
+    src = open_source(path, rate_hz=rate, units=units, columns=columns, stream=big)
     try:
         return src, _stats_pass(src, None)
     except Fallback:
@@ -124,9 +132,11 @@ def _channel_blocks(src: Source, k: int) -> Callable[[], Iterator[np.ndarray]]:
 
 def replay_file(path: str, mode: str | None = None, rate: float | None = None, units: str | None = None,
                 columns: list[int] | None = None, params: dict | None = None, engine: str = "fast",
-                progress: Callable[[int, int], None] | None = None, keep_counts: bool = False,
+                progress: Callable[[int, int, int], None] | None = None, keep_counts: bool = False,
                 notes: list[str] | None = None) -> Replayed:
-    """Detect every channel of one recording; `progress(samples, events)` after every block."""
+    """Detect every channel of one recording; `progress(rows, total rows, events so far)` after every block.
+
+    engine: fast, python, or auto (fast, but short recordings on CPython: see FAST_MIN_SAMPLES)."""
     from ..detect import check_params, records_to_events, stream
 
     notes = notes if notes is not None else []
@@ -139,13 +149,14 @@ def replay_file(path: str, mode: str | None = None, rate: float | None = None, u
     unit_list = src.channel_units or [src.units or _units_guess(stats)] * width
     if len(unit_list) != width:
         unit_list = [unit_list[0]] * width
-    if src.units == "" and unit_list[0] not in ("counts", "au"):
-        raise InputError(f"{path}: unknown units")
+    if not src.units:
+        src.units = unit_list[0]
+        src.notes.append(f"units {src.units} (guessed from the values)")
+    if engine == "auto":
+        engine = "fast" if stats[0].n * len(take) > FAST_MIN_SAMPLES else "python"
+        src.notes.append(f"engine {engine} ({stats[0].n * len(take)} channel-samples)")
     run_mode = mode or src.mode or "raw"
-    try:
-        check_params(params, run_mode, src.rate_hz)
-    except ConfigError:
-        raise
+    check_params(params, run_mode, src.rate_hz)
     convs = []
     for k in take:
         c = Converter(unit_list[k], run_mode, src.rate_hz)
@@ -166,7 +177,7 @@ def replay_file(path: str, mode: str | None = None, rate: float | None = None, u
                     kept[j].append(counts)
             done += block.shape[0]
             if progress is not None:
-                progress(block.shape[0], n_events)
+                progress(block.shape[0], stats[0].n, n_events)
     except Fallback:  # (a pass already read every block: a file changing under us)
         raise InputError(f"{path}: the file changed while it was read") from None
     events: list[Event] = []
