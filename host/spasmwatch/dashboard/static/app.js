@@ -156,7 +156,9 @@ function histChart(id, hist, label, fmtEdge) {
   makeChart(id, {
     width: Math.max(300, ($(id).clientWidth || 450)),
     scales: {x: {time: false, range: [-0.6, n - 0.4]}, y: {range: (u, lo, hi) => [0, Math.max(1, hi * 1.1)]}},
-    axes: [{splits: () => xs, values: (u, t) => t.map((i) => fmtEdge(hist.edges[i], i === n - 1)), rotate: 0, size: 40},
+    // bins are labelled by their lower edge; the first one, from 0, by the edge it stays under
+    axes: [{splits: () => xs, values: (u, t) => t.map((i) => (i === 0 ? `<${fmtEdge(hist.edges[1], false)}` :
+                                                              fmtEdge(hist.edges[i], i === n - 1))), size: 40},
            {label: "episodes", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]}],
     series: [{label}].concat(cum.map(({k}) => ({label: k, stroke: COLORS[k], fill: COLORS[k], paths: bars,
                                                 points: {show: false}}))),
@@ -393,17 +395,21 @@ function envChart(ch) {
   if (!LIVE.chart[ch]) {
     LIVE.chart[ch] = new uPlot({
       width: Math.max(300, holder.clientWidth || 900), height: 160, legend: {live: false},
-      scales: {x: {time: true}, y: {range: (u, lo, hi) => [0, Math.max(1, hi * 1.15)]}},
+      // a fixed window ending now: the trace scrolls, and a quiet board shows as a flat line, not a zoom
+      scales: {x: {time: true, range: () => { const t = Date.now() / 1000; return [t - ENV_WINDOW_S, t]; }},
+               y: {range: (u, lo, hi) => [0, Math.max(1, hi * 1.15)]}},
       axes: [{}, {label: "ADC counts"}],
-      series: [{}, {label: "envelope", stroke: "#222", width: 1.5}, {label: "floor", stroke: "#2a9d3a", dash: [4, 4]},
-               {label: "off", stroke: "#e0a800", dash: [6, 3]}, {label: "on", stroke: "#c0392b", dash: [6, 3]}],
+      series: [{}, {label: "envelope", stroke: "#222", width: 1.5, points: {show: false}},
+               {label: "floor", stroke: "#2a9d3a", dash: [4, 4], points: {show: false}},
+               {label: "off", stroke: "#e0a800", dash: [6, 3], points: {show: false}},
+               {label: "on", stroke: "#c0392b", dash: [6, 3], points: {show: false}}],
     }, [[], [], [], [], []], holder);
   }
   return LIVE.chart[ch];
 }
 
 function envDraw() {
-  if (!LIVE.dirty) return;
+  if (!LIVE.dirty && !Object.keys(LIVE.env).length) return;
   LIVE.dirty = false;
   const now = Date.now() / 1000;
   for (const [ch, pts] of Object.entries(LIVE.env)) {
