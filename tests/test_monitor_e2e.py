@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import threading
 import time
 from collections import Counter
@@ -588,3 +589,62 @@ def test_corrupted_lines_never_crash_or_reach_the_store(tmp_path: Path, monkeypa
     assert board.commands.count("sync") == 2  # at the hello, then for the hole the dropped lines left
     if checked:
         assert all(split(c.rstrip(b"\n"))[1] for c in board.raw_commands[1:])  # after hello: all sealed
+
+
+class LossyLink(FakeLink):
+    """A link that drops and duplicates device lines and drops commands (issue 11.1: 20 % drops lost ends)."""
+
+    def __init__(self, board: ScriptedBoard, port: str, seed: int, drop: float = 0.2) -> None:
+        super().__init__(board, port)
+        self.rnd = random.Random(seed)
+        self.drop = drop
+
+    def read_lines(self, timeout: float = 0.05) -> list[bytes]:
+        out = []
+        for line in super().read_lines(timeout):
+            r = self.rnd.random()
+            if r < self.drop:
+                continue
+            out += [line, line] if r < self.drop * 1.5 else [line]
+        return out
+
+    def write(self, data: bytes) -> None:
+        if self.rnd.random() >= self.drop:  # a lost command: no reply, the policy's timeout asks again
+            super().write(data)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_lossy_link_loses_nothing(tmp_path: Path, monkeypatch, seed: int) -> None:
+    board = ScriptedBoard()
+    links: list[LossyLink] = []
+
+    def lossy_open(port: str, **kw: object) -> LossyLink:
+        links.append(LossyLink(board, port, seed))
+        return links[-1]
+
+    monkeypatch.setattr(Link, "open", staticmethod(lossy_open))
+    monkeypatch.setattr("spasmwatch.monitor.dispatch.SYNC_STALL_S", 0.05)
+    with Store(tmp_path / "e.sqlite3") as store:
+        mon = Monitor(store, "/dev/ttyFAKE0", probe_s=30, dead_s=60)
+        while mon.client is None:
+            try:
+                mon.connect()  # the hello itself may be lost
+            except LinkError:
+                pass
+        for k in range(60):
+            board.episode(1000 * (k + 1))
+            if k % 5 == 4:
+                board.send("status", uptime_ms=1000 * k, eseq=board.eseq, boot=board.boot)
+            mon.step(0)
+        links[-1].drop = 0.0  # the link heals: what is missing must now come back
+        end = time.monotonic() + 30
+        while time.monotonic() < end and (mon.syncing or mon.policy.due(time.monotonic() + 1) is not None
+                                          or mon.policy.synced_to < board.eseq):
+            board.send("status", uptime_ms=99_000, eseq=board.eseq, boot=board.boot)
+            time.sleep(0.06)
+            mon.step(0)
+        rows = store.events()
+        mon.close()
+    got = sorted((r.onset_ms, r.state, r.seq) for r in rows)  # (by wall time, rows come in origin-estimate order)
+    assert got == [(1000 * (k + 1), "closed", 2 * k + 2) for k in range(60)]
+    assert mon.policy.synced_to == board.eseq == 120 and mon.counts["syncs"] >= 2

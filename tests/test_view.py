@@ -10,7 +10,8 @@ from rich.console import Console
 
 from spasmfw import protocol
 from spasmwatch import wire as typed
-from spasmwatch.view import Level, MonitorState, Recent, level_bar, plain_line, render
+from spasmwatch.screen import level_bar, plain_line, render
+from spasmwatch.view import Level, MonitorState, Recent
 
 W0 = datetime(2025, 3, 10, 14, 20).timestamp()  # local time: the counts use local clock hours
 

@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from .. import wire
-from ..view import MonitorState, plain_line, render
+from ..screen import plain_line, render
+from ..view import MonitorState
 
 
 class Sink(Protocol):
@@ -54,7 +55,7 @@ class PlainSink:
 
 
 class LiveSink:
-    """The rich live screen (view.render), redrawn a few times a second; notices print above it."""
+    """The rich live screen (screen.render), redrawn a few times a second; notices print above it."""
 
     def __init__(self, console: Any = None, fps: float = 4.0) -> None:
         from rich.console import Console
