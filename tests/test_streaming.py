@@ -156,3 +156,21 @@ def test_annotated_edf_reads_back(tmp_path) -> None:
                                                                       (4.0, None, "fault rail")]
     assert np.array_equal(e.signals[0].data, sig) and e.signals[0].physical_dimension == "counts"
     assert open_source(path).units == "counts"
+
+
+@pytest.mark.parametrize("kind", ["centred_counts", "guessed_au", "guessed_counts"])
+def test_one_pass_assumption_checked(tmp_path, small_blocks, kind: str) -> None:
+    """The single-pass CSV path assumes non-negative counts; when the file says otherwise it replays exactly."""
+    rng = np.random.default_rng(3)
+    sig = emg(20, 500, [(5, 8, 50.0), (12, 12.4, 80.0)], seed=5) - 2048
+    path = tmp_path / f"{kind}.csv"
+    if kind == "centred_counts":
+        write_recording(path, 500, [sig, sig[::-1].copy()], units="counts")
+    else:
+        values = sig * 0.01 + rng.normal(0, 0.001, sig.size) if kind == "guessed_au" else sig + 2048
+        path.write_text("# rate_hz=500\n" + "\n".join(repr(float(v)) if kind == "guessed_au" else str(int(v))
+                                                    for v in values) + "\n")
+    want_rec = read_recording(path)
+    got = pipeline.replay_file(str(path), engine="fast")
+    assert got.source.fmt == "csv" and got.source.units == want_rec.units
+    assert got.events == replay(want_rec, "raw", None, "python") and got.events

@@ -105,6 +105,8 @@ def open_csv(path: Path, rate_hz: float | None, units: str | None, columns: list
     if any("opensignals" in c.lower() for c in comments) or "sampling rate (hz)" in meta:
         raise Fallback
     delim = R._sniff_delimiter(first)
+    if delim is None and len(first.split()) == 1:
+        delim = ","  # one column: no delimiter to sniff (a stray one in a later row is an error pyarrow finds)
     if delim is None or R.PLOTTER_LABEL.search(first):
         raise Fallback
     tokens = R._split(first, delim)

@@ -82,12 +82,14 @@ def exact_median(column: Callable[[], Iterator[np.ndarray]], n: int) -> float:
     the middle rank(s) are few they are gathered and partitioned in memory. np.median averages the two middle
     values of an even count: so does this, with the same numpy operation."""
     ranks = sorted({(n - 1) // 2, n // 2})
-    picked = [_select(column, r) for r in ranks]
+    picked = _select(column, ranks)
     return float(np.median(np.array(picked, dtype=np.float64)))
 
 
-def _select(column: Callable[[], Iterator[np.ndarray]], rank: int) -> float:
-    prefix, shift = 0, 64  # keys k with k >> shift == prefix are the candidates; rank counts within them
+def _select(column: Callable[[], Iterator[np.ndarray]], ranks: list[int]) -> list[float]:
+    """The values of the given ranks (one, or two adjacent ones), by passes over the column."""
+    prefix, shift = 0, 64  # keys k with k >> shift == prefix are the candidates; ranks count within them
+    whole = list(ranks)
     while True:
         shift -= 16
         hist = np.zeros(1 << 16, dtype=np.int64)
@@ -103,10 +105,14 @@ def _select(column: Callable[[], Iterator[np.ndarray]], rank: int) -> float:
                 gathered.append(k)
         if shift < 48 and total <= COLLECT_MAX:  # few enough: partition them in memory
             keys = np.concatenate(gathered) if gathered else np.zeros(0, dtype=np.uint64)
-            return _unkey(int(np.partition(keys, rank)[rank]))
+            part = np.partition(keys, ranks)
+            return [_unkey(int(part[r])) for r in ranks]
         cum = np.cumsum(hist)
-        digit = int(np.searchsorted(cum, rank, side="right"))
-        rank -= int(cum[digit - 1]) if digit else 0
-        prefix = (prefix << 16) | digit
+        digits = [int(np.searchsorted(cum, r, side="right")) for r in ranks]
+        if len(set(digits)) > 1:  # the two middle values lie in different buckets: one selection each
+            return [_select(column, [r])[0] for r in whole]
+        base = int(cum[digits[0] - 1]) if digits[0] else 0
+        ranks = [r - base for r in ranks]
+        prefix = (prefix << 16) | digits[0]
         if shift == 0:
-            return _unkey(prefix)
+            return [_unkey(prefix)] * len(ranks)

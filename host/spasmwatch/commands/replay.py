@@ -317,7 +317,7 @@ def _single(args: argparse.Namespace, path: Path, columns: list[int] | None, par
         notes: list[str] = []
         with ui.progress(f"replaying {path.name}", total=1.0) as bar:
             def step(n: int, total: int, n_events: int) -> None:
-                bar.step(n / max(total, 1), label=f"replaying {path.name}: {n_events} event(s)")
+                bar.step(n / total if total else 0.0, label=f"replaying {path.name}: {n_events} event(s)")
 
             r = replay_file(str(path), mode=args.mode, rate=args.rate, units=args.units, columns=columns,
                             params=params, engine=args.engine or "auto", progress=step,

@@ -9,6 +9,7 @@ arrays are then handed to the compiled code, so the state starts identical by co
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import sys
@@ -74,15 +75,15 @@ class Compiled:
     def __init__(self) -> None:
         probe = fw.Detector(1000, "raw", {})
         self.plan = transform.plan_for(fw.Detector, probe)
-        self.key = transform.source_key()
+        self.key = ""
         self.module = self._load()
 
     def _render(self) -> str:
         slots = dict(self.plan.slots)
         flushed = len(slots)  # one extra slot: the driver's own "flush done" flag
         queue = len(vars(fw.Detector(1000, "raw", {}))["q"])  # REC_LEN ints per record (pop's 8 fields) x queue
-        header = (f'"""Generated from the firmware detector by spasmwatch.engine.transform (source {self.key}); '
-                  'do not edit."""\n\nfrom numba import njit\n\n'
+        header = ('"""Generated from the firmware detector by spasmwatch.engine.transform; do not edit."""\n\n'
+                  "from numba import njit\n\n"
                   f"SLOTS = {slots!r}\nARRAYS = {self.plan.arrays!r}\nN_SLOTS = {flushed + 1}\n\n")
         funcs = self.plan.source.replace("\ndef ", "\n@njit(cache=True)\ndef ")
         driver = DRIVER.format(ctx_arrays=", ".join(self.plan.ctx_args[1:]), q_len=slots["q_len"],
@@ -91,12 +92,14 @@ class Compiled:
         return header + "@njit(cache=True)\n" + funcs + "\n" + driver
 
     def _load(self) -> types.ModuleType:
+        text = self._render()
+        # Named by the generated code itself: the same firmware gives the same file in every process and worker
+        self.key = hashlib.sha256((transform.VERSION + text).encode()).hexdigest()[:16]
         name = f"spasmwatch_engine_{self.key}"
         if name in sys.modules:
             return sys.modules[name]
         folder = cache_dir()
         path = folder / f"{name}.py"
-        text = self._render()
         try:
             folder.mkdir(parents=True, exist_ok=True)
             if not path.exists() or path.read_text() != text:

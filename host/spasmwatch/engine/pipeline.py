@@ -101,19 +101,6 @@ def _stats_pass(src: Source, progress: Callable[[int], None] | None) -> list[Sta
     return stats
 
 
-def _open(path: str, rate: float | None, units: str | None, columns: list[int] | None) -> tuple[Source, list[Stats]]:
-    try:
-        big = os.path.getsize(path) >= STREAM_MIN_BYTES
-    except OSError:
-        big = False  # (open_source says what is wrong with the path)
-    src = open_source(path, rate_hz=rate, units=units, columns=columns, stream=big)
-    try:
-        return src, _stats_pass(src, None)
-    except Fallback:
-        src = open_whole(path, rate_hz=rate, units=units, columns=columns)
-        return src, _stats_pass(src, None)
-
-
 def _decimated(src: Source, path: str, rate: float | None, units: str | None, columns: list[int] | None,
                notes: list[str]) -> tuple[Source, list[Stats]]:
     from spasmcore.recording import decimate
@@ -130,21 +117,52 @@ def _channel_blocks(src: Source, k: int) -> Callable[[], Iterator[np.ndarray]]:
     return lambda: (b[:, k] for b in src.blocks(ROWS))
 
 
+def _optimistic(src: Source) -> bool:
+    """A streamed CSV of counts (or of values that may be counts): one pass that assumes no negative counts,
+    checked at its end (then a second, exact run only if the assumption was wrong)."""
+    return (src.whole is None and src.fmt == "csv" and src.units in ("", "counts")
+            and src.rate_hz <= DETECTOR_MAX_RATE_HZ)
+
+
 def replay_file(path: str, mode: str | None = None, rate: float | None = None, units: str | None = None,
                 columns: list[int] | None = None, params: dict | None = None, engine: str = "fast",
                 progress: Callable[[int, int, int], None] | None = None, keep_counts: bool = False,
                 notes: list[str] | None = None) -> Replayed:
-    """Detect every channel of one recording; `progress(rows, total rows, events so far)` after every block.
+    """Detect every channel of one recording; `progress(rows, total rows or 0 if unknown, events so far)` after
+    every block.
 
     engine: fast, python, or auto (fast, but short recordings on CPython: see FAST_MIN_SAMPLES)."""
-    from ..detect import check_params, records_to_events, stream
-
     notes = notes if notes is not None else []
-    src, stats = _open(path, rate, units, columns)
-    if src.whole is not None and src.whole.rate_hz > DETECTOR_MAX_RATE_HZ or (
-            src.whole is None and src.rate_hz > DETECTOR_MAX_RATE_HZ):
+    try:
+        big = os.path.getsize(path) >= STREAM_MIN_BYTES
+    except OSError:
+        big = False  # (open_source says what is wrong with the path)
+    src = open_source(path, rate_hz=rate, units=units, columns=columns, stream=big)
+    if _optimistic(src):
+        guessed = not src.units
+        try:
+            out, seen = _detect(src, None, ["counts"] * (max(src.take or [0]) + 1), mode, params,
+                                "fast" if engine == "auto" else engine, progress, keep_counts, collect=True)
+        except Fallback:
+            out = None
+        if out is not None and seen is not None:
+            take = src.take or []
+            ok = all(seen[k].lo >= 0 for k in take) and not (seen[0].increasing and seen[0].n >= 10)
+            ok = ok and (not guessed or _units_guess(seen) == "counts")
+            if ok:
+                if guessed:
+                    src.units = "counts"
+                    src.notes.append("units counts (guessed from the values)")
+                out.label_channels = _labels(src, seen, take)
+                return out
+        src = open_source(path, rate_hz=rate, units=units, columns=columns, stream=big)
+    try:
+        stats = _stats_pass(src, None)
+    except Fallback:
+        src = open_whole(path, rate_hz=rate, units=units, columns=columns)
+        stats = _stats_pass(src, None)
+    if src.rate_hz > DETECTOR_MAX_RATE_HZ:
         src, stats = _decimated(src, path, rate, units, columns, notes)
-    take = src.take if src.take is not None else list(range(len(src.indices)))
     width = len(stats)
     unit_list = src.channel_units or [src.units or _units_guess(stats)] * width
     if len(unit_list) != width:
@@ -152,40 +170,71 @@ def replay_file(path: str, mode: str | None = None, rate: float | None = None, u
     if not src.units:
         src.units = unit_list[0]
         src.notes.append(f"units {src.units} (guessed from the values)")
+    take = src.take if src.take is not None else list(range(len(src.indices)))
     if engine == "auto":
         engine = "fast" if stats[0].n * len(take) > FAST_MIN_SAMPLES else "python"
         src.notes.append(f"engine {engine} ({stats[0].n * len(take)} channel-samples)")
+    try:
+        out, _ = _detect(src, stats, unit_list, mode, params, engine, progress, keep_counts, collect=False)
+    except Fallback:  # (the statistics pass read every block already: the file changed under us)
+        raise InputError(f"{path}: the file changed while it was read") from None
+    out.label_channels = _labels(src, stats, take)
+    return out
+
+
+def _labels(src: Source, stats: list[Stats], take: list[int]) -> list[int]:
+    if len(take) < 2:
+        return []
+    return [src.indices[j] for j, k in enumerate(take) if stats[k].looks_like_labels(src.rate_hz)]
+
+
+def _detect(src: Source, stats: list[Stats] | None, unit_list: list[str], mode: str | None, params: dict | None,
+            engine: str, progress: Callable[[int, int, int], None] | None, keep_counts: bool,
+            collect: bool) -> tuple[Replayed, list[Stats] | None]:
+    """Convert and detect in one pass over the blocks; with `collect`, the blocks' statistics too (stats None:
+    counts assumed non-negative, to be checked by the caller)."""
+    from ..detect import check_params, records_to_events, stream
+
+    take = src.take if src.take is not None else list(range(len(src.indices)))
     run_mode = mode or src.mode or "raw"
     check_params(params, run_mode, src.rate_hz)
     convs = []
     for k in take:
         c = Converter(unit_list[k], run_mode, src.rate_hz)
-        c.prepare(_channel_blocks(src, k), stats[k].n, stats[k].lo, stats[k].hi)
+        if stats is not None:
+            c.prepare(_channel_blocks(src, k), stats[k].n, stats[k].lo, stats[k].hi)
+        else:
+            c.prepare(_channel_blocks(src, k), 0, 0.0, 0.0)  # counts: no pass needed, lo >= 0 assumed
         convs.append(c)
     streams = [stream(src.rate_hz, run_mode, params, engine=engine) for _ in take]
     records: list[list] = [[] for _ in take]
     kept: list[list[np.ndarray]] = [[] for _ in take]
+    seen: list[Stats] = []
     done, n_events = 0, 0
-    try:
-        for block in src.blocks(ROWS):
-            for j, k in enumerate(take):
-                counts = np.clip(convs[j](block[:, k]), 0, 65535).astype("<u2")
-                got = streams[j].feed(counts)
-                records[j] += got
-                n_events += sum(1 for r in got if r[0] in (2, 4))
-                if keep_counts:
-                    kept[j].append(counts)
-            done += block.shape[0]
-            if progress is not None:
-                progress(block.shape[0], stats[0].n, n_events)
-    except Fallback:  # (a pass already read every block: a file changing under us)
-        raise InputError(f"{path}: the file changed while it was read") from None
+    total = stats[0].n if stats else 0
+    for block in src.blocks(ROWS):
+        if collect:
+            if not seen:
+                seen = [Stats() for _ in range(block.shape[1])]
+            for k in range(block.shape[1]):
+                seen[k].add(block[:, k] if src.units == "" else prepare_counts(block[:, k], "counts"))
+        for j, k in enumerate(take):
+            counts = np.clip(convs[j](block[:, k]), 0, 65535).astype("<u2")
+            got = streams[j].feed(counts)
+            records[j] += got
+            n_events += sum(1 for r in got if r[0] in (2, 4))
+            if keep_counts:
+                kept[j].append(counts)
+        done += block.shape[0]
+        if progress is not None:
+            progress(block.shape[0], total, n_events)
+    if collect and (not seen or seen[0].n == 0):
+        raise Fallback
     events: list[Event] = []
     for j in range(len(take)):
         records[j] += streams[j].finish()
         events += records_to_events(records[j], src.rate_hz, src.indices[j])
     events.sort(key=lambda e: (e.onset_s, e.channel))
     src.n_samples = done
-    labels = [src.indices[j] for j, k in enumerate(take) if len(take) > 1 and stats[k].looks_like_labels(src.rate_hz)]
-    return Replayed(source=src, mode=run_mode, events=events, n_samples=done, label_channels=labels,
-                    counts=[np.concatenate(c) for c in kept] if keep_counts else None)
+    return Replayed(source=src, mode=run_mode, events=events, n_samples=done, label_channels=[],
+                    counts=[np.concatenate(c) for c in kept] if keep_counts else None), (seen if collect else None)

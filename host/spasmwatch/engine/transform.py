@@ -18,7 +18,6 @@ naming it, never a silent guess. Nothing of the detector's logic is written here
 from __future__ import annotations
 
 import ast
-import hashlib
 import inspect
 import textwrap
 import types
@@ -212,16 +211,3 @@ class Transformer:
 def plan_for(cls: type, instance: object) -> Plan:
     """The rewritten hot path of `cls` (an instance gives the attributes' kinds)."""
     return Transformer(cls, instance).run()
-
-
-def source_key() -> str:
-    """A hash of every firmware module loaded and of this transform, for the on-disk cache of compiled code."""
-    import sys
-
-    h = hashlib.sha256(VERSION.encode() + inspect.getsource(sys.modules[__name__]).encode())
-    for name in sorted(m for m in sys.modules if m == "spasmfw" or m.startswith("spasmfw.")):
-        try:
-            h.update(name.encode() + inspect.getsource(sys.modules[name]).encode())
-        except (OSError, TypeError):
-            pass  # (a namespace or built-in module: no source to change)
-    return h.hexdigest()[:16]
