@@ -13,6 +13,7 @@ DEFAULTS = {  # type: dict
     "mqtt_prefix": "spasmwatch",  # topics PREFIX/ID/{status,state,event}
     "discovery": "homeassistant",  # Home Assistant discovery prefix; "" = no discovery messages
 }
+# Text limits keep a full config inside one hello / `config get` line (protocol.MAX_REPLY).
 KEYS = ("ssid", "password", "hostname", "tcp_port", "token", "read_open", "mqtt", "mqtt_prefix", "discovery")
 SECRET = "***"  # what hello / config get show instead of the password, the token and the broker password
 MQTT_PORT = 1883
@@ -81,7 +82,7 @@ def validate(n):
     pw = _text(out, "password", 0, 63)
     if pw and len(pw) < 8:
         raise ValueError("net.password must be 8..63 characters (WPA2), or empty for an open network")
-    host = _text(out, "hostname", 0, 32)
+    host = _text(out, "hostname", 0, 24)
     if host and (not _name_ok(host, "-") or host[0] == "-" or host[-1] == "-"):
         raise ValueError("net.hostname=%r may hold only letters, digits and inner hyphens" % (host,))
     port = out["tcp_port"]
@@ -95,13 +96,13 @@ def validate(n):
                          "change settings: set both in one `config set`")
     if not isinstance(out["read_open"], bool):
         raise ValueError("net.read_open=%r must be true or false" % (out["read_open"],))
-    url = _text(out, "mqtt", 0, 128, " ")
+    url = _text(out, "mqtt", 0, 96, " ")
     if url:
         mqtt_parts(url)
-    prefix = _text(out, "mqtt_prefix", 1, 32)
+    prefix = _text(out, "mqtt_prefix", 1, 24)
     if not _name_ok(prefix, "-_/") or prefix[0] == "/" or prefix[-1] == "/":
         raise ValueError("net.mqtt_prefix=%r may hold letters, digits, - _ and inner /" % (prefix,))
-    disc = _text(out, "discovery", 0, 32)
+    disc = _text(out, "discovery", 0, 24)
     if disc and not _name_ok(disc, "-_"):
         raise ValueError("net.discovery=%r must be a topic word such as homeassistant, or empty" % (disc,))
     return out

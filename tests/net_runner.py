@@ -103,6 +103,18 @@ class NetDevice:
                 stdin=subprocess.PIPE, stdout=out, stderr=err, cwd=self.state)
         return self
 
+    def wait_listening(self, port: int, timeout: float = 30.0) -> None:
+        """Until the board's TCP server accepts a connection (it closes the probe: a new client wins)."""
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                assert self.proc is not None and self.proc.poll() is None, self.stderr()
+                assert time.monotonic() < end, f"nothing listens on {port}: {self.stderr()}"
+                time.sleep(0.05)
+
     def serial_write(self, data: bytes) -> None:
         assert self.proc is not None and self.proc.stdin is not None
         self.proc.stdin.write(data)

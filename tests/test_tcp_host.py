@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -160,6 +161,7 @@ def test_monitor_over_socket_stores_what_the_board_found_across_a_drop_and_a_res
     url = f"socket://127.0.0.1:{port}?token={TOKEN}"
     out = io.StringIO()
     dev.start()
+    dev.wait_listening(port)
     try:
         with Store(tmp_path / "events.sqlite3") as store:
             mon = Monitor(store, url, sink=PlainSink(out), probe_s=0.4, dead_s=1.2)
@@ -172,6 +174,7 @@ def test_monitor_over_socket_stores_what_the_board_found_across_a_drop_and_a_res
                 dev.kill()  # power cut: the TCP connection drops with it
                 time.sleep(2.0)
                 dev.start()
+                dev.wait_listening(port)
                 while mon.state.boot != "2" and time.monotonic() < end:
                     time.sleep(0.05)
 
@@ -211,6 +214,14 @@ def test_cli_device_tcp_and_monitor_socket(tmp_path: Path) -> None:
     dev = subprocess.Popen(cli + ["device", "--example", "--speed", "0", "--tcp", f"127.0.0.1:{port}",
                                   "--token", TOKEN], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
+        end = time.monotonic() + 60
+        while True:  # the device prints its port once it boots; the TCP server follows with the virtual Wi-Fi
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert dev.poll() is None and time.monotonic() < end, dev.stdout.read() if dev.stdout else ""
+                time.sleep(0.1)
         mon = subprocess.run(cli + ["monitor", "--port", f"socket://127.0.0.1:{port}", "--db", str(db),
                                     "--seconds", "15", "--plain"], env=env, capture_output=True, text=True,
                              timeout=120)
