@@ -124,6 +124,29 @@ def test_lost_lines_become_filled_gaps_listed_in_the_file(tmp_path: Path) -> Non
     np.testing.assert_array_equal(r.channels[1], [7] * 50 + [8] * 50 + [9] * 50 + [10] * 50)
 
 
+def test_gaps_become_edf_annotations(tmp_path: Path) -> None:
+    import edfio
+
+    rec = Recorder(RATE, [0, 2], tmp_path)
+    for n in (0, 50, 150):  # the block at 100 was lost on both channels
+        rec.add(0, n, list(range(n, n + 50)))
+        rec.add(2, n, [9] * 50)
+    out = tmp_path / "r.edf"
+    finalize(out, RATE, "raw", rec.arrays(), ["first sample is device sample 0"], rec.gaps, [0, 2])
+    e = edfio.read_edf(out)
+    assert [s.label for s in e.signals] == ["ch0", "ch2"] and e.signals[0].sampling_frequency == RATE
+    texts = [(a.onset, a.duration, a.text) for a in e.annotations]
+    assert (0.0, None, "first sample is device sample 0") in texts
+    assert (100 / RATE, 50 / RATE, "gap ch0: 50 sample(s) missing, filled with the last value") in texts
+    assert (100 / RATE, 50 / RATE, "gap ch2: 50 sample(s) missing, filled with the last value") in texts
+    np.testing.assert_array_equal(e.signals[0].data[100:150], 99)  # held, as in the CSV
+    np.testing.assert_array_equal(e.signals[0].data[150:200], np.arange(150, 200))
+    # EDF holds whole 1-s data records: the rest of the last one repeats the last value, and says so
+    assert (0.2, 0.8, "padding: 800 sample(s) repeat the last value (EDF needs whole data records); not recorded") \
+        in texts
+    np.testing.assert_array_equal(e.signals[0].data[200:], 199)
+
+
 def test_record_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert cli.main(["record", "--out", str(tmp_path / "x.csv"), "--port", str(tmp_path / "ttyNONE")]) == 2
     err = capsys.readouterr().err.strip()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -96,27 +97,43 @@ def open_edf(path: Path, rate_hz: float | None, units: str | None, columns: list
     return src
 
 
+def record_layout(rate_hz: float, n: int) -> tuple[float, int, int]:
+    """(data record duration s, samples per record, padding samples) for n samples at rate_hz: EDF needs a whole
+    number of samples per record and a whole number of records (34.81 Hz: records of 100 s, 3481 samples)."""
+    frac = Fraction(rate_hz).limit_denominator(1000)
+    if abs(float(frac) - rate_hz) > 1e-9 * rate_hz:
+        raise ValueError(f"rate {rate_hz} Hz has no whole number of samples in any EDF data record")
+    spr = frac.numerator
+    return float(frac.denominator), spr, (-n) % spr
+
+
 def write_annotated(path: str | Path, rate_hz: float, channels: list[np.ndarray], names: list[str],
                     annotations: Iterable[tuple[float, float, str]], units: str = "counts") -> None:
     """An EDF+ file of ADC-count channels (digital = counts, physical the same numbers) with annotations
-    (onset s, duration s, text): EDFbrowser, MNE and edfio show them on the signal."""
+    (onset s, duration s, text): EDFbrowser, MNE and edfio show them on the signal. A recording that does not
+    fill its last data record is padded with its last value, and an annotation says so."""
     import edfio
 
+    n = len(channels[0])
+    rec_s, spr, pad = record_layout(float(rate_hz), n)
     sigs = []
     for name, ch in zip(names, channels, strict=True):
         counts = np.asarray(ch)
-        lo, hi = (0, 4095) if units == "counts" else (float(counts.min()), float(counts.max()) or 1.0)
+        if pad:
+            counts = np.concatenate([counts, np.full(pad, counts[-1] if n else 0, dtype=counts.dtype)])
         if units == "counts":
             sig = edfio.EdfSignal.from_digital(np.clip(counts, 0, 4095).astype(np.int16), rate_hz,
                                                physical_range=(0, 4095), digital_range=(0, 4095),
                                                label=name[:16], physical_dimension="counts")
         else:
-            sig = edfio.EdfSignal(counts.astype(np.float64), rate_hz, label=name[:16], physical_range=(lo, hi),
-                                  physical_dimension=units)
+            lo, hi = float(counts.min()), float(counts.max())
+            sig = edfio.EdfSignal(counts.astype(np.float64), rate_hz, label=name[:16],
+                                  physical_range=(lo, hi if hi > lo else lo + 1.0), physical_dimension=units)
         sigs.append(sig)
-    anns = [edfio.EdfAnnotation(round(on, 4), round(dur, 4) if dur > 0 else None, text[:100])
-            for on, dur, text in annotations]
-    n = len(channels[0])
-    rec_s = 1.0 if float(rate_hz).is_integer() and n % int(rate_hz) == 0 else None
-    edf = edfio.Edf(sigs, annotations=anns, data_record_duration=rec_s)
-    edf.write(Path(path))
+    notes = list(annotations)
+    if pad:
+        notes.append((n / rate_hz, pad / rate_hz, f"padding: {pad} sample(s) repeat the last value (EDF needs "
+                      "whole data records); not recorded"))
+    anns = [edfio.EdfAnnotation(round(on, 4), round(dur, 4) if dur > 0 else None, text[:200])
+            for on, dur, text in notes]
+    edfio.Edf(sigs, annotations=anns, data_record_duration=rec_s).write(Path(path))

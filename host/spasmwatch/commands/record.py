@@ -11,13 +11,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from spasmcore.errors import ConfigError, FatalError, InputError, LinkError
 
 from .monitor import add_port_arg
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class _Stop(Exception):
@@ -37,18 +38,24 @@ samples are filled with the channel's last value (keeping the timing right), rep
 listed as `# gap: ...` comment lines after the header. Samples the board itself dropped (sampling
 overruns, from `status`) are reported on stderr and in a comment too.
 
+With --out FILE.edf (or --edf FILE.edf beside the CSV) the recording is EDF+ instead (or as well): the
+samples as ADC counts and each gap as an annotation over the filled samples, for EDFbrowser or MNE.
+
 A USB serial link carries about 11 kB/s at 115200 baud: one channel at 1000 Hz uses about half.
 
 Examples:
   spasmwatch record --out calf.csv --minutes 5
   spasmwatch record --out both.csv --port /dev/ttyUSB0 --channel 0,1
+  spasmwatch record --out night.csv --edf night.edf --minutes 480
 """
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("record", help="record raw samples from a board into a recording file",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", "-o", required=True, metavar="FILE", help="recording to write (CSV)")
+    p.add_argument("--out", "-o", required=True, metavar="FILE",
+                   help="recording to write: CSV, or EDF+ if it ends in .edf (gaps as annotations)")
+    p.add_argument("--edf", metavar="FILE.edf", help="also write the recording as EDF+ (gaps as annotations)")
     p.add_argument("--minutes", type=float, metavar="M",
                    help="stop after M minutes of samples (default: at Ctrl-C)")
     add_port_arg(p)
@@ -106,6 +113,8 @@ class Recorder:
         self._append(ch, n, values)
 
     def _append(self, ch: int, n: int, values: list[int]) -> None:
+        import numpy as np  # (here, not at the top: `spasmwatch --help` should not pay for numpy)
+
         expect = self.next_n[ch]
         if n < expect:  # overlap (never expected): keep only the new part
             values = values[expect - n:]
@@ -125,16 +134,23 @@ class Recorder:
         self.next_n[ch] = n + len(arr)
 
     def arrays(self, limit: int | None = None) -> list[np.ndarray]:
+        import numpy as np
+
         for f in self.files.values():
             f.close()
         n = self.samples() if limit is None else min(limit, self.samples())
         return [np.fromfile(self.tmpdir / f"ch{c}.u16", dtype="<u2", count=n) for c in self.channels]
 
 
-def finalize(path: Path, rate: float, mode: str, arrays: list[np.ndarray], comments: list[str]) -> None:
-    """Write the recording with write_recording, then add our `#` comment lines after its header."""
+def finalize(path: Path, rate: float, mode: str, arrays: list[np.ndarray], comments: list[str],
+             gaps: list[Gap] | None = None, channels: list[int] | None = None) -> None:
+    """Write the recording: CSV (write_recording, then our `#` comment lines after its header), or EDF+ when
+    `path` ends in .edf (each gap an annotation over the filled samples, the other comments at 0 s)."""
     from spasmcore.recording import write_recording
 
+    if path.suffix.lower() == ".edf":
+        write_edf(path, rate, arrays, comments, gaps or [], channels)
+        return
     tmp = path.with_name(path.name + ".tmp")
     write_recording(tmp, rate, arrays, units="counts", mode=mode)
     if comments:
@@ -151,6 +167,20 @@ def finalize(path: Path, rate: float, mode: str, arrays: list[np.ndarray], comme
     os.replace(tmp, path)
 
 
+def write_edf(path: Path, rate: float, arrays: list[np.ndarray], comments: list[str], gaps: list[Gap],
+              channels: list[int] | None = None) -> None:
+    """EDF+ of ADC counts; the board's sample-counter gaps (filled with the last value) as annotations."""
+    from spasmcore.readers.edf import write_annotated
+
+    names = [f"ch{c}" for c in (channels if channels is not None else range(len(arrays)))]
+    notes = [(0.0, 0.0, c) for c in comments if not c.startswith("gap: ")]
+    gap_notes = [(g.at / rate, g.missing / rate, f"gap {names[g.channel]}: {g.missing} sample(s) missing, filled "
+                  "with the last value") for g in gaps]
+    tmp = path.with_name(path.name + ".tmp")
+    write_annotated(tmp, rate, arrays, names, notes + gap_notes)
+    os.replace(tmp, path)
+
+
 def _progress(total: int | None) -> Any:
     if not sys.stderr.isatty():
         return None
@@ -163,7 +193,8 @@ def _progress(total: int | None) -> Any:
     return prog
 
 
-def record(port_spec: str | None, out: Path, minutes: float | None, channel_spec: str | None) -> int:
+def record(port_spec: str | None, out: Path, minutes: float | None, channel_spec: str | None,
+           edf: Path | None = None) -> int:
     from ..client import Client
     from ..link import Link, resolve_port
     from .replay import parse_channels
@@ -242,7 +273,10 @@ def record(port_spec: str | None, out: Path, minutes: float | None, channel_spec
                 print(f"warning: {text}", file=sys.stderr)
         if target is not None and n < target:
             print(f"note: recording stopped early ({reason})", file=sys.stderr)
-        finalize(out, rate, mode, rec.arrays(n), comments)
+        arrays = rec.arrays(n)
+        finalize(out, rate, mode, arrays, comments, gaps, chans)
+        if edf is not None:
+            write_edf(edf, rate, arrays, comments, gaps, chans)
     finally:
         client.close()
         if rec is not None:
@@ -261,6 +295,6 @@ def run(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise InputError(f"cannot write {out}: folder {out.parent} does not exist")
     try:
-        return record(args.port, out, args.minutes, args.channel)
+        return record(args.port, out, args.minutes, args.channel, Path(args.edf).expanduser() if args.edf else None)
     except OSError as exc:
         raise FatalError(f"cannot write {out}: {exc.strerror or exc}") from None
