@@ -8,6 +8,11 @@ stops sampling or logging: the flash log keeps every event for `sync` and for MQ
 
 import time
 
+try:
+    from . import protocol
+except ImportError:
+    import protocol
+
 REPORT_MS = 60000  # at most one `error` line per minute about network trouble
 NET_DOWN = 3  # led state: Wi-Fi configured but not connected (board.led may show it; else idle)
 
@@ -65,13 +70,25 @@ class Net:
                 app.error(None, "net: %r (%d since boot)" % (e, self.errors))
 
     def add_status(self, f):
-        """Heartbeat fields: wifi (up, join, no_ap, badpw, fail), rssi (dBm), reconn, mqtt (up, down)."""
+        """Heartbeat fields: wifi (up, join, no_ap, badpw, fail), rssi (dBm, while up), reconn, mqtt (up, down).
+
+        A status line may hold 256 bytes and its own fields can take ~225 after months of uptime, so the
+        least important of these are left out when the line would not fit (wifi itself always fits)."""
         w = self.wifi
-        f["wifi"] = w.state
-        f["rssi"] = w.rssi if w.up else None
-        f["reconn"] = w.reconnects
+        extra = [("wifi", w.state)]  # type: list
+        if w.up:
+            extra.append(("rssi", w.rssi))
         if self.mqtt is not None:
-            f["mqtt"] = "up" if self.mqtt.state == 3 else "down"
+            extra.append(("mqtt", "up" if self.mqtt.state == 3 else "down"))
+        extra.append(("reconn", w.reconnects))
+        for k, v in extra:
+            f[k] = v
+        while len(extra) > 1:
+            try:
+                protocol.encode("status", 99999999, f)  # a large seq: the real line is never longer
+                return
+            except protocol.ProtocolError:
+                f.pop(extra.pop()[0])
 
     def led_state(self, state):
         """The app's LED state, or NET_DOWN while idle with the Wi-Fi link down."""

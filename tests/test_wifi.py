@@ -165,3 +165,35 @@ def test_station_joins_backs_off_and_reconnects(tmp_path) -> None:  # type: igno
     assert out["first"] == [["join", 1], ["up", 1]] and out["ip"] == "127.0.0.1" and out["rssi"] == -58
     assert out["gone"] == [["join", 2], ["no_ap", 2]]  # the link dropped: rejoined at once, which fails
     assert out["back"][-1][0] == "up" and out["up"] and out["reconnects"] >= 2
+
+
+NET_STATUS = f"""
+import sys, json
+sys.path.insert(0, {str(UNIX_DIR)!r})
+import netconfig, protocol
+class Board:
+    storage_dir = "."
+    unique_id = "a4cf12b0c3d8"
+    def write(self, data):
+        pass
+cfg = {{"id": "", "name": "x", "net": netconfig.validate({{"ssid": "home", "mqtt": "mqtt://127.0.0.1:1"}})}}
+net, err = netconfig.start(cfg, Board())
+for _ in range(3):
+    net.wifi._check = 0
+    net.wifi.poll()
+out = []
+for base in ({{"uptime_ms": 1000, "state": "idle"}},
+             {{"uptime_ms": 10**10 - 1, "samples": 2 * 10**10, "overruns": 99999, "dropped": 10**8, "heap_free": 99999,
+              "queue": 9999, "faults": 4, "state": "spasm", "eseq": 999999, "boot": 9999, "lost": 99, "pops": 9999}}):
+    net.add_status(base)
+    out.append([sorted(k for k in base if k in ("wifi", "rssi", "reconn", "mqtt")),
+                len(protocol.encode("status", 10**8, base))])
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.micropython
+def test_heartbeat_fields_fit_the_status_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    short, long = run_json(NET_STATUS, cwd=tmp_path)
+    assert short[0] == ["mqtt", "reconn", "rssi", "wifi"]  # all of them when there is room
+    assert "wifi" in long[0] and len(long[0]) < 4 and long[1] <= 256  # months of uptime: still one valid line
