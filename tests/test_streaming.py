@@ -174,3 +174,14 @@ def test_one_pass_assumption_checked(tmp_path, small_blocks, kind: str) -> None:
     got = pipeline.replay_file(str(path), engine="fast")
     assert got.source.fmt == "csv" and got.source.units == want_rec.units
     assert got.events == replay(want_rec, "raw", None, "python") and got.events
+
+
+def test_bdf_24_bit_reads_as_edfio_does(tmp_path, small_blocks) -> None:
+    import edfio
+
+    data = np.random.default_rng(2).normal(0, 300, 6000)
+    path = tmp_path / "r.bdf"
+    edfio.Bdf([edfio.BdfSignal(data, 500, label="EMG", physical_dimension="uV")]).write(path)
+    src = open_source(path)
+    got = np.concatenate([b[:, 0] for b in src.blocks(512)])
+    assert src.fmt == "bdf" and np.array_equal(got, edfio.read_bdf(path).signals[0].data)
