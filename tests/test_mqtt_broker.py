@@ -198,3 +198,112 @@ def test_discovery_is_valid_home_assistant_json_and_the_will_says_offline(tmp_pa
         after.close()
     finally:
         dev.stop()
+
+
+def test_events_of_a_boot_that_died_offline_are_published_after_the_reboot(tmp_path: Path, broker: Broker,
+                                                                          micropython_bin: str) -> None:
+    """Broker down, episodes logged, power cut, reboot, broker back: boot 1's episodes come from the flash log
+    (the last acknowledged eseq survives in mqtt.txt), each once, beside boot 2's."""
+    bursts = [(1.0 + 2.0 * k, 1.4 + 2.0 * k, 150.0) for k in range(6)]
+    rec = tmp_path / "bursts.csv"
+    write_recording(rec, RATE, [emg(14, RATE, bursts, rest_rms=8.0, seed=4)], units="counts", mode="raw")
+    sub = Subscriber(broker.port)
+    net = {"ssid": "virtual", "mqtt": f"mqtt://127.0.0.1:{broker.port}"}
+    dev = NetDevice(rec, tmp_path / "board", net, micropython_bin, speed=1, status_s=1)
+    dev.start()
+    try:
+        sub.wait(lambda: len(sub.messages("/state")) >= 1)  # connected once: mqtt.txt holds the log's end
+        broker.stop()
+        end = time.monotonic() + 60
+        while len([m for m in dev.serial_lines() if m["t"] == "end"]) < 3:
+            assert time.monotonic() < end, dev.stderr()
+            time.sleep(0.1)
+        dev.kill()  # power cut with unpublished episodes on flash
+        offline = {(1, m["eseq"]) for m in dev.serial_lines() if m["t"] == "end"}
+        dev.start()  # boot 2 plays the recording again
+        time.sleep(1)
+        broker.start()
+        while not any(m["t"] == "status" and m["boot"] == 2 and m["samples"] >= 14 * RATE
+                      for m in dev.serial_lines()):
+            assert time.monotonic() < end + 60, dev.stderr()
+            time.sleep(0.2)
+        want = logged(dev)
+        sub.wait(lambda: {(e["boot"], e["eseq"]) for e in events(sub)} >= want, timeout=60)
+        got = events(sub)
+    finally:
+        dev.stop()
+        sub.close()
+    assert offline and offline <= want and {b for b, _ in want} == {1, 2}
+    assert {(e["boot"], e["eseq"]) for e in got} == want
+    assert all(e["age_ms"] is None for e in got if e["boot"] == 1)  # an earlier boot's time is unknown now
+
+
+IDLE_POLLS = r"""
+import sys, json, socket, time, micropython
+sys.path.insert(0, UNIX)
+import netconfig, protocol
+class Board:
+    storage_dir = STATE
+    unique_id = "a4cf12b0c3d8"
+    def write(self, data):
+        pass
+class Log:
+    last_seq = 0
+    def since(self, eseq):
+        return iter(())
+class App:
+    cfg = {"name": "x", "channels": [{"pin": 36, "name": "ch0"}]}
+    boot = 1
+    uptime = 0
+    seq = 0
+    log = Log()
+    def state(self):
+        return 0
+    def handle(self, line):
+        pass
+    def error(self, cmd, msg):
+        pass
+    def ok(self, cmd, data=None):
+        pass
+net = {"ssid": "home", "tcp_port": TCP, "token": "abcdefgh", "mqtt": "mqtt://127.0.0.1:%d" % BROKER}
+cfg = {"id": "", "name": "x", "net": netconfig.validate(net)}
+n, err = netconfig.start(cfg, Board())
+app = App()
+client = None
+end = time.ticks_add(time.ticks_ms(), 20000)
+while time.ticks_diff(end, time.ticks_ms()) > 0:
+    n.poll(app)
+    if client is None and n.tcp.ls is not None:
+        client = socket.socket()
+        client.connect(socket.getaddrinfo("127.0.0.1", TCP)[0][-1])
+    if n.mqtt.state == 3 and not n.mqtt.todo and n.mqtt.pend is None and n.mqtt.shown >= 0 and n.tcp.cl:
+        break
+    time.sleep_ms(5)
+ready = [n.mqtt.state, n.tcp.cl is not None, n.wifi.up]
+micropython.heap_lock()
+try:
+    for _ in range(2000):  # 2000 blocks' worth over > 2 s: Wi-Fi link checks (every 0.5 s), sockets polled
+        n.poll(app)
+        time.sleep_ms(1)
+finally:
+    micropython.heap_unlock()
+after = [n.mqtt.state, n.tcp.cl is not None, n.wifi.up]
+print(json.dumps({"ready": ready, "after": after, "errors": n.errors, "mqtt_connects": n.mqtt.connects,
+                  "mqtt_fails": n.mqtt.fails}))
+"""
+
+
+def test_idle_network_polls_allocate_nothing(tmp_path: Path, broker: Broker, micropython_bin: str) -> None:
+    """Between events (and keepalives, every 30 s) the network side allocates nothing per block (run with the
+    heap locked), like the rest of the per-block path: Wi-Fi up, a TCP client connected, MQTT caught up."""
+    from mpy_runner import run_json
+
+    from spasmcore.firmware import UNIX_DIR
+
+    code = IDLE_POLLS.replace("UNIX", repr(str(UNIX_DIR)), 1).replace("STATE", repr(str(tmp_path)), 1)
+    code = code.replace("TCP", str(free_port())).replace("BROKER", str(broker.port))
+    out = run_json(code, cwd=tmp_path)
+    assert out["ready"] == [3, True, True], out
+    # an allocation would raise MemoryError: net.errors counts it, or MQTT would drop and reconnect
+    assert out["after"] == out["ready"] and out["errors"] == 0, out
+    assert out["mqtt_connects"] == 1 and out["mqtt_fails"] == 0, out
