@@ -1,8 +1,9 @@
 """Heap cost of the firmware's network modules on the MicroPython unix port (100 kB heap, mpy-cross compiled).
 
 In a fresh interpreter per row it prints the heap the import of each module takes (netconfig alone: what a
-board with Wi-Fi off pays once the hooks import it; then wifi, tcpserve, mqttpub, net), and what the running
-objects take: Net with Wi-Fi only, with the TCP server, with TCP and MQTT (the TCP output buffer is 2 kB),
+board pays while a config with `net` settings is validated; then wifi, tcpserve, mqttpub, net), and what the
+running side takes (netconfig unloaded again, as the app's hook does): Net with Wi-Fi only, with the TCP
+server, with TCP and MQTT (the TCP output buffer is 2 kB),
 measured as gc.mem_free() differences after gc.collect(). The unix port is 64-bit, so objects are larger
 than on the ESP32; the .mpy code itself is loaded into the heap on both.
 
@@ -49,6 +50,8 @@ else:
     cfg = {"id": "", "name": "spasmwatch", "net": netconfig.validate(net)}
     n, err = netconfig.start(cfg, B())
     assert err is None, err
+    del netconfig
+    sys.modules.pop("netconfig")  # as the app's hook does once the network side runs
 gc.collect()
 print(json.dumps({"cost": free0 - gc.mem_free()}))
 """
