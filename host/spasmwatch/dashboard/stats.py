@@ -189,6 +189,7 @@ def period_figures(data: RangeData, days: list[dict[str, object]]) -> dict[str, 
     monitored = float(sum(b - a for a, b in data.spans())) if data.links else None
     fig = summarize(data.episodes, monitored)
     fig["days"] = len(days)
+    fig["daily"] = [{"day": d["day"], "rate_h": d["rate_h"], "monitored_s": d["monitored_s"]} for d in days]
     fig["daily_rates"] = [d["rate_h"] for d in days if d["rate_h"] is not None]
     fig["daily_spasm_pct"] = [d["spasm_pct"] for d in days
                               if d["rate_h"] is not None and d["spasm_pct"] is not None]

@@ -319,6 +319,17 @@ async function loadCompare(useDefault) {
     `${what}: ${x.test}, p = ${x.p.toPrecision(2)}.`);
   $("c-test").textContent = `${test(r.rate_test, "Spasms per monitored hour per day")} ${test(r.spasm_time_test, "Share of monitored time in spasm per day")}`;
   $("c-caveat").textContent = r.caveat;
+  const n = Math.max(A.daily.length, B.daily.length);
+  const xs = Array.from({length: n}, (_, i) => i + 1);
+  const pick = (P) => xs.map((i) => (P.daily[i - 1] ? P.daily[i - 1].rate_h : null));
+  makeChart("c-chart", {
+    height: 200,
+    scales: {x: {time: false, range: [0.5, n + 0.5]}, y: {range: (u, lo, hi) => [0, Math.max(1, hi * 1.15)]}},
+    axes: [{label: "day of the period"}, {label: "per monitored h"}],
+    series: [{label: "day"}, {label: "before", stroke: "#888", width: 1.5, points: {show: true, size: 6}},
+             {label: "after", stroke: "#5e3c99", width: 2, points: {show: true, size: 6}}],
+    legend: {live: false},
+  }, [xs, pick(A), pick(B)], []);
 }
 
 // ---- notes -----------------------------------------------------------------------------------------------
