@@ -113,6 +113,10 @@ def test_checksums_and_protocol_versions() -> None:
         wire.read_line(b"MicroPython v1.24 on 2024-10-30; ESP32", proto=2)
     assert exc.value.kind == "junk"
     assert isinstance(wire.read_line(b'{"t":"news","seq":4,"x":1}')[1], wire.Other)  # newer firmware: ignored
+    v1_hello = line("hello", dict(LINES[0][1], proto=1), v2=False)  # re-flashed with v1 firmware: taken
+    assert isinstance(hello := wire.read_line(v1_hello, proto=2)[1], wire.Hello) and hello.proto == 1
+    with pytest.raises(wire.WireError):
+        wire.read_line(split(line("hello", LINES[0][1]))[0], proto=2)  # a v2 hello that lost its check
 
 
 def test_commands_to_a_v2_device_are_sealed_and_the_device_checks_them() -> None:

@@ -354,15 +354,19 @@ def read_line(raw: bytes, scale: float = 16, proto: int = 1) -> tuple[dict, Mess
     body, verdict = split(raw.rstrip(b"\r\n"))
     if verdict is False:
         raise WireError("checksum mismatch: " + raw[:40].decode(errors="replace"), "checksum")
-    if verdict is None and proto >= CHECKED_PROTO and body.lstrip().startswith(b"{"):
-        raise WireError("line without checksum from a protocol v2 device", "unchecked")
     try:
         d = protocol.decode(body)
-    except WireError:
-        raise
     except protocol.ProtocolError as exc:  # a garbled message line, or MicroPython's own output
         raise WireError(str(exc), "invalid" if body.lstrip().startswith(b"{") else "junk") from None
+    if verdict is None and proto >= CHECKED_PROTO and not _downgrade(d):
+        raise WireError("line without checksum from a protocol v2 device", "unchecked")
     return d, parse(d, scale)
+
+
+def _downgrade(d: dict) -> bool:
+    """A plain hello saying protocol 1: the board now runs older firmware (re-flashed); without taking it,
+    every later line of that board would be refused as unchecked."""
+    return d.get("t") == "hello" and d.get("proto", 1) in (None, 1)
 
 
 def command_line(name: str, *args: object, proto: int = 1) -> bytes:
