@@ -107,6 +107,15 @@ def test_transform_refuses_what_it_cannot_carry() -> None:
         transform.plan_for(Bad, Bad(1000, "raw", {}))
 
 
+def test_transform_refuses_an_attribute_it_cannot_find() -> None:
+    class Bad(fw.Detector):
+        def flush(self):
+            return self.nowhere  # never set, not computed: no silent 0
+
+    with pytest.raises(transform.TransformError, match="nowhere"):
+        transform.plan_for(Bad, Bad(1000, "raw", {}))
+
+
 def test_generated_code_has_no_hand_written_detector() -> None:
     """Every generated detector function comes from a firmware method; only the block driver is added."""
     eng = fast.compiled()

@@ -15,7 +15,7 @@ import numpy as np
 from ..recording import Recording
 
 BLOCK_ROWS = 1 << 16  # rows per block: ~0.5 MB per channel of float64
-COLLECT_MAX = 1 << 22  # a median's candidates are gathered in memory once they are this few (32 MB of float64)
+COLLECT_MAX = 1 << 20  # a median's candidates are gathered in memory once they are this few (8 MB of keys)
 
 
 @dataclass

@@ -28,7 +28,7 @@ ROOTS = ("process", "flush")  # the entry points a replay calls (pop only reads 
 IDENTITY_CALLS = {"ptr8", "ptr16", "ptr32"}  # viper raw-pointer views: on arrays the array itself
 BUILTINS = {"int", "min", "max", "abs", "range", "len", "bool"}
 CTX = ("_S",)  # the state array; array attributes follow as _A_<name>
-VERSION = "1"  # bump when the generated code changes for the same firmware source
+VERSION = "2"  # bump when the generated code changes for the same firmware source
 
 
 class TransformError(Exception):
@@ -129,7 +129,8 @@ class Transformer:
         self.cls, self.instance = cls, instance
         self.plan = Plan()
         self.generated_names: set[str] = set()
-        self._queue: list[tuple[str, types.FunctionType, bool]] = []
+        self._queue: list[tuple] = []  # (key, function, is a method[, prebuilt FunctionDef])
+        self._unset: set[str] = set()
         self._done: dict[str, ast.FunctionDef] = {}
 
     def ctx_names(self) -> list[ast.expr]:
@@ -170,7 +171,11 @@ class Transformer:
             return ast.Name(self._method_name(name), ast.Load())
         if name not in vars(self.instance) and isinstance(member, int):
             return ast.Constant(int(member))  # a class-level constant
-        value = vars(self.instance).get(name, 0)  # (first set on the hot path: starts as 0 there too)
+        if name not in vars(self.instance) and member is None and self._computed(name) is not None:
+            return ast.Call(ast.Name(self._computed_name(name), ast.Load()), self.ctx_names(), [])
+        if name not in vars(self.instance):
+            self._unset.add(name)  # first set on the hot path (checked in run): starts as 0 there too
+        value = vars(self.instance).get(name, 0)
         if isinstance(value, array):
             if value.typecode not in "bBhHiIlL":
                 raise TransformError(f"Detector.{name}: array of {value.typecode!r} is not integer")
@@ -184,16 +189,47 @@ class Transformer:
         raise TransformError(f"Detector.{name} is a {type(value).__name__}: only integers and integer arrays "
                              "can live in the compiled engine's state")
 
+    def _computed(self, name: str) -> ast.expr | None:
+        """The expression a `__getattr__` returns for `name` (`if name == "x": return EXPR`), or None."""
+        getter = inspect.getattr_static(self.cls, "__getattr__", None)
+        if not isinstance(getter, types.FunctionType):
+            return None
+        fn = ast.parse(textwrap.dedent(inspect.getsource(getter))).body[0]
+        assert isinstance(fn, ast.FunctionDef)
+        arg = fn.args.args[1].arg
+        for stmt in fn.body:
+            if (isinstance(stmt, ast.If) and isinstance(stmt.test, ast.Compare) and isinstance(stmt.test.left, ast.Name)
+                    and stmt.test.left.id == arg and isinstance(stmt.test.ops[0], ast.Eq)
+                    and isinstance(stmt.test.comparators[0], ast.Constant) and stmt.test.comparators[0].value == name
+                    and len(stmt.body) == 1 and isinstance(stmt.body[0], ast.Return) and stmt.body[0].value):
+                return stmt.body[0].value
+        return None
+
+    def _computed_name(self, name: str) -> str:
+        key = f"__getattr__.{name}"
+        gen = f"m_attr_{name}"
+        if key not in self.plan.functions:
+            self.plan.functions[key] = gen
+            self.generated_names.add(gen)
+            getter = inspect.getattr_static(self.cls, "__getattr__")
+            body = ast.FunctionDef(name=gen, args=ast.arguments(posonlyargs=[], args=[ast.arg("self")], kwonlyargs=[],
+                                   kw_defaults=[], defaults=[]), body=[ast.Return(self._computed(name))],
+                                   decorator_list=[], returns=None)
+            self._queue.append((key, getter, True, body))
+        return gen
+
     def run(self) -> Plan:
         self.plan.arrays = sorted(k for k, v in vars(self.instance).items() if isinstance(v, array))
         for root in ROOTS:
             self._method_name(root)
+        stored: set[str] = set()
         while self._queue:
-            key, fn, is_method = self._queue.pop(0)
-            tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-            node = tree.body[0]
+            key, fn, is_method, *prebuilt = self._queue.pop(0)
+            node = prebuilt[0] if prebuilt else ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
             if not isinstance(node, ast.FunctionDef):
                 raise TransformError(f"{key}: not a function")
+            stored |= {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)
+                       and isinstance(n.value, ast.Name) and n.value.id == "self"}
             _strip(node)
             if is_method:
                 if not node.args.args or node.args.args[0].arg != "self":
@@ -203,6 +239,10 @@ class Transformer:
             node.name = self.plan.functions[key]
             node.args.args = [ast.arg(n) for n in self.plan.ctx_args] + node.args.args
             self._done[key] = node
+        never = sorted(self._unset - stored)
+        if never:
+            raise TransformError(f"Detector.{never[0]} is read on the per-sample/per-tick path but is neither an "
+                                 "attribute of a new detector, nor assigned there, nor computed by __getattr__")
         body = [ast.unparse(ast.fix_missing_locations(n)) for n in self._done.values()]
         self.plan.source = "\n\n\n".join(body)
         return self.plan
