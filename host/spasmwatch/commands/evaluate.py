@@ -62,7 +62,9 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--param", action="append", default=[], metavar="NAME=VALUE", help="detector parameter (repeatable)"
     )
-    p.add_argument("--engine", choices=["python", "micropython"], default="python", help="detector engine")
+    p.add_argument("--engine", choices=["fast", "python", "micropython"],
+                   help="detector engine: fast (default; the firmware detector compiled from its own source, the "
+                   "same events; short recordings run that source on CPython), python, or micropython")
     p.add_argument(
         "--tolerance-ms",
         type=float,
@@ -133,7 +135,7 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ConfigError("--tolerance-ms must be >= 0")
     if args.duration is not None and (args.events is None or not args.duration >= 0):
         raise ConfigError("--duration needs --events and a value >= 0")
-    if args.events is not None and (args.param or args.mode or args.engine != "python"):
+    if args.events is not None and (args.param or args.mode or args.engine is not None):
         raise ConfigError("--param, --mode and --engine configure the detector, which --events does not run")
     if args.recording is None and (args.events is None or args.duration is None):
         raise ConfigError("give RECORDING, or --events EVENTS.csv with --duration S")
@@ -172,6 +174,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         assert rec is not None  # _check_args: without --events a RECORDING is required
         mode = args.mode or rec.mode or "raw"
+        if args.engine is None:  # as replay: compiled, unless loading the compiler costs more than it saves
+            from ..engine.pipeline import FAST_MIN_SAMPLES
+
+            args.engine = "fast" if rec.n_samples * len(rec.indices) > FAST_MIN_SAMPLES else "python"
         events = _detect(rec, mode, parse_params(args.param), args.engine)
     if args.save_events:
         write_events(args.save_events, events)
