@@ -146,7 +146,7 @@ def run_scenario(job: tuple[str, float, str, float, tuple[str, ...], dict]) -> d
     for det in names:
         t0 = time.perf_counter()
         if det == OURS:
-            events[det] = detect(counts, rate, mode, params)
+            events[det] = detect(counts, rate, mode, params, engine="fast")  # = python (test_fast_engine.py)
         else:
             peer, _, variant = det.partition("+")
             events[det] = peers.run_peer(peer, counts, rate, mode, REST_S, merged=variant == "merge")

@@ -54,7 +54,7 @@ def level_trace(counts: np.ndarray, rate_hz: float, end: int) -> tuple[np.ndarra
 def plot(name: str, start_s: float, seconds: float, out: Path) -> Path:
     minutes = float(get_scenario(name).minutes)
     counts, truth = scenario_signal(name, minutes)
-    events = detect(counts, RATE_HZ, MODE)
+    events = detect(counts, RATE_HZ, MODE, engine="fast")
     a, b = int(start_s * RATE_HZ), int(min(len(counts), (start_s + seconds) * RATE_HZ))
     t = np.arange(a, b) / RATE_HZ
     lt, lv = level_trace(counts, RATE_HZ, b)

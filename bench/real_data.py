@@ -307,7 +307,7 @@ def run_ours(rec: Recording, mode: str, params: dict[str, int | float]) -> tuple
     """Our episodes per file channel through replay(), and our fault events."""
     found: Found = {ch: [] for ch in rec.indices}
     faults = 0
-    for e in replay(rec, mode, params or None):
+    for e in replay(rec, mode, params or None, engine="fast"):
         if e.kind == "fault":
             faults += 1
         else:
