@@ -96,3 +96,26 @@ def test_the_sync_mark_and_held_records_survive_a_restart(tmp_path: Path) -> Non
         assert s.sync_mark(DEV) == (2, {4, 6})
         s.set_sync_mark(DEV, 0, reset=True)  # the board's log restarted: its numbers are new ones
         assert s.sync_mark(DEV) == (0, set())
+
+
+def test_the_monitor_stops_on_a_full_disk_with_one_line(tmp_path: Path, monkeypatch) -> None:
+    from test_monitor_e2e import FakeLink, ScriptedBoard
+
+    from spasmwatch.link import Link
+    from spasmwatch.monitor import Monitor
+
+    board = ScriptedBoard()
+    monkeypatch.setattr(Link, "open", staticmethod(lambda port, **kw: FakeLink(board, port)))
+    with Store(tmp_path / "e.sqlite3") as store:
+        mon = Monitor(store, "/dev/ttyFAKE0")
+        mon.connect()
+        mon.step()
+        pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+        store.db.execute(f"PRAGMA max_page_count={pages}")
+        with pytest.raises(StoreFull):
+            for k in range(300):
+                board.episode(1000 * (k + 1))
+                mon.step(0)
+        mon.close()  # closing the link session cannot be written either: it must not hide the error
+    with Store(tmp_path / "e.sqlite3", readonly=True) as s:
+        assert all(e.state in ("open", "closed") for e in s.events())
