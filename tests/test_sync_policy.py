@@ -151,7 +151,7 @@ class SyncUnderFaults(RuleBasedStateMachine):
         assert self.policy.synced_to == self.board.eseq and not self.policy.held
 
 
-SyncUnderFaults.TestCase.settings = settings(max_examples=300, stateful_step_count=60, deadline=None)
+SyncUnderFaults.TestCase.settings = settings(max_examples=150, stateful_step_count=50, deadline=None)
 test_sync_under_faults = SyncUnderFaults.TestCase
 
 
