@@ -86,3 +86,25 @@ def test_annotate_writes_edf_plus_with_every_event(capsys, folder: Path, tmp_pat
     assert np.array_equal(e.signals[0].data, read_recording(path).channels[0])
     # the annotated EDF replays to the same events
     assert _run(capsys, str(target), "--events", "-")[1] == _run(capsys, str(path), "--events", "-")[1]
+
+
+def test_the_same_batch_on_a_dask_cluster(capsys, folder: Path, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed", reason="the cluster extra (dask[distributed]) is not installed")
+    local, cluster_out = tmp_path / "local", tmp_path / "cluster"
+    assert _run(capsys, str(folder), "--out", str(local), "--jobs", "1")[0] == 0
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as lc:
+        code, stdout, err = _run(capsys, str(folder), "--out", str(cluster_out), "--scheduler", lc.scheduler_address)
+    assert code == 0, err
+    for k in range(3):
+        name = f"p{k}.events.csv"
+        assert (cluster_out / name).read_text() == (local / name).read_text() and read_events(cluster_out / name)
+    assert (cluster_out / "summary.csv").read_text() == (local / "summary.csv").read_text()
+
+
+def test_unreachable_scheduler_is_one_error(capsys, monkeypatch, folder: Path) -> None:
+    pytest.importorskip("distributed", reason="the cluster extra (dask[distributed]) is not installed")
+    from spasmwatch.engine import cluster
+
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 2)
+    code, _, err = _run(capsys, str(folder), "--scheduler", "tcp://127.0.0.1:9")
+    assert code == 2 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err, err
