@@ -1,0 +1,199 @@
+"""Runs and episodes of the detector: onset rules, pop rejection, the episode's end, its kind and clonus rhythm."""
+
+try:
+    import micropython
+    from micropython import const
+except ImportError:  # CPython: the MicroPython emitter decorator and const() become no-ops
+
+    class micropython:  # noqa: N801 - stands in for the MicroPython module
+        @staticmethod
+        def native(f):
+            return f
+
+    def const(x):
+        return x
+
+try:
+    from . import codes  # (codes.X once per episode: a name imported from it would cost heap in every module)
+    from .detbeats import BEAT_LOCK
+    from .detchain import FLOOR_BITS, LO_INIT
+except ImportError:  # flat modules on the board and the unix port
+    import codes
+    from detbeats import BEAT_LOCK
+    from detchain import FLOOR_BITS, LO_INIT
+
+_RH_HI = const(23)  # clonus rhythm hysteresis, x16: a swing rises above 1.5x and falls below 0.5x its mean
+_RH_LO = const(9)
+
+# Methods of detector.Detector, bound there under the same names (one qstr each): `self` is the Detector,
+# every state an int.
+
+
+@micropython.native
+def _start_run(self, t):
+    # A run starts: it may become an episode, and lasts until min_off of quiet (so the bursts of a clonus
+    # train add up even when each alone is too short).
+    self.run = t
+    self.on_ticks = 0
+    self.gap = 0
+    self.spike = 0
+    self.touched = 0
+    self.one_sided = 0
+    self.run_sum = 0
+    self.run_n = 0
+    # ecg on: every run must outlast a beat; auto: where a beat is due, and in the first seconds
+    # while a rhythm is still being learnt from the narrow bumps seen
+    # (or a candidate bump began before this run did: at the end of calibration, say)
+    searching = (t < self.search_end and self.last_beat >= 0 and (
+        self.beats < BEAT_LOCK or self.last_beat < self.search_start)) or 0 <= self.bump < t
+    self.beat_run = 1 if self.ecg == 2 or (self.ecg and (searching or (
+        self.rr and self._beat_due(t, 0)))) else 0
+    self._reset_episode()
+    self.slow = self.fast * 2
+
+
+@micropython.native
+def _run_quiet(self, t, e, f):
+    # A tick of a run (not yet an episode) below the offset threshold: rest, a gap, or the run's end.
+    self.floor_acc += ((e << FLOOR_BITS) - self.floor_acc) >> (
+        self.up_shift if e > f else self.down_shift)  # quiet ticks in a run are rest too
+    self.gap += 1
+    if self.gap == 1 and self.beat_run and t - self.run <= self.beat_w:
+        self.run = -1  # the run came when a beat was due and was no wider than one: a heartbeat
+        return
+    # A run that never reached the onset threshold was rest wobble: it ends at once, so it
+    # cannot back-date a later spasm, and its ticks are rest the floor learns too (learning only
+    # the ticks below the offset threshold would bias a wide rest distribution low).
+    if not self.on_ticks:
+        if self.run_n:
+            d = min(self.run_sum // self.run_n - f, 1 << 18)
+            if self.up_shift >= FLOOR_BITS:
+                self.floor_acc += (d * self.run_n) >> (self.up_shift - FLOOR_BITS)
+            else:
+                self.floor_acc += (d * self.run_n) << (FLOOR_BITS - self.up_shift)
+        self.run = -1
+        return
+    if self.gap >= self.min_off:
+        self.run = -1
+        return
+    self._collect(t, e)
+
+
+@micropython.native
+def _onset(self, t, e, f):
+    # A run has met the onset rules: an episode starts unless it is a heartbeat or an electrode pop.
+    if self.beat_run and (t - self.run < self.beat_w or 3 * e < self.peak):
+        # a run where a beat was due is EMG only once it outlasts a heartbeat bump: still near its
+        # peak, not on the bump's decaying tail (which a low floor keeps above the offset threshold)
+        return
+    # An electrode pop drives the front end onto a rail or far above the floor (40x), and is
+    # narrow or decays from one side of the baseline; a jerk as short is far weaker, and strong
+    # EMG swings both ways. A narrow burst below 5x the floor is noise.
+    narrow = self.wide <= self.spike_ticks
+    strong = self.touched or self.peak > f * 40
+    if self.spike_ticks and ((strong and (narrow or self.one_sided >= 2)) or (
+            narrow and self.peak < f * 5)):
+        if not self.spike:
+            self.spike = 1
+            self.artefacts += 1
+        return
+    self._start_episode(t, f)
+
+
+def _start_episode(self, t, f):
+    self.state = 1
+    self.onset = self.run
+    self.run = -1
+    self.ep_floor = f
+    self._push(codes.EV_ONSET, 0, self.onset, -1, t + 1, 0, 0, f)
+
+
+@micropython.native
+def _collect(self, t, e):
+    self.n_ep += 1
+    if e > self.peak:
+        self.peak = e
+    v = self.fast  # width on the unsmoothed 10 ms mean: smoothing would stretch a pop
+    if v > self.fpeak:
+        if v > self.fpeak * 2:  # a new dominant peak: earlier ticks are no longer near it
+            self.wide = 0
+        self.fpeak = v
+    if v * 2 >= self.fpeak:
+        self.wide += 1
+    self.mean_acc += ((e << 4) - self.mean_acc) // self.n_ep
+    self._rhythm(t)
+
+
+@micropython.native
+def _in_episode(self, t, e, off, ms):
+    self._collect(t, e)
+    if t - self.onset >= self.relearn and self.mean_acc >> 4 < self.on_thr:
+        # Low contrast for long: on average below the onset threshold for relearn_s, this is a rest level
+        # that stepped up, not a spasm. End it and re-learn the floor from the minimum statistics.
+        self._end_episode(t, t)
+        if ms < LO_INIT >> 5:
+            self.floor_acc = (ms + (ms >> 3)) << FLOOR_BITS
+        return
+    if e < off:
+        self.blip = -1
+        if self.quiet < 0:
+            self.quiet = t
+        if t - self.quiet + 1 >= self.min_off:
+            self._end_episode(self.quiet, t)
+    elif self.ecg and not self.raw and self.quiet >= 0 and (
+            t - self.blip < self.beat_w if self.blip >= 0 else t - self.quiet >= self.rr_min):
+        # Env mode: an isolated narrow bump after a beat interval of quiet is a heartbeat until it outlasts
+        # one, and does not keep the episode going (clonus bursts come closer, a spasm lasts longer). In raw
+        # mode the QRS remnant is narrow enough for the beat gate; there this rule cut clonus trains.
+        if self.blip < 0:
+            self.blip = t
+    elif self.quiet < 0 or (e * 2 > self.on_thr + off and not (
+            self.ecg and self.rr and self._beat_due(t, self.beat_w))):
+        # activity again: only a tick above mid-way between the thresholds breaks a quiet stretch,
+        # so rest wobble just above the offset threshold (or a heartbeat) does not stretch the episode
+        self.quiet = -1
+        if t - self.onset >= self.max_ep:  # a floor that jumped (electrode shift): end and re-learn
+            self._end_episode(t, t)
+            self.floor_acc = e << FLOOR_BITS
+
+
+@micropython.native
+def _rhythm(self, t):
+    # Clonus: the 10 ms rectified mean, lightly smoothed so it averages >= ~16 samples (two ticks at 1 kHz,
+    # eight at 200 Hz: fewer leave noise swinging in the band), swings around its ~150 ms mean at 3-8 Hz.
+    # Count rising swings whose period is in that band (good) or not (bad). The smoothed envelope is not
+    # used here: its own random wobble lies in the same band.
+    self.rh_sig += (2 * self.fast - self.rh_sig) >> self.rh_shift
+    v = self.rh_sig
+    self.slow += (v - self.slow) >> self.slow_shift
+    s = self.slow
+    if self.hi_state:
+        if v * 16 < s * _RH_LO:
+            self.hi_state = 0
+    elif v * 16 > s * _RH_HI:
+        self.hi_state = 1
+        if self.last_up >= 0:
+            period = t - self.last_up
+            if self.cl_min <= period <= self.cl_max:
+                self.cl_good += 1
+            else:
+                self.cl_bad += 1
+        self.last_up = t
+
+
+def _end_episode(self, offset, t):
+    if self.ecg and self.beats >= BEAT_LOCK and t - self.last_beat <= self.rr_stale:
+        self.search_start = t  # beats were hidden: look for them again before trusting a narrow bump
+        self.search_end = t + self.search
+    dur = offset - self.onset
+    if dur < self.twitch:
+        kind = codes.KIND_TWITCH
+    elif self.cl_good >= 3 and self.cl_good >= 2 * self.cl_bad:
+        kind = codes.KIND_CLONUS
+    elif dur < 2 * self.twitch and self.wide * 2 < self.twitch:  # a strong jerk with a long tail
+        kind = codes.KIND_TWITCH
+    else:
+        kind = codes.KIND_TONIC
+    self._push(codes.EV_END, kind, self.onset, offset, t + 1, self.peak, self.mean_acc >> 4, self.ep_floor)
+    self.state = 0
+    self.run = -1
