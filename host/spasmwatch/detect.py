@@ -17,7 +17,16 @@ from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR
 from spasmfw import detector as fw
 
 Record = tuple[int, int, int, int, int, int, int, int]
-BLOCK = 256  # samples per process() call; results do not depend on it (decisions happen on ticks)
+BLOCK = 256  # at most this many samples per process() call; results do not depend on it (decisions are per tick)
+RECORDS_PER_TICK = 2  # the most records one tick pushes (a fault that ends an episode: its end and the fault's start)
+
+
+def drain_block(det: fw.Detector) -> int:
+    """Samples per process() call so that the record queue cannot overflow before the next drain: at 25 Hz a
+    tick is one sample, and 256 samples of extreme noise pushed more records than the queue holds."""
+    queue = len(det.q) // 8  # records the queue holds (8 ints each, the fields pop() returns)
+    return max(1, min(BLOCK, (queue // RECORDS_PER_TICK - 1) * int(det.tick_samples)))
+
 ENGINES = ("fast", "python", "micropython")
 _FALLBACK_NOTED = False
 
@@ -74,6 +83,7 @@ class _PythonStream:
 
     def __init__(self, rate_hz: float, mode: str, params: dict | None) -> None:
         self.det = fw.Detector(rate_hz, mode, params or {})
+        self.block = drain_block(self.det)
 
     def _drain(self, out: list[Record]) -> None:
         out.extend(iter(self.det.pop, None))
@@ -84,8 +94,8 @@ class _PythonStream:
         buf = array("H", samples.astype("<u2", copy=False).tobytes())
         view = memoryview(buf)
         out: list[Record] = []
-        for start in range(0, len(buf), BLOCK):
-            chunk = view[start : start + BLOCK]
+        for start in range(0, len(buf), self.block):
+            chunk = view[start : start + self.block]
             self.det.process(chunk, len(chunk))
             self._drain(out)
         return out
@@ -113,7 +123,8 @@ class _FastStream:
 def stream(rate_hz: float, mode: str, params: dict | None, engine: str = "fast") -> _PythonStream | _FastStream:
     """A detector fed block by block (`feed(uint16 block) -> records`, then `finish()`): the state carries
     across blocks, so the records equal one unblocked run whatever the block lengths. Feed blocks whose length
-    is a multiple of BLOCK (the last may be shorter) to drain exactly where the reference drains."""
+    may be anything: drains only read the queue, and each process() call spans few enough ticks that it cannot
+    overflow (drain_block; an overflow would be an error, never a silent loss)."""
     check_params(params, mode, rate_hz)
     eng = resolve_engine(engine)
     if eng == "micropython":
@@ -143,7 +154,7 @@ def records_micropython(samples: np.ndarray, rate_hz: float, mode: str, params: 
         data.write_bytes(samples.tobytes())
         rate = int(rate_hz) if float(rate_hz).is_integer() else rate_hz
         cmd = [exe, "-X", "heapsize=256k", str(runner), str(FIRMWARE_DIR), str(data), str(rate), mode,
-               json.dumps(params or {}), str(BLOCK)]
+               json.dumps(params or {}), str(drain_block(fw.Detector(rate_hz, mode, params or {})))]
         proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise FatalError(f"micropython detector failed: {proc.stderr.strip().splitlines()[-1:]}")

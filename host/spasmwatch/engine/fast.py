@@ -23,7 +23,6 @@ from spasmfw import detector as fw
 
 from . import transform
 
-BLOCK = 256  # samples per process() call between drains, as the CPython reference (detect.BLOCK)
 REC_LEN = 8  # ints per queued record: the fields Detector.pop returns
 OUT_ROWS = 1024  # records handed back per driver call (more: the driver is called again)
 
@@ -142,13 +141,16 @@ class FastDetector:
         # numpy views of the instance's own arrays: the compiled code and the instance share them
         self.arrays = [np.frombuffer(state[a], dtype=np.int32) for a in eng.plan.arrays]
         self.tick_samples = int(self.det.tick_samples)
+        from ..detect import drain_block
+
+        self.block = drain_block(self.det)  # samples per process() call between drains, as the reference
         self.out = np.zeros((OUT_ROWS, 8), dtype=np.int64)
 
     def _run(self, samples: np.ndarray, final: bool) -> np.ndarray:
         data = np.ascontiguousarray(samples, dtype=np.uint16)
         pos, chunks = 0, []
         while True:
-            pos, rows, status = self.mod.run_blocks(self.S, *self.arrays, data, pos, BLOCK, self.out, final)
+            pos, rows, status = self.mod.run_blocks(self.S, *self.arrays, data, pos, self.block, self.out, final)
             if rows:
                 chunks.append(self.out[:rows].copy())
             if status:
@@ -159,8 +161,7 @@ class FastDetector:
         return to_samples(recs, self.tick_samples)
 
     def feed(self, samples: np.ndarray) -> np.ndarray:
-        """Run a block of uint16 samples; the records completed so far (a length that is not a whole number
-        of BLOCK samples is fine only for the last block: blocks must line up as in the reference)."""
+        """Run a block of uint16 samples (any length: the state carries over); the records completed so far."""
         return self._run(samples, final=False)
 
     def finish(self) -> np.ndarray:
