@@ -12,6 +12,7 @@ from pathlib import Path
 
 from spasmcore.errors import InputError
 
+from .. import jsonl
 from ..store import Store, StoredEvent, default_path, iso_utc, parse_when
 
 # The replay events columns first (so `read_events` and `evaluate` accept the file), then provenance.
@@ -116,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
         events = store.events(since, until, args.device, states=states)
         if not events:
             check_device(store, args.device)
-    text = to_json(events, tz) if args.format == "json" else to_csv(events, tz)
+    text = to_json(events, tz) if args.format == "json" else to_csv(events, tz) if args.format == "csv" else (
+        jsonl.rows_to_jsonl({k: (None if v == "" else v) for k, v in row(ev, tz).items()} for ev in events))
     if args.out and args.out != "-":
         try:
             Path(args.out).write_text(text)
@@ -142,7 +144,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--since", metavar="WHEN", help="only events with onset at or after WHEN")
     p.add_argument("--until", metavar="WHEN", help="only events with onset before WHEN")
     p.add_argument("--device", metavar="ID", help="only this device")
-    p.add_argument("--format", choices=("csv", "json"), default="csv", help="output format (default csv)")
+    p.add_argument("--format", choices=("csv", "json", "jsonl"), default="csv",
+                   help="output format: csv (default), json, or jsonl (JSON lines: one event per line)")
     p.add_argument("--include-open", action="store_true", help="also export episodes still in progress")
     p.add_argument("--tz", metavar="ZONE", help="time zone of onset_local/offset_local, e.g. Europe/Berlin "
                    "or UTC (default: this machine's)")
