@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from collections import Counter
 from importlib import resources
@@ -28,6 +27,9 @@ Replay a recording through the detector, exactly as the board would see it, and 
 (twitch, tonic, clonus) and sensor faults (flat, rail) it reports.
 
 RECORDING formats (sniffed from the extension and content):
+  .edf/.bdf  EDF, EDF+ and BDF (BioSemi 24-bit): rate and physical units (uV, mV, V, else au) per channel
+             from the header; channels of different rates need --channel; a cut-off data record or a record
+             count that disagrees with the file is an error
   .csv/.tsv/.txt/.log/.dat
              spasmwatch recordings (written by `simulate`/`record`), or any text with one column per
              channel (comma, semicolon, tab or space separated; decimal commas with ; or tab; Arduino
@@ -49,6 +51,14 @@ Units (--units, else the file's `# units=`, else guessed: integers are counts, o
   au       arbitrary units (e.g. an exported RMS envelope): the recording's maximum maps to 70% of full
            scale
 
+Long recordings are read in blocks (EDF/BDF, and CSV/TSV with a `# rate_hz=` header or --rate and no time
+column): memory stays flat (about 270 MB for 24 h at 1 kHz); other text files, WAV and .mat are read whole.
+
+Many recordings: give several files or folders (searched for recordings); they are spread over the cores
+(--jobs), or over a Dask cluster (--scheduler tcp://HOST:PORT); a summary table is printed, and --out DIR
+writes one events CSV (and with --jsonl-out one JSON lines file) per recording plus DIR/summary.csv. A
+recording that cannot be read is one row with its error (exit status 1), the others are still replayed.
+
 Channels: every channel is detected independently (events carry the channel index) unless --channel
 selects some. Headerless files can hold non-EMG columns: the Myo readings have a 9th cue-label column,
 so replay them with --rate 200 --channel 0-7.
@@ -58,6 +68,8 @@ Examples:
   spasmwatch replay session.csv --events events.csv
   spasmwatch replay myo/1.txt --rate 200 --channel 0-7 --mode raw
   spasmwatch replay tum.csv --mode env --units au --param on_mult=4
+  spasmwatch replay night.edf --annotate night-events.edf --jsonl night.jsonl
+  spasmwatch replay study/ --out results/ --param on_mult=5
 """
 
 EXAMPLE = "example_raw.csv"
@@ -364,62 +376,6 @@ def _single(args: argparse.Namespace, path: Path, columns: list[int] | None, par
     return 0
 
 
-def _batch(args: argparse.Namespace, inputs: list[str], columns: list[int] | None, params: dict | None) -> int:
-    from ..engine import batch
-
-    for flag in ("events", "jsonl", "annotate", "json"):
-        if getattr(args, flag):
-            raise ConfigError(f"--{flag} takes one recording; for several use --out DIR")
-    if args.engine == "micropython":
-        raise ConfigError("--engine micropython replays one recording at a time")
-    paths = batch.expand(inputs)
-    out_dir = Path(args.out) if args.out else None
-    if out_dir is not None:
-        _write("into", str(out_dir), lambda: out_dir.mkdir(parents=True, exist_ok=True))
-    engine = args.engine or "fast"
-    jobs = [batch.Job(p, args.mode, args.rate, args.units, columns, params, engine) for p in paths]
-    workers = args.jobs or batch.default_jobs(len(jobs))
-    root = os.path.commonpath([str(Path(p).resolve().parent) for p in paths])
-    totals = {"files": 0, "samples": 0, "events": 0}
-    with ui.progress(f"replaying {len(paths)} recordings", total=len(paths)) as bar:
-        def done(o: Any) -> None:
-            totals["files"] += 1
-            totals["samples"] += o.n_samples * len(o.channels)
-            totals["events"] += len(o.events)
-            bar.step(1, label=f"{totals['files']}/{len(paths)} files, {totals['samples']:,} samples, "
-                              f"{totals['events']} events")
-            if out_dir is not None and not o.error:
-                stem = out_dir / f"{batch.output_stem(o.path, root)}.events"
-                _write("events", f"{stem}.csv", lambda: write_events(f"{stem}.csv", o.events))
-                if args.jsonl_out:
-                    from ..jsonl import write_jsonl
-
-                    _write("events", f"{stem}.jsonl", lambda: write_jsonl(f"{stem}.jsonl", o.events, o.path))
-
-        outcomes = batch.run_batch(jobs, workers, args.scheduler, on_done=done)
-    for o in outcomes:
-        for w in o.warnings:
-            ui.warn(w)
-        if o.error:
-            ui.warn(o.error)
-    print(batch.format_summary(outcomes))
-    if out_dir is not None:
-        import csv
-
-        rows = batch.summary_rows(outcomes)
-
-        def write_summary() -> None:
-            with open(out_dir / "summary.csv", "w", newline="") as fh:
-                w = csv.DictWriter(fh, list(rows[0]), lineterminator="\n")
-                w.writeheader()
-                w.writerows(rows)
-
-        _write("the summary", str(out_dir / "summary.csv"), write_summary)
-        print(f"{len(outcomes)} recording(s): events and summary.csv written to {out_dir}")
-    failed = sum(1 for o in outcomes if o.error)
-    return 1 if failed else 0
-
-
 def run(args: argparse.Namespace) -> int:
     if args.example == bool(args.recording):
         raise ConfigError("give a RECORDING file or --example (not both)")
@@ -431,5 +387,7 @@ def run(args: argparse.Namespace) -> int:
     params = parse_params(args.param) or None
     inputs = [str(example_path())] if args.example else list(args.recording)
     if len(inputs) > 1 or args.out or args.scheduler or Path(inputs[0]).is_dir():
-        return _batch(args, inputs, columns, params)
+        from ..replay_many import replay_many
+
+        return replay_many(args, inputs, columns, params)
     return _single(args, Path(inputs[0]), columns, params)
