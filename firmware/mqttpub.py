@@ -159,7 +159,7 @@ class Publisher:
         self.pend = None  # memoryview of the packet not yet fully sent
         self.inb = b""
         now = time.ticks_ms()
-        self.t0 = self.tx = self.rx = self.sent_at = self.next = now
+        self.t0 = self.tx = self.rx = self.sent_at = self.next = self.ping_at = now
         self.shown = -1  # state last published: app state * 2**20 + count
 
     # -- connection ----------------------------------------------------------------------------------------
@@ -314,7 +314,10 @@ class Publisher:
             return
         if not self.inflight:
             self._next_event(app, now)
-        if self.pend is None and time.ticks_diff(now, self.tx) > KEEPALIVE_S * 500:
+        half = KEEPALIVE_S * 500
+        if self.pend is None and (time.ticks_diff(now, self.tx) > half or (
+                time.ticks_diff(now, self.rx) > half and time.ticks_diff(now, self.ping_at) > half)):
+            self.ping_at = now  # also when only QoS-0 state went out: the broker must answer something
             self._send(b"\xc0\x00")  # PINGREQ
 
     def _next_event(self, app, now):

@@ -155,8 +155,10 @@ class TcpServer:
             return
         try:
             data = c.recv(MAX_READ)
-        except OSError:
-            data = b""
+        except OSError as e:
+            if e.args and e.args[0] in _LATER:
+                return  # nothing after all (a spurious wake-up)
+            data = b""  # reset by the client
         if not data:  # closed by the client (or reset)
             self._drop()
             return
