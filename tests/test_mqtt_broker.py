@@ -307,3 +307,29 @@ def test_idle_network_polls_allocate_nothing(tmp_path: Path, broker: Broker, mic
     # an allocation would raise MemoryError: net.errors counts it, or MQTT would drop and reconnect
     assert out["after"] == out["ready"] and out["errors"] == 0, out
     assert out["mqtt_connects"] == 1 and out["mqtt_fails"] == 0, out
+
+
+def _demo_has_mqtt() -> bool:
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "spasmwatch.cli", "demo", "--help"], capture_output=True,
+                         text=True, timeout=60).stdout
+    return "--mqtt" in out
+
+
+@pytest.mark.skipif(not _demo_has_mqtt(), reason="needs the wifi hooks (docs/firmware.md)")
+@pytest.mark.slow
+def test_demo_publishes_to_the_broker(tmp_path: Path, broker: Broker) -> None:
+    import sys
+
+    sub = Subscriber(broker.port)
+    try:
+        demo = subprocess.run([sys.executable, "-m", "spasmwatch.cli", "demo", "--mqtt",
+                               f"mqtt://127.0.0.1:{broker.port}", "--seconds", "15", "--plain"],
+                              capture_output=True, text=True, timeout=180)
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert "publish" in demo.stdout
+        sub.wait(lambda: events(sub) and len(sub.messages("/config")) >= 3, timeout=30)
+    finally:
+        sub.close()
+    assert all(e["ev"] in ("end", "fault") for e in events(sub))

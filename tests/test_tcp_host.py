@@ -226,6 +226,9 @@ def test_cli_device_tcp_and_monitor_socket(tmp_path: Path) -> None:
                                     "--seconds", "15", "--plain"], env=env, capture_output=True, text=True,
                              timeout=120)
         assert mon.returncode == 0, mon.stdout + mon.stderr
+        got = subprocess.run(cli + ["config", "get", "--port", f"socket://127.0.0.1:{port}", "name"], env=env,
+                             capture_output=True, text=True, timeout=120)  # `config` over the network too
+        assert got.returncode == 0 and "spasmwatch" in got.stdout, got.stdout + got.stderr
     finally:
         dev.terminate()
         dev.wait(20)
