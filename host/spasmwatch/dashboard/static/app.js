@@ -378,8 +378,9 @@ function liveRender() {
   const open = s.open || [];
   const nowBox = $("live-now");
   nowBox.className = open.length ? "live-now active" : "live-now";
+  const idle = st.connected ? "No episode in progress." : `Not connected: ${st.waiting || st.last_error || "waiting for the board"}`;
   nowBox.replaceChildren(...(open.length ? open.map((o) => el("div", {class: "episode-now", "data-ch": o.ch},
-    `Episode in progress on ${o.name}: ${(o.elapsed_s + Math.max(0, now - o.at)).toFixed(1)} s`)) : [el("span", {}, "No episode in progress.")]));
+    `Episode in progress on ${o.name}: ${(o.elapsed_s + Math.max(0, now - o.at)).toFixed(1)} s`)) : [el("span", {}, idle)]));
   const c = s.counts;
   $("live-counts").replaceChildren(
     card("hour", "episodes this hour", String(c.hour.total)),
