@@ -88,6 +88,38 @@ def test_generated_signals_identical(kind: str, rate: int, seed: int, mode: str,
     _same(np.asarray(sig), float(rate), mode, params)
 
 
+def test_replay_cuts_blocks_as_the_board_does() -> None:
+    from spasmfw import app
+    from spasmwatch import detect
+
+    assert (detect.BOARD_BLOCK_MS, detect.BOARD_MAX_BLOCK) == (app.BLOCK_MS, app.MAX_BLOCK)
+    assert [detect.drain_block(fw.Detector(r, "raw", {})) for r in (25, 200, 1000, 2000)] == [1, 10, 50, 100]
+
+
+def test_stream_cut_anywhere_equals_one_run_after_faults(monkeypatch) -> None:
+    """Where process() calls begin can move a record after a fault (docs/detector.md): a stream carries part
+    blocks over, so however it is fed its calls fall where one run's do. (256-sample calls: with the board's 50
+    this signal happens not to show the effect, so the test could not fail.)"""
+    from spasmwatch import detect
+    from tests.signals import emg
+
+    monkeypatch.setattr(detect, "BLOCK", 256)
+    rng = np.random.default_rng(5)
+    sig = emg(20, 1000, [(3, 5, 80.0), (9, 9.3, 100.0), (14, 17, 60.0)], seed=5)
+    for a in rng.integers(0, 20000, 4):
+        sig[a : a + rng.integers(300, 2000)] = 4095 if rng.random() < 0.5 else 0
+    data = _as_uint16(sig)
+    ref = records_python(data, 1000.0, "raw", {})
+    for engine in ("python", "fast"):
+        s = stream(1000.0, "raw", {}, engine=engine)
+        got, pos = [], 0
+        for size in (37, 1000, 256, 5, 4093, 160) * 10:
+            got += s.feed(data[pos : pos + size])
+            pos += size
+        assert got + s.feed(data[pos:]) + s.finish() == ref, engine
+    assert sum(r[0] == fw.EV_FAULT_START for r in ref) >= 2
+
+
 def test_drain_matches_pop() -> None:
     """The driver's drain equals Detector.pop on the same queue (tick units scaled, -1 offsets kept)."""
     det = fw.Detector(500, "raw", {})

@@ -17,15 +17,20 @@ from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR
 from spasmfw import detector as fw
 
 Record = tuple[int, int, int, int, int, int, int, int]
-BLOCK = 256  # at most this many samples per process() call; results do not depend on it (decisions are per tick)
-RECORDS_PER_TICK = 2  # the most records one tick pushes (a fault that ends an episode: its end and the fault's start)
+BLOCK: int | None = None  # samples per process() call; None: as the board (below); tests set it to vary the cut
+BOARD_BLOCK_MS = 50  # firmware/app.py BLOCK_MS: the board hands its detectors rate x 50 ms of samples per loop
+BOARD_MAX_BLOCK = 256  # firmware/app.py MAX_BLOCK
 
 
 def drain_block(det: fw.Detector) -> int:
-    """Samples per process() call so that the record queue cannot overflow before the next drain: at 25 Hz a
-    tick is one sample, and 256 samples of extreme noise pushed more records than the queue holds."""
-    queue = len(det.q) // 8  # records the queue holds (8 ints each, the fields pop() returns)
-    return max(1, min(BLOCK, (queue // RECORDS_PER_TICK - 1) * int(det.tick_samples)))
+    """Samples per process() call, the record queue drained after each: the board's own block (rate x 50 ms, at
+    most 256), so a replay cuts the signal where the board does (after a fault, where a block starts can move a
+    record by a tick: docs/detector.md), and at most ~5 ticks per call, so the 16-record queue cannot overflow
+    (with 256-sample blocks it did at 25 Hz on extreme noise). An overflow is an error, never a silent loss."""
+    if BLOCK is not None:
+        return BLOCK
+    return min(BOARD_MAX_BLOCK, max(1, int(det.rate_hz) * BOARD_BLOCK_MS // 1000))
+
 
 ENGINES = ("fast", "python", "micropython")
 _FALLBACK_NOTED = False
@@ -78,12 +83,22 @@ def resolve_engine(engine: str) -> str:
     return engine
 
 
+def split_carry(carry: np.ndarray, samples: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """(whole blocks to process now, the rest to carry): process() calls then fall on the same sample indices
+    whatever the lengths fed, as in one unblocked run (the chain runs ahead of the decisions within a call, so
+    where calls begin is not always irrelevant: see docs/detector.md)."""
+    data = np.concatenate([carry, samples]) if carry.size else np.asarray(samples)
+    whole = len(data) - len(data) % block
+    return data[:whole], data[whole:].copy()
+
+
 class _PythonStream:
-    """The CPython reference: the firmware Detector itself, drained after every BLOCK samples."""
+    """The CPython reference: the firmware Detector itself, drained after every drain_block() samples."""
 
     def __init__(self, rate_hz: float, mode: str, params: dict | None) -> None:
         self.det = fw.Detector(rate_hz, mode, params or {})
         self.block = drain_block(self.det)
+        self.carry = np.zeros(0, dtype="<u2")
 
     def _drain(self, out: list[Record]) -> None:
         out.extend(iter(self.det.pop, None))
@@ -91,6 +106,10 @@ class _PythonStream:
             raise FatalError("the detector's record queue overflowed between two drains (records lost)")
 
     def feed(self, samples: np.ndarray) -> list[Record]:
+        now, self.carry = split_carry(self.carry, samples.astype("<u2", copy=False), self.block)
+        return self._process(now)
+
+    def _process(self, samples: np.ndarray) -> list[Record]:
         buf = array("H", samples.astype("<u2", copy=False).tobytes())
         view = memoryview(buf)
         out: list[Record] = []
@@ -101,7 +120,8 @@ class _PythonStream:
         return out
 
     def finish(self) -> list[Record]:
-        out: list[Record] = []
+        out = self._process(self.carry)
+        self.carry = self.carry[:0]
         self.det.flush()
         self._drain(out)
         return out

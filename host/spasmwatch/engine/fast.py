@@ -144,6 +144,7 @@ class FastDetector:
         from ..detect import drain_block
 
         self.block = drain_block(self.det)  # samples per process() call between drains, as the reference
+        self.carry = np.zeros(0, dtype=np.uint16)
         self.out = np.zeros((OUT_ROWS, 8), dtype=np.int64)
 
     def _run(self, samples: np.ndarray, final: bool) -> np.ndarray:
@@ -161,12 +162,17 @@ class FastDetector:
         return to_samples(recs, self.tick_samples)
 
     def feed(self, samples: np.ndarray) -> np.ndarray:
-        """Run a block of uint16 samples (any length: the state carries over); the records completed so far."""
-        return self._run(samples, final=False)
+        """Run a block of uint16 samples (any length: the state carries over, and so does a part block, so
+        process() calls fall where they would in one run); the records completed so far."""
+        from ..detect import split_carry
+
+        now, self.carry = split_carry(self.carry, np.asarray(samples, dtype=np.uint16), self.block)
+        return self._run(now, final=False)
 
     def finish(self) -> np.ndarray:
         """Flush (close an open episode or fault) and return the last records."""
-        return self._run(np.zeros(0, dtype=np.uint16), final=True)
+        rest, self.carry = self.carry, self.carry[:0]
+        return self._run(rest, final=True)
 
 
 def to_samples(recs: np.ndarray, d: int) -> np.ndarray:
