@@ -174,7 +174,7 @@ def test_off_localhost_every_request_needs_the_token(db: Path) -> None:
     try:
         assert dash.token and f"?token={dash.token}" in dash.url
         base = f"http://127.0.0.1:{dash.port}/"
-        for path in ("", "api/info", "static/app.js", "api/live/stream"):
+        for path in ("", "api/info", "static/common.js", "api/live/stream"):
             assert get(base + path)[0] == 401, path
         assert get(base + "api/info?token=wrong")[0] == 401
         status, _, headers = get(f"{base}?token={dash.token}")
@@ -194,7 +194,8 @@ def test_pages_and_the_chart_library_are_served_from_the_package(server: Dashboa
     assert status == 200 and isinstance(page, str)
     assert "default-src 'self'" in headers["content-security-policy"]
     assert "http://" not in page and "https://" not in page  # nothing referenced outside this server
-    for asset in ("static/app.js", "static/style.css", "static/vendor/uPlot.iife.min.js",
+    for asset in ("static/common.js", "static/pages.js", "static/live.js", "static/style.css",
+                  "static/vendor/uPlot.iife.min.js",
                   "static/vendor/uPlot.min.css"):
         assert get(server.url + asset)[0] == 200, asset
 

@@ -109,7 +109,9 @@ def screenshot(driver: Any, name: str) -> Path:
 
 
 def card(driver: Any, section: str, key: str) -> str:
-    return str(driver.find_element(By.CSS_SELECTOR, f"#{section} [data-key='{key}'] .v").text)
+    """A summary card's value, read in one script (the page may redraw it at any moment)."""
+    return str(driver.execute_script(f"const e = document.querySelector(\"#{section} [data-key='{key}'] .v\");"
+                                     "return e ? e.textContent : null"))
 
 
 def show_range(driver: Any, first: str, last: str) -> dict:
@@ -172,6 +174,8 @@ def test_compare_view_shows_the_figures_computed_here(browser: Any, history_serv
 
     note_day = datetime.fromtimestamp(weeks.notes[-1].at).date()
     browser.get(history_server.url + "#compare")
+    # the tab first compares around the latest note; typing dates before that answer arrives would be overwritten
+    wait(lambda: browser.execute_script("return window.lastCompare"), "the first comparison")
     periods = {"a": (note_day - timedelta(days=14), note_day - timedelta(days=1)),
                "b": (note_day, note_day + timedelta(days=13))}
     for key, (a, b) in periods.items():  # the same periods typed in, then Compare
@@ -196,7 +200,8 @@ def test_compare_view_shows_the_figures_computed_here(browser: Any, history_serv
                 day_rates.append(k / (m / 3600))
         rates[key] = day_rates
         cells.append((str(n), f"{n / (mon / 3600):.2f}"))
-    row = lambda key: [td.text for td in browser.find_elements(By.CSS_SELECTOR, f"#c-table tr[data-key='{key}'] td")]  # noqa: E731
+    row = lambda key: browser.execute_script(  # noqa: E731
+        f"return [...document.querySelectorAll(\"#c-table tr[data-key='{key}'] td\")].map(td => td.textContent)")
     assert row("episodes")[1:] == [cells[0][0], cells[1][0]]
     assert row("rate")[1:] == [cells[0][1], cells[1][1]]
     p = mannwhitneyu(rates["a"], rates["b"], alternative="two-sided").pvalue
@@ -218,8 +223,9 @@ def twitches(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def shown_ids(driver: Any) -> list[int]:
-    items = driver.find_elements(By.CSS_SELECTOR, "#live-events li.live-event")
-    return [int(li.get_attribute("data-id")) for li in items]
+    # in one script: the list is redrawn whenever something happens, elements found earlier go stale
+    return [int(i) for i in driver.execute_script(
+        "return [...document.querySelectorAll('#live-events li.live-event')].map(li => li.dataset.id)")]
 
 
 @pytest.mark.micropython
@@ -250,6 +256,7 @@ def test_live_page_follows_the_virtual_board_through_unplug_and_a_reopened_tab(b
             (received,) = con.execute("SELECT received_at FROM events WHERE id=?", (min(new),)).fetchone()
         # the page shows it within a few seconds of the monitor storing what the board reported
         assert seen - received < 5.0, f"episode shown {seen - received:.1f} s after the board reported it"
+        print(f"episode {min(new)} shown {seen - received:.2f} s after the monitor stored it")
         wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#live-events li[data-kind='twitch']"), "a twitch")
         wait(lambda: browser.execute_script("return (LIVE.env['0'] || []).length") > 20, "the envelope")
         screenshot(browser, "live")

@@ -1,0 +1,171 @@
+// spasmwatch dashboard, shared part: fetching, formatting, charts (uPlot); talks only to the server that served it.
+"use strict";
+
+const KINDS = ["twitch", "tonic", "clonus"];
+const COLORS = {twitch: "#56b4e9", tonic: "#d55e00", clonus: "#5e3c99", fault: "#555555"};
+const $ = (id) => document.getElementById(id);
+const el = (tag, attrs = {}, text) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+};
+let INFO = null;
+const charts = {};
+
+async function api(path, opts) {
+  const r = await fetch(path, opts);
+  const body = await r.json().catch(() => ({error: `HTTP ${r.status}`}));
+  if (!r.ok) throw new Error(body.error || `HTTP ${r.status}`);
+  return body;
+}
+
+// ---- formatting -------------------------------------------------------------------------------------------
+
+function fmtDur(s) {
+  if (s === null || s === undefined) return "–";
+  if (s < 60) return `${s.toFixed(1)} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(Math.floor(s % 60)).padStart(2, "0")} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
+}
+const fmtNum = (v, d = 1) => (v === null || v === undefined ? "–" : Number(v).toFixed(d));
+const fmtTime = (t) => new Date(t * 1000).toLocaleString([], {dateStyle: "short", timeStyle: "medium"});
+const fmtClock = (t) => new Date(t * 1000).toLocaleTimeString();
+function isoDay(d) {
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+}
+const parseDay = (s) => { const [y, m, d] = s.split("-").map(Number); return new Date(y, m - 1, d, 12); };
+const addDays = (s, n) => { const d = parseDay(s); d.setDate(d.getDate() + n); return isoDay(d); };
+
+function card(key, label, value) {
+  const c = el("div", {class: "card", "data-key": key});
+  c.append(el("div", {class: "v"}, value), el("div", {class: "k"}, label));
+  return c;
+}
+
+function table(node, head, rows) {
+  node.replaceChildren();
+  const tr = el("tr");
+  head.forEach((h) => tr.append(el("th", {}, h)));
+  node.append(tr);
+  for (const r of rows) {
+    const row = el("tr");
+    r.forEach((c) => row.append(el("td", {}, c)));
+    node.append(row);
+  }
+}
+
+function chName(device, ch) {
+  const d = (INFO.devices || []).find((x) => x.id === device);
+  return d && d.channels[ch] ? d.channels[ch] : `ch ${ch}`;
+}
+
+// ---- charts ---------------------------------------------------------------------------------------------
+
+// note markers: DOM elements over the plot (visible, hoverable, and countable by a test)
+function markNotes(u, notes) {
+  u.over.querySelectorAll(".note-marker").forEach((m) => m.remove());
+  for (const n of notes || []) {
+    const x = u.valToPos(n.at, "x");
+    if (!(x >= 0 && x <= u.over.clientWidth)) continue;
+    const m = el("div", {class: "note-marker", title: `${fmtTime(n.at)} ${n.kind}: ${n.text}`, "data-note": n.id});
+    m.style.left = `${x}px`;
+    m.append(el("span", {}, n.text));
+    u.over.append(m);
+  }
+}
+
+function shadeSpans(spans) {
+  return (u) => {
+    const {ctx, bbox} = u;
+    ctx.save();
+    ctx.fillStyle = "#e8f4e8";
+    for (const [a, b] of spans) {
+      const x0 = u.valToPos(a, "x", true), x1 = u.valToPos(b, "x", true);
+      ctx.fillRect(x0, bbox.top, Math.max(1, x1 - x0), bbox.height);
+    }
+    ctx.restore();
+  };
+}
+
+function makeChart(id, opts, data, notes) {
+  if (charts[id]) charts[id].destroy();
+  const node = $(id);
+  node.replaceChildren();
+  const width = Math.max(300, node.clientWidth || 900);
+  opts = {width, height: 220, ...opts};
+  opts.hooks = {...(opts.hooks || {}), draw: [(u) => markNotes(u, notes)]};
+  charts[id] = new uPlot(opts, data, node);
+  return charts[id];
+}
+
+const bars = (uPlot.paths && uPlot.paths.bars) ? uPlot.paths.bars({size: [0.8, 40]}) : undefined;
+
+function rateChart(h) {
+  const xs = h.days.map((d) => d.start + 43200);  // the middle of each day
+  const rate = h.days.map((d) => d.rate_h);
+  const mon = h.days.map((d) => (d.monitored_s === null ? null : d.monitored_s / 3600));
+  makeChart("h-rate", {
+    legend: {live: false},
+    scales: {x: {time: true, range: [h.start, h.end]}, rate: {range: (u, lo, hi) => [0, Math.max(1, hi * 1.1)]},
+             hours: {range: [0, 24]}},
+    axes: [{}, {scale: "rate", label: "spasms / monitored h"},
+           {scale: "hours", side: 1, label: "monitored h", grid: {show: false}}],
+    series: [{}, {label: "spasms per monitored hour", scale: "rate", fill: "#5e3c9955", stroke: "#5e3c99",
+                  paths: bars, points: {show: false}},
+             {label: "monitored hours", scale: "hours", stroke: "#2a9d3a", width: 2, spanGaps: false}],
+  }, [xs, rate, mon], h.notes);
+}
+
+function timelineChart(h) {
+  const rows = [];
+  const key = (e) => `${e.device}:${e.ch}`;
+  for (const e of h.episodes.concat(h.faults)) if (!rows.includes(key(e))) rows.push(key(e));
+  rows.sort();
+  const all = h.episodes.concat(h.faults).filter((e) => e.t !== null).sort((a, b) => a.t - b.t);
+  const xs = all.map((e) => e.t);
+  const series = KINDS.concat(["fault"]).map((k) => all.map((e) => ((e.kind || "twitch") === k ? rows.indexOf(key(e)) : null)));
+  const several = new Set(rows.map((r) => r.split(":")[0])).size > 1;
+  const label = (i) => {
+    const [dev, ch] = rows[i].split(/:(?=[^:]*$)/);
+    return (several ? `${dev}: ` : "") + chName(dev, Number(ch));
+  };
+  makeChart("h-timeline", {
+    height: 90 + 45 * Math.max(1, rows.length),
+    legend: {show: false},
+    scales: {x: {time: true, range: [h.start, h.end]}, y: {range: [-0.6, Math.max(1, rows.length) - 0.4]}},
+    axes: [{}, {splits: () => rows.map((_, i) => i), values: (u, ticks) => ticks.map((t) => (rows[t] ? label(t) : "")),
+                size: 110}],
+    series: [{}].concat(KINDS.concat(["fault"]).map((k) => ({
+      label: k, stroke: COLORS[k], paths: () => null, points: {show: true, size: k === "fault" ? 9 : 7, fill: COLORS[k]},
+    }))),
+    hooks: {drawClear: [shadeSpans(h.spans)]},
+  }, [xs, ...series], h.notes);
+}
+
+function histChart(id, hist, label, fmtEdge) {
+  const n = hist.edges.length;
+  const xs = hist.edges.map((_, i) => i);
+  // stacked: each series is the sum of itself and the kinds drawn after it, drawn from the largest down
+  const cum = [];
+  let run = new Array(n).fill(0);
+  for (const k of KINDS.slice().reverse()) {
+    run = run.map((v, i) => v + hist.counts[k][i]);
+    cum.unshift({k, vals: run.slice()});
+  }
+  makeChart(id, {
+    width: Math.max(300, ($(id).clientWidth || 450)),
+    scales: {x: {time: false, range: [-0.6, n - 0.4]}, y: {range: (u, lo, hi) => [0, Math.max(1, hi * 1.1)]}},
+    // bins are labelled by their lower edge; the first one, from 0, by the edge it stays under
+    axes: [{splits: () => xs, values: (u, t) => t.map((i) => (i === 0 ? `<${fmtEdge(hist.edges[1], false)}` :
+                                                              fmtEdge(hist.edges[i], i === n - 1))), size: 40},
+           {label: "episodes", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]}],
+    series: [{label}].concat(cum.map(({k}) => ({label: k, stroke: COLORS[k], fill: COLORS[k], paths: bars,
+                                                points: {show: false}}))),
+    legend: {live: false},
+  }, [xs, ...cum.map((c) => c.vals)], []);
+}
+
+const durEdge = (v, last) => (v < 60 ? `${v}s` : `${v / 60}m`) + (last ? "+" : "");
+const strEdge = (v, last) => `${v}×` + (last ? "+" : "");
+

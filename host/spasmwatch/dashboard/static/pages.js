@@ -1,0 +1,192 @@
+// spasmwatch dashboard: the History, Compare and Notes tabs (common.js first).
+"use strict";
+
+// ---- history ---------------------------------------------------------------------------------------------
+
+function periodRange() {
+  const p = $("h-period").value;
+  let a = $("h-date").value || INFO.today;
+  if (p === "day") return [a, a];
+  if (p === "week") {
+    const d = parseDay(a);
+    const monday = addDays(a, -((d.getDay() + 6) % 7));
+    return [monday, addDays(monday, 6)];
+  }
+  if (p === "month") {
+    a = a.slice(0, 8) + "01";
+    const d = parseDay(a);
+    return [a, isoDay(new Date(d.getFullYear(), d.getMonth() + 1, 0, 12))];
+  }
+  return [a, $("h-to").value || a];
+}
+
+function shiftPeriod(sign) {
+  const p = $("h-period").value;
+  const [a, b] = periodRange();
+  if (p === "month") {
+    const d = parseDay(a);
+    $("h-date").value = isoDay(new Date(d.getFullYear(), d.getMonth() + sign, 1, 12));
+  } else {
+    const n = Math.round((parseDay(b) - parseDay(a)) / 864e5) + 1;
+    $("h-date").value = addDays(a, sign * n);
+    if (p === "custom") $("h-to").value = addDays(b, sign * n);
+  }
+  loadHistory();
+}
+
+function filters(prefix) {
+  const q = new URLSearchParams();
+  const dev = $(`${prefix}-device`).value;
+  if (dev) q.set("device", dev);
+  const ch = $(`${prefix}-channel`) ? $(`${prefix}-channel`).value : "";
+  if (ch !== "") q.set("channel", ch);
+  return q;
+}
+
+let historyAsked = 0;
+
+async function loadHistory() {
+  const [a, b] = periodRange();
+  const q = filters("h");
+  q.set("from", a);
+  q.set("to", b);
+  const asked = ++historyAsked;
+  let h;
+  try {
+    h = await api(`/api/history?${q}`);
+  } catch (e) {
+    if (asked === historyAsked) $("h-range").textContent = `error: ${e.message}`;
+    return;
+  }
+  if (asked !== historyAsked) return;  // a later choice was made meanwhile: its answer is the one to show
+  window.lastHistory = h;
+  $("h-range").textContent = `${a} to ${b}: ${h.days.length} day(s), times in this browser's time zone`;
+  const t = h.totals;
+  const s = $("h-summary");
+  s.replaceChildren(
+    card("episodes", "spasm episodes", String(t.episodes)),
+    card("monitored", "monitored time", t.monitored_s === null ? "not recorded" : fmtDur(t.monitored_s)),
+    card("rate", "spasms per monitored hour", fmtNum(t.rate_h)),
+    card("spasm_time", "time in spasm", `${fmtDur(t.spasm_s)}${t.spasm_pct === null ? "" : ` (${fmtNum(t.spasm_pct)} %)`}`),
+    card("median_duration", "median duration", fmtDur(t.median_duration_s)),
+    card("median_strength", "median strength (× rest)", fmtNum(t.median_peak_x)),
+    ...KINDS.map((k) => card(`kind-${k}`, k, String(t.by_kind[k]))),
+    card("faults", "sensor faults", String(t.faults)),
+    card("gaps", "data gaps", String(t.gaps)),
+  );
+  rateChart(h);
+  timelineChart(h);
+  histChart("h-dur", h.duration_hist, "duration", durEdge);
+  histChart("h-str", h.strength_hist, "strength", strEdge);
+  $("h-sensor-note").textContent = `Frequency band (Penn-Spasm-Frequency-Scale-style) and clonus duration classes ` +
+    `(SCATS-style): ${INFO.sensor_note}. A band needs an hour of monitoring that day.`;
+  table($("h-clinical"), ["day", "monitored", "episodes", "per monitored h", "frequency band", "time in spasm",
+                          "clonus < 3 s", "3–10 s", "> 10 s", "faults", "gaps"],
+        h.days.map((d) => [d.day, d.monitored_s === null ? "?" : fmtDur(d.monitored_s), String(d.episodes),
+                           fmtNum(d.rate_h), d.band_level === null ? `– (${d.band})` : d.band, fmtDur(d.spasm_s),
+                           ...d.clonus_classes.map(String), String(d.faults), String(d.gaps)]));
+  const fg = h.faults.map((f) => [fmtTime(f.t), `sensor fault: ${f.detail || "fault"}`, f.state === "closed" ? fmtDur(f.d) : "still open",
+                                  chName(f.device, f.ch)])
+    .concat(h.gaps.map((g) => [fmtTime(g.t), `data gap: ${g.kind}`, g.end ? fmtDur(g.end - g.t) : "–", g.detail || ""]));
+  table($("h-faults"), ["time", "what", "duration", "detail"], fg.length ? fg : [["none", "", "", ""]]);
+}
+
+function fillDevices() {
+  for (const id of ["h-device", "c-device"]) {
+    const s = $(id);
+    s.replaceChildren(el("option", {value: ""}, "all"));
+    for (const d of INFO.devices) s.append(el("option", {value: d.id}, d.label));
+  }
+  fillChannels();
+}
+
+function fillChannels() {
+  const s = $("h-channel");
+  s.replaceChildren(el("option", {value: ""}, "all"));
+  const d = INFO.devices.find((x) => x.id === $("h-device").value);
+  if (d) d.channels.forEach((c, i) => s.append(el("option", {value: String(i)}, c)));
+}
+
+// ---- compare ---------------------------------------------------------------------------------------------
+
+function setCompareInputs(r) {
+  $("c-a-from").value = r.a.first; $("c-a-to").value = r.a.last;
+  $("c-b-from").value = r.b.first; $("c-b-to").value = r.b.last;
+}
+
+let compareAsked = 0;
+
+async function loadCompare(useDefault) {
+  const q = filters("c");
+  if (!useDefault) for (const k of ["a-from", "a-to", "b-from", "b-to"]) q.set(k.replace("-", "_"), $(`c-${k}`).value);
+  const asked = ++compareAsked;
+  const typed = ["a-from", "a-to", "b-from", "b-to"].map((k) => $(`c-${k}`).value).join();
+  let r;
+  try {
+    r = await api(`/api/compare?${q}`);
+  } catch (e) {
+    if (asked === compareAsked) $("c-title").textContent = e.message;
+    return;
+  }
+  if (asked !== compareAsked) return;  // superseded by a later request
+  const retyped = ["a-from", "a-to", "b-from", "b-to"].map((k) => $(`c-${k}`).value).join() !== typed;
+  if (useDefault && retyped) return;  // dates typed while the default was on its way: they come next
+  window.lastCompare = r;
+  setCompareInputs(r);
+  const A = r.a, B = r.b;
+  $("c-title").textContent = `before: ${A.first} to ${A.last} (${A.days} days) · after: ${B.first} to ${B.last} (${B.days} days)`;
+  const pct = (v) => (v === null ? "–" : `${v.toFixed(1)} %`);
+  const rows = [
+    ["spasm episodes", String(A.episodes), String(B.episodes)],
+    ["monitored time", fmtDur(A.monitored_s), fmtDur(B.monitored_s)],
+    ["spasms per monitored hour", fmtNum(A.rate_h, 2), fmtNum(B.rate_h, 2)],
+    ["time in spasm", `${fmtDur(A.spasm_s)} (${pct(A.spasm_pct)})`, `${fmtDur(B.spasm_s)} (${pct(B.spasm_pct)})`],
+    ["median duration", fmtDur(A.median_duration_s), fmtDur(B.median_duration_s)],
+    ["median strength (× rest)", fmtNum(A.median_peak_x), fmtNum(B.median_peak_x)],
+    ...KINDS.map((k) => [`${k} share`, pct(A.kind_pct[k]), pct(B.kind_pct[k])]),
+    ["days with ≥ 1 h monitored", String(A.daily_rates.length), String(B.daily_rates.length)],
+  ];
+  const t = $("c-table");
+  table(t, ["", "before", "after"], rows);
+  t.querySelectorAll("tr").forEach((tr, i) => { if (i) tr.setAttribute("data-key", ["episodes", "monitored", "rate", "spasm_time",
+    "median_duration", "median_strength", "share-twitch", "share-tonic", "share-clonus", "days"][i - 1]); });
+  const test = (x, what) => (x.p === null ? `${what}: no test (${x.reason}).` :
+    `${what}: ${x.test}, p = ${x.p.toPrecision(2)}.`);
+  $("c-test").textContent = `${test(r.rate_test, "Spasms per monitored hour per day")} ${test(r.spasm_time_test, "Share of monitored time in spasm per day")}`;
+  $("c-caveat").textContent = r.caveat;
+  const n = Math.max(A.daily.length, B.daily.length);
+  const xs = Array.from({length: n}, (_, i) => i + 1);
+  const pick = (P) => xs.map((i) => (P.daily[i - 1] ? P.daily[i - 1].rate_h : null));
+  makeChart("c-chart", {
+    height: 200,
+    scales: {x: {time: false, range: [0.5, n + 0.5]}, y: {range: (u, lo, hi) => [0, Math.max(1, hi * 1.15)]}},
+    axes: [{label: "day of the period"}, {label: "per monitored h"}],
+    series: [{label: "day"}, {label: "before", stroke: "#888", width: 1.5, points: {show: true, size: 6}},
+             {label: "after", stroke: "#5e3c99", width: 2, points: {show: true, size: 6}}],
+    legend: {live: false},
+  }, [xs, pick(A), pick(B)], []);
+}
+
+// ---- notes -----------------------------------------------------------------------------------------------
+
+async function loadNotes() {
+  const notes = await api("/api/notes");
+  table($("n-list"), ["time", "kind", "note"], notes.slice().reverse().map((n) => [fmtTime(n.at), n.kind, n.text]));
+}
+
+async function addNote(ev) {
+  ev.preventDefault();
+  const at = $("n-at").value;
+  const body = {text: $("n-text").value, kind: $("n-kind").value};
+  if (at) body.at = Math.round(new Date(at).getTime() / 1000);  // the browser's local time
+  try {
+    const n = await api("/api/notes", {method: "POST", headers: {"content-type": "application/json"}, body: JSON.stringify(body)});
+    $("n-msg").textContent = `added: ${n.text}`;
+    $("n-text").value = "";
+    INFO = await api("/api/info");
+    await loadNotes();
+  } catch (e) {
+    $("n-msg").textContent = `error: ${e.message}`;
+  }
+}
+
