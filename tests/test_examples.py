@@ -67,6 +67,13 @@ def inputs(tmp: Path) -> None:
     env = 0.05 + np.abs(rng.normal(0, 0.01, 3000))
     env[1200:1800] += 0.6
     (tmp / "tum.csv").write_text("time,emg\n" + "".join(f"{i / 100:.2f},{v:.4f}\n" for i, v in enumerate(env)))
+    import edfio  # an EDF night (uV, as clinical systems write it) and a small study folder
+
+    night = (emg(30, 1000, [(10, 14, 70)], seed=3) - 2048) * 4.0
+    edfio.Edf([edfio.EdfSignal(night, 1000, label="EMG calf", physical_dimension="uV")]).write(tmp / "night.edf")
+    (tmp / "study" / "p1").mkdir(parents=True)
+    for k in range(2):
+        write_recording(tmp / "study" / "p1" / f"n{k}.csv", 1000, [emg(10, 1000, [(4, 6, 80)], seed=k)], units="counts")
 
 
 def check_offline(argv: list[str], args) -> None:

@@ -77,7 +77,10 @@ def _last_line(path: Path, size: int) -> tuple[int, bytes]:
     cut = body.rfind(b"\n")
     if cut < 0 and start > 0:
         raise Fallback
-    return start + cut + 1, body[cut + 1 :]
+    last = body[cut + 1 :]
+    if last.lstrip().startswith(b"#"):
+        raise Fallback  # a comment among the rows: read_recording skips it
+    return start + cut + 1, last
 
 
 def _count_lines(path: Path, stop: int) -> int:

@@ -54,6 +54,14 @@ def _load(path: Path):  # type: ignore[no-untyped-def]
 def open_edf(path: Path, rate_hz: float | None, units: str | None, columns: list[int] | None) -> Source:
     """A Source over an EDF/EDF+/BDF file's ordinary signals (annotation signals excluded)."""
     edf, fmt = _load(path)
+    try:  # edfio decodes header fields when they are read: a damaged one fails here, as one error
+        return _open_loaded(path, edf, fmt, rate_hz, units, columns)
+    except (ValueError, UnicodeDecodeError, IndexError, ZeroDivisionError) as exc:
+        raise InputError(f"{path}: not a valid {fmt} file (a damaged header field: {exc})") from None
+
+
+def _open_loaded(path: Path, edf, fmt: str, rate_hz: float | None, units: str | None,  # type: ignore[no-untyped-def]
+                 columns: list[int] | None) -> Source:
     signals = list(edf.signals)
     if not signals:
         raise InputError(f"{path}: {fmt} file without signals")
