@@ -1,29 +1,33 @@
 """spasmwatch firmware app: sampling loop, one detector per channel, flash event log, serial protocol."""
 
 import gc
+import sys
 from array import array
 
 try:  # CPython (tests) imports the firmware as the spasmfw package; the board and the unix port import it flat
-    from . import config, detector, eventlog, protocol
+    from . import codes, detector, eventlog, protocol
 except ImportError:
-    import config
+    import codes
     import detector
     import eventlog
     import protocol
 
-FW_VERSION = "0.1.0"
-CONFIG_FILE = "config.json"
+FW_VERSION = "0.2.0"
+CONFIG_FILE = "config.json"  # start.CONFIG_FILE
 CALIB_FILE = "calib.json"
 BOOT_FILE = "boot.txt"
+COUNTERS = "counters"  # counters.a / counters.b: the CRC-checked copy of boot id and eseq (eventlog.Counters)
 LOG_DIR = "events"
 BLOCK_MS = 50  # samples handed to the detectors per loop; flash writes may stall the loop up to this long
 MAX_BLOCK = 256  # samples per block at most (2000 Hz x 50 ms = 100)
 SYNC_PER_LOOP = 4  # log messages sent per loop during `sync`, so a long replay never stalls sampling
 ENV_BATCH = 5  # envelope values per `env` message
-IDLE, SPASM, FAULT = 0, 1, 2  # LED states (board.IDLE/SPASM/FAULT)
+IDLE, SPASM, FAULT = codes.IDLE, codes.SPASM, codes.FAULT  # LED states
 STATE_NAMES = ("idle", "spasm", "fault")
-EV_NAMES = {1: "onset", 2: "end", 3: "fault", 4: "fault"}
 TICKS_MASK = 0x3FFFFFFF
+RUNNING_PASSES = 100  # loop passes (~5 s) after which a boot counts as good (start.py's failure count cleared)
+HEADROOM = 8192  # heap a config must leave free once booted, for sync, replies, calibration (bench/firmware_heap.py)
+RESTART_KEYS = ("channels", "rate_hz", "mode", "led_pin", "buzzer_pin", "watchdog", "log_kb")
 
 
 def _path(board, name):
@@ -35,22 +39,64 @@ def _ms(sample, rate):
     return sample * 1000 // rate if sample >= 0 else -1
 
 
+def _unload(name):
+    # On the board, a module loaded for one rare command leaves the heap again (start.unload does the same at
+    # boot, before this module exists); CPython keeps it, other code may hold it.
+    if sys.implementation.name == "micropython":
+        sys.modules.pop(name, None)
+
+
+def _config():
+    try:  # loaded at boot and for `config set` only, then dropped (see _unload): ~10 kB of validation code
+        from . import config
+    except ImportError:
+        import config
+    return config
+
+
+def _calib():
+    try:  # imported at the first calibration only: its code stays off the heap of a board that never calibrates
+        from . import calib
+    except ImportError:
+        import calib
+    return calib
+
+
 class App:
     """State of the running firmware; run() is the main loop, step() one pass of it (used by tests)."""
 
-    def __init__(self, board, cfg, err=None):
+    def __init__(self, board, cfg, err=None, params=None, dets=None, det_bytes=0, fails=None, reply=None):
+        """dets: detectors start.py built for cfg on a clean heap (None: build them here), det_bytes: the heap
+        one of them took, fails: start.py's boot-failure counter file, cleared once the app has run a while,
+        reply: (type, fields) of a `config set` start.py applied at boot, sent after the hello."""
+        self.fails = fails
+        self.boot_reply = reply
         self.b = board
         self.cfg = cfg
+        self.params = params if params is not None else _config().detector_params(cfg)  # what the detectors get
         self.seq = 0
-        self.boot = eventlog.next_boot_id(_path(board, BOOT_FILE))
-        self.log = eventlog.EventLog(_path(board, LOG_DIR), max_bytes=cfg["log_kb"] * 1024, ram=4,
-                                     boot=self.boot)
         self.rate = cfg["rate_hz"]
         self.nch = len(cfg["channels"])
+        self.samples = 0
+        self.det_base = 0
+        self.det_bytes = det_bytes  # heap one detector took when built (measured, used to check new configs)
+        self.cleared = False  # the calibration was cleared: the next rest floor is not held to the old one
+        self.dets = dets or []
+        if dets is None:
+            self._make_detectors()
+        else:
+            self.apply_calibration()
+        counters = eventlog.Counters(_path(board, COUNTERS))
+        self.log = eventlog.EventLog(_path(board, LOG_DIR), max_bytes=cfg["log_kb"] * 1024, ram=0,
+                                     counters=counters)
+        # The boot id follows the highest one anywhere on flash: the counter file, its checked copy, the log.
+        self.boot = eventlog.next_boot_id(_path(board, BOOT_FILE), max(self.log.last_boot, counters.boot))
+        self.log.boot_id = self.boot
+        for _ in (0, 1):  # into both copies: a spoilt one alone can never lose this boot's id
+            counters.write(self.boot, self.log.last_seq)
         self.block = min(MAX_BLOCK, max(1, self.rate * BLOCK_MS // 1000))
         self.bufs = [array("H", bytearray(2 * self.block)) for _ in range(self.nch)]
         self.reader = protocol.LineReader()
-        self.samples = 0
         self.uptime = 0
         self.last_ticks = board.ticks_ms()
         self.last_status = 0
@@ -62,48 +108,72 @@ class App:
         self.sync_gen = iter(())  # records still to send for `sync`
         self.sync_count = -1  # records sent so far; -1 = no sync running
         self.sync_at = 0  # eseq of the last record sent by the running sync
-        self.cal_name = ""  # "calibrate rest" | "calibrate mvc" while calibrating
-        self.cal_s = 0
+        self.cal = None  # calib.Run while `calibrate rest|mvc` runs
+        self.rebuild = None  # `config set` waiting for new detectors (see _rebuild)
         self.flushed = False
         self.errors = 0
-        self.dets = []
-        self.det_base = 0
-        self._make_detectors()
+        self.passes = 0
+        gc.collect()
+        self.heap_idle = board.mem_free()  # left once booted: what a config with more channels would take from
         if err:
             self.error(None, err)
 
     # -- setup ---------------------------------------------------------------------------------------
     def _make_detectors(self):
         cfg = self.cfg
-        params = config.detector_params(cfg)
-        self.dets = []
-        for _ in range(self.nch):
-            gc.collect()  # old detectors and set-up garbage go first: a 100 kB heap has little to spare
-            self.dets.append(detector.Detector(self.rate, cfg["mode"], params))
+        params = self.params
+        if len(self.dets) == self.nch:
+            # New parameters: set the same objects up again. Their attribute tables keep their size and place,
+            # where new objects would need contiguous room a long-running heap seldom has.
+            for d in self.dets:
+                d.__init__(self.rate, cfg["mode"], params)
+                gc.collect()
+        else:
+            self.dets = []
+            for _ in range(self.nch):
+                gc.collect()  # old detectors and set-up garbage go first: a 100 kB heap has little to spare
+                free = self.b.mem_free()
+                self.dets.append(detector.Detector(self.rate, cfg["mode"], params))
+                gc.collect()
+                self.det_bytes = max(self.det_bytes, free - self.b.mem_free())
         self.det_base = self.samples
-        self._load_calibration(params)
+        self.apply_calibration()
 
-    def _calib_key(self, params):
-        return {"mode": self.cfg["mode"], "rate_hz": self.rate, "channels": self.nch, "params": params}
+    def calib_path(self):
+        return _path(self.b, CALIB_FILE)
 
-    def _load_calibration(self, params):
-        # A stored rest floor replaces the start-up calibration, but only for the same detector settings.
+    def calib_key(self):
+        # the settings a calibration is valid for
+        return {"mode": self.cfg["mode"], "rate_hz": self.rate, "channels": self.nch, "params": self.params}
+
+    def apply_calibration(self):
+        # A stored calibration replaces the start-up floor, but only for the same detector settings.
         try:
-            with open(_path(self.b, CALIB_FILE)) as f:
+            with open(self.calib_path()) as f:
                 cal = protocol.json.loads(f.read())
         except (OSError, ValueError):
             return
-        if cal.get("key") != self._calib_key(params):
+        if not isinstance(cal, dict) or cal.get("key") != self.calib_key():
             return
-        floors = cal.get("floor") or []
-        for c in range(min(len(floors), self.nch)):
-            self.dets[c].set_floor(floors[c])
+        for name in ("floor", "mvc"):
+            vals = cal.get(name) or []
+            for c in range(min(len(vals), self.nch)):
+                if name == "floor":
+                    self.dets[c].set_floor(vals[c])
+                else:
+                    self.dets[c].mvc = vals[c]
 
-    def _save_calibration(self):
-        data = {"key": self._calib_key(config.detector_params(self.cfg)), "floor": [d.floor for d in self.dets],
-                "mvc": [d.mvc for d in self.dets]}
-        with open(_path(self.b, CALIB_FILE), "w") as f:
-            f.write(protocol.json.dumps(data))
+    def memory_problem(self, new):
+        """Why config `new` would not leave HEADROOM free after boot ('' if it would): measured on this board
+        (the heap left now, and what one detector took), not guessed."""
+        n = len(new["channels"])
+        per = self.det_bytes + 2 * min(MAX_BLOCK, max(1, new["rate_hz"] * BLOCK_MS // 1000)) + 64
+        left = self.heap_idle + (self.nch - n) * per
+        if not self.det_bytes or left >= HEADROOM:
+            return ""
+        fit = self.nch + (self.heap_idle - HEADROOM) // per
+        return ("%d channels would leave %d kB of heap, %d kB are needed; this board fits %d"
+                % (n, max(0, left) // 1024, HEADROOM // 1024, max(1, fit)))
 
     # -- output --------------------------------------------------------------------------------------
     def send(self, t, fields=None):
@@ -173,36 +243,15 @@ class App:
             except Exception as e:  # flash full or failing: keep detecting and report it
                 eseq = 0
                 self.error("log", "event not stored: %r" % (e,))
-            if etype == detector.EV_ONSET:
-                self.send("onset", {"ch": ch, "eseq": eseq, "onset_ms": onset_ms, "detected_ms": det_ms})
-            elif etype == detector.EV_END:
-                self.send("end", {
-                    "ch": ch, "eseq": eseq, "kind": protocol.KINDS.get(kind, str(kind)), "onset_ms": onset_ms,
-                    "offset_ms": offset_ms, "detected_ms": det_ms, "duration_ms": offset_ms - onset_ms,
-                    "peak": peak, "mean": mean, "floor": floor})
-            else:
-                start = etype == detector.EV_FAULT_START
-                self.send("fault", {
-                    "ch": ch, "eseq": eseq, "state": "start" if start else "end",
-                    "detail": protocol.FAULTS.get(kind, str(kind)), "start_ms": onset_ms,
-                    "end_ms": -1 if start else offset_ms})
+            self.send(*protocol.event_fields(etype, ch, eseq, kind, onset_ms, offset_ms, det_ms, peak, mean,
+                                             floor))
 
     def log_message(self, r):
         et = r["etype"]
-        f = {"ev": EV_NAMES.get(et, str(et)), "boot": r["boot"], "ch": r["ch"], "eseq": r["eseq"]}
-        if et == detector.EV_ONSET:
-            f["onset_ms"] = r["onset_ms"]
-            f["detected_ms"] = r["detected_ms"]
-        elif et == detector.EV_END:
-            f["kind"] = protocol.KINDS.get(r["kind"], str(r["kind"]))
-            for k in ("onset_ms", "offset_ms", "detected_ms", "peak", "mean", "floor"):
-                f[k] = r[k]
-            f["duration_ms"] = r["offset_ms"] - r["onset_ms"]
-        else:
-            f["state"] = "start" if et == detector.EV_FAULT_START else "end"
-            f["detail"] = protocol.FAULTS.get(r["kind"], str(r["kind"]))
-            f["start_ms"] = r["onset_ms"]
-            f["end_ms"] = r["offset_ms"]
+        f = protocol.event_fields(et, r["ch"], r["eseq"], r["kind"], r["onset_ms"], r["offset_ms"],
+                                  r["detected_ms"], r["peak"], r["mean"], r["floor"])[1]
+        f["ev"] = codes.EV_NAMES.get(et, str(et))
+        f["boot"] = r["boot"]
         self.send("log", f)
 
     # -- commands ------------------------------------------------------------------------------------
@@ -214,10 +263,10 @@ class App:
         gc.collect()  # commands are rare; a clean heap gives their replies (config, sync) room
         try:
             name, args = protocol.parse_command(line)
-            getattr(self, "cmd_" + name.replace(" ", "_"))(name, args)
-        except protocol.ProtocolError as e:
-            self.error(name, e)
-        except ValueError as e:
+            first = name.split(" ")[0]
+            fn = getattr(self, "cmd_" + name.replace(" ", "_"), None) or getattr(self, "cmd_" + first)
+            fn(name, args)
+        except ValueError as e:  # ProtocolError included: a bad argument, named in the message
             self.error(name, e)
         except Exception as e:  # a bug in a handler must not stop sampling: report it and carry on
             self.error(name, "internal error: %r" % (e,))
@@ -233,69 +282,102 @@ class App:
 
     def cmd_help(self, name, args):
         # One ok line per command: readable in a terminal, still one JSON message per line for programs.
-        for k in sorted(protocol.COMMANDS):  # sorted: MicroPython dicts have no stable order
-            self.send("ok", {"cmd": "help", "data": protocol.COMMANDS[k]})
+        for k in sorted(protocol.HELP):  # sorted: MicroPython dicts have no stable order
+            self.send("ok", {"cmd": "help", "data": protocol.HELP[k].decode()})
         self.ok(name, "end of help")
 
     def cmd_config_get(self, name, args):
         self.ok(name, self.cfg)
 
     def cmd_config_set(self, name, args):
-        new = config.set_values(self.cfg, args)  # ValueError names the bad key and its range
-        config.save(_path(self.b, CONFIG_FILE), new)
-        old = self.cfg
-        self.cfg = new
+        self._precheck(args)
+        try:
+            done = self._config_set(args)  # 1: saved, 2: saved, new detector parameters, 3: saved, restart
+        except MemoryError:
+            # No heap for the config code now: the board restarts and start.py applies the pairs while the heap
+            # is still free, checked as ever; the new boot sends this command's reply (ok or error) after hello.
+            with open(_path(self.b, CONFIG_FILE + ".pending"), "w") as f:
+                f.write(protocol.json.dumps([list(p) for p in args]))
+            self.reset()
+            return
+        if done == 2:
+            self.rebuild = name  # at the top of the next pass, then the reply (see _rebuild)
+            return
+        self.ok(name, {"saved": True, "reboot": done == 3})
+        if done == 3:
+            self.reset()
+
+    def _precheck(self, args):
+        # Detector parameters are checked by the (resident) detector first: a typo is refused at once, even
+        # on a board that would need a restart to find room for the config code.
+        p = dict(self.params)
+        for key, value in args:
+            if key.startswith("params.") and key[7:] in detector.PARAMS:
+                if value is None:
+                    p.pop(key[7:], None)  # null: back to the default
+                else:
+                    p[key[7:]] = value
+        try:
+            detector.validate(p, self.cfg["mode"], self.rate)
+        except ValueError as e:
+            raise ValueError("params." + str(e)) from None
+
+    def _rebuild(self):
+        # New detectors for new parameters, then the `config set` reply. Done from step() before it touches a
+        # detector: the VM keeps stale references in frame slots, and a frame below this one holding an old
+        # detector would keep its heap (new ones need the same contiguous room).
+        name = self.rebuild
+        self.rebuild = None
         restart = False
-        for k in ("channels", "rate_hz", "mode", "led_pin", "buzzer_pin", "watchdog", "log_kb"):
+        try:
+            self._make_detectors()
+        except MemoryError:
+            restart = True  # no room to rebuild them live: the saved config applies after a reboot
+        self.ok(name, {"saved": True, "reboot": restart})
+        if restart:
+            self.reset()
+
+    def _config_set(self, args):
+        # Its own frame: the config code is unloaded on return (MicroPython frames keep stale references).
+        config = _config()
+        try:
+            return self._apply_config(args, config)
+        finally:
+            config = None
+            _unload("config")
+
+    def _apply_config(self, args, config):
+        """Validate and save; returns cmd_config_set's `done` code."""
+        new = config.set_values(self.cfg, args)  # ValueError names the bad key and its range
+        old = self.cfg
+        restart = False
+        for k in RESTART_KEYS:
             if new[k] != old[k]:
                 restart = True  # pins, sampling and flash layout are set up at boot
-        if not restart and (new["params"] != old["params"] or new["mains_hz"] != old["mains_hz"]):
-            try:
-                self._make_detectors()
-            except MemoryError:
-                restart = True  # no room to rebuild them live: the saved config applies after a reboot
+        if restart:
+            why = self.memory_problem(new)
+            if why:
+                raise ValueError(why)  # refused before it is saved: the next boot must fit the heap
+        config.save(_path(self.b, CONFIG_FILE), new, True)  # set_values validated it
+        self.cfg = new
+        self.params = config.detector_params(new)
         self.status_ms = int(new["status_s"] * 1000)
         if new["stream"] != old["stream"]:
             self.stream_env = new["stream"]["env"]
             self.stream_raw = new["stream"]["raw"]
-        self.ok(name, {"saved": True, "reboot": restart})
         if restart:
-            self.b.reset()
+            return 3
+        return 2 if new["params"] != old["params"] or new["mains_hz"] != old["mains_hz"] else 1
 
-    def _calibrate(self, name, seconds, mvc):
-        ms = int(seconds * 1000)
-        for d in self.dets:
-            if mvc:
-                d.calibrate_mvc(ms)
-            else:
-                d.calibrate_rest(ms)
-        self.cal_name = name
-        self.cal_s = seconds
-        self.ok(name, {"state": "started", "seconds": seconds})
+    def cmd_calibrate(self, name, args):
+        """calibrate rest|mvc SECONDS, show, undo, clear: calib.py, loaded for the command only."""
+        _calib().command(self, name, args)
+        if self.cal is None:
+            _unload("calib")
 
-    def cmd_calibrate_rest(self, name, args):
-        self._calibrate(name, args[0], False)
-
-    def cmd_calibrate_mvc(self, name, args):
-        self._calibrate(name, args[0], True)
-
-    def _check_calibration(self):
-        name = self.cal_name
-        mvc = name == "calibrate mvc"
-        for d in self.dets:
-            if (d.mvc_left if mvc else d.cal_left) > 0:
-                return
-        self.cal_name = ""
-        data = {"state": "done", "seconds": self.cal_s}
-        if mvc:
-            data["mvc"] = [d.mvc for d in self.dets]
-        else:
-            data["floor"] = [d.floor for d in self.dets]
-        try:
-            self._save_calibration()
-        except OSError as e:
-            self.error(name, "calibration not saved: %r" % (e,))
-        self.ok(name, data)
+    def _calibrating(self):
+        if _calib().step(self):  # the run ended (result kept or refused)
+            _unload("calib")
 
     def cmd_stream_env(self, name, args):
         self.stream_env = args[0]
@@ -337,7 +419,7 @@ class App:
 
     def cmd_reboot(self, name, args):
         self.ok(name)
-        self.b.reset()
+        self.reset()
 
     # -- main loop -----------------------------------------------------------------------------------
     def _env_step(self):
@@ -360,8 +442,17 @@ class App:
                     self.env_vals[c] = []
 
     def step(self):
-        """One pass: a block of samples through the detectors, then LED, input, sync and heartbeat."""
+        """One pass: input, a block of samples through the detectors, then LED, sync and heartbeat."""
         b = self.b
+        # Commands first, while this frame holds no detector: MicroPython frames keep stale references, and
+        # `config set` may drop the detectors (and rebuild them at once) to make room for the config code.
+        data = b.poll_input()
+        if data:
+            self.reader.feed(data)
+            for line in self.reader.lines():
+                self.handle(line)
+        if self.rebuild:
+            self._rebuild()
         n = self.block
         if self.stream_env:
             n = min(n, self._env_step())  # one envelope value per block
@@ -377,6 +468,8 @@ class App:
                     self.drain(c)
             if self.stream_raw or self.stream_env:
                 self._streams(got)
+            if self.cal is not None:
+                self._calibrating()
         elif not self.flushed:  # the virtual board ran out of recording: close open episodes like detect()
             self.flushed = True
             for c in range(self.nch):
@@ -387,22 +480,36 @@ class App:
         now = b.ticks_ms()
         self.uptime += (now - self.last_ticks) & TICKS_MASK  # ticks_ms wraps at 2**30 on the ESP32
         self.last_ticks = now
-        data = b.poll_input()
-        if data:
-            self.reader.feed(data)
-            for line in self.reader.lines():
-                self.handle(line)
         if self.sync_count >= 0:
             self._sync_step()
-        if self.cal_name:
-            self._check_calibration()
         period = self.status_ms
         if period and self.uptime - self.last_status >= period:
             self.last_status = self.uptime
             self.status()
+        if self.passes < RUNNING_PASSES:
+            self.passes += 1
+            if self.passes == RUNNING_PASSES:
+                self._running()
+
+    def reset(self):
+        """Restart the board on purpose: not a failed boot for start.py's count."""
+        self._running()
+        self.b.reset()
+
+    def _running(self):
+        # This boot got the app running: start.py's count of failed boots in a row begins again.
+        if self.fails:
+            try:
+                with open(self.fails, "w") as f:
+                    f.write("0")
+            except OSError:
+                pass
 
     def run(self):
         self.hello()
+        if self.boot_reply:
+            self.send(*self.boot_reply)
+            self.boot_reply = None
         while True:
             try:
                 self.step()
@@ -416,16 +523,9 @@ class App:
 
 
 def main(board_mod):
-    """Boot: load config (bad config -> defaults and an error report), set up the board, run forever."""
-    gc.collect()
-    path = board_mod.STORAGE_DIR.rstrip("/") + "/" + CONFIG_FILE
-    uid = board_mod.unique_id()
-    cfg, err = config.load(path, uid)
+    """Boot and run forever: firmware/start.py (config, detectors, then this app, defaults on failure)."""
     try:
-        board = board_mod.Board(cfg)
-    except Exception as e:  # e.g. a pin the hardware refuses: fall back to the default wiring
-        err = "board setup failed with this config (%r); using defaults" % (e,)
-        cfg = config.defaults(uid)
-        board = board_mod.Board(cfg)
-    gc.collect()
-    App(board, cfg, err).run()
+        from . import start
+    except ImportError:
+        import start
+    start.main(board_mod)

@@ -3,12 +3,16 @@
 import json
 import os
 
-try:
-    import detector
+try:  # CPython (host, tests) imports the firmware as the spasmfw package; the board imports it flat
+    from . import detector, protocol
 except ImportError:
-    from . import detector
+    import detector
+    import protocol
 
 ADC1_PINS = (32, 33, 34, 35, 36, 37, 38, 39)  # ADC2 is unusable while WiFi runs, so only ADC1
+WIRED_PINS = (36, 39, 34, 35)  # the pins docs/firmware.md wires channels 0-3 to (the virtual board uses them)
+MAX_FILE = 2048  # bytes of config.json at most (a full 4-channel config is ~700): refused before parsing
+MAX_DEPTH = 4  # JSON nesting at most (config > channels > channel is 3)
 # GPIOs that can drive a LED/buzzer: not flash (6-11), not input-only (34-39), not UART0 (1, 3: the USB
 # serial link), not GPIO12 (a strapping pin that bricks the boot when pulled high).
 OUTPUT_PINS = (0, 2, 4, 5, 13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 25, 26, 27, 32, 33)
@@ -233,30 +237,37 @@ def load(path, uid=None):
     """
     try:
         try:
-            f = open(path)
+            f = open(path, "rb")
         except OSError:
             try:
-                f = open(path + ".tmp")  # a save interrupted between remove and rename
+                f = open(path + ".tmp", "rb")  # a save interrupted between remove and rename
             except OSError:
                 return defaults(uid), None
         try:
-            text = f.read()
+            data = f.read(MAX_FILE + 1)
         finally:
             f.close()
+        try:
+            text = data.decode()
+        except UnicodeError:  # (MicroPython's carries no message: say what is wrong here)
+            return defaults(uid), "config %s is not UTF-8 text; using defaults" % path
+        protocol.check_json(text, MAX_FILE, MAX_DEPTH)
         try:
             cfg = json.loads(text)
         except ValueError:
             return defaults(uid), "config %s is not valid JSON; using defaults" % path
         return validate(cfg, uid), None
     except ValueError as e:
-        return defaults(uid), "config %s: %s; using defaults" % (path, e)
+        return defaults(uid), "config %s: %s; using defaults" % (path, str(e) or repr(e))
     except Exception as e:  # noqa: BLE001 - a bad config must never stop the device from booting
         return defaults(uid), "config %s unreadable (%r); using defaults" % (path, e)
 
 
-def save(path, cfg):
-    """Validate, then write to a temp file and rename it over `path`; returns the saved config."""
-    cfg = validate(cfg)
+def save(path, cfg, valid=False):
+    """Validate (unless valid: set_values' result already is), then write to a temp file and rename it over
+    `path`; returns the saved config."""
+    if not valid:
+        cfg = validate(cfg)
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write(json.dumps(cfg))

@@ -66,21 +66,32 @@ def _clamp(v):
     return v
 
 
+MAX_ID = 0x7FFFFFFF  # boot ids and eseqs stay below 2**31 (68 years at a boot a second): a stored counter
+# above it is corrupt (or the 32-bit wrap of one) and is ignored rather than trusted
+
+
+def _read_id(path):
+    # A counter file's value, or -1 when it is missing, unreadable, garbage or out of range.
+    try:
+        with open(path) as f:
+            v = int(f.read().strip())
+    except (OSError, ValueError):
+        return -1
+    return v if 0 <= v < MAX_ID else -1
+
+
 def next_boot_id(path, floor=0):
     """Read, increment and store the boot counter in file `path` (temp file + rename); returns the new id.
 
-    floor: a boot id known to be used (e.g. EventLog.last_boot), so a lost counter file cannot repeat ids.
+    floor: the highest boot id known to be used elsewhere (the log's newest record, the Counters copy), so a
+    lost, unreadable or garbage counter file can never make an id repeat.
     """
     n = floor
     for p in (path, path + ".tmp"):  # the temp file holds the newest value if a rename was interrupted
-        try:
-            with open(p) as f:
-                v = int(f.read().strip())
-            if v > n:
-                n = v
-        except (OSError, ValueError):
-            pass
-    n += 1
+        v = _read_id(p)
+        if v > n:
+            n = v
+    n = min(n + 1, MAX_ID)
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         f.write(str(n))
@@ -94,6 +105,46 @@ def next_boot_id(path, floor=0):
     return n
 
 
+class Counters:
+    """The second, CRC-checked copy of the boot id and the highest eseq handed out, in two alternating files.
+
+    EventLog writes the eseq here before the record itself, so a record torn by a power cut still leaves its
+    number used; a torn write here spoils only one of the two files (the other holds the value before it).
+    """
+
+    FMT = "<IIII"  # generation, boot, eseq, CRC-32 of the 12 bytes before it
+
+    def __init__(self, base):
+        self.paths = (base + ".a", base + ".b")
+        self.gen = self.boot = self.eseq = 0
+        self.bad = 0  # copies that were unreadable or failed their check at open
+        buf = bytearray(16)
+        for p in self.paths:
+            try:
+                with open(p, "rb") as f:
+                    n = f.readinto(buf)
+            except OSError:
+                continue
+            r = struct.unpack(self.FMT, buf) if n == 16 else None
+            if r is None or _crc(memoryview(buf)[:12]) != r[3] or r[1] >= MAX_ID or r[2] >= MAX_ID:
+                self.bad += 1
+            elif r[0] >= self.gen:
+                self.gen, self.boot, self.eseq = r[0], r[1], r[2]
+        self._buf = buf
+
+    def write(self, boot, eseq):
+        self.gen = (self.gen + 1) & 0xFFFFFFFF
+        buf = self._buf
+        struct.pack_into("<III", buf, 0, self.gen, boot, eseq)
+        struct.pack_into("<I", buf, 12, _crc(memoryview(buf)[:12]))
+        with open(self.paths[self.gen & 1], "wb") as f:
+            f.write(buf)
+            f.flush()
+        _sync()
+        self.boot = boot
+        self.eseq = eseq
+
+
 class EventLog:
     """Event log in directory `path`, at most `max_bytes` on flash, last `ram` records also kept in RAM.
 
@@ -103,7 +154,7 @@ class EventLog:
     keys plus eseq and boot.
     """
 
-    def __init__(self, path, max_bytes=64 * 1024, ram=32, boot=0, segments=2):
+    def __init__(self, path, max_bytes=64 * 1024, ram=32, boot=0, segments=2, counters=None):
         self.path = path.rstrip("/") or "/"
         self.segments = max(2, segments)
         # Each segment holds whole records only; the log never exceeds segments * seg_bytes <= max_bytes.
@@ -112,6 +163,7 @@ class EventLog:
         self.last_seq = 0
         self.last_boot = 0  # boot id of the newest record on flash (0 if none)
         self.bad = 0  # corrupt records skipped (middle) or dropped (torn tail) since open
+        self.counters = counters  # Counters: eseq floor kept beside the log (None: the log alone)
         self._buf = bytearray(REC)
         self._ram = [None] * ram if ram > 0 else []
         self._ri = 0
@@ -196,6 +248,9 @@ class EventLog:
                 self.last_boot = last[4]
                 break
         self._active_size = _size(self._name(nums[-1])) if nums else 0
+        c = self.counters
+        if c is not None and c.eseq > self.last_seq:  # the newest record was torn or lost: never reuse its eseq
+            self.last_seq = c.eseq
 
     def _truncate(self, fname, length):
         # MicroPython files have no truncate(): copy the good prefix to a temp file and rename it over.
@@ -220,6 +275,10 @@ class EventLog:
     def _write(self, etype, ch, kind, onset, offset, detected, peak, mean, floor, seq=0):
         if not seq:
             seq = self.last_seq + 1
+            if seq >= MAX_ID:
+                raise OSError("eseq exhausted")
+            if self.counters is not None:
+                self.counters.write(self.boot_id, seq)  # first: a torn record below still used its number
         buf = self._buf
         struct.pack_into(FMT, buf, 0, MAGIC, REC_VERSION, etype, seq, self.boot_id, ch, kind,
                          _clamp(onset), _clamp(offset), _clamp(detected), _clamp(peak), _clamp(mean),

@@ -12,6 +12,6 @@ import board  # noqa: E402
 if board.safe_boot():
     print("spasmwatch: safe boot (BOOT button pressed after reset): app not started, REPL is free")
 else:
-    import app  # noqa: E402
-
-    app.main(board)
+    # start.py, not app: it builds the detectors before the app's modules load, and boot() unloads it
+    # again (no name here holds it, so run() keeps none of its ~2 kB on the heap)
+    __import__("start").boot(board).run()

@@ -1,14 +1,70 @@
-"""spasmwatch serial protocol v1: JSON lines device->host, text commands host->device (docs/protocol.md)."""
+"""spasmwatch serial protocol v2: checked JSON lines device->host, text commands host->device (docs/protocol.md)."""
 
 import json
+from array import array
 
-VERSION = 1
-MAX_LINE = 256  # bytes per line, newline included: commands, events, status, log, error
+try:  # CPython (host, tests) imports the firmware as the spasmfw package; the board imports it flat
+    from . import codes
+except ImportError:
+    import codes
+
+VERSION = 2  # v2: every device line ends with " *XXXX", the CRC-16 of the text before it; v1 lines had none
+MAX_LINE = 256  # bytes per line, the check and newline included: commands, events, status, log, error
 MAX_REPLY = 1024  # ok and hello lines may carry the whole config; raw/env lines are sized by the caller
 
 
 class ProtocolError(ValueError):
     pass
+
+
+class ChecksumError(ProtocolError):
+    """A line whose ` *XXXX` check does not match its text: corrupted on the way, never acted on."""
+
+
+def _crc_table():
+    t = array("H", bytes(512))  # 256 entries (from zero bytes: no temporary list on a small heap)
+    for i in range(256):
+        c = i << 8
+        for _ in range(8):
+            c = ((c << 1) ^ 0x1021) if c & 0x8000 else c << 1
+        t[i] = c & 0xFFFF
+    return t
+
+
+_CRC = _crc_table()  # 512 bytes: a table lookup per byte is ~8x faster than the bitwise loop on the board
+
+
+def crc16(data, crc=0xFFFF):
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, not reflected, no final xor) of bytes; "123456789" -> 0x29B1."""
+    t = _CRC
+    for b in data:
+        crc = ((crc << 8) & 0xFFFF) ^ t[(crc >> 8) ^ b]
+    return crc
+
+
+def _hex4(c):
+    return ("%04X" % c).encode()
+
+
+def seal(text):
+    """Line bytes with the v2 check: text (bytes, no newline) + b" *XXXX\n"."""
+    return text + b" *" + _hex4(crc16(text)) + b"\n"
+
+
+def unseal(line):
+    """(text, checked) for one line (bytes, no newline): the text before a ` *XXXX` check and True, or the
+    line and False when it has no check (v1 device lines, commands typed by a person). ChecksumError when the
+    check does not match the text."""
+    n = len(line)
+    if n < 6 or line[n - 6] != 32 or line[n - 5] != 42:  # " *"
+        return line, False
+    for c in line[n - 4:]:
+        if not (48 <= c <= 57 or 65 <= c <= 70):  # 0-9 A-F: anything else is text, not a check
+            return line, False
+    text = line[:n - 6]
+    if _hex4(crc16(text)) != bytes(line[n - 4:]):
+        raise ChecksumError("checksum mismatch")
+    return text, True
 
 
 # Field order per message type: encode() writes t, seq, then these in this order, then any extra fields
@@ -31,29 +87,36 @@ FIELDS = {
 STREAMS = ("raw", "env")  # message types exempt from the length check
 REPLIES = ("ok", "hello")  # message types allowed up to MAX_REPLY
 
-# Names of the detector's integer codes on the wire; they mirror detector.KIND_NAMES / FAULT_NAMES
-# (a test checks they agree) so this module does not depend on the detector.
-KINDS = {1: "twitch", 2: "tonic", 3: "clonus"}
-FAULTS = {1: "flat", 2: "rail"}
-EV_ONSET, EV_END, EV_FAULT_START, EV_FAULT_END = 1, 2, 3, 4
+# Names of the detector's integer codes on the wire (firmware/codes.py holds the one definition).
+KINDS = codes.KIND_NAMES
+FAULTS = codes.FAULT_NAMES
+EV_ONSET, EV_END, EV_FAULT_START, EV_FAULT_END = codes.EV_ONSET, codes.EV_END, codes.EV_FAULT_START, codes.EV_FAULT_END
 
+# Host -> device commands, one or two words (see parse_command for arg shapes; help texts in protohost.py).
+NAMES = ("hello", "ping", "status", "help", "config get", "config set", "calibrate rest", "calibrate mvc",
+         "calibrate show", "calibrate undo", "calibrate clear", "stream env", "stream raw", "sync",
+         "log clear", "reboot")
 # Host -> device commands: name -> help line. Names of one or two words; see parse_command for arg shapes.
-COMMANDS = {
-    "hello": "hello: reply with the hello message (device, boot id, config)",
-    "ping": "ping: reply ok (link check)",
-    "status": "status: send a status message now",
-    "help": "help: list the commands",
-    "config get": "config get: reply with the current config",
-    "config set": "config set KEY=VALUE [KEY=VALUE...]: change and save config, e.g. params.on_mult=5",
-    "calibrate rest": "calibrate rest SECONDS: learn the resting floor over 1..300 s (muscle relaxed)",
-    "calibrate mvc": "calibrate mvc SECONDS: record a maximal contraction over 1..300 s",
-    "stream env": "stream env on|off: stream the decimated envelope",
-    "stream raw": "stream raw on|off: stream raw samples",
-    "sync": "sync SEQ: send every logged event with eseq > SEQ (0 = all), then ok",
-    "log clear": "log clear: erase the event log (eseq keeps counting)",
-    "reboot": "reboot: restart the device",
+HELP = {  # bytes: a .mpy interns str constants (qstrs) into pools of their own; bytes stay plain objects
+    "hello": b"hello: reply with the hello message (device, boot id, config)",
+    "ping": b"ping: reply ok (link check)",
+    "status": b"status: send a status message now",
+    "help": b"help: list the commands",
+    "config get": b"config get: reply with the current config",
+    "config set": b"config set KEY=VALUE [KEY=VALUE...]: change and save config, e.g. params.on_mult=5",
+    "calibrate rest": b"calibrate rest SECONDS: learn the resting floor over 1..300 s (muscle relaxed)",
+    "calibrate mvc": b"calibrate mvc SECONDS: record a maximal contraction over 1..300 s",
+    "calibrate show": b"calibrate show: the floor and contraction in use and the saved calibration",
+    "calibrate undo": b"calibrate undo: go back to the calibration saved before the last change",
+    "calibrate clear": b"calibrate clear: forget the saved calibration; the floor is learnt again now",
+    "stream env": b"stream env on|off: stream the decimated envelope",
+    "stream raw": b"stream raw on|off: stream raw samples",
+    "sync": b"sync SEQ: send every logged event with eseq > SEQ (0 = all), then ok",
+    "log clear": b"log clear: erase the event log (eseq keeps counting)",
+    "reboot": b"reboot: restart the device",
 }
 CAL_MAX_S = 300
+VALUE_DEPTH = 3  # nesting a config value needs at most: channels=[{"pin": 34, "name": "calf"}] is 2
 
 
 def _dump(v):
@@ -70,7 +133,7 @@ def _dump(v):
 
 
 def encode(t, seq, fields=None):
-    """One device->host message as b'{"t":...,"seq":N,...}\\n'.
+    """One device->host message as b'{"t":...,"seq":N,...} *XXXX\\n' (XXXX: crc16 of the JSON, uppercase hex).
 
     ProtocolError for an unknown type or a line over MAX_LINE (ok/hello: MAX_REPLY; raw/env: no limit).
     """
@@ -91,8 +154,8 @@ def encode(t, seq, fields=None):
             extra.sort()
             for k in extra:
                 parts.append(',' + _dump(str(k)) + ':' + _dump(fields[k]))
-    parts.append("}\n")
-    data = "".join(parts).encode()
+    parts.append("}")
+    data = seal("".join(parts).encode())
     if len(data) > MAX_LINE and t not in STREAMS:
         limit = MAX_REPLY if t in REPLIES else MAX_LINE
         if len(data) > limit:
@@ -100,29 +163,20 @@ def encode(t, seq, fields=None):
     return data
 
 
-def decode(line):
-    """Parse one device->host line (bytes or str, newline optional) into a dict with at least t and seq."""
-    if isinstance(line, (bytes, bytearray)):
-        try:
-            line = bytes(line).decode()
-        except UnicodeError:
-            raise ProtocolError("line is not UTF-8") from None
-    line = line.strip()
-    if not line.startswith("{"):
-        raise ProtocolError("not a message line: " + line[:40])
-    try:
-        msg = json.loads(line)
-    except ValueError:
-        raise ProtocolError("bad JSON: " + line[:40]) from None
-    if not isinstance(msg, dict):
-        raise ProtocolError("message is not a JSON object")
-    t = msg.get("t")
-    seq = msg.get("seq")
-    if not isinstance(t, str) or not t:
-        raise ProtocolError("message has no type t")
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-        raise ProtocolError("message has no valid seq")
-    return msg
+def event_fields(etype, ch, eseq, kind, onset_ms, offset_ms, detected_ms, peak, mean, floor):
+    """(message type, fields) of one detector or log record: the one record -> message mapping."""
+    if etype == EV_ONSET:
+        return "onset", {"ch": ch, "eseq": eseq, "onset_ms": onset_ms, "detected_ms": detected_ms}
+    if etype == EV_END:
+        return "end", {"ch": ch, "eseq": eseq, "kind": KINDS.get(kind, str(kind)), "onset_ms": onset_ms,
+                       "offset_ms": offset_ms, "detected_ms": detected_ms, "duration_ms": offset_ms - onset_ms,
+                       "peak": peak, "mean": mean, "floor": floor}
+    start = etype == EV_FAULT_START
+    return "fault", {"ch": ch, "eseq": eseq, "state": "start" if start else "end",
+                     "detail": FAULTS.get(kind, str(kind)), "start_ms": onset_ms,
+                     "end_ms": -1 if start else offset_ms}
+
+
 
 
 def _tokens(text):
@@ -165,6 +219,31 @@ def _tokens(text):
     return out
 
 
+def check_json(text, max_bytes, max_depth):
+    """Refuse JSON text (str) that is too long or nested too deep before it is parsed (a parser's recursion and
+    allocations on a small heap are the risk, not the result); ProtocolError names the limit."""
+    if len(text) > max_bytes:
+        raise ProtocolError("%d bytes of JSON, over the %d limit" % (len(text), max_bytes))
+    depth = 0
+    quote = esc = False
+    for c in text:
+        if quote:
+            if esc:
+                esc = False
+            elif c == "\\":
+                esc = True
+            elif c == '"':
+                quote = False
+        elif c == '"':
+            quote = True
+        elif c == "[" or c == "{":
+            depth += 1
+            if depth > max_depth:
+                raise ProtocolError("JSON nested deeper than %d levels" % max_depth)
+        elif c == "]" or c == "}":
+            depth -= 1
+
+
 def parse_value(text):
     """A config value typed by a person: JSON (numbers, true/false/null, "strings", lists) or a bare word."""
     low = text.lower()
@@ -174,6 +253,7 @@ def parse_value(text):
         return False
     if low == "null" or low == "none":
         return None
+    check_json(text, MAX_LINE, VALUE_DEPTH)
     try:
         return json.loads(text)
     except ValueError:
@@ -206,25 +286,29 @@ def parse_command(line):
 
     Arg shapes: config set -> ((key, value), ...); calibrate rest|mvc -> (seconds,) float;
     stream env|raw -> (bool,); sync -> (int,); every other command -> ().
+    A command may end with a ` *XXXX` check (crc16 of the text before it, as format_command writes it):
+    ChecksumError when it does not match, so a flipped byte never runs; without one it is taken as typed.
     """
-    if isinstance(line, (bytes, bytearray)):
-        try:
-            line = bytes(line).decode()
-        except UnicodeError:
-            raise ProtocolError("command is not UTF-8") from None
+    if isinstance(line, str):
+        line = line.encode()
+    line, _ = unseal(bytes(line).strip())
+    try:
+        line = line.decode()
+    except UnicodeError:
+        raise ProtocolError("command is not UTF-8") from None
     words = _tokens(line.strip())
     if not words:
         raise ProtocolError("empty command")
     first = words[0].lower()
     name = None
-    if len(words) > 1 and (first + " " + words[1].lower()) in COMMANDS:
+    if len(words) > 1 and (first + " " + words[1].lower()) in NAMES:
         name = first + " " + words[1].lower()
         rest = words[2:]
-    elif first in COMMANDS:
+    elif first in NAMES:
         name = first
         rest = words[1:]
     else:
-        for k in COMMANDS:
+        for k in NAMES:
             if k.startswith(first + " "):
                 raise ProtocolError("%s needs one of: %s" % (first, _subs(first)))
         raise ProtocolError("unknown command: %s (try help)" % words[0][:32])
@@ -270,57 +354,31 @@ def parse_command(line):
 
 
 def _subs(first):
-    return ", ".join(sorted(k for k in COMMANDS if k.startswith(first + " ")))
+    return ", ".join(sorted(k for k in NAMES if k.startswith(first + " ")))
 
 
-def _fmt_value(v):
-    if isinstance(v, str):
-        if v and _bare_ok(v):
-            return v
-        return _dump(v)
-    return _dump(v)
 
 
-def _bare_ok(s):
-    # A string can go unquoted if parse_value would give it back unchanged.
-    if s.lower() in ("true", "false", "on", "off", "null", "none"):
-        return False
-    if s[0] in '"[{-+.0123456789':
-        return False
-    for c in s:
-        if c in ' \t"[]{}=\\' or ord(c) < 33 or ord(c) > 126:
-            return False
-    return True
 
 
-def format_command(name, *args):
-    """Host side: the line (bytes, newline-terminated) that parse_command turns back into (name, args)."""
-    if name not in COMMANDS:
-        raise ProtocolError("unknown command: " + str(name))
-    words = [name]
-    if name == "config set":
-        if not args:
-            raise ProtocolError("config set needs KEY=VALUE")
-        for kv in args:
-            key, value = kv
-            if not _key_ok(key):
-                raise ProtocolError("config set: bad key " + str(key))
-            words.append(key + "=" + _fmt_value(value))
-    elif name in ("stream env", "stream raw"):
-        if len(args) != 1:
-            raise ProtocolError(name + " needs on or off")
-        words.append("on" if args[0] else "off")
-    elif name in ("calibrate rest", "calibrate mvc", "sync"):
-        if len(args) != 1:
-            raise ProtocolError(name + " needs one argument")
-        words.append(_dump(args[0]))
-    elif args:
-        raise ProtocolError(name + " takes no arguments")
-    data = (" ".join(words) + "\n").encode()
-    if len(data) > MAX_LINE:
-        raise ProtocolError("command is %d bytes, over MAX_LINE %d" % (len(data), MAX_LINE))
-    parse_command(data)  # refuse to send what the device would reject
-    return data
+
+
+def decode(line):
+    """Host side: one device->host line as a dict (protohost.decode; kept off the board's heap)."""
+    return _host().decode(line)
+
+
+def format_command(name, *args, check=False):
+    """Host side: the command line for (name, args) (protohost.format_command; kept off the board's heap)."""
+    return _host().format_command(name, *args, check=check)
+
+
+def _host():
+    try:
+        from . import protohost
+    except ImportError:
+        import protohost
+    return protohost
 
 
 _EMPTY = ()

@@ -14,7 +14,7 @@ from signals import emg as _emg
 from spasmfw import app as fwapp
 from spasmfw import config as fwconfig
 from spasmfw import detector as fwdet
-from spasmfw import protocol
+from spasmfw import protocol, protohost
 from spasmwatch.detect import detect
 
 RATE = 1000
@@ -147,7 +147,7 @@ def test_ping_status_help(tmp_path: Path) -> None:
     assert status["lost"] == 0 and status["pops"] == 0
     help_lines = [m["data"] for m in command(app, board, b"help\n") if m["t"] == "ok"]
     assert help_lines[-1] == "end of help"
-    for name in protocol.COMMANDS:
+    for name in protohost.COMMANDS:
         assert any(line.startswith(name) for line in help_lines), name
 
 
@@ -327,19 +327,28 @@ def test_log_survives_restart_with_new_boot(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------- calibrate
 
 
+def _calibrate(app: fwapp.App, board: FakeBoard, line: bytes, seconds: float) -> dict:
+    """Run one calibration command to its end; its last reply (ok done or error)."""
+    r = replies(command(app, board, line, steps=1))
+    assert r[0]["data"]["state"] == "started", r
+    end = board.t_ms + (seconds + 0.5) * 1000
+    while board.t_ms < end:  # stop at the reply: the detector state is then as the run left it
+        app.step()
+        got = [m for m in replies(board.messages()) if m["cmd"].startswith("calibrate")]
+        if got:
+            return got[-1]
+    raise AssertionError("no reply")
+
+
 def test_calibrate_rest_sets_and_stores_floor(tmp_path: Path) -> None:
-    quiet = emg(10, RATE, [])
-    loud = emg(10, RATE, [], rest_rms=4 * REST_RMS, seed=1)
-    app, board = make_app(tmp_path, channels=[np.concatenate([quiet, loud])])
-    run_for(app, board, 10.5)
-    low = app.dets[0].floor
-    r = replies(command(app, board, b"calibrate rest 2\n", steps=1))
-    assert r[0]["data"] == {"state": "started", "seconds": 2}
-    run_for(app, board, 2.2)
-    done = replies(board.messages())
-    assert done[-1]["cmd"] == "calibrate rest" and done[-1]["data"]["state"] == "done"
-    floor = done[-1]["data"]["floor"][0]
-    assert floor == app.dets[0].floor and floor > 2 * low
+    x = np.concatenate([emg(5, RATE, [], seed=7), emg(10, RATE, [], seed=1)])
+    app, board = make_app(tmp_path, channels=[x])
+    run_for(app, board, 5)
+    kept = app.dets[0].floor
+    done = _calibrate(app, board, b"calibrate rest 2\n", 2)
+    assert done["t"] == "ok" and done["data"]["state"] == "done" and done["data"]["kept"] == [kept]
+    floor = done["data"]["floor"][0]
+    assert floor == app.dets[0].floor and 0.5 * kept < floor < 2 * kept
     # the stored floor replaces the start-up calibration at the next boot with the same settings
     app2, _ = make_app(tmp_path)
     assert app2.dets[0].floor == floor and app2.dets[0].cal_left == 0
@@ -347,15 +356,86 @@ def test_calibrate_rest_sets_and_stores_floor(tmp_path: Path) -> None:
     assert app3.dets[0].cal_left > 0
 
 
-def test_calibrate_mvc_reports_peak(tmp_path: Path) -> None:
-    x = emg(8, RATE, [(3.5, 4.5, 300.0)])
+@pytest.mark.parametrize("bursts, needle", [
+    ([(6.0, 6.4, 80.0)], "not at rest: activity at"),  # a burst in the rest period
+    ([(5.0, 20.0, 100.0)], "is over 2x the one in use"),  # held contraction: steady, but far above the floor
+    ([(10.0, 20.0, 24.0)], "not steady"),  # contraction starting half-way
+])
+def test_rest_that_is_not_rest_is_refused_and_the_floor_kept(tmp_path: Path, bursts: list, needle: str) -> None:
+    app, board = make_app(tmp_path, channels=[emg(20, RATE, bursts, seed=2)])
+    run_for(app, board, 5)
+    kept = app.dets[0].floor
+    err = _calibrate(app, board, b"calibrate rest 10\n", 10)
+    assert err["t"] == "error" and err["cmd"] == "calibrate rest" and needle in err["msg"], err
+    assert err["msg"].startswith("ch0: ") and app.dets[0].floor == kept
+    assert not (tmp_path / fwapp.CALIB_FILE).exists()
+
+
+def test_clear_relearns_so_a_new_higher_rest_can_be_kept(tmp_path: Path) -> None:
+    quiet = emg(8, RATE, [], seed=4)
+    loud = emg(20, RATE, [], rest_rms=4 * REST_RMS, seed=1)  # electrodes moved: a 4x higher resting level
+    app, board = make_app(tmp_path, channels=[np.concatenate([quiet, loud])])
+    run_for(app, board, 8.5)
+    assert "over 2x" in _calibrate(app, board, b"calibrate rest 2\n", 2)["msg"]
+    r = replies(command(app, board, b"calibrate clear\n", steps=1))[0]
+    assert r["t"] == "ok" and r["data"]["floor"] is None and app.dets[0].cal_left > 0
+    run_for(app, board, 2)
+    done = _calibrate(app, board, b"calibrate rest 2\n", 2)
+    assert done["t"] == "ok", done
+    assert done["data"]["floor"][0] > 3 * fwapp.detector.Detector(RATE, "raw", {}).min_floor
+
+
+def test_mvc_must_be_well_above_the_floor_and_held(tmp_path: Path) -> None:
+    x = emg(30, RATE, [(3.3, 3.6, 300.0), (9.5, 12.5, 15.0), (15.5, 19.5, 200.0)], seed=5)
     app, board = make_app(tmp_path, channels=[x])
-    run_for(app, board, 2.5)  # past the start-up rest calibration (calib_ms)
-    command(app, board, b"calibrate mvc 3\n", steps=1)
-    run_for(app, board, 3.2)
-    done = replies(board.messages())[-1]
-    assert done["cmd"] == "calibrate mvc" and done["data"]["state"] == "done"
-    assert done["data"]["mvc"][0] > 20 * app.dets[0].floor
+    run_for(app, board, 3)
+    floor = app.dets[0].floor
+    err = _calibrate(app, board, b"calibrate mvc 5\n", 5)  # 3-8 s: a 0.3 s spike only
+    assert err["t"] == "error" and "not held" in err["msg"] and app.dets[0].mvc == 0
+    run_for(app, board, 1)
+    err = _calibrate(app, board, b"calibrate mvc 5\n", 5)  # 9-14 s: a weak contraction
+    assert "needs 5x" in err["msg"] and app.dets[0].mvc == 0
+    run_for(app, board, 1)
+    done = _calibrate(app, board, b"calibrate mvc 5\n", 5)  # 15-20 s: held hard
+    assert done["t"] == "ok" and done["data"]["mvc"][0] > 20 * floor and done["data"]["floor"] == [app.dets[0].floor]
+    saved = json.loads((tmp_path / fwapp.CALIB_FILE).read_text())
+    assert saved["mvc"] == done["data"]["mvc"]
+    app2, _ = make_app(tmp_path)
+    assert app2.dets[0].mvc == saved["mvc"][0]
+
+
+def test_show_and_undo(tmp_path: Path) -> None:
+    app, board = make_app(tmp_path, channels=[emg(30, RATE, [], seed=6)])
+    run_for(app, board, 3)
+    shown = replies(command(app, board, b"calibrate show\n", steps=1))[0]["data"]
+    assert shown["saved"] is None and shown["floor"] == [app.dets[0].floor] and shown["running"] is False
+    first = _calibrate(app, board, b"calibrate rest 2\n", 2)["data"]["floor"]
+    app.dets[0].set_floor(first[0] + 40)  # as if the floor had moved before a second calibration
+    second = _calibrate(app, board, b"calibrate rest 2\n", 2)["data"]["floor"]
+    assert replies(command(app, board, b"calibrate show\n", steps=1))[0]["data"]["saved"]["floor"] == second
+    r = replies(command(app, board, b"calibrate undo\n", steps=1))[0]
+    assert r["t"] == "ok" and r["data"]["floor"] == first and abs(app.dets[0].floor - first[0]) <= 2  # (tracks on)
+    assert json.loads((tmp_path / fwapp.CALIB_FILE).read_text())["floor"] == first
+    r = replies(command(app, board, b"calibrate undo\n", steps=1))[0]  # undo twice: the second one again
+    assert r["data"]["floor"] == second and abs(app.dets[0].floor - second[0]) <= 2
+    replies(command(app, board, b"calibrate clear\n", steps=1))
+    assert not (tmp_path / fwapp.CALIB_FILE).exists() and app.dets[0].cal_left > 0
+    r = replies(command(app, board, b"calibrate undo\n", steps=1))[0]  # the cleared one comes back
+    assert r["data"]["floor"] == second and abs(app.dets[0].floor - second[0]) <= 2 and app.dets[0].cal_left == 0
+    command(app, board, b"calibrate rest 5\n", steps=1)
+    r = replies(command(app, board, b"calibrate undo\n", steps=1))[0]
+    assert r["t"] == "error" and "running" in r["msg"]
+    assert replies(command(app, board, b"calibrate show\n", steps=1))[0]["data"]["running"] is True
+
+
+def test_undo_of_a_first_calibration_goes_back_to_none(tmp_path: Path) -> None:
+    app, board = make_app(tmp_path, channels=[emg(10, RATE, [], seed=6)])
+    run_for(app, board, 3)
+    assert replies(command(app, board, b"calibrate undo\n", steps=1))[0]["t"] == "error"  # nothing to undo
+    assert _calibrate(app, board, b"calibrate rest 2\n", 2)["t"] == "ok"
+    r = replies(command(app, board, b"calibrate undo\n", steps=1))[0]
+    assert r["t"] == "ok" and r["data"]["floor"] is None and app.dets[0].cal_left > 0
+    assert not (tmp_path / fwapp.CALIB_FILE).exists()
 
 
 # ---------------------------------------------------------------------------------------------- streams

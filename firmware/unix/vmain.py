@@ -17,6 +17,6 @@ import vboard  # noqa: E402
 
 vboard.STORAGE_DIR = state_dir
 
-import app  # noqa: E402
-
-app.main(vboard)
+# start.py, not app: it builds the detectors before the app's modules load, and boot() unloads it
+# again (no name here holds it, so run() keeps none of its ~2 kB on the heap)
+__import__("start").boot(vboard).run()

@@ -1,10 +1,9 @@
-"""`spasmwatch config get|set` and `spasmwatch calibrate`: change and tune a board through the protocol."""
+"""`spasmwatch config get|set|reset|defaults`: read and change a board's configuration through the protocol."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from typing import Any
 
@@ -13,8 +12,6 @@ from spasmcore.errors import ConfigError, LinkError
 from .. import ui
 from .monitor import add_port_arg
 
-REST_S = 10.0
-MVC_S = 5.0
 REBOOT_WAIT_S = 15.0
 
 CONFIG_HELP = """\
@@ -34,25 +31,6 @@ params.X=null returns a detector parameter to its default. The board checks the 
 names the key and its allowed range when something is wrong. Changing pins, rate, mode, LED/buzzer,
 watchdog or log size restarts the board; this command waits for it to come back.
 """
-
-CAL_HELP = """\
-Guided calibration of the detector on the muscle as it is worn:
-
-  rest  the resting noise floor, learned while the muscle is fully relaxed (default 10 s);
-        every threshold is a multiple of it
-  mvc   a maximal voluntary contraction (default 5 s), for the strength scale of episodes
-
-With neither option both run, rest first. The terminal says what to do and shows a progress bar; the
-board saves the result (calib.json) and uses it at every start while the detector settings stay the same.
-"""
-
-STEPS = {
-    "rest": ("Relax the muscle completely: limb supported, no movement, no talking, for {s:g} s.",
-             "floor"),
-    "mvc": ("Contract the muscle as hard as you can and hold it for {s:g} s (stop at once if it hurts).",
-            "mvc"),
-}
-
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("config", help="read or change the board's configuration",
@@ -79,14 +57,6 @@ def register(subparsers: Any) -> None:
     d.add_argument("--rate", type=int, metavar="HZ", help="sample rate (default the config's, 1000)")
     d.add_argument("--json", action="store_true", help="as JSON")
     d.set_defaults(func=run_defaults)
-
-    c = subparsers.add_parser("calibrate", help="guided rest / maximal-contraction calibration",
-                              description=CAL_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_port_arg(c)
-    c.add_argument("--rest", type=float, metavar="SECONDS", help=f"rest calibration (default {REST_S:g} s)")
-    c.add_argument("--mvc", type=float, metavar="SECONDS", help=f"maximal contraction (default {MVC_S:g} s)")
-    c.add_argument("--yes", "-y", action="store_true", help="start each step without waiting for Enter")
-    c.set_defaults(func=run_calibrate)
 
 
 def connect(port_spec: str | None) -> Any:
@@ -269,14 +239,19 @@ def run_set(args: argparse.Namespace) -> int:
 def _apply(port: str | None, pairs: list[tuple[str, object]]) -> int:
     client = connect(port)
     try:
-        result = client.config_set(pairs)
+        # A board short of heap applies the change across a restart and answers from its new boot (after its
+        # hello), so the reply may take a restart's time; hellos seen meanwhile are kept to tell.
+        msg = client.request("config set", *pairs, timeout=REBOOT_WAIT_S, keep=True)
+        result = msg.get("data") if isinstance(msg.get("data"), dict) else {}
+        seen = [i.msg for i in client.pending if i.msg is not None and i.msg.get("t") == "hello"]
+        client.pending.clear()
         text = ", ".join(f"{k}={json.dumps(v)}" for k, v in pairs)
         if not result.get("reboot"):
             print(f"saved: {text}")
             _print_filter_notes(client.config_get())
             return 0
         print(f"saved: {text}; the board restarts to apply it...", flush=True)
-        hello = client.wait_for(lambda m: m.get("t") == "hello", REBOOT_WAIT_S, keep=False)
+        hello = seen[-1] if seen else client.wait_for(lambda m: m.get("t") == "hello", REBOOT_WAIT_S, keep=False)
         if hello is None:  # a native-USB board drops off the bus while it restarts: reopen the port
             client.close()
             client = _reopen(port)
@@ -311,51 +286,3 @@ def _reopen(port_spec: str | None) -> Any:
             if time.monotonic() > end:
                 raise
             time.sleep(0.5)
-
-
-def _ready(step: str, seconds: float, interactive: bool, console: Any) -> None:
-    console.print(f"[bold]{step} calibration[/bold]: {STEPS[step][0].format(s=seconds)}")
-    if interactive:
-        console.input("Press Enter when ready (Ctrl-C to cancel) ")
-
-
-def run_calibrate(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    steps = []
-    if args.rest is not None or args.mvc is None:
-        steps.append(("rest", REST_S if args.rest is None else args.rest))
-    if args.mvc is not None or args.rest is None:
-        steps.append(("mvc", MVC_S if args.mvc is None else args.mvc))
-    for name, seconds in steps:
-        if not 1 <= seconds <= 300:
-            raise ConfigError(f"--{name} must be 1..300 seconds")
-    console = Console()
-    interactive = not args.yes and sys.stdin.isatty() and console.is_terminal
-    client = connect(args.port)
-    scale = float(client.hello_msg.get("scale") or 16)
-    names = client.hello_msg.get("channels") or ["ch0"]
-    results: dict[str, list[float]] = {}
-    try:
-        for step, seconds in steps:
-            _ready(step, seconds, interactive, console)
-            with Progress(TextColumn(f"{step}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                          TimeRemainingColumn(), console=console, transient=True,
-                          disable=not console.is_terminal) as prog:
-                task = prog.add_task(step, total=1.0)
-                done = client.calibrate(step, seconds, tick=lambda f, t=task: prog.update(t, completed=f))
-            values = [float(v) / scale for v in done.get(STEPS[step][1]) or []]
-            results[step] = values
-            shown = ", ".join(f"{n} {v:.1f}" for n, v in zip(names, values, strict=False))
-            label = "resting floor" if step == "rest" else "maximal contraction envelope"
-            console.print(f"{label} (ADC counts): {shown}")
-    finally:
-        client.close()
-    if "rest" in results and "mvc" in results:
-        for n, f, m in zip(names, results["rest"], results["mvc"], strict=False):
-            ratio = m / f if f else float("inf")
-            hint = "" if ratio >= 10 else "  (low: check electrode placement and skin contact)"
-            console.print(f"{n}: contraction is {ratio:.0f}x the resting floor{hint}")
-    console.print("saved on the board; it is used from now on")
-    return 0
