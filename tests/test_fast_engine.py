@@ -156,3 +156,15 @@ def test_generated_code_has_no_hand_written_detector() -> None:
     assert names == set(eng.plan.functions.values()) | {"run_blocks"}
     assert {"process", "_tick", "_in_episode", "_faults"} <= set(eng.plan.functions)
     assert any(k.endswith("chain") for k in eng.plan.functions)  # the per-sample viper chain, wherever it lives
+
+
+def test_without_numba_fast_falls_back_and_says_so_once(monkeypatch, capsys) -> None:
+    from spasmwatch import detect
+
+    monkeypatch.setattr(detect, "fast_available", lambda: "numba is not installed")
+    monkeypatch.setattr(detect, "_FALLBACK_NOTED", False)
+    sig = _as_uint16(np.full(3000, 2048))
+    assert detect.resolve_engine("fast") == "python" and detect.resolve_engine("fast") == "python"
+    assert detect.detect(sig, 1000.0, engine="fast") == detect.detect(sig, 1000.0, engine="python")
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["note: engine fast unavailable (numba is not installed); using the python engine (~100x slower)"]
