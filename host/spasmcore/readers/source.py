@@ -35,6 +35,7 @@ class Source:
     fmt: str = "csv"
     take: list[int] | None = None  # block columns that are the channels (None: all); the rest only guess units
     channel_units: list[str] | None = None  # per channel (EDF headers), else `units` for all
+    middle: Callable[[int], list[float] | None] | None = None  # channel -> its middle-rank value(s), if cheaper
     whole: Recording | None = None  # set when the reader had to hold the recording in memory anyway
 
     def blocks(self, rows: int = BLOCK_ROWS) -> Iterator[np.ndarray]:

@@ -63,13 +63,19 @@ class Converter:
         v = prepare_counts(block, self.units)
         return v.astype(np.float64) * fe.UNIT_TO_UV[self.units] if self.units in fe.UNIT_TO_UV else v
 
-    def prepare(self, column: Column, n: int, lo: float, hi: float) -> None:
-        """The statistics to_counts takes from the whole channel: extremes given, the median and (au env) the
-        envelope's peak by extra passes over `column`."""
+    def prepare(self, column: Column, n: int, lo: float, hi: float,
+                middle: Callable[[], list[float] | None] | None = None) -> None:
+        """The statistics to_counts takes from the whole channel: extremes given, the median (from `middle`, the
+        reader's middle-rank values when it has them, else by passes over `column`) and (au env) the envelope's
+        peak by an extra pass."""
         self.lo, self.hi = lo, hi
         scaled: Column = lambda: (self._values(b) for b in column())  # noqa: E731
         if self.units in fe.UNIT_TO_UV or (self.units == "au" and lo < 0):
-            self.median = exact_median(scaled, n) if n else 0.0
+            picked = middle() if middle is not None and n else None
+            if picked is not None:  # the reader knows the middle value(s): scaled and averaged as np.median does
+                self.median = float(np.median(self._values(np.array(picked, dtype=np.float64))))
+            else:
+                self.median = exact_median(scaled, n) if n else 0.0
         if self.units == "au" and lo < 0:
             if self.mode == "raw":
                 lo_c, hi_c = lo * 1.0 - self.median, hi * 1.0 - self.median

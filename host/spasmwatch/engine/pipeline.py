@@ -202,7 +202,8 @@ def _detect(src: Source, stats: list[Stats] | None, unit_list: list[str], mode: 
     for k in take:
         c = Converter(unit_list[k], run_mode, src.rate_hz)
         if stats is not None:
-            c.prepare(_channel_blocks(src, k), stats[k].n, stats[k].lo, stats[k].hi)
+            middle = (lambda k=k: src.middle(k)) if src.middle is not None else None  # type: ignore[misc]
+            c.prepare(_channel_blocks(src, k), stats[k].n, stats[k].lo, stats[k].hi, middle)
         else:
             c.prepare(_channel_blocks(src, k), 0, 0.0, 0.0)  # counts: no pass needed, lo >= 0 assumed
         convs.append(c)
