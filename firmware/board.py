@@ -6,11 +6,11 @@ import sys
 import time
 
 import machine
+from codes import FAULT, IDLE, SPASM  # led() states, defined once in firmware/codes.py
+from config import ADC1_PINS  # ADC2 stops working once WiFi is on; the one list is config's
 
 STORAGE_DIR = "/"  # littlefs root, the MicroPython ESP32 default filesystem
-ADC1_PINS = (32, 33, 34, 35, 36, 37, 38, 39)  # ADC2 pins stop working once WiFi is on
 SAFE_BOOT_PIN = 0  # the BOOT button of a DevKit pulls GPIO0 low
-IDLE, SPASM, FAULT = 0, 1, 2  # led() states
 MAX_READ = 128  # bytes taken from stdin per poll: keeps a flood of input from starving sampling
 WDT_MS = 8000  # watchdog timeout: well above the longest flash write or `sync` pass
 

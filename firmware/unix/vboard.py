@@ -22,7 +22,7 @@ import sys
 import time
 
 STORAGE_DIR = "."  # set by vmain from the command line before the app starts
-IDLE, SPASM, FAULT = 0, 1, 2
+from codes import FAULT, IDLE, SPASM  # noqa: E402, F401 - led() states, defined once in firmware/codes.py
 MAX_READ = 128
 REBOOT_EXIT = 75  # exit code asking the launcher to start a new boot
 MID = 2048  # what an unconnected channel reads (no recording channel behind a configured pin)

@@ -24,11 +24,12 @@ import numpy as np
 from spasmcore.errors import ConfigError, FatalError, InputError, LinkError
 from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR, compile_mpy, host_march
 from spasmcore.tools import find_tool, missing
+from spasmfw import config as fwconfig
 
 DATA_FILE = "samples.bin"
 REBOOT_EXIT = 75  # vboard exits with this code on `reboot`; the launcher starts a new boot
 DEFAULT_HEAP = "100k"  # usable MicroPython heap on an ESP32 without PSRAM
-VIRTUAL_PINS = (36, 39, 34, 35)  # the ADC1 pins docs/firmware.md wires, one per channel
+VIRTUAL_PINS = fwconfig.WIRED_PINS  # the ADC1 pins docs/firmware.md wires, one per channel
 STALL_S = 0.2  # how long device output may wait for a reader before the oldest unread output is dropped
 SIM_STALL_S = 5.0  # the same on the sim clock: a reader busy for a moment (a loaded machine) loses nothing
 CLOCKS = ("wall", "sim")  # see vboard.py: wall drops samples on overruns like the ESP32, sim plays them late
@@ -90,7 +91,6 @@ def prepare_state(
     from spasmcore.frontend import to_counts
     from spasmcore.recording import read_recording
     from spasmfw import app as fwapp
-    from spasmfw import config as fwconfig
 
     rec = read_recording(recording_path, rate_hz=rate_hz, units=units)
     mode = mode or rec.mode or "raw"
