@@ -431,6 +431,22 @@ def score(
     return _finish(pooled, None, tolerance_s, per_channel)
 
 
+def score_many(recordings: Iterable[tuple[list[Event], list[TruthInterval], float, Iterable[int]]],
+               tolerance_s: float = DEFAULT_TOLERANCE_S) -> Scores:
+    """Pooled Scores over several recordings (events, truth, duration s, channels): each recording's channels
+    are matched on their own and count their own duration, then tallied together as `score` pools channels.
+    `per_channel` holds one Scores per recording and channel, in order."""
+    pooled = _Tally()
+    per_channel = []
+    for events, truth, duration_s, channels in recordings:
+        for ch in sorted(set(channels)):
+            m = match([e for e in events if e.channel == ch], [t for t in truth if t.channel == ch], tolerance_s)
+            tally = _tally(m, float(duration_s))
+            per_channel.append(_finish(tally, ch, tolerance_s, []))
+            pooled.add(tally)
+    return _finish(pooled, None, tolerance_s, per_channel)
+
+
 def _fmt(value: object, digits: int = 3) -> str:
     if value is None:
         return "-"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spasmcore.errors import ConfigError, InputError
@@ -36,6 +37,10 @@ Undefined values (e.g. sensitivity with no truth spasm) print as "-" and are nul
 Examples:
   spasmwatch simulate night.csv --scenario night --minutes 30 && spasmwatch evaluate night.csv night.truth.csv
   spasmwatch replay night.csv --events base.csv && spasmwatch evaluate night.csv base.csv --param on_mult=6
+
+A FOLDER instead of RECORDING scores every recording in it that has its X.truth.csv beside it (as `simulate`
+writes them), replayed over the cores as `replay` does (--jobs, --scheduler), pooled into one table, with one
+line per recording.
 """
 
 
@@ -49,7 +54,9 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "recording", nargs="?", metavar="RECORDING", help="recording file (optional with --events)"
     )
-    p.add_argument("truth", metavar="TRUTH.csv", help="ground truth: channel,onset_s,offset_s,kind, or an events CSV")
+    p.add_argument("truth", nargs="?", metavar="TRUTH.csv",
+                   help="ground truth: channel,onset_s,offset_s,kind, or an events CSV (with a FOLDER: each "
+                   "recording's X.truth.csv beside it, as `simulate` writes)")
     p.add_argument(
         "--events", metavar="EVENTS.csv", help="score these events instead of running the detector"
     )
@@ -73,6 +80,8 @@ def register(subparsers: Any) -> None:
         help="overlap tolerance (default %(default)g ms)",
     )
     p.add_argument("--save-events", metavar="PATH", help="also write the detected events to this CSV")
+    p.add_argument("--jobs", "-j", type=int, metavar="N", help="with a FOLDER: worker processes (default: cores)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="with a FOLDER: run on this Dask cluster")
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
     p.set_defaults(func=run)
 
@@ -152,6 +161,14 @@ def _stray_truth(args: argparse.Namespace, truth: list[TruthInterval], channels:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.recording is not None and Path(args.recording).is_dir():
+        from ..evaluate_many import evaluate_many
+
+        return evaluate_many(args)
+    if args.truth is None:  # one positional is the truth (`evaluate TRUTH.csv --events E --duration S`)
+        if args.recording is None:
+            raise ConfigError("give RECORDING and TRUTH.csv (or a FOLDER of recordings with their .truth.csv)")
+        args.truth, args.recording = args.recording, None
     _check_args(args)
     truth = read_truth(args.truth)
     rec = None
