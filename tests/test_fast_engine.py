@@ -27,7 +27,12 @@ def _compiled():
 
 def _same(sig: np.ndarray, rate: float, mode: str, params: dict) -> list:
     data = _as_uint16(sig)
-    ref = records_python(data, rate, mode, params)
+    try:
+        ref = records_python(data, rate, mode, params)
+    except OverflowError:  # the firmware's int32 state overflows (16-bit input in env mode): so must fast
+        with pytest.raises(OverflowError):
+            records_fast(data, rate, mode, params)
+        return []
     got = records_fast(data, rate, mode, params)
     assert got == ref, f"{mode} {rate} Hz {params}: fast {got[:4]} vs python {ref[:4]}"
     return ref
@@ -120,6 +125,18 @@ def test_stream_cut_anywhere_equals_one_run_after_faults(monkeypatch) -> None:
     assert sum(r[0] == fw.EV_FAULT_START for r in ref) >= 2
 
 
+def test_int32_overflow_raises_as_on_cpython() -> None:
+    """16-bit extremes in env mode overflow the firmware's int32 floor slot: CPython raises, the compiled engine
+    must too (not wrap)."""
+    rng = np.random.default_rng(0)
+    rng.integers(0, 4096)  # (the draw test_generated_signals_identical makes first: its failing example)
+    sig = _as_uint16(rng.integers(0, 65536, 309))
+    with pytest.raises(OverflowError):
+        records_python(sig, 103.0, "env", dict(fw.BASE_PARAMS))
+    with pytest.raises(OverflowError):
+        records_fast(sig, 103.0, "env", dict(fw.BASE_PARAMS))
+
+
 def test_drain_matches_pop() -> None:
     """The driver's drain equals Detector.pop on the same queue (tick units scaled, -1 offsets kept)."""
     det = fw.Detector(500, "raw", {})
@@ -153,7 +170,7 @@ def test_generated_code_has_no_hand_written_detector() -> None:
     eng = fast.compiled()
     tree = ast.parse(open(eng.module.__file__).read())
     names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-    assert names == set(eng.plan.functions.values()) | {"run_blocks"}
+    assert names == set(eng.plan.functions.values()) | {"run_blocks", transform.STORE}
     assert {"process", "_tick", "_in_episode", "_faults"} <= set(eng.plan.functions)
     assert any(k.endswith("chain") for k in eng.plan.functions)  # the per-sample viper chain, wherever it lives
 

@@ -28,7 +28,7 @@ ROOTS = ("process", "flush")  # the entry points a replay calls (pop only reads 
 IDENTITY_CALLS = {"ptr8", "ptr16", "ptr32"}  # viper raw-pointer views: on arrays the array itself
 BUILTINS = {"int", "min", "max", "abs", "range", "len", "bool"}
 CTX = ("_S",)  # the state array; array attributes follow as _A_<name>
-VERSION = "2"  # bump when the generated code changes for the same firmware source
+VERSION = "3"  # bump when the generated code changes for the same firmware source
 
 
 class TransformError(Exception):
@@ -120,6 +120,37 @@ class _Rewriter(ast.NodeTransformer):
         if isinstance(func, ast.Name) and func.id in self.tr.generated_names:
             args = [*self.tr.ctx_names(), *args]
         return ast.copy_location(ast.Call(func, args, []), node)
+
+
+class _CheckedStores(ast.NodeTransformer):
+    """`a[i] = v` into an int32 array becomes `_store32(a, i, v)`: CPython's array('i') raises OverflowError on a
+    value out of range, and so does the compiled store, instead of wrapping silently (`_S[k]` is int64, which
+    the detector's values never leave, as Python ints would not)."""
+
+    def _checked(self, target: ast.expr, value: ast.expr, node: ast.stmt) -> ast.stmt | None:
+        if not (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) and target.value.id != "_S"):
+            return None
+        call = ast.Call(ast.Name(STORE, ast.Load()), [ast.Name(target.value.id, ast.Load()), target.slice, value], [])
+        return ast.copy_location(ast.Expr(call), node)
+
+    def visit_Assign(self, node: ast.Assign) -> ast.AST:
+        if len(node.targets) == 1:
+            return self._checked(node.targets[0], node.value, node) or node
+        return node
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        t = node.target
+        if isinstance(t, ast.Subscript):
+            load = ast.Subscript(t.value, t.slice, ast.Load())
+            return self._checked(t, ast.BinOp(load, node.op, node.value), node) or node
+        return node
+
+
+STORE = "_store32"
+STORE_SOURCE = f"""def {STORE}(a, i, v):
+    if v > 2147483647 or v < -2147483648:  # as array('i') on CPython: never a silent wrap
+        raise OverflowError("signed integer is out of range for an int32 slot")
+    a[i] = v"""
 
 
 class Transformer:
@@ -236,6 +267,7 @@ class Transformer:
                     raise TransformError(f"{key}: a method without self")
                 node.args.args = node.args.args[1:]
             node = _Rewriter(self, node, fn.__globals__, is_method, key).visit(node)
+            node = _CheckedStores().visit(node)
             node.name = self.plan.functions[key]
             node.args.args = [ast.arg(n) for n in self.plan.ctx_args] + node.args.args
             self._done[key] = node
@@ -243,7 +275,7 @@ class Transformer:
         if never:
             raise TransformError(f"Detector.{never[0]} is read on the per-sample/per-tick path but is neither an "
                                  "attribute of a new detector, nor assigned there, nor computed by __getattr__")
-        body = [ast.unparse(ast.fix_missing_locations(n)) for n in self._done.values()]
+        body = [STORE_SOURCE] + [ast.unparse(ast.fix_missing_locations(n)) for n in self._done.values()]
         self.plan.source = "\n\n\n".join(body)
         return self.plan
 
