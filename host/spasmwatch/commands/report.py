@@ -9,7 +9,8 @@ from pathlib import Path
 
 from spasmcore.errors import InputError
 
-from ..report import latest_day, load_day, render_html, today
+from ..report import render_html
+from ..report_data import latest_day, load_day, today
 from ..store import day_bounds, default_path
 from .events import check_device, open_store
 

@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from spasmcore.errors import InputError
 
 from .. import notes as notes_mod
-from ..report import DEFAULT_DEVICE_NAME
+from ..report_data import DEFAULT_DEVICE_NAME
 from ..store import parse_when
 from . import stats
 from .history import ReadOnlyStore
