@@ -27,7 +27,7 @@ STATE_NAMES = ("idle", "spasm", "fault")
 TICKS_MASK = 0x3FFFFFFF
 RUNNING_PASSES = 100  # loop passes (~5 s) after which a boot counts as good (start.py's failure count cleared)
 HEADROOM = 8192  # heap a config must leave free once booted, for sync, replies, calibration (bench/firmware_heap.py)
-RESTART_KEYS = ("channels", "rate_hz", "mode", "led_pin", "buzzer_pin", "watchdog", "log_kb")
+RESTART_KEYS = ("channels", "rate_hz", "mode", "led_pin", "buzzer_pin", "watchdog", "log_kb", "net")
 
 
 def _path(board, name):
@@ -44,6 +44,19 @@ def _unload(name):
     # boot, before this module exists); CPython keeps it, other code may hold it.
     if sys.implementation.name == "micropython":
         sys.modules.pop(name, None)
+
+
+def _public(cfg):
+    # hello / config get: the Wi-Fi password, the token and a broker password as *** (only a board with net)
+    if "net" not in cfg:
+        return cfg
+    try:
+        from . import netconfig
+    except ImportError:
+        import netconfig
+    out = netconfig.public(cfg)
+    _unload("netconfig")
+    return out
 
 
 def _config():
@@ -112,6 +125,7 @@ class App:
         self.rebuild = None  # `config set` waiting for new detectors (see _rebuild)
         self.flushed = False
         self.errors = 0
+        self.net = None  # net.Net when Wi-Fi is configured (start.boot sets it)
         self.passes = 0
         gc.collect()
         self.heap_idle = board.mem_free()  # left once booted: what a config with more channels would take from
@@ -196,7 +210,7 @@ class App:
         self.send("hello", {
             "proto": protocol.VERSION, "fw": FW_VERSION, "id": cfg["id"] or self.b.unique_id, "boot": self.boot,
             "name": cfg["name"], "rate": self.rate, "channels": [c["name"] for c in cfg["channels"]],
-            "mode": cfg["mode"], "scale": detector.ENV_SCALE, "config": cfg,
+            "mode": cfg["mode"], "scale": detector.ENV_SCALE, "config": _public(cfg),
         })
 
     def status(self):
@@ -208,12 +222,15 @@ class App:
                 faults += 1
             lost += d.dropped  # records the detector's queue overwrote before the app drained it
             pops += d.artefacts  # bursts rejected as electrode pops
-        self.send("status", {
+        f = {
             "uptime_ms": self.uptime, "samples": self.samples, "overruns": self.b.overruns,
             "dropped": self.b.dropped, "heap_free": self.b.mem_free(), "queue": queue,
             "faults": faults, "state": STATE_NAMES[self.state()], "eseq": self.log.last_seq, "boot": self.boot,
             "lost": lost, "pops": pops,
-        })
+        }
+        if self.net is not None:
+            self.net.add_status(f)  # wifi, rssi, mqtt, reconn
+        self.send("status", f)
 
     def state(self):
         s = IDLE
@@ -287,7 +304,7 @@ class App:
         self.ok(name, "end of help")
 
     def cmd_config_get(self, name, args):
-        self.ok(name, self.cfg)
+        self.ok(name, _public(self.cfg))
 
     def cmd_config_set(self, name, args):
         self._precheck(args)
@@ -352,7 +369,7 @@ class App:
         old = self.cfg
         restart = False
         for k in RESTART_KEYS:
-            if new[k] != old[k]:
+            if new.get(k) != old.get(k):  # net is optional
                 restart = True  # pins, sampling and flash layout are set up at boot
         if restart:
             why = self.memory_problem(new)
@@ -475,11 +492,13 @@ class App:
             for c in range(self.nch):
                 self.dets[c].flush()
                 self.drain(c)
-        b.led(self.state())
+        b.led(self.state() if self.net is None else self.net.led_state(self.state()))
         b.feed_watchdog()
         now = b.ticks_ms()
         self.uptime += (now - self.last_ticks) & TICKS_MASK  # ticks_ms wraps at 2**30 on the ESP32
         self.last_ticks = now
+        if self.net is not None:
+            self.net.poll(self)  # Wi-Fi, TCP clients, MQTT: a step each, never waiting
         if self.sync_count >= 0:
             self._sync_step()
         period = self.status_ms

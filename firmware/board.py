@@ -134,6 +134,8 @@ class Board:
             on = 1
         elif state == FAULT:
             on = (ms // 100) & 1  # 5 Hz
+        elif state == 3:  # net.NET_DOWN: idle with Wi-Fi configured but not connected
+            on = 1 if ms % 2000 < 100 or 300 <= ms % 2000 < 400 else 0  # two flashes every 2 s
         else:
             on = 1 if ms % 2000 < 100 else 0  # 0.1 s flash every 2 s
         if on != self._led_on and self._led is not None:

@@ -157,7 +157,7 @@ def validate(cfg, uid=None):
     if not isinstance(cfg, dict):
         raise ValueError("config must be a JSON object")
     for k in cfg:
-        if k not in DEFAULTS:
+        if k not in DEFAULTS and k != "net":  # net: optional (Wi-Fi), absent from a board without it
             raise ValueError("unknown config key %r (known: %s)" % (k, _list(sorted(DEFAULTS))))
     out = _copy(DEFAULTS)
     for k in cfg:
@@ -215,6 +215,14 @@ def validate(cfg, uid=None):
     _out_pin(out, "buzzer_pin", used)
     _bool(out, "watchdog", "watchdog")
     _int(out, "log_kb", 8, 1024)
+    if out.get("net"):  # Wi-Fi, TCP, MQTT (docs/wireless.md): netconfig is loaded only for a board that has them
+        try:
+            from . import netconfig
+        except ImportError:
+            import netconfig
+        out["net"] = netconfig.validate(out["net"])
+    else:
+        out.pop("net", None)  # {} = off: the config (and hello) stay as without Wi-Fi
     return out
 
 
@@ -283,7 +291,7 @@ def set_values(cfg, pairs):
     for pair in pairs:
         key, value = pair
         parts = key.split(".")
-        if parts[0] not in DEFAULTS:
+        if parts[0] not in DEFAULTS and parts[0] != "net":
             raise ValueError("unknown config key %r (known: %s)" % (parts[0], _list(sorted(DEFAULTS))))
         if parts[0] == "channels" and len(parts) > 2:
             out["channels"] = _channels(out.get("channels", DEFAULTS["channels"]))  # [34, 35] -> dicts

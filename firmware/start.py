@@ -132,8 +132,20 @@ def start(board_mod):
 def boot(board_mod):
     """The app ready to run, this module unloaded (main.py calls it: its ~2 kB leave the heap)."""
     app = start(board_mod)
+    if app.cfg.get("net", {}).get("ssid"):
+        _start_net(app)
     unload(__name__)
     return app
+
+
+def _start_net(app):
+    # Wi-Fi, TCP, MQTT before the boot hello (so the TCP tee is in place); here, as this module leaves the heap
+    netconfig = _mod("netconfig")
+    app.net, err = netconfig.start(app.cfg, app.b)
+    netconfig = None
+    unload("netconfig")  # the running network side does not need it
+    if err:
+        app.error(None, err)
 
 
 def main(board_mod):

@@ -11,6 +11,7 @@ from typing import Any
 
 from spasmcore.errors import LinkError
 
+from . import transport
 from .ports import guess_port, permission_hint
 
 BAUD = 115200
@@ -60,6 +61,8 @@ def open_serial(port: str, baudrate: int = BAUD, timeout: float = 0.05, exclusiv
     """
     import serial
 
+    if transport.is_url(port):  # socket://HOST:PORT: a board on Wi-Fi (docs/wireless.md)
+        return transport.open_url(port, timeout=timeout)
     ser = serial.Serial()
     ser.port = port
     ser.baudrate = baudrate
@@ -158,7 +161,7 @@ def wait_for_port(spec: str | None, stop: Callable[[], bool], poll_s: float = 0.
     while not stop():
         try:
             port = resolve_port(spec)
-            if os.name != "posix" or os.path.exists(port):
+            if os.name != "posix" or transport.is_url(port) or os.path.exists(port):
                 return Link.open(port)
             reason = f"waiting for {port} to come back"
         except LinkError as exc:

@@ -29,6 +29,7 @@ from spasmfw import config as fwconfig
 DATA_FILE = "samples.bin"
 REBOOT_EXIT = 75  # vboard exits with this code on `reboot`; the launcher starts a new boot
 DEFAULT_HEAP = "100k"  # usable MicroPython heap on an ESP32 without PSRAM
+NET_HEAP = "160k"  # with --tcp/--mqtt: the network side takes up to ~28 kB more (bench/net_heap.py, docs/wireless.md)
 VIRTUAL_PINS = fwconfig.WIRED_PINS  # the ADC1 pins docs/firmware.md wires, one per channel
 STALL_S = 0.2  # how long device output may wait for a reader before the oldest unread output is dropped
 SIM_STALL_S = 5.0  # the same on the sim clock: a reader busy for a moment (a loaded machine) loses nothing
@@ -52,7 +53,8 @@ def precompile(dest: Path) -> list[str]:
         return []
     arch = host_march()
     done = []
-    sources = [FIRMWARE_DIR / f"{m}.py" for m in FIRMWARE_MODULES] + [UNIX_DIR / "vboard.py"]
+    sources = [FIRMWARE_DIR / f"{m}.py" for m in FIRMWARE_MODULES] + [UNIX_DIR / "vboard.py",
+                                                                      UNIX_DIR / "rom_network.py"]
     for src in sources:
         try:
             compile_mpy(src, dest / f"{src.stem}.mpy", arch)
@@ -212,6 +214,7 @@ class VirtualDevice:
         clock: str = "wall",
         overrun_at: tuple[int, int] | None = None,
         link: str | Path | None = None,
+        net: dict | None = None,
     ) -> None:
         if clock not in CLOCKS:
             raise ConfigError(f"clock must be wall or sim, not {clock!r}")
@@ -227,6 +230,9 @@ class VirtualDevice:
         self.units = units
         self.clock = clock
         self.overrun_at = overrun_at
+        self.net = net  # the board's `net` config (spasmsim.netdevice.net_config): TCP / MQTT over the host's sockets
+        if net and heapsize == DEFAULT_HEAP:
+            heapsize = NET_HEAP  # the network modules do not fit beside the app in 100 kB on this 64-bit port
         self.stall_s = SIM_STALL_S if clock == "sim" else STALL_S
         self.heapsize = heapsize
         self._tmp = state_dir is None
@@ -258,6 +264,10 @@ class VirtualDevice:
         if not self._prepared:
             prepare_state(self.recording_path, self.state_dir, self.mode, self.rate_hz, self.channel,
                           self.speed, self.loop, self.units, self.clock, self.overrun_at)
+            if self.net is not None:
+                from .netdevice import apply
+
+                apply(self.state_dir, self.net)
             self.compiled = precompile(self.state_dir / "mpy")
             self._prepared = True
         if self._master < 0:

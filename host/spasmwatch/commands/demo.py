@@ -47,6 +47,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (the event database, the "
                    "recording and the virtual board's flash) and say where it is")
     p.add_argument("--plain", action="store_true", help="plain event lines even on a terminal")
+    p.add_argument("--mqtt", metavar="URL", help="the virtual board also publishes to this MQTT broker "
+                   "(mqtt://HOST:PORT), with Home Assistant discovery")
     p.add_argument("--dashboard", action="store_true", help="open the browser dashboard on the virtual board "
                    "(with six weeks of simulated history to look at)")
     p.set_defaults(func=run)
@@ -79,6 +81,7 @@ def add_history(db: Path) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from spasmsim.device import VirtualDevice
+    from spasmsim.netdevice import net_config
 
     from .dashboard import serve
     from .monitor import monitor_port
@@ -95,12 +98,16 @@ def run(args: argparse.Namespace) -> int:
         where.mkdir(parents=True, exist_ok=True)
         db = where / "events.sqlite3"
         rec = make_recording(where / "demo_recording.csv")
-        dev = VirtualDevice(rec, speed=args.speed, state_dir=where / "board", loop=True)
+        net = net_config(mqtt=args.mqtt) if args.mqtt else None
+        dev = VirtualDevice(rec, speed=args.speed, state_dir=where / "board", loop=True, net=net)
         try:
             port = dev.start()
             until = f"for {args.seconds:g} s" if args.seconds else "until Ctrl-C"
             print(f"demo: a virtual board on {port} plays {MINUTES:g} min of simulated {SCENARIO} EMG at "
                   f"x{args.speed:g} speed; monitoring {until} (Ctrl-C stops)", flush=True)
+            if net:
+                print(f"demo: the board also publishes its episodes to {args.mqtt} under spasmwatch/ (Home "
+                      "Assistant discovery on)", flush=True)
             if args.dashboard:
                 n = add_history(db)
                 print(f"demo: History and Compare also show {n} simulated events of six weeks from device "

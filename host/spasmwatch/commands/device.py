@@ -66,6 +66,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--link", metavar="PATH",
                    help="also make PATH a symlink to the pty, a stable port name across restarts")
     p.add_argument("--heap", default="100k", metavar="SIZE", help="MicroPython heap (default 100k, as an ESP32)")
+    p.add_argument("--tcp", metavar="127.0.0.1:PORT", help="also serve the protocol on this TCP port, as a board on "
+                   "Wi-Fi does (connect with --port socket://127.0.0.1:PORT)")
+    p.add_argument("--token", metavar="TOKEN", help="the board's net.token for --tcp (default: a new random one, "
+                   "printed)")
+    p.add_argument("--read-open", action="store_true", help="with --tcp: read-only commands need no token")
+    p.add_argument("--mqtt", metavar="URL", help="publish events to this MQTT broker, e.g. mqtt://127.0.0.1:1883")
     p.set_defaults(func=run)
 
 
@@ -86,6 +92,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from spasmsim.device import VirtualDevice
+    from spasmsim.netdevice import net_config
 
     if args.example == bool(args.recording):
         raise InputError("give a RECORDING or --example (not both)")
@@ -94,9 +101,10 @@ def run(args: argparse.Namespace) -> int:
     path = args.recording
     if args.example:
         path = str(resources.files("spasmwatch") / "examples" / EXAMPLE)
+    net = net_config(args.tcp, args.mqtt, args.token, args.read_open)
     dev = VirtualDevice(path, speed=args.speed, state_dir=args.state_dir, loop=args.loop, mode=args.mode,
                         rate_hz=args.rate, channel=args.channel, heapsize=args.heap, units=args.units,
-                        clock=args.clock, link=args.link)
+                        clock=args.clock, link=args.link, net=net or None)
     # SIGTERM (e.g. from a supervisor) stops as cleanly as Ctrl-C; SIGINT is set explicitly because a shell
     # starts background jobs with it ignored, and `kill -INT` must still stop the device
     signal.signal(signal.SIGTERM, _interrupt)
@@ -106,6 +114,11 @@ def run(args: argparse.Namespace) -> int:
         speed = "as fast as possible" if args.speed == 0 or math.isinf(args.speed) else f"x{args.speed:g}"
         kept = "" if args.state_dir else " (temporary, removed on exit)"
         print(f"device ready on {dev.port}", flush=True)
+        if net.get("tcp_port"):
+            print(f"tcp: socket://127.0.0.1:{net['tcp_port']} token {net['token']} (export SPASMWATCH_TOKEN="
+                  f"{net['token']})", flush=True)
+        if net.get("mqtt"):
+            print(f"mqtt: publishing to {net['mqtt']} under {net['mqtt_prefix']}/", file=sys.stderr, flush=True)
         if dev.link is not None:
             print(f"link: {dev.link} -> {dev.port} (removed on exit)", file=sys.stderr, flush=True)
         for note in _filter_notes(dev.state_dir):
