@@ -193,6 +193,61 @@ def _progress(total: int | None) -> Any:
     return prog
 
 
+def _stream(client: Any, rec: Recorder, target: int | None) -> str:
+    """Collect `raw` messages into `rec` until `target` samples, Ctrl-C, a restart or silence; the reason."""
+    reason = "stopped"
+    prog = _progress(target)
+    last_data = time.monotonic()
+    try:
+        if prog is not None:
+            prog.start()
+        while target is None or rec.samples() < target:
+            for inc in client.poll(0.1):
+                m = inc.msg
+                if m is None:
+                    continue
+                if m.get("t") == "raw":
+                    rec.add(int(m.get("ch", 0)), int(m.get("n", 0)), list(m.get("values") or []))
+                    last_data = time.monotonic()
+                elif m.get("t") == "hello":
+                    reason = "the device restarted"
+                    raise _Stop
+                elif m.get("t") == "error":
+                    print(f"device error: {m.get('msg')}", file=sys.stderr)
+            if time.monotonic() - last_data > SILENCE_S:
+                reason = f"no samples from the device for {SILENCE_S:g} s"
+                raise _Stop
+            if prog is not None:
+                prog.update(prog.task_ids[0], completed=rec.samples())
+    except (_Stop, KeyboardInterrupt):
+        pass
+    finally:
+        if prog is not None:
+            prog.stop()
+    return reason
+
+
+def _comments(hello: dict[str, Any], rec: Recorder, rate: float, n: int, before: dict[str, Any],
+              after: dict[str, Any] | None) -> tuple[list[str], list[Gap]]:
+    """The recording's `#` comment lines (origin, gaps, board overruns), also reported on stderr."""
+    start_n = rec.start_n or 0
+    comments = [f"recorded by spasmwatch record from device {hello.get('id')} boot {hello.get('boot')}: "
+                f"first sample is device sample {start_n} ({start_n / rate:.3f} s after boot)"]
+    gaps = [g for g in rec.gaps if g.at < n]
+    for g in gaps:
+        comments.append("gap: " + g.describe(rate))
+        print(f"gap: {g.describe(rate)}", file=sys.stderr)
+    d0, d1 = before.get("dropped"), after.get("dropped") if after is not None else None
+    if after is not None and isinstance(d0, int) and isinstance(d1, int):
+        dropped = d1 - d0
+        if dropped > 0 and after.get("boot") == before.get("boot"):
+            text = (f"the board dropped {dropped} sample(s) while sampling (overruns): its timing "
+                    "slipped by that much")
+            comments.append(text)
+            print(f"warning: {text}", file=sys.stderr)
+    return comments, gaps
+
+
 def record(port_spec: str | None, out: Path, minutes: float | None, channel_spec: str | None,
            edf: Path | None = None) -> int:
     from ..client import Client
@@ -203,7 +258,6 @@ def record(port_spec: str | None, out: Path, minutes: float | None, channel_spec
     client = Client(Link.open(port))
     tmpdir = Path(tempfile.mkdtemp(prefix=".record-", dir=out.parent))
     rec: Recorder | None = None
-    reason = "stopped"
     try:
         hello = client.hello()
         rate = float(hello.get("rate") or 0)
@@ -220,34 +274,7 @@ def record(port_spec: str | None, out: Path, minutes: float | None, channel_spec
         before = client.status()
         rec = Recorder(rate, chans, tmpdir)
         client.stream("raw", True, keep=False)
-        prog = _progress(target)
-        last_data = time.monotonic()
-        try:
-            if prog is not None:
-                prog.start()
-            while target is None or rec.samples() < target:
-                for inc in client.poll(0.1):
-                    m = inc.msg
-                    if m is None:
-                        continue
-                    if m.get("t") == "raw":
-                        rec.add(int(m.get("ch", 0)), int(m.get("n", 0)), list(m.get("values") or []))
-                        last_data = time.monotonic()
-                    elif m.get("t") == "hello":
-                        reason = "the device restarted"
-                        raise _Stop
-                    elif m.get("t") == "error":
-                        print(f"device error: {m.get('msg')}", file=sys.stderr)
-                if time.monotonic() - last_data > SILENCE_S:
-                    reason = f"no samples from the device for {SILENCE_S:g} s"
-                    raise _Stop
-                if prog is not None:
-                    prog.update(prog.task_ids[0], completed=rec.samples())
-        except (_Stop, KeyboardInterrupt):
-            pass
-        finally:
-            if prog is not None:
-                prog.stop()
+        reason = _stream(client, rec, target)
         after = None
         try:
             client.stream("raw", False, keep=False)
@@ -257,20 +284,7 @@ def record(port_spec: str | None, out: Path, minutes: float | None, channel_spec
         n = rec.samples() if target is None else min(target, rec.samples())
         if n == 0 or rec.start_n is None:
             raise LinkError(f"{port}: no samples received ({reason})")
-        comments = [f"recorded by spasmwatch record from device {hello.get('id')} boot {hello.get('boot')}: "
-                    f"first sample is device sample {rec.start_n} ({rec.start_n / rate:.3f} s after boot)"]
-        gaps = [g for g in rec.gaps if g.at < n]
-        for g in gaps:
-            comments.append("gap: " + g.describe(rate))
-            print(f"gap: {g.describe(rate)}", file=sys.stderr)
-        d0, d1 = before.get("dropped"), after.get("dropped") if after is not None else None
-        if after is not None and isinstance(d0, int) and isinstance(d1, int):
-            dropped = d1 - d0
-            if dropped > 0 and after.get("boot") == before.get("boot"):
-                text = (f"the board dropped {dropped} sample(s) while sampling (overruns): its timing "
-                        "slipped by that much")
-                comments.append(text)
-                print(f"warning: {text}", file=sys.stderr)
+        comments, gaps = _comments(hello, rec, rate, n, before, after)
         if target is not None and n < target:
             print(f"note: recording stopped early ({reason})", file=sys.stderr)
         arrays = rec.arrays(n)
