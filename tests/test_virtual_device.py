@@ -273,7 +273,11 @@ def test_kill_mid_write_keeps_every_complete_record(recordings: dict[str, Path],
         dev.close()
     eseqs = [m["eseq"] for m in logs]
     assert len(live) >= 10
-    assert eseqs == list(range(1, len(eseqs) + 1))  # consecutive: nothing lost in the middle, no duplicate
+    assert eseqs == sorted(set(eseqs))  # increasing, no duplicate
+    # A record torn by the power cut gives up its number (its seq floor was saved first, so the number is never
+    # reused): at most one hole per cut, and never a number that was announced live (checked below).
+    holes = set(range(1, eseqs[-1] + 1)) - set(eseqs)
+    assert len(holes) <= 3, sorted(holes)
     by_seq = {m["eseq"]: m for m in logs}
     for seq, m in live.items():  # every event announced live was complete on flash before it was sent
         assert by_seq[seq]["ev"] == m["t"] and by_seq[seq]["onset_ms"] == m["onset_ms"]
