@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -94,19 +94,17 @@ def _count_lines(path: Path, stop: int) -> int:
     return n
 
 
-def open_csv(path: Path, rate_hz: float | None, units: str | None, columns: list[int] | None) -> Source:
-    """A streaming Source for a plain numeric table; raises Fallback when read_recording should read it."""
-    head = _head(path)
-    if head is None:
-        raise Fallback
-    comments, first_pos, first = head
+def _meta(comments: list[str]) -> dict[str, str]:
     meta: dict[str, str] = {}
     for c in comments:
         m = META.match(c.lstrip("#").strip())
         if m:
             meta[m.group(1).strip().lower()] = m.group(2).strip()
-    if any("opensignals" in c.lower() for c in comments) or "sampling rate (hz)" in meta:
-        raise Fallback
+    return meta
+
+
+def _first_row(first: str) -> tuple[str, list[str], list[str] | None]:
+    """(delimiter, tokens, header names or None) of the first row; Fallback when read_recording should read it."""
     delim = R._sniff_delimiter(first)
     if delim is None and len(first.split()) == 1:
         delim = ","  # one column: no delimiter to sniff (a stray one in a later row is an error pyarrow finds)
@@ -120,38 +118,32 @@ def open_csv(path: Path, rate_hz: float | None, units: str | None, columns: list
             raise Fallback
     elif delim != "," and re.search(r"\d,\d", first):
         raise Fallback  # decimal commas
-    width = len(tokens)
-    rate_text = meta.get("rate_hz")
-    if rate_hz is None and rate_text is None:
-        raise Fallback  # the rate comes from a time column or nowhere: read_recording says which
+    return delim, tokens, header
+
+
+def _data_end(path: Path, first_pos: int, delim: str, width: int, warnings: list[str]) -> int:
+    """Where the rows end: the file's size, or the start of a cut-off last row (dropped with a warning)."""
     size = path.stat().st_size
-    end = size
-    warnings: list[str] = []
     last_pos, last = _last_line(path, size)
-    lines_before = None
     if last_pos > first_pos:
         try:
             R._check_row(path, last.decode("ascii"), 0, delim, width)
         except (InputError, UnicodeDecodeError):
             lines_before = _count_lines(path, last_pos)
-            end = last_pos
             reason = f"expected {width} value(s)"
             try:
                 R._check_row(path, last.decode("ascii", errors="replace"), lines_before + 1, delim, width)
             except InputError as exc:
                 reason = str(exc).split(": ", 1)[1].split(" (")[0]
             warnings.append(f"{path}:{lines_before + 1}: last row dropped, {reason} (a cut-off log?)")
-    data_start = first_pos + (len(first) + 1 if header is not None else 0)
-    if header is not None:
-        with open(path, "rb") as fh:  # the header row's own bytes (it may end in \r\n)
-            fh.seek(first_pos)
-            data_start = first_pos + len(fh.readline())
-    names = header or [f"ch{i}" for i in range(width)]
-    if columns is not None:
-        bad = [c for c in columns if not 0 <= c < width]
-        if bad:
-            raise InputError(f"{path}: no channel {bad[0]} (the file has channels 0..{width - 1})")
-    indices = list(range(width)) if columns is None else list(columns)
+            return last_pos
+    return size
+
+
+def _block_reader(
+    path: Path, data_start: int, end: int, delim: str, width: int
+) -> Callable[[int], Iterator[np.ndarray]]:
+    """read(rows): the rows between data_start and end as float64 blocks, parsed by pyarrow."""
 
     def read(rows: int) -> Iterator[np.ndarray]:
         import pyarrow as pa
@@ -172,6 +164,38 @@ def open_csv(path: Path, rate_hz: float | None, units: str | None, columns: list
             raise Fallback from exc
         finally:
             src.close()
+
+    return read
+
+
+def open_csv(path: Path, rate_hz: float | None, units: str | None, columns: list[int] | None) -> Source:
+    """A streaming Source for a plain numeric table; raises Fallback when read_recording should read it."""
+    head = _head(path)
+    if head is None:
+        raise Fallback
+    comments, first_pos, first = head
+    meta = _meta(comments)
+    if any("opensignals" in c.lower() for c in comments) or "sampling rate (hz)" in meta:
+        raise Fallback
+    delim, tokens, header = _first_row(first)
+    width = len(tokens)
+    rate_text = meta.get("rate_hz")
+    if rate_hz is None and rate_text is None:
+        raise Fallback  # the rate comes from a time column or nowhere: read_recording says which
+    warnings: list[str] = []
+    end = _data_end(path, first_pos, delim, width, warnings)
+    data_start = first_pos + (len(first) + 1 if header is not None else 0)
+    if header is not None:
+        with open(path, "rb") as fh:  # the header row's own bytes (it may end in \r\n)
+            fh.seek(first_pos)
+            data_start = first_pos + len(fh.readline())
+    names = header or [f"ch{i}" for i in range(width)]
+    if columns is not None:
+        bad = [c for c in columns if not 0 <= c < width]
+        if bad:
+            raise InputError(f"{path}: no channel {bad[0]} (the file has channels 0..{width - 1})")
+    indices = list(range(width)) if columns is None else list(columns)
+    read = _block_reader(path, data_start, end, delim, width)
 
     rate = float(rate_hz) if rate_hz is not None else R._to_float(rate_text or "")
     if rate is None:
