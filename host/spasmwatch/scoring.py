@@ -36,135 +36,23 @@ numpy default).
 
 from __future__ import annotations
 
-import bisect
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from spasmcore.events import EPISODE_KINDS, Event, TruthInterval
 
-SPASM_KINDS = ("tonic", "clonus", "jerk", "cramp")
-FAULT_KIND = "fault"
-DEFAULT_TOLERANCE_S = 0.1
-
-# Detected labels that count as correct for each truth kind.
-CORRECT_LABELS: dict[str, tuple[str, ...]] = {
-    "clonus": ("clonus",),
-    "jerk": ("twitch",),
-    "tonic": ("tonic", "clonus"),
-    "cramp": ("tonic", "clonus"),
-}
-
-
-@dataclass(frozen=True)
-class Matching:
-    """Which events overlap which truth intervals; indices refer to the lists held here."""
-
-    tolerance_s: float
-    spasms: list[TruthInterval]  # truth spasms, input order
-    episodes: list[Event]  # detected episodes, input order
-    hits: list[tuple[int, ...]]  # per truth spasm: overlapping episode indices, by episode onset
-    episode_spasms: list[tuple[int, ...]]  # per episode: overlapped truth spasm indices
-    faults: list[TruthInterval]  # truth faults
-    fault_events: list[Event]  # detected fault events
-    fault_hits: list[tuple[int, ...]]  # per truth fault: overlapping fault event indices
-    episode_faults: list[tuple[int, ...]]  # per episode: overlapped truth fault indices
-    fault_event_faults: list[tuple[int, ...]]  # per fault event: overlapped truth fault indices
-
-    @property
-    def detected(self) -> list[int]:
-        """Indices of truth spasms overlapped by at least one episode."""
-        return [i for i, h in enumerate(self.hits) if h]
-
-    @property
-    def missed(self) -> list[int]:
-        return [i for i, h in enumerate(self.hits) if not h]
-
-    @property
-    def false_alarms(self) -> list[int]:
-        """Indices of episodes overlapping no truth spasm."""
-        return [j for j, s in enumerate(self.episode_spasms) if not s]
-
-
-def _overlaps(
-    events: Sequence[Event], truth: Sequence[TruthInterval], tol: float
-) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
-    """Overlap lists both ways (truth -> events, events -> truth), same channel only.
-
-    Sweep instead of all pairs: events sorted by onset with a running maximum of their offsets, so each truth
-    interval scans back only over candidates (hours of simulated recording have thousands of events).
-    """
-    by_truth: list[list[int]] = [[] for _ in truth]
-    by_event: list[list[int]] = [[] for _ in events]
-    channels: dict[int, list[int]] = {}
-    for j, ev in enumerate(events):
-        channels.setdefault(ev.channel, []).append(j)
-    for idx in channels.values():
-        idx.sort(key=lambda j: (events[j].onset_s, j))
-    prefix: dict[int, tuple[list[float], list[float]]] = {}
-    for ch, idx in channels.items():
-        onsets = [events[j].onset_s for j in idx]
-        running, top = [], -math.inf
-        for j in idx:
-            # An open or inverted event (offset before onset) is treated as the instant at its onset.
-            top = max(top, events[j].offset_s, events[j].onset_s)
-            running.append(top)
-        prefix[ch] = (onsets, running)
-    for i, t in enumerate(truth):
-        if t.channel not in channels:
-            continue
-        idx = channels[t.channel]
-        onsets, running = prefix[t.channel]
-        k = bisect.bisect_right(onsets, t.offset_s + tol) - 1
-        found = []
-        while k >= 0 and running[k] >= t.onset_s - tol:
-            ev = events[idx[k]]
-            if max(ev.offset_s, ev.onset_s) >= t.onset_s - tol:
-                found.append(idx[k])
-            k -= 1
-        found.sort(key=lambda j: (events[j].onset_s, j))
-        by_truth[i] = found
-        for j in found:
-            by_event[j].append(i)
-    return [tuple(x) for x in by_truth], [tuple(sorted(x)) for x in by_event]
-
-
-def match(
-    events: Iterable[Event], truth: Iterable[TruthInterval], tolerance_s: float = DEFAULT_TOLERANCE_S
-) -> Matching:
-    """Match events to truth intervals (see the module docstring); ValueError on unknown kinds."""
-    if not tolerance_s >= 0:
-        raise ValueError(f"tolerance must be >= 0 s, got {tolerance_s}")
-    episodes, fault_events, spasms, faults = [], [], [], []
-    for ev in events:
-        if ev.kind in EPISODE_KINDS:
-            episodes.append(ev)
-        elif ev.kind == FAULT_KIND:
-            fault_events.append(ev)
-        else:
-            raise ValueError(f"unknown event kind {ev.kind!r} (expected {', '.join(EPISODE_KINDS)} or fault)")
-    for t in truth:
-        if t.kind in SPASM_KINDS:
-            spasms.append(t)
-        elif t.kind == FAULT_KIND:
-            faults.append(t)
-        else:
-            raise ValueError(f"unknown truth kind {t.kind!r} (expected {', '.join(SPASM_KINDS)} or fault)")
-    hits, episode_spasms = _overlaps(episodes, spasms, tolerance_s)
-    _, episode_faults = _overlaps(episodes, faults, tolerance_s)
-    fault_hits, fault_event_faults = _overlaps(fault_events, faults, tolerance_s)
-    return Matching(
-        tolerance_s=tolerance_s,
-        spasms=spasms,
-        episodes=episodes,
-        hits=hits,
-        episode_spasms=episode_spasms,
-        faults=faults,
-        fault_events=fault_events,
-        fault_hits=fault_hits,
-        episode_faults=episode_faults,
-        fault_event_faults=fault_event_faults,
-    )
+# The split by job (issue 9): matching (overlaps), this module (counts and scores), scoretable (text). The names
+# of all three stay importable from here.
+from .matching import CORRECT_LABELS as CORRECT_LABELS
+from .matching import DEFAULT_TOLERANCE_S as DEFAULT_TOLERANCE_S
+from .matching import FAULT_KIND as FAULT_KIND
+from .matching import SPASM_KINDS as SPASM_KINDS
+from .matching import Matching as Matching
+from .matching import _overlaps as _overlaps
+from .matching import match as match
+from .scoretable import false_summary as false_summary
+from .scoretable import format_table as format_table
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -445,105 +333,3 @@ def score_many(recordings: Iterable[tuple[list[Event], list[TruthInterval], floa
             per_channel.append(_finish(tally, ch, tolerance_s, []))
             pooled.add(tally)
     return _finish(pooled, None, tolerance_s, per_channel)
-
-
-def _fmt(value: object, digits: int = 3) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def _pair(a: float | None, b: float | None) -> str:
-    return f"{_fmt(a, 0)} / {_fmt(b, 0)}"
-
-
-def _kind_row(kind: str) -> tuple[str, Callable[[Scores], str]]:
-    return f"  {kind} labelled right", lambda s: _pct(s.kind_accuracy_by_truth[kind])
-
-
-def _false_kind_row(kind: str) -> tuple[str, Callable[[Scores], str]]:
-    def cell(s: Scores) -> str:
-        n = s.false_alarms_by_kind.get(kind, 0)
-        return f"{n}, {_fmt(s.false_alarms_per_rest_hour_by_kind.get(kind), 2)} / rest h"
-
-    return f"  false {kind}", cell
-
-
-def false_summary(scores: Scores) -> str:
-    """One line: false events per hour of rest, all kinds and by kind (pooled)."""
-    by = ", ".join(
-        f"{k} {_fmt(scores.false_alarms_per_rest_hour_by_kind.get(k), 2)}" for k in EPISODE_KINDS
-    )
-    return (
-        f"false events per hour of rest: {_fmt(scores.false_alarms_per_rest_hour, 2)} "
-        f"({scores.false_alarms} in {scores.rest_s / 3600.0:.3g} h; {by})"
-    )
-
-
-# (label, formatter) rows of the metrics table.
-_ROWS: list[tuple[str, Callable[[Scores], str]]] = [
-    ("duration (s)", lambda s: _fmt(s.duration_s, 1)),
-    ("rest time (s)", lambda s: _fmt(s.rest_s, 1)),
-    ("truth spasms", lambda s: _fmt(s.truth_spasms)),
-    ("detected episodes", lambda s: _fmt(s.episodes)),
-    ("sensitivity", lambda s: f"{_pct(s.sensitivity)} ({s.truth_detected}/{s.truth_spasms})"),
-    ("precision", lambda s: f"{_pct(s.precision)} ({s.matched_episodes}/{s.episodes})"),
-    ("F1", lambda s: _fmt(s.f1)),
-    ("missed", lambda s: _fmt(s.missed)),
-    ("false alarms", lambda s: f"{s.false_alarms} ({s.false_alarms_in_faults} in faults)"),
-    ("false alarms / h", lambda s: _fmt(s.false_alarms_per_hour, 2)),
-    ("false alarms / rest h", lambda s: _fmt(s.false_alarms_per_rest_hour, 2)),
-    *[_false_kind_row(k) for k in EPISODE_KINDS],
-    (
-        "fragments",
-        lambda s: (
-            f"{s.fragments} ({_fmt(s.fragmented_pct, 1)}% split)" if s.fragmented_pct is not None else "0"
-        ),
-    ),
-    ("merged episodes", lambda s: _fmt(s.merged)),
-    ("onset |err| median/p95 ms", lambda s: _pair(s.onset_abs_median_ms, s.onset_abs_p95_ms)),
-    ("onset err signed median ms", lambda s: _fmt(s.onset_signed_median_ms, 0)),
-    ("offset |err| median/p95 ms", lambda s: _pair(s.offset_abs_median_ms, s.offset_abs_p95_ms)),
-    ("offset err signed median ms", lambda s: _fmt(s.offset_signed_median_ms, 0)),
-    ("latency median/p95 ms", lambda s: _pair(s.latency_median_ms, s.latency_p95_ms)),
-    ("kind accuracy", lambda s: f"{_pct(s.kind_accuracy)} ({s.kind_correct}/{s.truth_detected})"),
-    *[_kind_row(k) for k in SPASM_KINDS],
-    ("faults found", lambda s: f"{_pct(s.fault_sensitivity)} ({s.faults_found}/{s.truth_faults})"),
-    ("false fault events", lambda s: _fmt(s.false_faults)),
-    ("spasms / h truth", lambda s: _fmt(s.truth_spasms_per_hour, 1)),
-    ("spasms / h detected", lambda s: _fmt(s.detected_per_hour, 1)),
-]
-
-
-def _grid(header: list[str], rows: list[list[str]]) -> list[str]:
-    """Aligned text columns: the first left-aligned, the others right-aligned."""
-    widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
-
-    def line(row: list[str]) -> str:
-        pairs = enumerate(zip(row, widths, strict=True))
-        cells = [cell.ljust(w) if c == 0 else cell.rjust(w) for c, (cell, w) in pairs]
-        return "  ".join(cells).rstrip()
-
-    return [line(header), "  ".join("-" * w for w in widths), *[line(r) for r in rows]]
-
-
-def format_table(scores: Scores) -> str:
-    """Readable metrics table (a column per channel, then pooled) and the kind confusion table."""
-    cols = [*scores.per_channel, scores] if len(scores.per_channel) > 1 else [scores]
-    names = [f"ch{s.channel}" if s.channel is not None else "all" for s in cols]
-    if len(cols) == 1 and scores.per_channel:
-        names = [f"ch{scores.per_channel[0].channel}"]
-    out = _grid(["metric", *names], [[label, *[fmt(s) for s in cols]] for label, fmt in _ROWS])
-    out.append(f"(tolerance {scores.tolerance_ms:.0f} ms; pooled durations and rates are per channel)")
-    labels = sorted({label for row in scores.confusion.values() for label in row})
-    if labels:
-        out += ["", "kind confusion (detected truth spasms; rows: truth kind, columns: detected label):"]
-        conf = [[k, *[str(row.get(label, 0)) for label in labels]] for k, row in scores.confusion.items()]
-        out.extend(_grid(["truth", *labels], conf))
-    return "\n".join(out)
