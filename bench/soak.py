@@ -1,0 +1,259 @@
+"""Soak: the virtual device at full speed, through the fault relay, into the real monitor and store, with SIGKILL
+power cuts; prints simulated hours, events, faults by type, power cuts, events lost / duplicated /
+corrupted-stored (store vs the device's flash log read with a clean `sync 0`), peak device heap, peak host RSS.
+
+    python bench/soak.py [--hours 1] [--seed 1] [--rate 0.05] [--cut-every 2 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import random
+import resource
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import butter, sosfilt
+
+from spasmcore.errors import LinkError
+from spasmcore.recording import write_recording
+from spasmsim.device import VirtualDevice
+from spasmsim.relay import FAULTS, FaultRelay
+from spasmwatch.client import Client
+from spasmwatch.link import Link
+from spasmwatch.monitor import Monitor, PlainSink
+from spasmwatch.store import Store
+
+RATE = 1000
+REC_S = 60  # the recording loops: a twitch every 6 s, 10 episodes a minute of device time
+
+
+def make_recording(path: Path, seed: int = 7) -> Path:
+    """60 s of band-limited rest noise with 0.4 s bursts every 6 s (ADC counts, like tests/signals.emg)."""
+    rng = np.random.default_rng(seed)
+    n = REC_S * RATE
+    sos = butter(4, [20, 200], btype="band", fs=RATE, output="sos")
+    noise = sosfilt(sos, rng.normal(0, 1, n))
+    noise /= noise.std()
+    amp = np.full(n, 1.5)
+    for k in range(REC_S // 6):
+        a = int((1 + 6 * k) * RATE)
+        amp[a:a + 400] = np.hypot(1.5, 150.0)
+    counts = np.clip(np.rint(2048 + noise * amp), 0, 4095).astype(np.int64)
+    write_recording(path, RATE, [counts], units="counts", mode="raw")
+    return path
+
+
+class Watch:
+    """Reads the device's status lines as they pass the relay (before faults): device time and heap."""
+
+    def __init__(self) -> None:
+        self.uptime: dict[int, int] = {}  # boot -> latest uptime_ms
+        self.heap_min: int | None = None
+        self.last_eseq = 0
+
+    def __call__(self, direction: str, line: bytes) -> None:
+        if direction != "up" or b'"t":"status"' not in line:
+            return
+        try:
+            m = json.loads(line.rsplit(b" *", 1)[0])
+        except ValueError:
+            return
+        self.uptime[m["boot"]] = max(self.uptime.get(m["boot"], 0), m["uptime_ms"])
+        self.heap_min = m["heap_free"] if self.heap_min is None else min(self.heap_min, m["heap_free"])
+        self.last_eseq = max(self.last_eseq, m["eseq"])
+
+    def hours(self) -> float:
+        return sum(self.uptime.values()) / 3.6e6
+
+
+def episodes(logs: list[dict]) -> dict[tuple, dict]:
+    """The device log's episodes and faults keyed like store rows: (boot, ch, onset ms, is fault) -> records."""
+    out: dict[tuple, dict] = {}
+    for m in logs:
+        fault = m["ev"] == "fault"
+        key = (str(m["boot"]), m["ch"], m["start_ms"] if fault else m["onset_ms"], fault)
+        ep = out.setdefault(key, {"start": None, "end": None})
+        if m["ev"] == "end" or (fault and m["state"] == "end"):
+            ep["end"] = m
+        else:
+            ep["start"] = m
+    return out
+
+
+def compare(rows: list, logs: list[dict], synced: int) -> dict[str, int]:
+    """Lost: a logged record at or below the store's synced mark not reflected by its row; duplicated: two rows
+    for one episode; corrupted-stored: a row the log does not have, or with other values than its end record."""
+    first = min((m["eseq"] for m in logs), default=1)  # older records rotated out of the flash log: unverifiable
+    want = episodes(logs)
+    keys = Counter((r.boot_id, r.channel, r.onset_ms, r.kind == "fault") for r in rows)
+    by_key = {(r.boot_id, r.channel, r.onset_ms, r.kind == "fault"): r for r in rows}
+    lost = corrupted = 0
+    examples: list[str] = []
+    for key, ep in want.items():
+        row = by_key.get(key)
+        for rec in (ep["start"], ep["end"]):
+            if rec is None or rec["eseq"] > synced:
+                continue
+            if row is None or (rec is ep["end"] and (row.state != "closed" or row.seq != rec["eseq"])):
+                lost += 1
+                examples.append(f"lost {rec} row {row}")
+        end = ep["end"]
+        if row is not None and row.state == "closed" and end is not None:
+            off = end.get("offset_ms") if end["ev"] == "end" else end["end_ms"]
+            if row.offset_ms != off or row.kind != (end.get("kind") or "fault") or row.seq != end["eseq"]:
+                corrupted += 1
+                examples.append(f"differs {end} row {row}")
+    for key, row in by_key.items():
+        if key not in want and (row.seq or 0) >= first:
+            corrupted += 1
+            examples.append(f"not logged: row {row}")
+    return {"lost": lost, "duplicated": sum(n - 1 for n in keys.values() if n > 1), "corrupted": corrupted,
+            "unverifiable": sum(1 for r in rows if (r.seq or 0) < first), "examples": examples[:20]}
+
+
+def _cutter(dev: VirtualDevice, rnd: random.Random, every: tuple[float, float], stop: threading.Event,
+            cuts: list[int], relay: FaultRelay, lose_hello: bool) -> None:
+    while not stop.wait(rnd.uniform(*every)):
+        dev.kill()  # SIGKILL: a power cut, perhaps mid flash write
+        cuts[0] += 1
+        if lose_hello:
+            relay.drop_next(b'"t":"hello"')  # the new boot's hello is lost on the link
+        time.sleep(rnd.uniform(0.05, 0.5))
+        for _ in range(3):
+            try:
+                dev.start(timeout=30)
+                break
+            except LinkError:
+                time.sleep(0.5)
+
+
+def _connect(mon: Monitor, deadline: float) -> None:
+    while True:  # the hello or its answer may be lost on the faulty link
+        try:
+            mon.connect()
+            return
+        except LinkError:
+            if time.monotonic() > deadline:
+                raise
+
+
+def clean_log(port: str, tries: int = 5) -> list[dict]:
+    """The device's whole flash log by `sync 0` over the healed relay (a plain pipe by now)."""
+    for k in range(tries):
+        client = Client(Link.open(port))
+        try:
+            client.hello(timeout=10, tries=3)
+            return client.sync(0, timeout=120)[0]
+        except LinkError:  # opening flushed input mid-line: the first line read was a torn one
+            if k == tries - 1:
+                raise
+        finally:
+            client.close()
+    return []
+
+
+def _settled(mon: Monitor, watch: Watch) -> bool:
+    """The monitor has synced what the device last said it logged, and no sync is due."""
+    return (not mon.syncing and mon.policy.synced_to >= watch.last_eseq
+            and mon.policy.due(time.monotonic() + 1) is None)
+
+
+def _conduct(mon: Monitor, dev: VirtualDevice, relay: FaultRelay, watch: Watch, goal: tuple[float, int],
+             cutter: threading.Thread, stop: threading.Event, cuts: list[int], until: float, done: dict) -> None:
+    """Beside the monitor's loop: power cuts until the goal (simulated hours, cuts), then heal the link and stop
+    the monitor once it has caught up (or at `until`, monotonic)."""
+    cutter.start()
+    while (watch.hours() < goal[0] or cuts[0] < goal[1]) and time.monotonic() < until:
+        time.sleep(0.2)
+    stop.set()
+    cutter.join()
+    if not dev.running:
+        dev.start(timeout=30)
+    relay.heal()
+    end = min(until + 120, time.monotonic() + 120)
+    time.sleep(1.0)  # a status after the heal tells the device's latest eseq
+    while not _settled(mon, watch) and time.monotonic() < end:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    done["settled"] = _settled(mon, watch)
+    mon.stop()
+
+
+def soak(hours: float, seed: int = 1, rate: float = 0.05, cut_every: tuple[float, float] = (2.0, 6.0),
+         workdir: Path | None = None, faults: tuple[str, ...] = FAULTS, max_wall: float = 3600,
+         min_cuts: int = 0, lose_hello: bool = False, cut_s: float = 0.1) -> dict:
+    """Run one soak; returns the figures (see the module docstring)."""
+    work = Path(workdir or tempfile.mkdtemp(prefix="spasmwatch-soak-"))
+    state = work / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "config.json").write_text('{"log_kb": 1024, "status_s": 2}')  # log room; heartbeats for the figures
+    rec = make_recording(work / "twitches.csv")
+    rnd = random.Random(seed)
+    watch = Watch()
+    dev = VirtualDevice(rec, speed=0, loop=True, state_dir=state, clock="sim")
+    dev.start()
+    relay = FaultRelay(dev.port, seed=seed, rate=rate, faults=faults, cut_s=cut_s, on_line=watch)
+    stop, cuts = threading.Event(), [0]
+    cutter = threading.Thread(target=_cutter, args=(dev, rnd, cut_every, stop, cuts, relay, lose_hello), daemon=True)
+    t0 = time.monotonic()
+    out = io.StringIO()
+    try:
+        with Store(work / "events.sqlite3") as store:
+            mon = Monitor(store, relay.port, sink=PlainSink(out), probe_s=1.0, dead_s=3.0)
+            _connect(mon, time.monotonic() + 60)
+            done: dict = {"settled": False}
+            conductor = threading.Thread(target=_conduct, daemon=True, args=(
+                mon, dev, relay, watch, (hours, min_cuts), cutter, stop, cuts, t0 + max_wall, done))
+            conductor.start()
+            mon.run(max_wall + 300)
+            conductor.join(5)
+            settled = done["settled"]
+            synced = store.last_seq(mon.device_id or "")
+            rows = store.events(states=("open", "closed", "abandoned"))
+        logs = clean_log(relay.port)
+    finally:
+        stop.set()
+        relay.close()
+        dev.close()
+    result = compare(rows, logs, synced)
+    result.update(
+        sim_hours=watch.hours(), events=len(logs), rows=len(rows), faults=dict(relay.counts), by_dir=dict(relay.by_dir),
+        injected=relay.injected(), power_cuts=cuts[0], heap_min=watch.heap_min, settled=settled,
+        rss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, wall_s=time.monotonic() - t0,
+        rejected=mon.rejected, synced=synced, logs=logs)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--hours", type=float, default=1.0, help="simulated device hours (summed over boots)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--rate", type=float, default=0.05, help="chance a line meets a fault")
+    p.add_argument("--cut-every", type=float, nargs=2, default=(2.0, 6.0), metavar=("MIN_S", "MAX_S"),
+                   help="wall seconds between power cuts, uniform")
+    a = p.parse_args(argv)
+    r = soak(a.hours, a.seed, a.rate, tuple(a.cut_every))
+    print(f"simulated hours    {r['sim_hours']:.2f}  (wall {r['wall_s']:.0f} s)")
+    print(f"events (records)   {r['events']}  -> {r['rows']} stored rows")
+    print(f"faults injected    {r['injected']}  " + ", ".join(f"{k} {v}" for k, v in sorted(r["faults"].items())))
+    print(f"power cuts         {r['power_cuts']}")
+    print(f"events lost        {r['lost']}")
+    print(f"duplicated         {r['duplicated']}")
+    print(f"corrupted-stored   {r['corrupted']}  (lines refused by the monitor: {r['rejected']})")
+    print(f"unverifiable rows  {r['unverifiable']}  (rotated out of the flash log)")
+    print(f"peak device heap   min heap_free {r['heap_min']} bytes")
+    print(f"peak host RSS      {r['rss_kb'] / 1024:.1f} MB (monitor + store + relay, one process)")
+    print(f"settled            {r['settled']}")
+    return 0 if r["lost"] == r["duplicated"] == r["corrupted"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Seeded fault soaks (issue 11): the real firmware (unix port) through the fault relay into the real monitor and
+store; every relay fault both ways, SIGKILL power cuts; nothing lost, doubled or stored wrong."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from spasmsim.relay import FAULTS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+import soak  # noqa: E402
+
+pytestmark = [pytest.mark.micropython, pytest.mark.timeout(300)]
+
+
+def assert_clean(r: dict) -> None:
+    assert r["settled"], r["examples"]  # the monitor caught up on the healed link
+    assert r["synced"] > 0 and r["unverifiable"] == 0  # log_kb 1024 holds the run: every row was checked
+    assert (r["lost"], r["duplicated"], r["corrupted"]) == (0, 0, 0), r["examples"]
+
+
+def test_every_link_fault_both_ways_loses_nothing(tmp_path: Path) -> None:
+    # a high rate so that every kind occurs in a short run (the bench soak uses a lower one, for hours)
+    r = soak.soak(0.3, seed=3, rate=0.15, cut_every=(1e9, 1e9), workdir=tmp_path, max_wall=150, cut_s=0.05)
+    assert all(r["faults"].get(k, 0) > 0 for k in FAULTS), r["faults"]
+    assert r["events"] >= 300 and r["rows"] >= 150, r["events"]
+    assert r["rejected"] > 0  # corrupted lines reached the monitor and were refused, not stored
+    assert_clean(r)
+
+
+def test_power_cuts_mid_write_lose_nothing(tmp_path: Path) -> None:
+    r = soak.soak(0.1, seed=4, rate=0.0, cut_every=(1.0, 2.5), workdir=tmp_path, min_cuts=3, max_wall=150)
+    assert r["power_cuts"] >= 3 and r["events"] >= 100
+    assert len({m["boot"] for m in r["logs"]}) >= 4  # every cut started a new boot
+    assert_clean(r)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "host bug (issue 11): live onset/end lines carry no boot, so when a restarted board's boot hello is lost on "
+    "the link the monitor stores the new boot's live records under the old boot_id; with the same onset_ms "
+    "(a looping recording) the new end overwrites the old boot's closed row (seq, values): 1-3 records lost and "
+    "1-2 rows corrupted per run. Fix belongs in host/spasmwatch/monitor/dispatch.py (message seq going back = a "
+    "restart: hold live records until a hello), not in this helper's files."))
+def test_link_faults_and_power_cuts_with_lost_boot_hellos_lose_nothing(tmp_path: Path) -> None:
+    r = soak.soak(0.1, seed=5, rate=0.05, cut_every=(1.0, 2.5), workdir=tmp_path, min_cuts=3, max_wall=150,
+                  lose_hello=True, cut_s=0.05)
+    assert r["power_cuts"] >= 3 and r["faults"].get("drop", 0) >= 3
+    assert_clean(r)
