@@ -2,7 +2,7 @@
 power cuts; prints simulated hours, events, faults by type, power cuts, events lost / duplicated /
 corrupted-stored (store vs the device's flash log read with a clean `sync 0`), peak device heap, peak host RSS.
 
-    python bench/soak.py [--hours 1] [--seed 1] [--rate 0.05] [--cut-every 2 6]
+    python bench/soak.py [--hours 1] [--seed 1] [--rate 0.05] [--cut-every 0.5 1.5]
 """
 
 from __future__ import annotations
@@ -58,13 +58,18 @@ class Watch:
         self.uptime: dict[int, int] = {}  # boot -> latest uptime_ms
         self.heap_min: int | None = None
         self.last_eseq = 0
+        self.live: set[int] = set()
 
     def __call__(self, direction: str, line: bytes) -> None:
-        if direction != "up" or b'"t":"status"' not in line:
+        if direction != "up" or not line.startswith((b'{"t":"status"', b'{"t":"onset"', b'{"t":"end"',
+                                                     b'{"t":"fault"')):
             return
         try:
             m = json.loads(line.rsplit(b" *", 1)[0])
-        except ValueError:
+        except ValueError:  # a line torn by a power cut
+            return
+        if m["t"] != "status":
+            self.live.add(m["eseq"])  # the detector's own events, as the board announced them
             return
         self.uptime[m["boot"]] = max(self.uptime.get(m["boot"], 0), m["uptime_ms"])
         self.heap_min = m["heap_free"] if self.heap_min is None else min(self.heap_min, m["heap_free"])
@@ -115,7 +120,10 @@ def compare(rows: list, logs: list[dict], synced: int) -> dict[str, int]:
         if key not in want and (row.seq or 0) >= first:
             corrupted += 1
             examples.append(f"not logged: row {row}")
-    return {"lost": lost, "duplicated": sum(n - 1 for n in keys.values() if n > 1), "corrupted": corrupted,
+    boot_of = {m["eseq"]: str(m["boot"]) for m in logs}
+    wrong_boot = sum(1 for r in rows if r.seq in boot_of and boot_of[r.seq] != r.boot_id)
+    return {"lost": lost, "wrong_boot": wrong_boot, "duplicated": sum(n - 1 for n in keys.values() if n > 1),
+            "corrupted": corrupted,
             "unverifiable": sum(1 for r in rows if (r.seq or 0) < first), "examples": examples[:20]}
 
 
@@ -187,7 +195,7 @@ def _conduct(mon: Monitor, dev: VirtualDevice, relay: FaultRelay, watch: Watch, 
     mon.stop()
 
 
-def soak(hours: float, seed: int = 1, rate: float = 0.05, cut_every: tuple[float, float] = (2.0, 6.0),
+def soak(hours: float, seed: int = 1, rate: float = 0.05, cut_every: tuple[float, float] = (0.5, 1.5),
          workdir: Path | None = None, faults: tuple[str, ...] = FAULTS, max_wall: float = 3600,
          min_cuts: int = 0, lose_hello: bool = False, cut_s: float = 0.1) -> dict:
     """Run one soak; returns the figures (see the module docstring)."""
@@ -224,11 +232,15 @@ def soak(hours: float, seed: int = 1, rate: float = 0.05, cut_every: tuple[float
         relay.close()
         dev.close()
     result = compare(rows, logs, synced)
+    first = min((m["eseq"] for m in logs), default=1)
+    last = max((m["eseq"] for m in logs), default=0)  # records logged after `sync 0` began are not in its list
+    missing = sorted({e for e in watch.live if first <= e <= last} - {m["eseq"] for m in logs})
     result.update(
         sim_hours=watch.hours(), events=len(logs), rows=len(rows), faults=dict(relay.counts), by_dir=dict(relay.by_dir),
         injected=relay.injected(), power_cuts=cuts[0], heap_min=watch.heap_min, settled=settled,
         rss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, wall_s=time.monotonic() - t0,
-        rejected=mon.rejected, synced=synced, logs=logs)
+        rejected=mon.rejected, synced=synced, logs=logs, live=len(watch.live),
+        live_not_logged=len(missing), live_missing=missing[:20])
     return result
 
 
@@ -237,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hours", type=float, default=1.0, help="simulated device hours (summed over boots)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--rate", type=float, default=0.05, help="chance a line meets a fault")
-    p.add_argument("--cut-every", type=float, nargs=2, default=(2.0, 6.0), metavar=("MIN_S", "MAX_S"),
+    p.add_argument("--cut-every", type=float, nargs=2, default=(0.5, 1.5), metavar=("MIN_S", "MAX_S"),
                    help="wall seconds between power cuts, uniform")
     a = p.parse_args(argv)
     r = soak(a.hours, a.seed, a.rate, tuple(a.cut_every))
@@ -245,13 +257,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"events (records)   {r['events']}  -> {r['rows']} stored rows")
     print(f"faults injected    {r['injected']}  " + ", ".join(f"{k} {v}" for k, v in sorted(r["faults"].items())))
     print(f"power cuts         {r['power_cuts']}")
+    print(f"live-announced     {r['live']} records, {r['live_not_logged']} of them missing from the flash log")
     print(f"events lost        {r['lost']}")
     print(f"duplicated         {r['duplicated']}")
     print(f"corrupted-stored   {r['corrupted']}  (lines refused by the monitor: {r['rejected']})")
+    print(f"stored under the wrong boot  {r['wrong_boot']} rows (a record of boot B+1 on a row of boot B)")
+    print(f"relay overflow     {r['faults'].get('overflow', 0)} lines (the monitor's port closed between reconnects)")
     print(f"unverifiable rows  {r['unverifiable']}  (rotated out of the flash log)")
     print(f"peak device heap   min heap_free {r['heap_min']} bytes")
     print(f"peak host RSS      {r['rss_kb'] / 1024:.1f} MB (monitor + store + relay, one process)")
     print(f"settled            {r['settled']}")
+    for e in r["examples"][:5]:
+        print("  " + e[:300])
     return 0 if r["lost"] == r["duplicated"] == r["corrupted"] == 0 else 1
 
 

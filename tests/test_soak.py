@@ -23,12 +23,19 @@ def assert_clean(r: dict) -> None:
     assert (r["lost"], r["duplicated"], r["corrupted"]) == (0, 0, 0), r["examples"]
 
 
+@pytest.fixture(autouse=True)
+def quick_resync(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sync whose closing ok was lost is asked again after 3 s, not 15: the same policy, a shorter test."""
+    monkeypatch.setattr("spasmwatch.monitor.dispatch.SYNC_STALL_S", 3.0)
+
+
 def test_every_link_fault_both_ways_loses_nothing(tmp_path: Path) -> None:
     # a high rate so that every kind occurs in a short run (the bench soak uses a lower one, for hours)
-    r = soak.soak(0.3, seed=3, rate=0.15, cut_every=(1e9, 1e9), workdir=tmp_path, max_wall=150, cut_s=0.05)
+    r = soak.soak(0.2, seed=3, rate=0.15, cut_every=(1e9, 1e9), workdir=tmp_path, max_wall=150, cut_s=0.05)
     assert all(r["faults"].get(k, 0) > 0 for k in FAULTS), r["faults"]
     assert r["events"] >= 300 and r["rows"] >= 150, r["events"]
     assert r["rejected"] > 0  # corrupted lines reached the monitor and were refused, not stored
+    assert r["live"] > 0 and r["live_not_logged"] == 0  # every announced event is on flash
     assert_clean(r)
 
 
@@ -36,6 +43,7 @@ def test_power_cuts_mid_write_lose_nothing(tmp_path: Path) -> None:
     r = soak.soak(0.1, seed=4, rate=0.0, cut_every=(1.0, 2.5), workdir=tmp_path, min_cuts=3, max_wall=150)
     assert r["power_cuts"] >= 3 and r["events"] >= 100
     assert len({m["boot"] for m in r["logs"]}) >= 4  # every cut started a new boot
+    assert r["live"] > 0 and r["live_not_logged"] == 0  # every announced event is on flash
     assert_clean(r)
 
 
@@ -45,8 +53,10 @@ def test_power_cuts_mid_write_lose_nothing(tmp_path: Path) -> None:
     "(a looping recording) the new end overwrites the old boot's closed row (seq, values): 1-3 records lost and "
     "1-2 rows corrupted per run. Fix belongs in host/spasmwatch/monitor/dispatch.py (message seq going back = a "
     "restart: hold live records until a hello), not in this helper's files."))
-def test_link_faults_and_power_cuts_with_lost_boot_hellos_lose_nothing(tmp_path: Path) -> None:
-    r = soak.soak(0.1, seed=5, rate=0.05, cut_every=(1.0, 2.5), workdir=tmp_path, min_cuts=3, max_wall=150,
-                  lose_hello=True, cut_s=0.05)
-    assert r["power_cuts"] >= 3 and r["faults"].get("drop", 0) >= 3
+def test_power_cuts_with_lost_boot_hellos_lose_nothing(tmp_path: Path) -> None:
+    # only the boot hellos are dropped (other faults make the monitor ask for a hello sooner, hiding it at times)
+    r = soak.soak(0.1, seed=5, rate=0.0, cut_every=(1.0, 2.5), workdir=tmp_path, min_cuts=3, max_wall=150,
+                  lose_hello=True)
+    assert r["power_cuts"] >= 3 and r["faults"] == {"drop": r["power_cuts"]}
+    assert r["live"] > 0 and r["live_not_logged"] == 0  # every announced event is on flash
     assert_clean(r)
