@@ -256,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"simulated hours    {r['sim_hours']:.2f}  (wall {r['wall_s']:.0f} s)")
     print(f"events (records)   {r['events']}  -> {r['rows']} stored rows")
     print(f"faults injected    {r['injected']}  " + ", ".join(f"{k} {v}" for k, v in sorted(r["faults"].items())))
+    print("  by direction     " + ", ".join(f"{k} {d} {v}" for (k, d), v in sorted(r["by_dir"].items())))
     print(f"power cuts         {r['power_cuts']}")
     print(f"live-announced     {r['live']} records, {r['live_not_logged']} of them missing from the flash log")
     print(f"events lost        {r['lost']}")
