@@ -49,16 +49,7 @@ class DayData:
     def covered(self) -> list[tuple[float, float]]:
         """Merged intervals of the day when a device link was up (the host was receiving)."""
         stop = min(self.end, self.now) if self.now is not None else self.end
-        spans = sorted((max(lk.connected_at, self.start), min(lk.end, stop)) for lk in self.links)
-        merged: list[tuple[float, float]] = []
-        for a, b in spans:
-            if b <= a:
-                continue
-            if merged and a <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-            else:
-                merged.append((a, b))
-        return merged
+        return merge_spans(self.links, self.start, stop)
 
     def device_label(self, device_id: str) -> str:
         """The name the user gave the device (config `name`) with its id, else the id."""
@@ -187,3 +178,16 @@ def latest_day(store: Store, device: str | None = None, tz: tzinfo | None = None
 def today(tz: tzinfo | None = None) -> str:
     return (datetime.now(tz) if tz else datetime.now().astimezone()).strftime("%Y-%m-%d")
 
+
+def merge_spans(links: list[Link], start: float, end: float) -> list[tuple[float, float]]:
+    """The union of the link sessions clipped to [start, end)."""
+    spans = sorted((max(lk.connected_at, start), min(lk.end, end)) for lk in links)
+    merged: list[tuple[float, float]] = []
+    for a, b in spans:
+        if b <= a:
+            continue
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged

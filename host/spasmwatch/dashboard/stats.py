@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from spasmcore.events import EPISODE_KINDS
 
 from ..notes import Note
+from ..report_data import merge_spans  # noqa: F401  (re-exported: one definition, used by both)
 from ..store import FAULT, Gap, Link, StoredEvent, day_bounds
 from .history import ReadOnlyStore
 
@@ -45,20 +46,6 @@ def penn_band(episodes: int, monitored_s: float | None) -> tuple[int | None, str
 def clonus_class(duration_s: float) -> int:
     """0, 1, 2 for < 3 s, 3-10 s, > 10 s."""
     return 0 if duration_s < 3 else 1 if duration_s <= 10 else 2
-
-
-def merge_spans(links: list[Link], start: float, end: float) -> list[tuple[float, float]]:
-    """The union of the link sessions clipped to [start, end)."""
-    spans = sorted((max(lk.connected_at, start), min(lk.end, end)) for lk in links)
-    merged: list[tuple[float, float]] = []
-    for a, b in spans:
-        if b <= a:
-            continue
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-        else:
-            merged.append((a, b))
-    return merged
 
 
 @dataclass
