@@ -122,33 +122,14 @@ class Queries(Episodes):
 
     def gaps(self, since: datetime | float | None = None, until: datetime | float | None = None,
              device: str | None = None) -> list[Gap]:
-        where: list[str] = ["1"]
-        args: list[object] = []
-        if since is not None:
-            where.append("coalesce(end_wall, start_wall) >= ?")
-            args.append(to_wall(since))
-        if until is not None:
-            where.append("start_wall < ?")
-            args.append(to_wall(until))
-        if device is not None:
-            where.append("device_id = ?")
-            args.append(device)
+        where, args = _window("coalesce(end_wall, start_wall)", "start_wall", "device_id = ?", since, until, device)
         cur = self.db.execute(f"SELECT * FROM gaps WHERE {' AND '.join(where)} ORDER BY start_wall", args)
         return [Gap(*row) for row in cur]
 
     def links(self, since: datetime | float | None = None, until: datetime | float | None = None,
               device: str | None = None) -> list[Session]:
-        where: list[str] = ["1"]
-        args: list[object] = []
-        if since is not None:
-            where.append("coalesce(disconnected_at, last_seen_at) >= ?")
-            args.append(to_wall(since))
-        if until is not None:
-            where.append("connected_at < ?")
-            args.append(to_wall(until))
-        if device is not None:
-            where.append("(device_id = ? OR device_id IS NULL)")
-            args.append(device)
+        where, args = _window("coalesce(disconnected_at, last_seen_at)", "connected_at",
+                              "(device_id = ? OR device_id IS NULL)", since, until, device)
         cur = self.db.execute(f"SELECT * FROM links WHERE {' AND '.join(where)} ORDER BY connected_at", args)
         return [Session(*row) for row in cur]
 
@@ -182,3 +163,18 @@ class Queries(Episodes):
         return row[0], row[1]
 
 
+def _window(end_col: str, start_col: str, device_clause: str, since: datetime | float | None,
+            until: datetime | float | None, device: str | None) -> tuple[list[str], list[object]]:
+    """WHERE clauses and arguments for rows overlapping [since, until) of one device (gaps and link sessions)."""
+    where: list[str] = ["1"]
+    args: list[object] = []
+    if since is not None:
+        where.append(f"{end_col} >= ?")
+        args.append(to_wall(since))
+    if until is not None:
+        where.append(f"{start_col} < ?")
+        args.append(to_wall(until))
+    if device is not None:
+        where.append(device_clause)
+        args.append(device)
+    return where, args
