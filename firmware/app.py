@@ -192,9 +192,9 @@ class App:
     # -- output --------------------------------------------------------------------------------------
     def send(self, t, fields=None):
         try:
-            data = protocol.encode(t, self.seq, fields)
+            data = protocol.encode_into(protocol.OUT, t, self.seq, fields)
         except protocol.ProtocolError as e:
-            data = protocol.encode("error", self.seq, {"cmd": None, "msg": str(e)[:120]})
+            data = protocol.encode_into(protocol.OUT, "error", self.seq, {"cmd": None, "msg": str(e)[:120]})
         self.seq += 1  # seq of the next message: 0 is the boot hello
         self.b.write(data)
 
@@ -260,8 +260,9 @@ class App:
             except Exception as e:  # flash full or failing: keep detecting and report it
                 eseq = 0
                 self.error("log", "event not stored: %r" % (e,))
-            self.send(*protocol.event_fields(etype, ch, eseq, kind, onset_ms, offset_ms, det_ms, peak, mean,
-                                             floor))
+            t, f = protocol.event_fields(etype, ch, eseq, kind, onset_ms, offset_ms, det_ms, peak, mean, floor)
+            f["boot"] = self.boot  # a host that missed this boot's hello must not file it under the last boot
+            self.send(t, f)
 
     def log_message(self, r):
         et = r["etype"]

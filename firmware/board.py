@@ -121,6 +121,7 @@ class Board:
         return got
 
     def write(self, data):
+        # data: bytes or a memoryview of protocol.OUT, valid only during this call (the next line reuses it)
         self._out.write(data)
 
     def led(self, state):

@@ -85,7 +85,7 @@ class Net:
             f[k] = v
         while len(extra) > 1:
             try:
-                protocol.encode("status", 99999999, f)  # a large seq: the real line is never longer
+                protocol.encode_into(protocol.OUT, "status", 99999999, f)  # a large seq: the real line is never longer
                 return
             except protocol.ProtocolError:
                 f.pop(extra.pop()[0])

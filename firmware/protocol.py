@@ -120,8 +120,6 @@ VALUE_DEPTH = 3  # nesting a config value needs at most: channels=[{"pin": 34, "
 
 
 def _dump(v):
-    if type(v) is int:  # the common case, without json's stream machinery (less garbage on the board)
-        return str(v)
     try:
         return json.dumps(v, separators=(",", ":"))
     except TypeError:
@@ -132,35 +130,99 @@ def _dump(v):
         raise ProtocolError("value not JSON-serialisable: %r" % (e,)) from None
 
 
-def encode(t, seq, fields=None):
-    """One device->host message as b'{"t":...,"seq":N,...} *XXXX\\n' (XXXX: crc16 of the JSON, uppercase hex).
+class Line:
+    """One outgoing line built in place, value by value. After boot a 100 kB heap is cut into pieces of a few
+    hundred bytes: joining, encoding and sealing a hello or config reply (~450 bytes, five copies) failed there
+    (MemoryError at the boot hello), so the board builds every line in OUT, allocated while the heap is whole."""
+
+    def __init__(self, cap=MAX_REPLY + 8):
+        self.buf = bytearray(cap)
+        self.n = 0
+
+    def put(self, s):
+        if type(s) is str:
+            s = s.encode()
+        n = self.n
+        m = n + len(s)
+        if m > len(self.buf):  # only a long raw/env stream line (sized by the caller): grow once for it
+            self.buf = self.buf + bytearray(m - len(self.buf) + 64)
+        self.buf[n:m] = s
+        self.n = m
+
+    def value(self, v):
+        t = type(v)
+        if t is int:  # the common case, without json's stream machinery (less garbage on the board)
+            self.put(str(v))
+        elif t is dict:  # piece by piece: a whole config as one json string would need a large block again
+            sep = "{"
+            for k in v:
+                self.put(sep)
+                self.put(_dump(str(k)))
+                self.put(":")
+                self.value(v[k])
+                sep = ","
+            self.put("}" if sep == "," else "{}")
+        elif t is list or t is tuple:
+            sep = "["
+            for x in v:
+                self.put(sep)
+                self.value(x)
+                sep = ","
+            self.put("]" if sep == "," else "[]")
+        else:
+            self.put(_dump(v))
+
+
+OUT = Line()  # the board's line: the config code imports this module first thing at boot, on a whole heap
+
+
+def encode_into(line, t, seq, fields=None):
+    """One device->host message built in `line` (a Line): a memoryview of b'{"t":...,"seq":N,...} *XXXX\\n'
+    (XXXX: crc16 of the JSON, uppercase hex), valid until the line is used again.
 
     ProtocolError for an unknown type or a line over MAX_LINE (ok/hello: MAX_REPLY; raw/env: no limit).
     """
     order = FIELDS.get(t)
     if order is None:
         raise ProtocolError("unknown message type: " + str(t))
-    parts = ['{"t":"', t, '","seq":', str(int(seq))]
+    line.n = 0
+    put = line.put
+    put('{"t":"')
+    put(t)
+    put('","seq":')
+    put(str(int(seq)))
     if fields:
-        add = parts.append
         for k in order:
             if k in fields:
-                add(',"')
-                add(k)
-                add('":')
-                add(_dump(fields[k]))
+                put(',"')
+                put(k)
+                put('":')
+                line.value(fields[k])
         extra = [k for k in fields if k not in order and k != "t" and k != "seq"]
         if extra:
             extra.sort()
             for k in extra:
-                parts.append(',' + _dump(str(k)) + ':' + _dump(fields[k]))
-    parts.append("}")
-    data = seal("".join(parts).encode())
-    if len(data) > MAX_LINE and t not in STREAMS:
+                put(",")
+                put(_dump(str(k)))
+                put(":")
+                line.value(fields[k])
+    put("}")
+    mv = memoryview(line.buf)
+    crc = crc16(mv[:line.n])
+    put(" *")
+    put(_hex4(crc))
+    put("\n")
+    n = line.n
+    if n > MAX_LINE and t not in STREAMS:
         limit = MAX_REPLY if t in REPLIES else MAX_LINE
-        if len(data) > limit:
-            raise ProtocolError("%s message is %d bytes, over the %d limit" % (t, len(data), limit))
-    return data
+        if n > limit:
+            raise ProtocolError("%s message is %d bytes, over the %d limit" % (t, n, limit))
+    return memoryview(line.buf)[:n]
+
+
+def encode(t, seq, fields=None):
+    """encode_into a line of its own, as bytes (host tools and tests; the board sends from OUT)."""
+    return bytes(encode_into(Line(), t, seq, fields))
 
 
 def event_fields(etype, ch, eseq, kind, onset_ms, offset_ms, detected_ms, peak, mean, floor):

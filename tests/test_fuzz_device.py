@@ -45,7 +45,7 @@ class B:
     def poll_input(self):
         return None
     def write(self, data):
-        self.out.append(data)
+        self.out.append(bytes(data))  # a view of protocol.OUT, valid only during the call
     def led(self, s):
         pass
     def feed_watchdog(self):

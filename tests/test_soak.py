@@ -52,12 +52,6 @@ def test_power_cuts_mid_write_lose_nothing(tmp_path: Path) -> None:
     assert_clean(r)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "host bug (issue 11): live onset/end lines carry no boot, so when a restarted board's boot hello is lost on "
-    "the link the monitor stores the new boot's live records under the old boot_id; with the same onset_ms "
-    "(a looping recording) the new end overwrites the old boot's closed row (seq, values): 1-3 records lost and "
-    "1-2 rows corrupted per run. Fix belongs in host/spasmwatch/monitor/dispatch.py (message seq going back = a "
-    "restart: hold live records until a hello), not in this helper's files."))
 def test_power_cuts_with_lost_boot_hellos_lose_nothing(tmp_path: Path) -> None:
     # only the boot hellos are dropped (other faults make the monitor ask for a hello sooner, hiding it at times)
     r = soak.soak(0.1, seed=5, rate=0.0, cut_every=(1.0, 2.5), workdir=tmp_path, min_cuts=3, max_wall=150,

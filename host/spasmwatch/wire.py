@@ -67,6 +67,7 @@ class Onset:
     eseq: int
     onset_ms: int
     detected_ms: int
+    boot: int | None = None  # the boot it happened in (live lines since v2.1; None from older firmware)
 
     @property
     def latest_ms(self) -> int:
@@ -87,6 +88,7 @@ class End:
     floor: float
     peak_x: float | None  # peak / floor: the episode's strength in multiples of the noise floor
     mean_x: float | None
+    boot: int | None = None
 
     @property
     def duration_s(self) -> float:
@@ -105,6 +107,7 @@ class Fault:
     detail: str
     start_ms: int
     end_ms: int | None  # None while the fault lasts (a `start`)
+    boot: int | None = None
 
     @property
     def ended(self) -> bool:
@@ -208,6 +211,10 @@ def _str(d: dict, key: str, choices: tuple[str, ...] | None = None) -> str:
     return v
 
 
+def _boot(d: dict) -> int | None:
+    return _opt_int(d, "boot", 0, MAX_MS)
+
+
 def _ratio(v: float, floor: float) -> float | None:
     return v / floor if floor > 0 else None
 
@@ -249,7 +256,7 @@ def _onset(d: dict, scale: float) -> Onset:
     onset, detected = _int(d, "onset_ms"), _int(d, "detected_ms")
     if detected < onset:
         raise WireError(f"{d['t']}: detected_ms {detected} before onset_ms {onset}")
-    return Onset(d["seq"], _int(d, "ch", 0, MAX_CH), _int(d, "eseq"), onset, detected)
+    return Onset(d["seq"], _int(d, "ch", 0, MAX_CH), _int(d, "eseq"), onset, detected, _boot(d))
 
 
 def _end(d: dict, scale: float) -> End:
@@ -262,7 +269,7 @@ def _end(d: dict, scale: float) -> End:
     if mean > peak:
         raise WireError(f"{d['t']}: mean {mean:g} above peak {peak:g}")
     return End(d["seq"], _int(d, "ch", 0, MAX_CH), _int(d, "eseq"), _str(d, "kind", KIND_NAMES), onset, offset,
-               detected, peak, mean, floor, _ratio(peak, floor), _ratio(mean, floor))
+               detected, peak, mean, floor, _ratio(peak, floor), _ratio(mean, floor), _boot(d))
 
 
 def _fault(d: dict, scale: float) -> Fault:
@@ -275,7 +282,8 @@ def _fault(d: dict, scale: float) -> Fault:
             raise WireError(f"{d['t']}: end_ms {end} before start_ms {start}")
     elif d.get("end_ms") is not None and type(d["end_ms"]) is not int:
         raise WireError(f"{d['t']}: end_ms is not an integer")
-    return Fault(d["seq"], _int(d, "ch", 0, MAX_CH), _int(d, "eseq"), _str(d, "detail", FAULT_NAMES), start, end)
+    return Fault(d["seq"], _int(d, "ch", 0, MAX_CH), _int(d, "eseq"), _str(d, "detail", FAULT_NAMES), start, end,
+                 _boot(d))
 
 
 _RECORDS: dict[str, Callable[[dict, float], Record]] = {"onset": _onset, "end": _end, "fault": _fault}

@@ -53,6 +53,7 @@ class Monitor(Dispatch):
         self.port_spec = port
         self.want_device = device  # --device: only this device id is accepted on the port
         self._refused = None  # the other device last refused (said once, not on every poll)
+        self._asked_boot = None  # the boot a live record came from while we knew another (hello asked once)
         self.sink = sink or NullSink()
         self.stream_env = stream_env
         self.probe_s, self.dead_s, self.hello_timeout, self.poll_s = probe_s, dead_s, hello_timeout, poll_s
@@ -76,7 +77,7 @@ class Monitor(Dispatch):
         self._revived = False  # the device came back after silence: its gap is already recorded
         self.stop_event = threading.Event()
         self.deadline: float | None = None
-        self.counts = {"live": 0, "synced": 0, "syncs": 0, "reconnects": 0}
+        self.counts = {"live": 0, "synced": 0, "syncs": 0, "reconnects": 0, "deferred": 0}
         self.devices_seen = []  # device ids that answered this session, in order
 
     @property
