@@ -239,8 +239,6 @@ def event_fields(etype, ch, eseq, kind, onset_ms, offset_ms, detected_ms, peak, 
                      "end_ms": -1 if start else offset_ms}
 
 
-
-
 def _tokens(text):
     # Split on spaces outside quotes and brackets so `channels=[34, 35]` or `name="left calf"` stay whole.
     out = []

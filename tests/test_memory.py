@@ -200,3 +200,62 @@ def test_no_config_that_passes_validation_stops_the_app(tmp_path_factory: pytest
 def test_bad_value_nesting_in_a_command_is_refused_before_parsing() -> None:
     with pytest.raises(protocol.ProtocolError, match="nested deeper"):
         protocol.parse_command("config set channels=[[[[36]]]]")
+
+
+FRAGMENTED = r"""
+import sys, gc, json
+sys.path[0:0] = sys.argv[1:3]
+import protocol
+with open(sys.argv[3]) as f:  # (a long JSON argument kills the unix port before the script runs)
+    fields = json.load(f)
+cut = line = out = None  # every global named before the heap is cut: a new one would grow the module's dict
+out = sys.stdout.buffer
+gc.collect()
+keep, junk = [None] * 1500, [None] * 1500  # preallocated: growing a list would need a large block
+i = 0
+while gc.mem_free() > 3000 and i < 1500:  # cut the free heap into holes of 160 bytes, as booting leaves
+    keep[i] = bytearray(160)               # a 100 kB heap (its largest free block was 35 x 16 bytes)
+    junk[i] = bytearray(160)
+    i += 1
+j = i
+while gc.mem_free() > 48 and j < 1500:  # and the tail into small pieces
+    keep[j] = bytearray(16)
+    j += 1
+while i:  # free every other hole (no range object: the heap is full here)
+    i -= 1
+    junk[i] = None
+gc.collect()
+try:
+    bytes(300)
+    cut = False
+except MemoryError:
+    cut = True
+line = protocol.encode_into(protocol.OUT, "hello", 0, fields)
+out.write(line)  # written from the view, as the board does (a bytes copy would need a large block)
+keep = None
+gc.collect()
+out.write(json.dumps({"cut": cut}).encode() + b"\n")
+"""
+
+
+def test_a_hello_is_sent_from_a_heap_cut_into_small_pieces(mpy: Path, tmp_path: Path) -> None:
+    # CI once died here: at the boot hello on a 2-channel board the largest free block was 35 x 16 bytes and
+    # joining, encoding and sealing the ~450-byte line needed several of them (MemoryError in protocol.seal).
+    from spasmcore.tools import find_tool
+
+    cfg = fwconfig.defaults("memtest")
+    cfg["channels"] = [{"pin": 36, "name": "left calf"}, {"pin": 39, "name": "right calf"}]
+    fields = {"proto": protocol.VERSION, "fw": "0.2.0", "id": "memtest", "boot": 7, "name": cfg["name"],
+              "rate": 1000, "channels": ["left calf", "right calf"], "mode": "raw", "scale": 16, "config": cfg}
+    (tmp_path / "fields.json").write_text(json.dumps(fields))
+    exe = find_tool("micropython")
+    assert exe
+    proc = subprocess.run([exe, "-X", "heapsize=100k", "-c", FRAGMENTED, str(mpy), str(FIRMWARE_DIR),
+                           str(tmp_path / "fields.json")], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    line, head = proc.stdout.splitlines(keepends=True)
+    assert json.loads(head)["cut"]  # no 300-byte block was left: the old five-copy encode could not run
+    assert len(line) > 400  # the line the old encode copied five times
+    got = protohost.decode(line.rstrip("\n"))  # its check holds (MicroPython's dicts keep their own key order)
+    assert got == protohost.decode(protocol.encode("hello", 0, fields).decode().rstrip("\n"))
+    assert got["config"] == cfg
