@@ -44,7 +44,7 @@ except MemoryError as e:
     print(json.dumps(out))
     raise SystemExit(0)
 sent = []
-a.b.write = lambda data: sent.append(data) if b'"config set"' in data else None  # keep only the replies read below
+a.b.write = lambda data: sent.append(bytes(data)) if b'"config set"' in bytes(data) else None  # only replies read below
 a.b.poll_input = lambda: None
 gc.collect()
 out["channels"] = len(a.dets)
@@ -131,8 +131,11 @@ def main() -> int:
                 print(f"{n:6d} failed: {proc.stdout[-300:]} {proc.stderr[-600:]}")
                 continue
             fits = " ".join("y" if f else "n" for f in r.get("fits", []))
+            why = [json.loads(ln.split(" *")[0])["msg"] for ln in proc.stdout.splitlines() if '"t":"error"' in ln]
             print(f"{n:6d} {r.get('channels', 0):6d} {r['boot']!s:>7} {r.get('run', '-')!s:>7} "
                   f"{r.get('det_bytes', '-')!s:>6} {r.get('config_set', '-')!s:>11} {r.get('after', '-')!s:>7}  {fits}")
+            for w in why:
+                print(f"{'':13}{w[:140]}")
     return 0
 
 

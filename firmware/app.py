@@ -300,8 +300,15 @@ class App:
 
     def cmd_help(self, name, args):
         # One ok line per command: readable in a terminal, still one JSON message per line for programs.
-        for k in sorted(protocol.HELP):  # sorted: MicroPython dicts have no stable order
-            self.send("ok", {"cmd": "help", "data": protocol.HELP[k].decode()})
+        try:  # loaded for this command only (see cmdhelp.py)
+            from . import cmdhelp
+        except ImportError:
+            import cmdhelp
+        texts = cmdhelp.HELP
+        cmdhelp = None
+        _unload("cmdhelp")
+        for k in sorted(texts):  # sorted: MicroPython dicts have no stable order
+            self.send("ok", {"cmd": "help", "data": texts[k].decode()})
         self.ok(name, "end of help")
 
     def cmd_config_get(self, name, args):

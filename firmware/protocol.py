@@ -22,33 +22,29 @@ class ChecksumError(ProtocolError):
 
 
 def _crc_table():
-    t = array("H", bytes(512))  # 256 entries (from zero bytes: no temporary list on a small heap)
-    for i in range(256):
-        c = i << 8
-        for _ in range(8):
+    t = array("H", bytes(32))  # 16 entries, a nibble each (from zero bytes: no temporary list on a small heap)
+    for i in range(16):
+        c = i << 12
+        for _ in range(4):
             c = ((c << 1) ^ 0x1021) if c & 0x8000 else c << 1
         t[i] = c & 0xFFFF
     return t
 
 
-_CRC = _crc_table()  # 512 bytes: a table lookup per byte is ~8x faster than the bitwise loop on the board
+_CRC = _crc_table()  # 32 bytes: two lookups per byte, ~4x faster than the bitwise loop; a byte table costs 512
 
 
 def crc16(data, crc=0xFFFF):
     """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, not reflected, no final xor) of bytes; "123456789" -> 0x29B1."""
     t = _CRC
     for b in data:
-        crc = ((crc << 8) & 0xFFFF) ^ t[(crc >> 8) ^ b]
+        crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b >> 4)]
+        crc = ((crc << 4) & 0xFFFF) ^ t[(crc >> 12) ^ (b & 15)]
     return crc
 
 
 def _hex4(c):
     return ("%04X" % c).encode()
-
-
-def seal(text):
-    """Line bytes with the v2 check: text (bytes, no newline) + b" *XXXX\n"."""
-    return text + b" *" + _hex4(crc16(text)) + b"\n"
 
 
 def unseal(line):
@@ -92,29 +88,10 @@ KINDS = codes.KIND_NAMES
 FAULTS = codes.FAULT_NAMES
 EV_ONSET, EV_END, EV_FAULT_START, EV_FAULT_END = codes.EV_ONSET, codes.EV_END, codes.EV_FAULT_START, codes.EV_FAULT_END
 
-# Host -> device commands, one or two words (see parse_command for arg shapes; help texts in protohost.py).
+# Host -> device commands, one or two words (see parse_command for arg shapes; their help texts in cmdhelp.py).
 NAMES = ("hello", "ping", "status", "help", "config get", "config set", "calibrate rest", "calibrate mvc",
          "calibrate show", "calibrate undo", "calibrate clear", "stream env", "stream raw", "sync",
          "log clear", "reboot")
-# Host -> device commands: name -> help line. Names of one or two words; see parse_command for arg shapes.
-HELP = {  # bytes: a .mpy interns str constants (qstrs) into pools of their own; bytes stay plain objects
-    "hello": b"hello: reply with the hello message (device, boot id, config)",
-    "ping": b"ping: reply ok (link check)",
-    "status": b"status: send a status message now",
-    "help": b"help: list the commands",
-    "config get": b"config get: reply with the current config",
-    "config set": b"config set KEY=VALUE [KEY=VALUE...]: change and save config, e.g. params.on_mult=5",
-    "calibrate rest": b"calibrate rest SECONDS: learn the resting floor over 1..300 s (muscle relaxed)",
-    "calibrate mvc": b"calibrate mvc SECONDS: record a maximal contraction over 1..300 s",
-    "calibrate show": b"calibrate show: the floor and contraction in use and the saved calibration",
-    "calibrate undo": b"calibrate undo: go back to the calibration saved before the last change",
-    "calibrate clear": b"calibrate clear: forget the saved calibration; the floor is learnt again now",
-    "stream env": b"stream env on|off: stream the decimated envelope",
-    "stream raw": b"stream raw on|off: stream raw samples",
-    "sync": b"sync SEQ: send every logged event with eseq > SEQ (0 = all), then ok",
-    "log clear": b"log clear: erase the event log (eseq keeps counting)",
-    "reboot": b"reboot: restart the device",
-}
 CAL_MAX_S = 300
 VALUE_DEPTH = 3  # nesting a config value needs at most: channels=[{"pin": 34, "name": "calf"}] is 2
 
@@ -130,99 +107,72 @@ def _dump(v):
         raise ProtocolError("value not JSON-serialisable: %r" % (e,)) from None
 
 
-class Line:
-    """One outgoing line built in place, value by value. After boot a 100 kB heap is cut into pieces of a few
-    hundred bytes: joining, encoding and sealing a hello or config reply (~450 bytes, five copies) failed there
-    (MemoryError at the boot hello), so the board builds every line in OUT, allocated while the heap is whole."""
-
-    def __init__(self, cap=MAX_REPLY + 8):
-        self.buf = bytearray(cap)
-        self.n = 0
-
-    def put(self, s):
-        if type(s) is str:
-            s = s.encode()
-        n = self.n
-        m = n + len(s)
-        if m > len(self.buf):  # only a long raw/env stream line (sized by the caller): grow once for it
-            self.buf = self.buf + bytearray(m - len(self.buf) + 64)
-        self.buf[n:m] = s
-        self.n = m
-
-    def value(self, v):
-        t = type(v)
-        if t is int:  # the common case, without json's stream machinery (less garbage on the board)
-            self.put(str(v))
-        elif t is dict:  # piece by piece: a whole config as one json string would need a large block again
-            sep = "{"
-            for k in v:
-                self.put(sep)
-                self.put(_dump(str(k)))
-                self.put(":")
-                self.value(v[k])
-                sep = ","
-            self.put("}" if sep == "," else "{}")
-        elif t is list or t is tuple:
-            sep = "["
-            for x in v:
-                self.put(sep)
-                self.value(x)
-                sep = ","
-            self.put("]" if sep == "," else "[]")
-        else:
-            self.put(_dump(v))
+# The board builds every line in OUT, value by value: after boot a 100 kB heap is cut into pieces of a few hundred
+# bytes, and joining, encoding and sealing a hello or config reply (~450 bytes, five copies) failed there (a
+# MemoryError at the boot hello). Allocated when the config code first imports this module, on a whole heap.
+OUT = bytearray(MAX_REPLY + 8)
 
 
-OUT = Line()  # the board's line: the config code imports this module first thing at boot, on a whole heap
+def _put(buf, n, s):
+    # s (str or bytes) into buf at n; the new end
+    if type(s) is str:
+        s = s.encode()
+    m = n + len(s)
+    if m > len(buf):
+        raise ProtocolError("line over %d bytes" % len(buf))
+    buf[n:m] = s
+    return m
 
 
-def encode_into(line, t, seq, fields=None):
-    """One device->host message built in `line` (a Line): a memoryview of b'{"t":...,"seq":N,...} *XXXX\\n'
-    (XXXX: crc16 of the JSON, uppercase hex), valid until the line is used again.
+def _value(buf, n, v):
+    # One JSON value at n, containers piece by piece (a whole config as one string needs a large block again)
+    t = type(v)
+    if t is dict or t is list or t is tuple:
+        d = t is dict
+        n = _put(buf, n, "{" if d else "[")
+        sep = ""
+        for k in v:
+            n = _put(buf, n, sep)
+            sep = ","
+            if d:
+                n = _put(buf, n, _dump(str(k)) + ":")
+                k = v[k]
+            n = _value(buf, n, k)
+        return _put(buf, n, "}" if d else "]")
+    return _put(buf, n, str(v) if t is int else _dump(v))  # int: without json's machinery (less garbage)
 
-    ProtocolError for an unknown type or a line over MAX_LINE (ok/hello: MAX_REPLY; raw/env: no limit).
+
+def encode_into(buf, t, seq, fields=None):
+    """One device->host message built in buf (a bytearray, the board's OUT): a memoryview of
+    b'{"t":...,"seq":N,...} *XXXX\\n' (XXXX: crc16 of the JSON, uppercase hex), valid until buf is used again.
+
+    ProtocolError for an unknown type or a line over MAX_LINE (ok/hello: MAX_REPLY; raw/env: the buffer).
     """
     order = FIELDS.get(t)
     if order is None:
         raise ProtocolError("unknown message type: " + str(t))
-    line.n = 0
-    put = line.put
-    put('{"t":"')
-    put(t)
-    put('","seq":')
-    put(str(int(seq)))
+    n = _put(buf, 0, '{"t":"%s","seq":%d' % (t, int(seq)))
     if fields:
         for k in order:
             if k in fields:
-                put(',"')
-                put(k)
-                put('":')
-                line.value(fields[k])
+                n = _value(buf, _put(buf, n, ',"' + k + '":'), fields[k])
         extra = [k for k in fields if k not in order and k != "t" and k != "seq"]
         if extra:
             extra.sort()
             for k in extra:
-                put(",")
-                put(_dump(str(k)))
-                put(":")
-                line.value(fields[k])
-    put("}")
-    mv = memoryview(line.buf)
-    crc = crc16(mv[:line.n])
-    put(" *")
-    put(_hex4(crc))
-    put("\n")
-    n = line.n
+                n = _value(buf, _put(buf, n, "," + _dump(str(k)) + ":"), fields[k])
+    n = _put(buf, n, "}")
+    n = _put(buf, n, " *%04X\n" % crc16(memoryview(buf)[:n]))
     if n > MAX_LINE and t not in STREAMS:
         limit = MAX_REPLY if t in REPLIES else MAX_LINE
         if n > limit:
             raise ProtocolError("%s message is %d bytes, over the %d limit" % (t, n, limit))
-    return memoryview(line.buf)[:n]
+    return memoryview(buf)[:n]
 
 
 def encode(t, seq, fields=None):
-    """encode_into a line of its own, as bytes (host tools and tests; the board sends from OUT)."""
-    return bytes(encode_into(Line(), t, seq, fields))
+    """encode_into a buffer of its own, as bytes (host tools and tests; the board sends from OUT)."""
+    return bytes(encode_into(bytearray(MAX_REPLY + 8 + 6 * len(repr(fields))), t, seq, fields))
 
 
 def event_fields(etype, ch, eseq, kind, onset_ms, offset_ms, detected_ms, peak, mean, floor):

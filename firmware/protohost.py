@@ -6,13 +6,20 @@ Runs on the host only: the board never needs it, so it stays off its heap.
 import json
 
 try:  # CPython (host, tests) imports the firmware as the spasmfw package; the board imports it flat
-    from . import protocol
-    from .protocol import MAX_LINE, ProtocolError, _dump, _key_ok, parse_command, seal, unseal
+    from . import cmdhelp, protocol
+    from .protocol import MAX_LINE, ProtocolError, _dump, _hex4, _key_ok, crc16, parse_command, unseal
 except ImportError:
+    import cmdhelp
     import protocol
-    from protocol import MAX_LINE, ProtocolError, _dump, _key_ok, parse_command, seal, unseal
+    from protocol import MAX_LINE, ProtocolError, _dump, _hex4, _key_ok, crc16, parse_command, unseal
 
-COMMANDS = {k: protocol.HELP[k].decode() for k in protocol.HELP}  # name -> help line (host side)
+COMMANDS = {k: cmdhelp.HELP[k].decode() for k in cmdhelp.HELP}  # name -> help line (host side)
+
+
+def seal(text):
+    """Line bytes with the v2 check: text (bytes, no newline) + b" *XXXX\n" (host-only: the board seals in
+    protocol.encode_into, in place)."""
+    return text + b" *" + _hex4(crc16(text)) + b"\n"
 
 
 def decode(line):

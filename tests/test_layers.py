@@ -71,11 +71,10 @@ def test_host_and_sim_type_check() -> None:
 # Size limits (issue 9): no module over ~400 lines, no function over ~80. Firmware modules listed here are over
 # on purpose, with a ceiling they may not grow past: on the board every module costs its own dict and names in
 # MicroPython's qstr pools (the detector split already sits ~10 names under the pool that would cost ~7.5 KB of
-# the 100 KB heap, docs/detector.md), so splitting them further costs RAM the app needs. protocol.py grew past
-# 500 with Line, the in-place line builder the board sends from (a fragmented heap has no block for a hello).
+# the 100 KB heap, docs/detector.md), so splitting them further costs RAM the app needs.
 MODULE_LINES = 420
 FUNCTION_LINES = 80
-OVER_ON_PURPOSE = {"firmware/app.py": 560, "firmware/protocol.py": 555, "firmware/detector.py": 440,
+OVER_ON_PURPOSE = {"firmware/app.py": 560, "firmware/protocol.py": 505, "firmware/detector.py": 440,
                    "firmware/detchain.py": 570, "firmware/eventlog.py": 420}
 LONG_ON_PURPOSE = {("firmware/detchain.py", "chain")}  # viper: one call per block, pointers kept in locals
 
