@@ -96,7 +96,7 @@ COMMAND_EXAMPLES = {
 
 
 def test_every_command_parses_and_formats_back() -> None:
-    assert set(COMMAND_EXAMPLES) == set(protohost.COMMANDS)
+    assert set(COMMAND_EXAMPLES) == set(protohost.COMMANDS) == set(p.NAMES)  # a help text for every command
     for name, (line, args) in COMMAND_EXAMPLES.items():
         assert p.parse_command(line) == (name, args)
         assert p.parse_command(line.encode() + b"\r\n") == (name, args)
