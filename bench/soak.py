@@ -127,6 +127,40 @@ def compare(rows: list, logs: list[dict], synced: int) -> dict[str, int]:
             "unverifiable": sum(1 for r in rows if (r.seq or 0) < first), "examples": examples[:20]}
 
 
+class Sampler(threading.Thread):
+    """Host RSS and the board's flash log size every `every` s: a curve, so "flat" can be read, not a peak."""
+
+    def __init__(self, log_dir: Path, every: float = 10.0) -> None:
+        super().__init__(daemon=True)
+        self.log_dir, self.every = log_dir, every
+        self.points: list[tuple[float, float, float]] = []  # (wall s, RSS MB, flash log kB)
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        t0 = time.monotonic()
+        while True:
+            self.points.append((time.monotonic() - t0, _rss_mb(), _dir_kb(self.log_dir)))
+            if self.halt.wait(self.every):
+                return
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:  # resident pages now (ru_maxrss is only the peak)
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _dir_kb(d: Path) -> float:
+    return sum(p.stat().st_size for p in d.glob("*") if p.is_file()) / 1024 if d.is_dir() else 0.0
+
+
+def curve(points: list[tuple[float, float, float]], n: int = 6) -> str:
+    """A few evenly spaced samples: 'wall s: RSS MB / flash kB'."""
+    if not points:
+        return "(no samples)"
+    picks = sorted({round(i * (len(points) - 1) / (n - 1)) for i in range(n)})
+    return ", ".join(f"{points[i][0]:.0f} s: {points[i][1]:.0f} MB / {points[i][2]:.0f} kB" for i in picks)
+
+
 def _cutter(dev: VirtualDevice, rnd: random.Random, every: tuple[float, float], stop: threading.Event,
             cuts: list[int], relay: FaultRelay, lose_hello: bool) -> None:
     while not stop.wait(rnd.uniform(*every)):
@@ -213,6 +247,8 @@ def soak(hours: float, seed: int = 1, rate: float = 0.05, cut_every: tuple[float
     cutter = threading.Thread(target=_cutter, args=(dev, rnd, cut_every, stop, cuts, relay, lose_hello), daemon=True)
     t0 = time.monotonic()
     out = io.StringIO()
+    sampler = Sampler(state / "events")
+    sampler.start()
     try:
         with Store(work / "events.sqlite3") as store:
             mon = Monitor(store, relay.port, sink=PlainSink(out), probe_s=1.0, dead_s=3.0)
@@ -228,6 +264,7 @@ def soak(hours: float, seed: int = 1, rate: float = 0.05, cut_every: tuple[float
             rows = store.events(states=("open", "closed", "abandoned"))
         logs = clean_log(relay.port)
     finally:
+        sampler.halt.set()
         stop.set()
         relay.close()
         dev.close()
@@ -239,6 +276,7 @@ def soak(hours: float, seed: int = 1, rate: float = 0.05, cut_every: tuple[float
         sim_hours=watch.hours(), events=len(logs), rows=len(rows), faults=dict(relay.counts), by_dir=dict(relay.by_dir),
         injected=relay.injected(), power_cuts=cuts[0], heap_min=watch.heap_min, settled=settled,
         rss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, wall_s=time.monotonic() - t0,
+        curve=sampler.points, flash_kb=max((p[2] for p in sampler.points), default=0.0),
         rejected=mon.rejected, synced=synced, logs=logs, live=len(watch.live),
         live_not_logged=len(missing), live_missing=missing[:20])
     return result
@@ -267,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"unverifiable rows  {r['unverifiable']}  (rotated out of the flash log)")
     print(f"peak device heap   min heap_free {r['heap_min']} bytes")
     print(f"peak host RSS      {r['rss_kb'] / 1024:.1f} MB (monitor + store + relay, one process)")
+    print(f"host RSS / flash   {curve(r['curve'])}")
+    print(f"flash log          at most {r['flash_kb']:.0f} kB on flash (log_kb 1024 rotates it)")
     print(f"settled            {r['settled']}")
     for e in r["examples"][:5]:
         print("  " + e[:300])
