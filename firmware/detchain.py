@@ -83,7 +83,7 @@ _S_MS_MIN = const(43)  # floor minimum statistics: this sub-window's minimum, it
 _S_MS_CNT = const(44)
 _S_MS_POS = const(45)
 _S_MS_ALL = const(46)
-S_IDLE = const(47)  # in: 1 if idle ticks may finish inside chain() (Detector.process decides)
+S_IDLE = const(47)  # in: 1 if idle ticks may finish inside chain(), -1 one tick per call (Detector.process)
 S_FLOOR = const(48)  # in/out: Detector.floor_acc
 S_TICK = const(49)  # in/out: the index of the first tick handed to _tick, or of the next tick
 S_ENV = const(50)  # out: the last tick's mean envelope
@@ -292,7 +292,7 @@ def chain(buf, i: int, n: int, st, c, tk) -> int:
     flat_run = int(st[_S_FLAT_RUN])
     flat_moves = int(st[_S_FLAT_MOVES])
     racc = int(st[_S_RACC])
-    idle = int(st[S_IDLE])
+    idle = int(st[S_IDLE])  # (-1: a fault is open, one tick per call: resettle() acts from the next sample)
     floor_acc = int(st[S_FLOOR])
     tick = int(st[S_TICK])
     e = int(st[S_ENV])
@@ -467,7 +467,7 @@ def chain(buf, i: int, n: int, st, c, tk) -> int:
                     if v < ms_all:
                         ms_all = v
                     j += 1
-            if idle:
+            if idle > 0:
                 # The common case stays here: idle, at rest, no fault brewing. The floor follows rest
                 # only (below the offset threshold): spasms never pull it up. (_tick does the same.)
                 f0 = floor_acc >> FLOOR_BITS
@@ -489,7 +489,7 @@ def chain(buf, i: int, n: int, st, c, tk) -> int:
                     tick += 1
                 else:
                     idle = 0  # from here on every tick goes to _tick, in order
-            if not idle:
+            if idle <= 0:
                 j = nt * TK_W
                 tk[j + _T_MS] = ms_all
                 tk[j + _T_BASE] = off
@@ -506,8 +506,8 @@ def chain(buf, i: int, n: int, st, c, tk) -> int:
             lo = LO_INIT
             hi = -1
             moves = 0
-            if nt == _TICKS_MAX:
-                break
+            if nt == _TICKS_MAX or idle < 0 or (idle == 0 and (rail_run > 0 or flat_run >= flat_ticks)):
+                break  # (at a tick where a fault may begin, the decisions run before the next sample)
     st[_S_X1] = x1
     st[_S_X2] = x2
     st[_S_Y1] = y1

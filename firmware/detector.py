@@ -226,8 +226,8 @@ class Detector:
         tk = self.tk
         i = 0
         while i < n:
-            st[S_IDLE] = 0 if (self.state or self.run >= 0 or self.fault or self.blank or self.cal_left
-                               or self.mvc_left or self.bump != -1) else 1
+            st[S_IDLE] = -1 if self.fault else 0 if (self.state or self.run >= 0 or self.blank or self.cal_left
+                                                     or self.mvc_left or self.bump != -1) else 1
             st[S_FLOOR] = self.floor_acc
             st[S_TICK] = self.tick
             i = chain(buf, i, n, st, self.coef, tk)
@@ -250,6 +250,8 @@ class Detector:
         t = self.tick
         self.tick = t + 1
         self.env = e
+        if not self.state and detepisode._rest(self, e, rail_run, flat_run, elp, touch, ms_all):
+            return
         if self.fault or rail_run >= self.rail_ticks or flat_run >= self.flat_ticks:
             self._faults(t, elp, rail_run, flat_run, touch & TOUCH_DEAD)
         if self.fault or self.blank:

@@ -16,17 +16,36 @@ except ImportError:  # CPython: the MicroPython emitter decorator and const() be
 try:
     from . import codes  # (codes.X once per episode: a name imported from it would cost heap in every module)
     from .detbeats import BEAT_LOCK
-    from .detchain import FLOOR_BITS, LO_INIT
+    from .detchain import FLOOR_BITS, LO_INIT, TOUCH_DEAD
 except ImportError:  # flat modules on the board and the unix port
     import codes
     from detbeats import BEAT_LOCK
-    from detchain import FLOOR_BITS, LO_INIT
+    from detchain import FLOOR_BITS, LO_INIT, TOUCH_DEAD
 
 _RH_HI = const(23)  # clonus rhythm hysteresis, x16: a swing rises above 1.5x and falls below 0.5x its mean
 _RH_LO = const(9)
 
 # Methods of detector.Detector, bound there under the same names (one qstr each): `self` is the Detector,
 # every state an int.
+
+
+@micropython.native
+def _rest(self, e, rail_run, flat_run, elp, touch, ms_all):
+    # An idle tick that reached _tick (its chain() call began while the detector was busy): chain()'s own idle
+    # rule, step for step, so which of the two decides a tick never depends on where a block was cut.
+    # True: the tick was rest and is done (floor re-learnt or updated); False: _tick decides it.
+    if self.run >= 0 or self.fault or self.blank or self.cal_left or self.mvc_left or self.bump != -1:
+        return False
+    f0 = self.floor_acc >> FLOOR_BITS
+    if ms_all >> 4 < f0:
+        f0 = (ms_all >> 5) + (ms_all >> 8)
+        self.floor_acc = f0 << FLOOR_BITS
+    f = self._thresholds()  # (on_thr and off_thr are set again before anything reads them)
+    if e <= self.off_thr and rail_run == 0 and (flat_run < self.flat_ticks or elp >> 3 >= f * 3 or (
+            f0 < self.flat_min and not touch & TOUCH_DEAD)):
+        self.floor_acc += ((e << FLOOR_BITS) - self.floor_acc) >> (self.up_shift if e > f else self.down_shift)
+        return True
+    return False
 
 
 @micropython.native

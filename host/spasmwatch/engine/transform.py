@@ -116,6 +116,13 @@ class _Rewriter(ast.NodeTransformer):
         if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self":
             target = self.tr.self_attr(f.attr, node, call=True)
             return ast.copy_location(ast.Call(target, [*self.tr.ctx_names(), *args], []), node)
+        if (self.is_method and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == "self"
+                and isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id not in self.local
+                and isinstance(self.glb.get(f.value.id), types.ModuleType)):
+            # `module.f(self, ...)`: a detector method the firmware calls as a module function (no class-dict
+            # entry on the board); rewritten as a method, with the same arrays
+            gen = self.tr.function(getattr(self.glb[f.value.id], f.attr), method=True)
+            return ast.copy_location(ast.Call(ast.Name(gen, ast.Load()), [*self.tr.ctx_names(), *args[1:]], []), node)
         func = self.visit(f)
         if isinstance(func, ast.Name) and func.id in self.tr.generated_names:
             args = [*self.tr.ctx_names(), *args]
@@ -179,16 +186,17 @@ class Transformer:
             self._queue.append((name, fn, True))
         return gen
 
-    def function(self, fn: types.FunctionType) -> str:
-        """A module-level firmware function called from the hot path: rewritten too, with the same arrays."""
-        if not fn.__module__.startswith("spasmfw"):
-            raise TransformError(f"{fn.__qualname__}: only firmware functions can be compiled")
+    def function(self, fn: object, method: bool = False) -> str:
+        """A module-level firmware function called from the hot path: rewritten too, with the same arrays
+        (method: called as `f(self, ...)`, so rewritten as a method of the detector)."""
+        if not isinstance(fn, types.FunctionType) or not fn.__module__.startswith("spasmfw"):
+            raise TransformError(f"{getattr(fn, '__qualname__', fn)!r}: only firmware functions can be compiled")
         key = f"{fn.__module__}.{fn.__qualname__}"
-        gen = "f_" + key.replace(".", "_")
+        gen = ("m_" if method else "f_") + key.replace(".", "_")
         if key not in self.plan.functions:
             self.plan.functions[key] = gen
             self.generated_names.add(gen)
-            self._queue.append((key, fn, False))
+            self._queue.append((key, fn, method))
         return gen
 
     def self_attr(self, name: str, node: ast.AST, call: bool) -> ast.expr:
