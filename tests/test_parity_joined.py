@@ -92,7 +92,7 @@ def replay_records(path: Path, params: dict, monkeypatch: pytest.MonkeyPatch) ->
     seen: dict[int, list] = {}
     pair = detect.records_to_events
 
-    def keep(records, rate_hz, channel=0):  # type: ignore[no-untyped-def]
+    def keep(records: list, rate_hz: float, channel: int = 0) -> list:
         seen[channel] = [tuple(int(v) for v in r) for r in records]
         return pair(records, rate_hz, channel)
 
