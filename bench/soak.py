@@ -222,10 +222,12 @@ def _conduct(mon: Monitor, dev: VirtualDevice, relay: FaultRelay, watch: Watch, 
     relay.heal()
     end = min(until + 120, time.monotonic() + 120)
     time.sleep(1.0)  # a status after the heal tells the device's latest eseq
-    while not _settled(mon, watch) and time.monotonic() < end:
+    # Settled once caught up: asking again later races the still-running board (a status passes the relay, and
+    # so raises last_eseq, before the monitor has stored the records just ahead of it).
+    while not done["settled"] and time.monotonic() < end:
+        done["settled"] = _settled(mon, watch)
         time.sleep(0.2)
     time.sleep(0.5)
-    done["settled"] = _settled(mon, watch)
     mon.stop()
 
 

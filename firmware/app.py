@@ -67,6 +67,15 @@ def _config():
     return config
 
 
+def _help_texts():
+    try:  # loaded for the `help` command only, then dropped: ~1.2 kB of text a board rarely shows (cmdhelp.py)
+        from . import cmdhelp
+    except ImportError:
+        import cmdhelp
+    _unload("cmdhelp")
+    return cmdhelp.HELP
+
+
 def _calib():
     try:  # imported at the first calibration only: its code stays off the heap of a board that never calibrates
         from . import calib
@@ -300,15 +309,8 @@ class App:
 
     def cmd_help(self, name, args):
         # One ok line per command: readable in a terminal, still one JSON message per line for programs.
-        try:  # loaded for this command only (see cmdhelp.py)
-            from . import cmdhelp
-        except ImportError:
-            import cmdhelp
-        texts = cmdhelp.HELP
-        cmdhelp = None
-        _unload("cmdhelp")
-        for k in sorted(texts):  # sorted: MicroPython dicts have no stable order
-            self.send("ok", {"cmd": "help", "data": texts[k].decode()})
+        for _, text in sorted(_help_texts().items()):  # sorted: MicroPython dicts have no stable order
+            self.send("ok", {"cmd": "help", "data": text.decode()})
         self.ok(name, "end of help")
 
     def cmd_config_get(self, name, args):
