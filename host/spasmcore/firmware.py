@@ -42,7 +42,9 @@ def mpy_cross_version() -> tuple[int, int]:
 
 def compile_mpy(src: Path, dest: Path, march: str | None) -> Path:
     """Compile one module to dest (a .mpy file) for CPU `march` (None: bytecode only); FatalError if it fails."""
-    cmd = [mpy_cross(), *([f"-march={march}"] if march else []), "-o", str(dest), str(src)]
+    # -s: the bare file name, as the board holds it; the default (the host path given) is kept in the .mpy as a
+    # qstr per module, so the board's heap and layout would depend on where the project was checked out
+    cmd = [mpy_cross(), *([f"-march={march}"] if march else []), "-s", src.name, "-o", str(dest), str(src)]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         raise FatalError(f"mpy-cross could not compile {src.name}: {res.stderr.strip()[-300:]}")
