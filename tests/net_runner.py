@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR
-from spasmfw import protocol
+from spasmfw import protocol, protohost
 from spasmsim.device import precompile, prepare_state
 
 BOOT = r"""
@@ -124,7 +124,7 @@ class NetDevice:
         out = []
         for line in self.out.read_bytes().splitlines():
             try:
-                out.append(protocol.decode(line))
+                out.append(protohost.decode(line))
             except protocol.ProtocolError:
                 pass
         return out
@@ -200,7 +200,7 @@ class TcpClient:
         *lines, self.buf = (self.buf + data).split(b"\n")
         for line in lines:
             self.raw.append(line)
-            self.seen.append(protocol.decode(line))
+            self.seen.append(protohost.decode(line))
 
     def wait(self, pred, timeout: float = 15.0) -> dict:  # type: ignore[no-untyped-def]
         end = time.monotonic() + timeout

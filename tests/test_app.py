@@ -14,7 +14,7 @@ from signals import emg as _emg
 from spasmfw import app as fwapp
 from spasmfw import config as fwconfig
 from spasmfw import detector as fwdet
-from spasmfw import protocol, protohost
+from spasmfw import protohost
 from spasmwatch.detect import detect
 
 RATE = 1000
@@ -82,7 +82,7 @@ class FakeBoard:
         """Decode and clear the output so far (every line must be a valid protocol message)."""
         lines = bytes(self.out).splitlines()
         self.out.clear()
-        return [protocol.decode(line) for line in lines]
+        return [protohost.decode(line) for line in lines]
 
 
 def make_app(tmp: Path, seconds: float = 5.0, channels: list[np.ndarray] | None = None,

@@ -74,7 +74,7 @@ def test_host_and_sim_type_check() -> None:
 # the 100 KB heap, docs/detector.md), so splitting them further costs RAM the app needs.
 MODULE_LINES = 420
 FUNCTION_LINES = 80
-OVER_ON_PURPOSE = {"firmware/app.py": 560, "firmware/protocol.py": 505, "firmware/detector.py": 440,
+OVER_ON_PURPOSE = {"firmware/app.py": 560, "firmware/protocol.py": 500, "firmware/detector.py": 440,
                    "firmware/detchain.py": 570, "firmware/eventlog.py": 420}
 LONG_ON_PURPOSE = {("firmware/detchain.py", "chain")}  # viper: one call per block, pointers kept in locals
 

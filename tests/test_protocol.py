@@ -37,7 +37,7 @@ def test_every_type_has_an_example_that_roundtrips() -> None:
         assert line.endswith(b"\n") and line.count(b"\n") == 1 and b"\r" not in line
         assert len(line) <= p.MAX_LINE
         assert line.startswith(b'{"t":"%s","seq":%d' % (t.encode(), seq))
-        msg = p.decode(line)
+        msg = protohost.decode(line)
         assert msg == {"t": t, "seq": seq, **fields}
 
 
@@ -66,11 +66,11 @@ def test_encode_refuses_unknown_type_and_overlong_events() -> None:
                                   b'{"t":"ok","seq":"1"}', b"\xff\xfe{}", "plain text"])
 def test_decode_rejects_garbage(line: bytes | str) -> None:
     with pytest.raises(p.ProtocolError):
-        p.decode(line)
+        protohost.decode(line)
 
 
 def test_decode_accepts_crlf_and_str() -> None:
-    assert p.decode(' {"t":"ok","seq":2,"cmd":"ping"}\r\n')["cmd"] == "ping"
+    assert protohost.decode(' {"t":"ok","seq":2,"cmd":"ping"}\r\n')["cmd"] == "ping"
 
 
 COMMAND_EXAMPLES = {
@@ -100,10 +100,10 @@ def test_every_command_parses_and_formats_back() -> None:
     for name, (line, args) in COMMAND_EXAMPLES.items():
         assert p.parse_command(line) == (name, args)
         assert p.parse_command(line.encode() + b"\r\n") == (name, args)
-        wire = p.format_command(name, *args)
+        wire = protohost.format_command(name, *args)
         assert wire.endswith(b"\n")
         assert p.parse_command(wire) == (name, args)
-        checked = p.format_command(name, *args, check=True)
+        checked = protohost.format_command(name, *args, check=True)
         assert checked == wire[:-1] + b" *%04X\n" % p.crc16(wire[:-1])
         assert p.parse_command(checked) == (name, args)
 
@@ -146,15 +146,15 @@ def test_parse_command_errors_name_the_problem(line: str | bytes, match: str) ->
 
 def test_format_command_refuses_what_the_device_would_reject() -> None:
     with pytest.raises(p.ProtocolError):
-        p.format_command("frob")
+        protohost.format_command("frob")
     with pytest.raises(p.ProtocolError):
-        p.format_command("sync", -3)
+        protohost.format_command("sync", -3)
     with pytest.raises(p.ProtocolError):
-        p.format_command("ping", 1)
+        protohost.format_command("ping", 1)
     with pytest.raises(p.ProtocolError):
-        p.format_command("config set", ("bad key", 1))
+        protohost.format_command("config set", ("bad key", 1))
     with pytest.raises(p.ProtocolError):
-        p.format_command("config set", ("name", "x" * 300))
+        protohost.format_command("config set", ("name", "x" * 300))
 
 
 KEYS = st.from_regex(r"[a-z_][a-z0-9_]{0,8}(\.[a-z0-9_]{1,8}){0,2}", fullmatch=True)
@@ -169,7 +169,7 @@ VALUES = st.recursive(
 @given(st.lists(st.tuples(KEYS, VALUES), min_size=1, max_size=4))
 def test_config_set_roundtrips_any_value(pairs: list[tuple[str, object]]) -> None:
     try:
-        wire = p.format_command("config set", *pairs)
+        wire = protohost.format_command("config set", *pairs)
     except p.ProtocolError as e:
         assert "MAX_LINE" in str(e)
         return
@@ -238,9 +238,10 @@ def test_names_match_the_detector() -> None:
 SCENARIO = r"""
 import json
 import protocol as p
+import protohost
 out = {}
 out["enc"] = [p.encode(t, i, f).decode() for i, (t, f) in enumerate(EXAMPLES)]
-out["dec"] = [p.decode(line) for line in out["enc"]]
+out["dec"] = [protohost.decode(line) for line in out["enc"]]
 cmds = []
 for line in LINES:
     try:
@@ -248,7 +249,7 @@ for line in LINES:
     except p.ProtocolError as e:
         cmds.append(["ProtocolError", str(e)])
 out["cmds"] = cmds
-out["fmt"] = [p.format_command(n, *a).decode() for n, a in FORMAT]
+out["fmt"] = [protohost.format_command(n, *a).decode() for n, a in FORMAT]
 r = p.LineReader(24)
 items = []
 for chunk in CHUNKS:
@@ -297,13 +298,13 @@ def test_every_device_line_carries_its_check_and_decode_verifies_it() -> None:
     line = p.encode("ok", 7, {"cmd": "ping"})
     text, check = line[:-1].rsplit(b" *", 1)
     assert check == b"%04X" % p.crc16(text) and text.startswith(b"{") and line.endswith(b"\n")
-    assert p.decode(line) == {"t": "ok", "seq": 7, "cmd": "ping"}
-    assert p.decode(text) == {"t": "ok", "seq": 7, "cmd": "ping"}  # a v1 line (no check) is still understood
+    assert protohost.decode(line) == {"t": "ok", "seq": 7, "cmd": "ping"}
+    assert protohost.decode(text) == {"t": "ok", "seq": 7, "cmd": "ping"}  # a v1 line (no check) is still understood
     for i in range(len(text)):  # any single flipped bit in the text is caught
         bad = bytearray(line)
         bad[i] ^= 1 << (i % 8)
         with pytest.raises(p.ChecksumError):
-            p.decode(bytes(bad))
+            protohost.decode(bytes(bad))
 
 
 @pytest.mark.parametrize("line, ok", [

@@ -51,7 +51,7 @@ class Link:
         out = []
         for line in lines:
             try:
-                out.append(protocol.decode(line))
+                out.append(protohost.decode(line))
             except protocol.ProtocolError:
                 self.junk.append(line)  # a line cut by the reset of the input buffer
         self.seen += out

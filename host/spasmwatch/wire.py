@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spasmcore.crc16 import seal, split
-from spasmfw import codes, protocol
+from spasmfw import codes, protocol, protohost
 
 KIND_NAMES = tuple(codes.KIND_NAMES.values())  # twitch, tonic, clonus: the detector's, one definition
 FAULT_NAMES = tuple(codes.FAULT_NAMES.values())  # flat, rail
@@ -344,7 +344,7 @@ def type_name(msg: Message) -> str:
 
 
 def parse(d: dict, scale: float = 16) -> Message:
-    """A decoded message dict (t and seq checked by protocol.decode) as its type; WireError if invalid.
+    """A decoded message dict (t and seq checked by protohost.decode) as its type; WireError if invalid.
     `scale` is the envelope scale of the device's hello (levels become ADC counts)."""
     fn = _PARSERS.get(d["t"])
     if fn is None:
@@ -356,14 +356,14 @@ def read_line(raw: bytes, scale: float = 16, proto: int = 1) -> tuple[dict, Mess
     """Check, decode and parse one device line (without its newline): (the JSON dict, its message).
 
     A checksum that does not match is a corrupted line; a line without one from a device that announced
-    protocol >= 2 lost its suffix (or was cut): both raise WireError, as does anything protocol.decode or
+    protocol >= 2 lost its suffix (or was cut): both raise WireError, as does anything protohost.decode or
     parse refuses. `proto` is the protocol version of the device's last hello (1 until one is seen).
     """
     body, verdict = split(raw.rstrip(b"\r\n"))
     if verdict is False:
         raise WireError("checksum mismatch: " + raw[:40].decode(errors="replace"), "checksum")
     try:
-        d = protocol.decode(body)
+        d = protohost.decode(body)
     except protocol.ProtocolError as exc:  # a garbled message line, or MicroPython's own output
         raise WireError(str(exc), "invalid" if body.lstrip().startswith(b"{") else "junk") from None
     if verdict is None and proto >= CHECKED_PROTO and not _downgrade(d):
@@ -378,9 +378,9 @@ def _downgrade(d: dict) -> bool:
 
 
 def command_line(name: str, *args: object, proto: int = 1) -> bytes:
-    """The command as the device expects it: protocol.format_command, sealed with ` *XXXX` for proto >= 2
+    """The command as the device expects it: protohost.format_command, sealed with ` *XXXX` for proto >= 2
     (the checksum covers the command text before ` *`)."""
-    line = protocol.format_command(name, *args)
+    line = protohost.format_command(name, *args)
     if proto < CHECKED_PROTO:
         return line
     return seal(line.rstrip(b"\n")) + b"\n"

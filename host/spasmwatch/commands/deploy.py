@@ -165,7 +165,7 @@ def probe_raw_repl(port: str, timeout: float = 3.0) -> None:
     running app; the firmware leaves Ctrl-C enabled for this) and Ctrl-A, and expects the raw REPL banner;
     Ctrl-B then returns to the normal REPL for mpremote.
     """
-    from spasmfw import protocol
+    from spasmfw import protocol, protohost
 
     from ..link import Link
 
@@ -187,7 +187,7 @@ def probe_raw_repl(port: str, timeout: float = 3.0) -> None:
                 return
             for line in seen.split(b"\n")[:-1]:
                 try:
-                    protocol.decode(line)
+                    protohost.decode(line)
                     protocol_lines += 1
                 except protocol.ProtocolError:
                     pass
