@@ -90,6 +90,39 @@ def check_store_matches(store: Store, logs: list[dict], done: dict, last_boot: s
     return rows
 
 
+def test_live_records_of_a_boot_whose_hello_was_lost_are_not_filed_under_the_last_boot(
+        tmp_path: Path, monkeypatch) -> None:
+    # Issue 11: a board restarts and its boot hello is lost; the new boot's episode has the onset ms of one of the
+    # last boot's (a looping signal; possible on a real board). Filed under the boot the monitor knew, its end
+    # overwrote that boot's closed row. Live lines carry `boot` now: the monitor asks hello and syncs it instead.
+    board = ScriptedBoard()
+    live_with_boot = board.send
+
+    def send(t: str, **fields: object) -> None:
+        if t in ("onset", "end", "fault"):
+            fields["boot"] = board.boot
+        live_with_boot(t, **fields)
+
+    board.send = send  # type: ignore[method-assign]
+    monkeypatch.setattr(Link, "open", staticmethod(lambda port, **kw: FakeLink(board, port)))
+    out = io.StringIO()
+    with Store(tmp_path / "e.sqlite3") as store:
+        mon = Monitor(store, "/dev/ttyFAKE0", sink=PlainSink(out))
+        mon.connect()
+        board.episode(1000)
+        mon.step()
+        board.boot, board.seq = 2, 0  # power cut: a new boot, its hello (seq 0) lost on the link
+        board.episode(1000)
+        for _ in range(4):
+            mon.step()
+        rows = store.events()
+        assert mon.boot_id == "2" and mon.counts["deferred"] == 2
+    assert sorted((r.boot_id, r.onset_ms, r.state, r.seq) for r in rows) == [
+        ("1", 1000, "closed", 2), ("2", 1000, "closed", 4)]
+    assert board.commands[:2] == ["hello", "sync"] and "hello" in board.commands[2:]
+    assert "its restart hello was lost" in out.getvalue()
+
+
 @pytest.mark.slow
 @pytest.mark.micropython
 @pytest.mark.timeout(300)
