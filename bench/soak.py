@@ -62,6 +62,8 @@ class Watch:
     def __init__(self) -> None:
         self.uptime: dict[int, int] = {}  # boot -> latest uptime_ms
         self.heap_min: int | None = None
+        self.ring_lost = 0  # detector records its RAM queue overwrote before the app drained them (status `lost`)
+        self.backlog_max = 0  # records a running `sync` had still to send (status `queue`)
         self.last_eseq = 0
         self.live: set[int] = set()
 
@@ -79,6 +81,8 @@ class Watch:
         self.uptime[m["boot"]] = max(self.uptime.get(m["boot"], 0), m["uptime_ms"])
         self.heap_min = m["heap_free"] if self.heap_min is None else min(self.heap_min, m["heap_free"])
         self.last_eseq = max(self.last_eseq, m["eseq"])
+        self.ring_lost = max(self.ring_lost, m.get("lost", 0))
+        self.backlog_max = max(self.backlog_max, m.get("queue", 0))
 
     def hours(self) -> float:
         return sum(self.uptime.values()) / 3.6e6
@@ -290,6 +294,7 @@ def soak(hours: float, seed: int = 1, rate: float = 0.05, cut_every: tuple[float
     result.update(
         sim_hours=watch.hours(), events=len(logs), rows=len(rows), faults=dict(relay.counts), by_dir=dict(relay.by_dir),
         injected=relay.injected(), power_cuts=cuts[0], heap_min=watch.heap_min, settled=settled,
+        ring_lost=watch.ring_lost, backlog_max=watch.backlog_max,
         rss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, wall_s=time.monotonic() - t0,
         curve=sampler.points, flash_kb=max((p[2] for p in sampler.points), default=0.0),
         rejected=mon.rejected, synced=synced, logs=logs, live=len(watch.live),
@@ -319,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"relay overflow     {r['faults'].get('overflow', 0)} lines (the monitor's port closed between reconnects)")
     print(f"unverifiable rows  {r['unverifiable']}  (rotated out of the flash log)")
     print(f"peak device heap   min heap_free {r['heap_min']} bytes")
+    print(f"device RAM queue   {r['ring_lost']} detector records overwritten (most in one boot); sync backlog at "
+          f"most {r['backlog_max']} records")
     print(f"peak host RSS      {r['rss_kb'] / 1024:.1f} MB (monitor + store + relay, one process)")
     print(f"host RSS / flash   {curve(r['curve'])}")
     print(f"flash log          at most {r['flash_kb']:.0f} kB on flash (log_kb 1024 rotates it)")
