@@ -1,6 +1,7 @@
 """Cost of protocol v2's line check on the MicroPython unix port: encode() with the CRC-16 vs the bare JSON.
 
-Times, in one unix-port process, protocol.encode_into(OUT, ...) (as the board sends) of an `end` event line and of a 50-sample `raw` stream line,
+Times, in one unix-port process, protocol.encode_into(OUT, ...) (as the board sends) of an `end` event line
+and of a 50-sample `raw` stream line,
 the CRC-16 alone (table lookup, as the firmware does) and the bitwise loop it replaced, per line and per byte.
 A PC core runs MicroPython some 30-100x faster than an ESP32 at 240 MHz: scale accordingly.
 
