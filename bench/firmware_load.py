@@ -32,8 +32,6 @@ state, mpy, fw, vb = sys.argv[1:5]
 sys.path[0:0] = [mpy, fw, vb]
 import vboard
 vboard.STORAGE_DIR = state
-import app, config
-gc.collect()
 
 BIN = 20  # us per histogram bin: a list of every block time would not fit the heap
 
@@ -56,11 +54,16 @@ class Stats:
                 break
         return {"blocks": self.n, "mean_us": self.total / self.n, "p99_us": (k + 1) * BIN, "max_us": self.max}
 
-cfg, err = config.load(state + "/config.json")
-n = cfg["rate_hz"] * app.BLOCK_MS // 1000
-bufs = [array("H", bytearray(2 * n)) for _ in cfg["channels"]]
-b = vboard.Board(cfg)
-bare = Stats()
+bare, full = Stats(), Stats()  # their histograms need 2 kB blocks: before boot, while the heap is whole
+# booted as vmain.py boots (start.py: config, detectors on a whole heap, then the app): importing app and
+# config directly and letting App build the detectors after them ran out of heap
+a = __import__("start").boot(vboard)
+gc.collect()
+
+cfg = a.cfg
+n = a.block
+bufs = a.bufs  # the app's own buffers: nothing more to allocate
+b = vboard.Board(cfg)  # a second board on the same recording, for the bare loop
 while True:
     t0 = time.ticks_us()
     got = b.read_block(bufs, n)
@@ -71,15 +74,13 @@ while True:
 del b
 gc.collect()
 
-b = vboard.Board(cfg)
+b = a.b
 out = [0, 0]
 def write(data):
     out[0] += 1
     out[1] += len(data)
 b.write = write  # count the messages instead of printing them
 b.poll_input = lambda: None  # no host: stdin is not a link here
-a = app.App(b, cfg, err)
-full = Stats()
 while True:
     t0 = time.ticks_us()
     a.step()
