@@ -305,6 +305,17 @@ def _number(word, what):
     return v
 
 
+def text_of(line, what):
+    """One line (bytes or str) as text: its ` *XXXX` check verified (ChecksumError) and removed, then decoded."""
+    if isinstance(line, str):
+        line = line.encode()
+    line, _ = unseal(bytes(line).strip())
+    try:
+        return line.decode()
+    except UnicodeError:
+        raise ProtocolError(what + " is not UTF-8") from None
+
+
 def parse_command(line):
     """Parse a typed command line (bytes or str) into (name, args); ProtocolError naming the problem.
 
@@ -313,14 +324,7 @@ def parse_command(line):
     A command may end with a ` *XXXX` check (crc16 of the text before it, as format_command writes it):
     ChecksumError when it does not match, so a flipped byte never runs; without one it is taken as typed.
     """
-    if isinstance(line, str):
-        line = line.encode()
-    line, _ = unseal(bytes(line).strip())
-    try:
-        line = line.decode()
-    except UnicodeError:
-        raise ProtocolError("command is not UTF-8") from None
-    words = _tokens(line.strip())
+    words = _tokens(text_of(line, "command").strip())
     if not words:
         raise ProtocolError("empty command")
     first = words[0].lower()
@@ -379,11 +383,6 @@ def parse_command(line):
 
 def _subs(first):
     return ", ".join(sorted(k for k in NAMES if k.startswith(first + " ")))
-
-
-
-
-
 
 
 _EMPTY = ()

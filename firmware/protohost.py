@@ -7,11 +7,11 @@ import json
 
 try:  # CPython (host, tests) imports the firmware as the spasmfw package; the board imports it flat
     from . import cmdhelp, protocol
-    from .protocol import MAX_LINE, ProtocolError, _dump, _hex4, _key_ok, crc16, parse_command, unseal
+    from .protocol import MAX_LINE, ProtocolError, _dump, _hex4, _key_ok, crc16, parse_command, text_of
 except ImportError:
     import cmdhelp
     import protocol
-    from protocol import MAX_LINE, ProtocolError, _dump, _hex4, _key_ok, crc16, parse_command, unseal
+    from protocol import MAX_LINE, ProtocolError, _dump, _hex4, _key_ok, crc16, parse_command, text_of
 
 COMMANDS = {k: cmdhelp.HELP[k].decode() for k in cmdhelp.HELP}  # name -> help line (host side)
 
@@ -27,13 +27,7 @@ def decode(line):
 
     A v2 line's ` *XXXX` check is verified and removed (ChecksumError if it fails); a v1 line has none.
     """
-    if isinstance(line, str):
-        line = line.encode()
-    line, _ = unseal(bytes(line).strip())
-    try:
-        line = line.decode()
-    except UnicodeError:
-        raise ProtocolError("line is not UTF-8") from None
+    line = text_of(line, "line")
     if not line.startswith("{"):
         raise ProtocolError("not a message line: " + line[:40])
     try:
