@@ -78,14 +78,23 @@ def _float(row: dict[str, str], key: str, path: Path, line: int) -> float:
 
 def _rows(path: Path, required: list[str]) -> list[tuple[int, dict[str, str]]]:
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        if b"\x00" in raw:
+            raise UnicodeDecodeError("utf-8", raw, raw.index(b"\x00"), raw.index(b"\x00") + 1, "NUL byte")
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:  # a binary file or another encoding given as the CSV
+        raise InputError(f"{path}: not a UTF-8 text CSV (byte {exc.start}: {exc.reason})") from None
     reader = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
-    missing = [c for c in required if c not in (reader.fieldnames or [])]
-    if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
-    return [(i + 2, row) for i, row in enumerate(reader)]
+    try:
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+        return [(i + 2, row) for i, row in enumerate(reader)]
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit
+        raise InputError(f"{path}: not a CSV file we can read ({exc})") from None
 
 
 def read_events(path: str | Path) -> list[Event]:
