@@ -76,6 +76,8 @@ def _open_loaded(path: Path, edf, fmt: str, rate_hz: float | None, units: str | 
         raise InputError(f"{path}: the channels have different rates ({listing}); choose some of one rate with "
                          "--channel")
     chans = [signals[i] for i in indices]
+    for i, sig in zip(indices, chans, strict=True):
+        _check_ranges(path, i, sig)
     warn = [] if edf.is_continuous else [f"{path}: EDF+D (discontinuous): the data records' gaps are not replayed; "
                                          "times after a gap are read as if it were not there"]
     spr = chans[0].samples_per_data_record
@@ -161,6 +163,15 @@ def _layout(path: Path, header: int, n_ordinary: int, bdf: bool) -> _Layout:
     if len(ordinary) != n_ordinary:
         raise InputError(f"{path}: header lists {len(ordinary)} signals, edfio read {n_ordinary}")
     return _Layout(header, spr, 3 if bdf else 2, ordinary)
+
+
+def _check_ranges(path: Path, i: int, sig) -> None:  # type: ignore[no-untyped-def]
+    """A signal whose digital or physical range is empty has no calibration: its samples mean nothing."""
+    for what, lo, hi in (("digital", sig.digital_min, sig.digital_max), ("physical", sig.physical_min,
+                                                                         sig.physical_max)):
+        if lo == hi:
+            raise InputError(f"{path}: signal {i} ({sig.label.strip() or '?'}): {what} minimum equals {what} "
+                             f"maximum ({lo:g}), so its samples cannot be calibrated; the header is damaged")
 
 
 def _calibration(sig) -> tuple[float, float]:  # type: ignore[no-untyped-def]
