@@ -3,19 +3,26 @@
 The notes live in their own table of the event database, created on first use with `CREATE TABLE IF NOT
 EXISTS`, so the event store's schema and its version stay the store's own. Everything else in the database is
 only read by the dashboard; notes are the one thing it writes.
+
+For the dashboard: `add_note`, `edit_note` and `delete_note` are the store functions an HTTP handler calls (each
+checks its input and raises InputError naming what is wrong); `check_at` alone checks a date.
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 
 from spasmcore.errors import InputError
 
 KINDS = ("medication", "therapy", "other")
 MAX_TEXT = 500
+MIN_AT = 946_684_800.0  # 2000-01-01 UTC: no note is about an earlier day
+AHEAD_S = 366 * 86400.0  # a note may be about a planned dose, at most a year ahead
 
 _TABLE = """
 CREATE TABLE IF NOT EXISTS notes (
@@ -54,22 +61,50 @@ def check(text: str, kind: str) -> tuple[str, str]:
     return text, kind
 
 
+def check_at(at: object, now: float | None = None) -> float:
+    """A note's date as unix seconds, or InputError: a finite number from 2000 to a year after `now`.
+    Stored dates feed calendar arithmetic (the weeks around a note): one out of range would break every page."""
+    if isinstance(at, bool) or not isinstance(at, (int, float)):
+        raise InputError(f"a note's date must be a time, not {str(at)[:40]!r}")
+    at = float(at)
+    now = time.time() if now is None else now
+    if not math.isfinite(at) or not MIN_AT <= at <= now + AHEAD_S:
+        raise InputError(f"a note's date must lie between 2000-01-01 and a year from now (got {show_at(at)})")
+    return at
+
+
+def show_at(at: float) -> str:
+    """A stored date as local time, or the raw number when no calendar holds it."""
+    try:
+        return f"{datetime.fromtimestamp(at).astimezone():%Y-%m-%d %H:%M}"
+    except (ValueError, OverflowError, OSError):
+        return f"{at:g} s"
+
+
 def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(str(path), isolation_level=None, timeout=10.0)
-    db.execute("PRAGMA journal_mode=WAL")  # as the store: a monitor writing events is never blocked by a note
-    db.execute(_TABLE)
+    try:
+        db = sqlite3.connect(str(path), isolation_level=None, timeout=10.0)
+        db.execute("PRAGMA journal_mode=WAL")  # as the store: a monitor writing events is never blocked by a note
+        db.execute(_TABLE)
+    except sqlite3.DatabaseError as exc:
+        raise InputError(f"{path}: not a spasmwatch event database ({exc})") from None
     return db
+
+
+def _existing(path: str | Path) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"no event database at {p} (create it with `spasmwatch monitor`, or give --db)")
+    return p
 
 
 def add_note(path: str | Path, text: str, kind: str = "other", at: float | None = None,
              device_id: str | None = None) -> Note:
     """Store a note in the event database at `path` (which must exist); returns it with its id."""
     text, kind = check(text, kind)
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"no event database at {p} (create it with `spasmwatch monitor`, or give --db)")
+    p = _existing(path)
     now = time.time()
-    at = now if at is None else float(at)
+    at = now if at is None else check_at(at, now)
     db = _connect(p)
     try:
         cur = db.execute("INSERT INTO notes (at, kind, text, device_id, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -81,10 +116,48 @@ def add_note(path: str | Path, text: str, kind: str = "other", at: float | None 
         db.close()
 
 
+def edit_note(path: str | Path, note_id: int, text: str | None = None, kind: str | None = None,
+              at: float | None = None) -> Note:
+    """Change a note's text, kind and/or date (what is None stays); InputError if there is no such note."""
+    p = _existing(path)
+    db = _connect(p)
+    try:
+        row = db.execute("SELECT id, at, kind, text, device_id, created_at FROM notes WHERE id=?",
+                         (note_id,)).fetchone()
+        if row is None:
+            raise InputError(f"no note {note_id} in {p} (see `spasmwatch note --list`)")
+        old = Note(*row)
+        new_text, new_kind = check(old.text if text is None else text, old.kind if kind is None else kind)
+        new_at = old.at if at is None else check_at(at)
+        db.execute("UPDATE notes SET at=?, kind=?, text=? WHERE id=?", (new_at, new_kind, new_text, note_id))
+        return Note(old.id, new_at, new_kind, new_text, old.device_id, old.created_at)
+    finally:
+        db.close()
+
+
+def delete_note(path: str | Path, note_id: int) -> Note:
+    """Remove a note; returns what it was. InputError if there is no such note."""
+    p = _existing(path)
+    db = _connect(p)
+    try:
+        row = db.execute("SELECT id, at, kind, text, device_id, created_at FROM notes WHERE id=?",
+                         (note_id,)).fetchone()
+        if row is None:
+            raise InputError(f"no note {note_id} in {p} (see `spasmwatch note --list`)")
+        db.execute("DELETE FROM notes WHERE id=?", (note_id,))
+        return Note(*row)
+    finally:
+        db.close()
+
+
 def read_notes(db: sqlite3.Connection, since: float | None = None, until: float | None = None,
-               device: str | None = None) -> list[Note]:
-    """Notes with `at` in [since, until) on an open (possibly read-only) connection; [] before the first note."""
-    where, args = ["1"], []  # type: list[str], list[object]
+               device: str | None = None, invalid: bool = False) -> list[Note]:
+    """Notes with `at` in [since, until) on an open (possibly read-only) connection; [] before the first note.
+    A note whose date check_at would refuse (stored by an older spasmwatch) is left out unless `invalid`:
+    `note --list` shows it, so that it can be edited or deleted."""
+    where, args = ["1"] if invalid else [f"at >= {MIN_AT!r}", "at <= ?"], []  # type: list[str], list[object]
+    if not invalid:
+        args.append(time.time() + AHEAD_S)
     if since is not None:
         where.append("at >= ?")
         args.append(since)

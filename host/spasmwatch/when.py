@@ -60,12 +60,15 @@ def parse_when(text: str, now: datetime | None = None) -> datetime:
         except ValueError:
             amount = -1.0
         if amount >= 0:
-            return now - timedelta(seconds=amount * units[s[-1]])
+            try:
+                return now - timedelta(seconds=amount * units[s[-1]])
+            except OverflowError:  # 1e300d: no calendar goes back that far
+                raise InputError(f"bad time {text!r}: that is before the calendar starts") from None
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        return when if when.tzinfo is not None else when.astimezone()
+    except (ValueError, OverflowError):  # OverflowError: year 1 moved into the local zone
         raise InputError(
             f"bad time {text!r}: use ISO-8601 (2025-01-31T14:00), a date (2025-01-31), now, today, "
             "yesterday, or a time ago like 30m, 24h, 7d"
         ) from None
-    return when if when.tzinfo is not None else when.astimezone()
