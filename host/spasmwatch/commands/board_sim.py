@@ -6,7 +6,10 @@ import argparse
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
+
+from spasmcore.errors import InputError
 
 DESCRIPTION = """\
 Start a simulated ESP32 running MicroPython, with no firmware on it, and print its serial port
@@ -36,9 +39,22 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _check_flash(flash: str | None) -> None:
+    """--flash must be a directory or a path one can be made at: one line, not a FileExistsError."""
+    if flash is None:
+        return
+    path = Path(flash).expanduser()
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--flash {flash}: that is a file; give a directory (the board's filesystem)")
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    if not path.exists() and parent is not None and not parent.is_dir():
+        raise InputError(f"--flash {flash}: {parent} is a file, so no directory can be made there")
+
+
 def run(args: argparse.Namespace) -> int:
     from spasmsim.boardsim import BoardSim
 
+    _check_flash(args.flash)
     board = BoardSim(args.flash, heapsize=args.heap)
     signal.signal(signal.SIGTERM, _interrupt)  # a supervisor's stop is as clean as Ctrl-C
     signal.signal(signal.SIGINT, _interrupt)  # set explicitly: a shell starts background jobs with it ignored
