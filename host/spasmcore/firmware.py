@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import re
 import subprocess
@@ -22,6 +23,22 @@ HOST_MARCH = {"x86_64": "x64", "AMD64": "x64", "i686": "x86", "i386": "x86"}  # 
 def host_march() -> str | None:
     """mpy-cross -march for the unix port on this PC, or None where mpy-cross has no native emitter."""
     return HOST_MARCH.get(platform.machine())
+
+
+# MP_NATIVE_ARCH_* of py/persistentcode.h (sys.implementation._mpy >> 10) -> mpy-cross -march
+NATIVE_ARCH = {1: "x86", 2: "x64", 3: "armv6", 4: "armv6m", 5: "armv7m", 6: "armv7em", 7: "armv7emsp",
+               8: "armv7emdp", 9: "xtensa", 10: "xtensawin", 11: "rv32imc", 12: "rv64imc"}
+
+
+@functools.lru_cache(maxsize=8)
+def interpreter_march(exe: str) -> str | None:
+    """mpy-cross -march for the native code interpreter `exe` runs (None: bytecode only), asked of it."""
+    try:
+        res = subprocess.run([exe, "-c", "import sys;print(getattr(sys.implementation,'_mpy',0)>>10)"],
+                             capture_output=True, text=True, timeout=30)
+        return NATIVE_ARCH.get(int(res.stdout.strip() or 0))
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return host_march()
 
 
 def mpy_cross() -> str:

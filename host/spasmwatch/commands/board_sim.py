@@ -31,7 +31,12 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("board-sim", help="a simulated ESP32 with MicroPython's REPL on a pty, for deploy",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--flash", metavar="DIR", help="the board's filesystem (default: a temporary directory)")
-    p.add_argument("--heap", default="100k", metavar="SIZE", help="MicroPython heap (default 100k, as an ESP32)")
+    p.add_argument("--heap", metavar="SIZE", help="MicroPython heap, overriding the board profile's (e.g. 100k; "
+                   "the initial heap with a growing-heap interpreter)")
+    p.add_argument("--board", metavar="PROFILE", help="board profile: its heap model and budget (esp32: no PSRAM, "
+                   "the default; esp32s3: with PSRAM; docs/firmware.md, Board profiles)")
+    p.add_argument("--micropython", metavar="PATH", help="the MicroPython unix-port binary to run (default: "
+                   "$SPASMWATCH_MICROPYTHON, else the installed one), e.g. the 32-bit one")
     p.set_defaults(func=run)
 
 
@@ -55,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from spasmsim.boardsim import BoardSim
 
     _check_flash(args.flash)
-    board = BoardSim(args.flash, heapsize=args.heap)
+    board = BoardSim(args.flash, heapsize=args.heap, micropython=args.micropython, board=args.board)
     signal.signal(signal.SIGTERM, _interrupt)  # a supervisor's stop is as clean as Ctrl-C
     signal.signal(signal.SIGINT, _interrupt)  # set explicitly: a shell starts background jobs with it ignored
     try:

@@ -65,7 +65,12 @@ def register(subparsers: Any) -> None:
                    help="wall: drop samples on overruns like the ESP32 (default); sim: play late, drop nothing")
     p.add_argument("--link", metavar="PATH",
                    help="also make PATH a symlink to the pty, a stable port name across restarts")
-    p.add_argument("--heap", default="100k", metavar="SIZE", help="MicroPython heap (default 100k, as an ESP32)")
+    p.add_argument("--heap", metavar="SIZE", help="MicroPython heap, overriding the board profile's (e.g. 100k; "
+                   "the initial heap with a growing-heap interpreter)")
+    p.add_argument("--board", metavar="PROFILE", help="board profile: its heap model and budget (esp32: no PSRAM, "
+                   "the default; esp32s3: with PSRAM; docs/firmware.md, Board profiles)")
+    p.add_argument("--micropython", metavar="PATH", help="the MicroPython unix-port binary to run (default: "
+                   "$SPASMWATCH_MICROPYTHON, else the installed one), e.g. the 32-bit one")
     p.add_argument("--tcp", metavar="127.0.0.1:PORT", help="also serve the protocol on this TCP port, as a board on "
                    "Wi-Fi does (connect with --port socket://127.0.0.1:PORT)")
     p.add_argument("--token", metavar="TOKEN", help="the board's net.token for --tcp (default: a new random one, "
@@ -103,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
         path = str(resources.files("spasmwatch") / "examples" / EXAMPLE)
     net = net_config(args.tcp, args.mqtt, args.token, args.read_open)
     dev = VirtualDevice(path, speed=args.speed, state_dir=args.state_dir, loop=args.loop, mode=args.mode,
-                        rate_hz=args.rate, channel=args.channel, heapsize=args.heap, units=args.units,
+                        rate_hz=args.rate, channel=args.channel, heapsize=args.heap, micropython=args.micropython,
+                        board=args.board, units=args.units,
                         clock=args.clock, link=args.link, net=net or None)
     # SIGTERM (e.g. from a supervisor) stops as cleanly as Ctrl-C; SIGINT is set explicitly because a shell
     # starts background jobs with it ignored, and `kill -INT` must still stop the device
