@@ -72,9 +72,10 @@ def day_start(d: date) -> float:
     return datetime(d.year, d.month, d.day).astimezone().timestamp()
 
 
-def truth_day(w: Weeks, d: date) -> dict[str, object]:
-    """The figures of one day computed from the simulation itself, not through the store or the app."""
-    a, b = day_start(d), day_start(d + timedelta(days=1))
+def truth_day(w: Weeks, d: date, lo: float = float("-inf"), hi: float = float("inf")) -> dict[str, object]:
+    """The figures of one day (cut to [lo, hi)) computed from the simulation itself, not through the store or the
+    app."""
+    a, b = max(lo, day_start(d)), min(hi, day_start(d + timedelta(days=1)))
     eps = [e for e in w.episodes if e.kind != "fault" and a <= e.onset_wall < b]
     monitored = sum(max(0.0, min(s.end, b) - max(s.start, a)) for s in w.sessions)
     clonus = [e.duration_s for e in eps if e.kind == "clonus"]
@@ -126,21 +127,23 @@ def test_history_filters_by_channel_and_refuses_bad_input(server: Dashboard, wee
 
 def test_compare_around_the_medication_note_matches_an_independent_computation(server: Dashboard,
                                                                                 weeks: Weeks) -> None:
-    status, c, _ = get(f"{server.url}api/compare")  # default: 14 days before and after the latest note
+    status, c, _ = get(f"{server.url}api/compare")  # default: 14 x 24 h before and after the latest note
     assert status == 200 and isinstance(c, dict)
-    note_day = datetime.fromtimestamp(weeks.notes[-1].at).date()
+    at = weeks.notes[-1].at
+    note_day = datetime.fromtimestamp(at).date()
     assert (c["a"]["first"], c["b"]["first"]) == ((note_day - timedelta(days=14)).isoformat(), note_day.isoformat())
+    assert (c["a"]["start"], c["a"]["end"], c["b"]["start"], c["b"]["end"]) == (at - 14 * 86400, at, at,
+                                                                              at + 14 * 86400)
     rates = {}
-    for key, start in (("a", note_day - timedelta(days=14)), ("b", note_day)):
-        days = [truth_day(weeks, start + timedelta(days=i)) for i in range(14)]
+    for key, lo, hi in (("a", at - 14 * 86400, at), ("b", at, at + 14 * 86400)):
+        first = datetime.fromtimestamp(lo).date()  # split at the note's time: its day is in both, in parts
+        days = [truth_day(weeks, first + timedelta(days=i), lo, hi) for i in range(15)]
         eps = sum(d["episodes"] for d in days)  # type: ignore[misc]
         mon = sum(d["monitored_s"] for d in days)  # type: ignore[misc]
         assert c[key]["episodes"] == eps and c[key]["rate_h"] == pytest.approx(eps / (mon / 3600))
         rates[key] = [d["episodes"] / (d["monitored_s"] / 3600) for d in days  # type: ignore[operator]
                       if d["monitored_s"] >= 3600]  # type: ignore[operator]
-        first = start
-        durs = [e.duration_s for e in weeks.episodes if e.kind != "fault"
-                and day_start(first) <= e.onset_wall < day_start(first + timedelta(days=14))]
+        durs = [e.duration_s for e in weeks.episodes if e.kind != "fault" and lo <= e.onset_wall < hi]
         assert c[key]["median_duration_s"] == pytest.approx(statistics.median(durs))
     assert c["a"]["rate_h"] > c["b"]["rate_h"]  # the simulated medication halved the rate
     p = mannwhitneyu(rates["a"], rates["b"], alternative="two-sided").pvalue

@@ -1,17 +1,13 @@
 """The dashboard's web app (Starlette): static pages shipped in the package, a JSON API, and server-sent events.
 
-The API reads the event database through ReadOnlyStore; the one write is a note (POST /api/notes). Off
-localhost every request needs the token printed at start (query `?token=`, then a cookie); on localhost the
-Host header must name this machine (a web page elsewhere cannot reach the API by DNS rebinding), and a POST
-from another origin is refused (no note can be planted by a page the user happens to visit).
+The API reads the event database through ReadOnlyStore; the one write is a note (POST /api/notes). Every
+request passes the Guard first (guard.py: token, Host, Origin, body size).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
-import json
 import math
 import time
 from collections.abc import AsyncIterator
@@ -20,81 +16,23 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spasmcore.errors import InputError
+from spasmfw.config import MAX_CHANNELS
 
 from .. import notes as notes_mod
 from ..report_data import DEFAULT_DEVICE_NAME
-from ..store import parse_when
 from . import stats
+from .guard import LOOPBACK_NAMES, Guard
 from .history import ReadOnlyStore
+from .notes_api import note_fields
 
 STATIC = Path(__file__).resolve().parent / "static"
-COOKIE = "spasmwatch_token"
-# everything from this server, nothing from anywhere else: the page cannot load or send to another host
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
-
-
-def host_name(header: str) -> str:
-    """The host part of a Host header: `127.0.0.1:8765` -> `127.0.0.1`, `[::1]:8765` -> `[::1]`."""
-    if header.startswith("["):
-        return header.split("]", 1)[0] + "]"
-    return header.rsplit(":", 1)[0]
-
-
-class Guard:
-    """ASGI middleware: token, Host and Origin checks, and the security headers on every response."""
-
-    def __init__(self, app: ASGIApp, token: str | None, hosts: set[str]) -> None:
-        self.app, self.token, self.hosts = app, token, hosts
-
-    def problem(self, req: Request) -> tuple[int, str] | None:
-        host = host_name(req.headers.get("host") or "")
-        if self.token is None and host not in self.hosts:
-            return 403, f"host {host!r} is not this machine: open http://127.0.0.1:PORT/"
-        if self.token is not None:
-            given = req.query_params.get("token") or req.cookies.get(COOKIE) or \
-                req.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            if not given or not hmac.compare_digest(given, self.token):
-                return 401, "token required: open the address spasmwatch dashboard printed, with its ?token="
-        if req.method not in ("GET", "HEAD"):
-            origin = req.headers.get("origin")
-            if origin is not None and origin.split("://", 1)[-1] != req.headers.get("host"):
-                return 403, "cross-origin request refused"
-        return None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        req = Request(scope)
-        bad = self.problem(req)
-        if bad is not None:
-            await PlainTextResponse(bad[1], status_code=bad[0])(scope, receive, send)
-            return
-        set_cookie = self.token is not None and req.query_params.get("token") == self.token
-
-        async def send_wrapped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                h = MutableHeaders(scope=message)
-                h["content-security-policy"] = CSP
-                h["x-content-type-options"] = "nosniff"
-                h["referrer-policy"] = "no-referrer"
-                h.setdefault("cache-control", "no-store")
-                if set_cookie:
-                    h.append("set-cookie", f"{COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict")
-            await send(message)
-
-        await self.app(scope, receive, send_wrapped)
 
 
 def _clean(value: Any) -> Any:
@@ -131,7 +69,11 @@ def device_info(devices: list[dict[str, object]]) -> list[dict[str, object]]:
 
 
 def _local_day(wall: float | None) -> str | None:
-    return None if wall is None else datetime.fromtimestamp(wall).astimezone().strftime("%Y-%m-%d")
+    """The local day of a time; None for none, and for a time no calendar holds (a row from a lying clock)."""
+    try:
+        return None if wall is None else datetime.fromtimestamp(wall).astimezone().strftime("%Y-%m-%d")
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _ev(e: Any) -> dict[str, object]:
@@ -151,12 +93,12 @@ class Api:
         q = req.query_params
         device = q.get("device") or None
         ch = q.get("channel")
-        if ch not in (None, ""):
-            try:
-                return device, int(str(ch))
-            except ValueError:
-                raise InputError(f"channel {ch!r}: expected a number") from None
-        return device, None
+        if ch in (None, ""):
+            return device, None
+        text = str(ch).strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= 3 and int(text) < MAX_CHANNELS):
+            raise InputError(f"channel {text[:40]!r}: expected a channel number 0 to {MAX_CHANNELS - 1}")
+        return device, int(text)
 
     async def info(self, req: Request) -> Response:
         first, last = self.ro.first_last_wall()
@@ -195,36 +137,27 @@ class Api:
     async def compare(self, req: Request) -> Response:
         q = req.query_params
         device, channel = self._filters(req)
+        clips: tuple[stats.Clip, stats.Clip] = ((None, None), (None, None))
         if not all(q.get(k) for k in ("a_from", "a_to", "b_from", "b_to")):
             default = stats.default_compare(self.ro, device)
             if default is None:
                 return err("give a_from, a_to, b_from, b_to (YYYY-MM-DD), or add a note to compare around it")
-            (af, at), (bf, bt) = default
+            (af, at), (bf, bt), clips = default  # split at the note's time, not its day
         else:
             af, at, bf, bt = (str(q[k]) for k in ("a_from", "a_to", "b_from", "b_to"))
         res = await asyncio.to_thread(stats.compare, self.ro, (af, at), (bf, bt), device, channel, None,
-                                      time.time())
+                                      time.time(), clips)
         return ok(res)
 
     async def notes(self, req: Request) -> Response:
         if req.method == "GET":
             device, _ = self._filters(req)
             return ok([n.to_json() for n in self.ro.notes(device=device)])
-        if req.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()  # media types ignore case
+        if ctype != "application/json":
             return err("send the note as application/json", 415)
-        try:
-            body = json.loads(await req.body())
-        except ValueError:
-            return err("the body is not JSON")
-        if not isinstance(body, dict):
-            return err("expected a JSON object {text, kind, at}")
-        at = body.get("at")
-        if isinstance(at, str) and at.strip():
-            at = parse_when(at).timestamp()
-        elif not isinstance(at, (int, float)) or isinstance(at, bool):
-            at = None
-        note = notes_mod.add_note(self.db, str(body.get("text") or ""), str(body.get("kind") or "other"), at,
-                                  device_id=str(body["device"]) if body.get("device") else None)
+        given = note_fields(await req.body())
+        note = notes_mod.add_note(self.db, given.text or "", given.kind or "other", given.at, device_id=given.device)
         return ok(note.to_json(), 201)
 
     async def live_snapshot(self, req: Request) -> Response:

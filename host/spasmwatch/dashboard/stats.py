@@ -11,6 +11,7 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
+from spasmcore.errors import InputError
 from spasmcore.events import EPISODE_KINDS
 
 from ..notes import Note
@@ -20,6 +21,9 @@ from .history import ReadOnlyStore
 
 MIN_BAND_S = 3600.0  # a day's frequency band needs an hour of monitoring (a rate from minutes is a guess)
 MAX_DAYS = 400  # a range longer than this is refused: more than a year per page is not readable anyway
+# the days a range or a note may name: a recording cannot predate unix time, and a day past 2999 is a typo (at
+# the ends of the calendar, year 1 and 9999, local midnight and the next day do not exist as datetimes)
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 # Penn-Spasm-Frequency-Scale-style bands by spasms per monitored hour (level 1, "only on stimulation", cannot
 # be told from a sensor and is never given)
 BANDS = ((0, "none"), (2, "< 1/h"), (3, "1–10/h"), (4, "> 10/h"))
@@ -79,19 +83,21 @@ class RangeData:
 
 
 def parse_day(text: str) -> date:
-    day_bounds(text)  # one clear error for a bad date
-    return date.fromisoformat(text)
+    """A YYYY-MM-DD day from FIRST_DAY to LAST_DAY, or InputError saying what is wrong."""
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise InputError(f"bad day {text[:40]!r}: expected YYYY-MM-DD") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InputError(f"day {text}: expected a day from {FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 def day_list(first: str, last: str, tz: tzinfo | None = None) -> list[tuple[str, float, float]]:
     a, b = parse_day(first), parse_day(last)
     if b < a:
-        from spasmcore.errors import InputError
-
         raise InputError(f"the range ends ({last}) before it starts ({first})")
     if (b - a).days >= MAX_DAYS:
-        from spasmcore.errors import InputError
-
         raise InputError(f"at most {MAX_DAYS} days at a time ({first} to {last} is {(b - a).days + 1})")
     out = []
     for i in range((b - a).days + 1):
@@ -101,9 +107,24 @@ def day_list(first: str, last: str, tz: tzinfo | None = None) -> list[tuple[str,
     return out
 
 
+Clip = tuple[float | None, float | None]  # [from, until) in unix seconds; None: the range's own day boundary
+
+
+def split_at(t: float) -> tuple[Clip, Clip]:
+    """Clips for two periods that meet at the time `t` (a note's exact time, not its day)."""
+    return (None, t), (t, None)
+
+
 def load_range(ro: ReadOnlyStore, first: str, last: str, device: str | None = None, channel: int | None = None,
-               tz: tzinfo | None = None, now: float | None = None) -> RangeData:
-    data = RangeData(first, last, day_list(first, last, tz), now=now)
+               tz: tzinfo | None = None, now: float | None = None, clip: Clip = (None, None)) -> RangeData:
+    """The rows of the days [first, last]; `clip` cuts the first day's start and the last day's end to a time."""
+    lo, hi = clip
+    days = [(d, s if lo is None else max(s, lo), e if hi is None else min(e, hi))
+            for d, s, e in day_list(first, last, tz)]
+    days = [(d, s, e) for d, s, e in days if s < e]  # a day wholly outside the clip is not in the period
+    if not days:
+        raise InputError(f"{first} to {last} holds no time inside the period asked")
+    data = RangeData(first, last, days, now=now)
     for ev in ro.events(data.start, data.end, device, channel=channel):
         if ev.kind == FAULT:
             data.faults.append(ev)
@@ -198,14 +219,17 @@ def rank_test(a: list[float], b: list[float]) -> dict[str, object]:
 
 
 def compare(ro: ReadOnlyStore, a: tuple[str, str], b: tuple[str, str], device: str | None = None,
-            channel: int | None = None, tz: tzinfo | None = None, now: float | None = None) -> dict[str, object]:
-    """The figures of two periods side by side, rank tests of their daily rates and time in spasm."""
+            channel: int | None = None, tz: tzinfo | None = None, now: float | None = None,
+            clips: tuple[Clip, Clip] = ((None, None), (None, None))) -> dict[str, object]:
+    """The figures of two periods side by side, rank tests of their daily rates and time in spasm.
+
+    `clips` cut each period to times (split_at(note.at): before and after a note split at its minute)."""
     out: dict[str, object] = {"caveat": OBSERVATIONAL}
     figs = []
-    for key, (first, last) in (("a", a), ("b", b)):
-        data = load_range(ro, first, last, device, channel, tz, now)
+    for key, (first, last), clip in (("a", a, clips[0]), ("b", b, clips[1])):
+        data = load_range(ro, first, last, device, channel, tz, now, clip)
         fig = period_figures(data, day_stats(data))
-        fig.update(first=first, last=last)
+        fig.update(first=first, last=last, start=data.start, end=data.end)
         out[key] = fig
         figs.append(fig)
     out["rate_test"] = rank_test(figs[0]["daily_rates"], figs[1]["daily_rates"])  # type: ignore[arg-type]
@@ -213,13 +237,23 @@ def compare(ro: ReadOnlyStore, a: tuple[str, str], b: tuple[str, str], device: s
     return out
 
 
-def default_compare(ro: ReadOnlyStore, device: str | None = None, days: int = 14,
-                    tz: tzinfo | None = None) -> tuple[tuple[str, str], tuple[str, str]] | None:
-    """`days` days before and after the latest note (the note's day starts the second period), if any note."""
+def default_compare(ro: ReadOnlyStore, device: str | None = None, days: int = 14, tz: tzinfo | None = None
+                    ) -> tuple[tuple[str, str], tuple[str, str], tuple[Clip, Clip]] | None:
+    """`days` x 24 h before and after the latest note, split at its exact time: (a days, b days, clips)."""
     notes = ro.notes(device=device)
     if not notes:
         return None
-    t = datetime.fromtimestamp(notes[-1].at, tz)
-    d = (t if tz else t.astimezone()).date()
-    one = timedelta(days=1)
-    return ((d - days * one).isoformat(), (d - one).isoformat()), (d.isoformat(), (d + (days - 1) * one).isoformat())
+    at = notes[-1].at
+    try:
+        t = datetime.fromtimestamp(at, tz)
+        d = (t if tz else t.astimezone()).date()
+        parse_day(d.isoformat())
+    except (ValueError, OverflowError, OSError):  # a note stored before times were checked
+        raise InputError(f"the latest note's time ({at}) is not a real day: edit or delete that note") from None
+    span = days * 86400.0
+    a_first = datetime.fromtimestamp(at - span, tz)
+    b_last = datetime.fromtimestamp(at + span, tz)
+    a_day = (a_first if tz else a_first.astimezone()).date()
+    b_day = (b_last if tz else b_last.astimezone()).date()
+    return ((a_day.isoformat(), d.isoformat()), (d.isoformat(), b_day.isoformat()),
+            ((at - span, at), (at, at + span)))
