@@ -626,6 +626,38 @@ def test_corrupted_lines_never_crash_or_reach_the_store(tmp_path: Path, monkeypa
         assert all(split(c.rstrip(b"\n"))[1] for c in board.raw_commands[1:])  # after hello: all sealed
 
 
+def test_an_absurd_device_time_is_dropped_and_never_stored(tmp_path: Path, monkeypatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A checked line with onset_ms 2**53-1 or status uptime_ms 2**53 moved its boot to year -283,400 and
+    `events` crashed (issue 22.3): it is counted and dropped, the boot's start and the store stay sane."""
+    from spasmwatch import cli
+
+    board = ScriptedBoard()
+    monkeypatch.setattr(Link, "open", staticmethod(lambda port, **kw: FakeLink(board, port)))
+    db = tmp_path / "e.sqlite3"
+    with Store(db) as store:
+        mon = Monitor(store, "/dev/ttyFAKE0", sink=PlainSink(io.StringIO()))
+        mon.connect()
+        mon.step()
+        board.episode(134_490)
+        board.send("status", uptime_ms=2**53, eseq=board.eseq, boot=board.boot)
+        board.send("onset", ch=0, eseq=board.eseq + 1, onset_ms=2**53 - 1, detected_ms=2**53 - 1, boot=board.boot)
+        board.send("status", uptime_ms=200_000, eseq=board.eseq, boot=board.boot)
+        board.send("status", uptime_ms=100_000, eseq=board.eseq, boot=board.boot)  # went back: refused
+        for _ in range(4):
+            mon.step()
+        rows = store.events(states=("open", "closed"))
+        origin = store.boot_wall("fake01", "1")
+        assert mon.client is not None and mon.client.rejected["time"] == 3
+        mon.close()
+    assert [(r.onset_ms, r.state) for r in rows] == [(134_490, "closed")]
+    assert origin is not None and abs(origin - time.time()) < 3600
+    assert mon.state.link.corrupt == 3
+    capsys.readouterr()
+    assert cli.main(["events", "--db", str(db), "--since", "1970-01-02"]) == 0
+    assert "tonic" in capsys.readouterr().out
+
+
 class LossyLink(FakeLink):
     """A link that drops and duplicates device lines and drops commands (issue 11.1: 20 % drops lost ends)."""
 

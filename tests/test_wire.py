@@ -146,3 +146,36 @@ def test_a_damaged_line_is_refused_or_unchanged(which: int, pos: int, byte: int,
         return
     if v2:
         assert got == want
+
+
+@pytest.mark.parametrize("t, fields", [
+    ("onset", dict(ch=0, eseq=41, onset_ms=2**53 - 1, detected_ms=2**53 - 1)),
+    ("end", dict(ch=0, eseq=42, kind="tonic", onset_ms=1000, offset_ms=2**40, detected_ms=2**40, peak=1, mean=1,
+                 floor=1)),
+    ("fault", dict(ch=1, eseq=43, state="start", detail="flat", start_ms=2**39)),
+    ("status", dict(uptime_ms=2**53, boot=7)),
+    ("log", dict(ev="onset", boot=6, ch=0, eseq=40, onset_ms=2**38 + 1, detected_ms=2**38 + 1)),
+])
+def test_an_absurd_device_time_with_a_valid_check_is_refused_as_implausible(t: str, fields: dict) -> None:
+    """onset_ms 2**53-1 (or status uptime_ms 2**53) moved the boot's start to year -283,400 (issue 22.3)."""
+    with pytest.raises(wire.WireError) as err:
+        wire.read_line(line(t, fields), proto=2)
+    assert err.value.kind == "time" and "implausible" in str(err.value)
+    ok = {k: (wire.MAX_UPTIME_MS if isinstance(v, int) and v > wire.MAX_UPTIME_MS else v) for k, v in fields.items()}
+    wire.read_line(line(t, ok), proto=2)  # the bound itself is a time a board may report
+
+
+def test_device_time_going_back_within_a_boot_is_refused() -> None:
+    clocks = wire.Clocks()
+    hello = wire.read_line(line(*LINES[0]), proto=2)[1]
+    status = lambda up, boot=7: wire.read_line(line("status", dict(uptime_ms=up, boot=boot)), proto=2)[1]  # noqa: E731
+    clocks.check(hello)
+    clocks.check(status(600_000))
+    clocks.check(status(600_000))  # the same time twice is fine
+    with pytest.raises(wire.WireError, match="went back") as err:
+        clocks.check(status(5_000))
+    assert err.value.kind == "time"
+    clocks.check(status(5_000, boot=8))  # another boot has its own clock
+    clocks.check(status(700_000))
+    clocks.check(hello)  # a hello starts its boot afresh (a re-flashed board counts boots from 1 again)
+    clocks.check(status(1_000))

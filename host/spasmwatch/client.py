@@ -53,6 +53,7 @@ class Client:
         self.proto = 1  # of the last hello read: from 2 on, lines and commands carry a checksum
         self.scale = 16.0  # envelope scale of the last hello: wire.parse turns levels into ADC counts
         self.rejected: Counter[str] = Counter()  # refused lines by WireError.kind (checksum, invalid, ...)
+        self.clocks = wire.Clocks()  # device time goes forward within a boot
 
     @property
     def port(self) -> str:
@@ -80,6 +81,7 @@ class Client:
             wall = self.clock()
             try:
                 d, message = wire.read_line(raw, self.scale, self.proto)
+                self.clocks.check(message)
             except wire.WireError as exc:
                 self.rejected[exc.kind] += 1
                 self.junk.append(raw)  # boot banner, traceback, REPL prompt, or a garbled line

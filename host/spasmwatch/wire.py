@@ -20,7 +20,11 @@ FAULT_NAMES = tuple(codes.FAULT_NAMES.values())  # flat, rail
 CHECKED_PROTO = 2  # from this protocol version on every device line carries a checksum
 KNOWN_PROTO = 2  # the newest protocol this host understands
 MAX_CH = 15  # ESP32 ADC1 has 8 inputs: a larger channel index is a corrupted line
-MAX_MS = 2**53  # device times are non-negative integers (ms since boot)
+MAX_MS = 2**53  # sequence numbers and boot ids: non-negative integers JSON keeps exact
+# A device time (ms since boot) above this is refused as implausible: 2**38 ms is 8.7 years, longer than a
+# board runs between resets. It keeps a boot's start (host clock - uptime) within 8.7 years of the host
+# clock, so no line can move a boot, and every later event of it, to a date no calendar shows.
+MAX_UPTIME_MS = 2**38
 MAX_NUM = 2**40  # envelope levels (counts x scale) and counters
 
 
@@ -191,6 +195,15 @@ def _int(d: dict, key: str, lo: int = 0, hi: int = MAX_MS) -> int:
     return v
 
 
+def _ms(d: dict, key: str) -> int:
+    """A device time: ms since boot, 0..MAX_UPTIME_MS (kind "time" when it is an integer out of that range)."""
+    v = d.get(key)
+    if type(v) is int and v > MAX_UPTIME_MS:
+        raise WireError(f"{d.get('t')}: {key}={v} is implausible (more than {MAX_UPTIME_MS} ms, 8.7 years, since "
+                        "boot)", "time")
+    return _int(d, key, 0, MAX_UPTIME_MS)
+
+
 def _opt_int(d: dict, key: str, lo: int = 0, hi: int = MAX_NUM) -> int | None:
     return None if d.get(key) is None else _int(d, key, lo, hi)
 
@@ -248,19 +261,19 @@ def _status(d: dict, scale: float) -> Status:
     if state is not None and not isinstance(state, str):
         raise WireError("status: state is not text")
     counters = tuple((k, v) for k in _COUNTERS if (v := _opt_int(d, k)) is not None)
-    return Status(d["seq"], _int(d, "uptime_ms"), state, _opt_int(d, "eseq", 0, MAX_MS),
+    return Status(d["seq"], _ms(d, "uptime_ms"), state, _opt_int(d, "eseq", 0, MAX_MS),
                   _opt_int(d, "boot", 0, MAX_MS), counters)
 
 
 def _onset(d: dict, scale: float) -> Onset:
-    onset, detected = _int(d, "onset_ms"), _int(d, "detected_ms")
+    onset, detected = _ms(d, "onset_ms"), _ms(d, "detected_ms")
     if detected < onset:
         raise WireError(f"{d['t']}: detected_ms {detected} before onset_ms {onset}")
     return Onset(d["seq"], _int(d, "ch", 0, MAX_CH), _int(d, "eseq"), onset, detected, _boot(d))
 
 
 def _end(d: dict, scale: float) -> End:
-    onset, offset, detected = _int(d, "onset_ms"), _int(d, "offset_ms"), _int(d, "detected_ms")
+    onset, offset, detected = _ms(d, "onset_ms"), _ms(d, "offset_ms"), _ms(d, "detected_ms")
     if offset < onset or detected < onset:
         raise WireError(f"{d['t']}: offset_ms {offset} / detected_ms {detected} before onset_ms {onset}")
     if "duration_ms" in d and _int(d, "duration_ms") != offset - onset:  # catches a digit lost in a time
@@ -274,10 +287,10 @@ def _end(d: dict, scale: float) -> End:
 
 def _fault(d: dict, scale: float) -> Fault:
     state = _str(d, "state", ("start", "end"))
-    start = _int(d, "start_ms")
+    start = _ms(d, "start_ms")
     end = None
     if state == "end":
-        end = _int(d, "end_ms")
+        end = _ms(d, "end_ms")
         if end < start:
             raise WireError(f"{d['t']}: end_ms {end} before start_ms {start}")
     elif d.get("end_ms") is not None and type(d["end_ms"]) is not int:
@@ -369,6 +382,29 @@ def read_line(raw: bytes, scale: float = 16, proto: int = 1) -> tuple[dict, Mess
     if verdict is None and proto >= CHECKED_PROTO and not _downgrade(d):
         raise WireError("line without checksum from a protocol v2 device", "unchecked")
     return d, parse(d, scale)
+
+
+class Clocks:
+    """Device time may only go forward within a boot: a `status` whose uptime_ms is below the last one of the
+    same device and boot is refused (WireError kind "time"). A hello starts its boot afresh (a re-flashed
+    board counts its boots from 1 again)."""
+
+    def __init__(self) -> None:
+        self._uptime: dict[tuple[str | None, int | None], int] = {}
+        self._device: str | None = None
+        self._boot: int | None = None
+
+    def check(self, msg: Message) -> None:
+        if isinstance(msg, Hello):
+            self._device, self._boot = msg.id, msg.boot
+            self._uptime.pop((msg.id, msg.boot), None)
+        elif isinstance(msg, Status):
+            key = (self._device, self._boot if msg.boot is None else msg.boot)
+            last = self._uptime.get(key, 0)
+            if msg.uptime_ms < last:
+                raise WireError(f"status: uptime_ms {msg.uptime_ms} went back from {last} within boot {key[1]}",
+                                "time")
+            self._uptime[key] = msg.uptime_ms
 
 
 def _downgrade(d: dict) -> bool:
