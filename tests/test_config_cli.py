@@ -96,3 +96,24 @@ def test_unknown_parameter_messages_fit_the_wire(name: str) -> None:
     with pytest.raises(ValueError) as info:
         fwconfig.validate({"params": {name + "_x" * 12: 1}})
     assert len(str(info.value)) <= 160 and str(info.value).endswith("lists them")
+
+
+def test_reset_errors_name_config_reset(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from spasmwatch.client import DeviceError
+    from spasmwatch.commands import config as cmd
+
+    class Refusing:  # a board that refuses the change: its reply names the wire command, `config set`
+        def config_get(self) -> dict:
+            return dict(fwconfig.defaults(), status_s=30)
+
+        def request(self, name: str, *args: object, **kw: object) -> dict:
+            raise DeviceError(f"the device refused `{name}`: no room")
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(cmd, "connect", lambda port: Refusing())
+    assert cli.main(["config", "reset", "--port", "x", "--all"]) == 2
+    assert one_line(capsys.readouterr().err).endswith("the device refused `config reset`: no room")
+    assert cli.main(["config", "set", "--port", "x", "status_s=5"]) == 2
+    assert "the device refused `config set`: no room" in one_line(capsys.readouterr().err)

@@ -1,13 +1,13 @@
 """Simulated ESP32 boot on the MicroPython unix port, for `spasmwatch board-sim` (spasmsim.boardsim launches it).
 
-    micropython -X heapsize=100k -i board_repl.py FLASH_DIR ROM_DIR RUN_MAIN UNIQUE_ID_HEX
+    MICROPYINSPECT=1 micropython -X heapsize=100k board_repl.py FLASH_DIR ROM_DIR RUN_MAIN UNIQUE_ID_HEX
 
 What an ESP32 does at reset, on the unix port: FLASH_DIR becomes the filesystem root (os.mount of a VfsPosix
 at "/", so "/config.json" is FLASH_DIR/config.json and nothing outside it is reachable through the VFS),
 boot.py runs, then main.py unless RUN_MAIN is 0 (a soft reset from the raw REPL runs boot.py only, as on the
-board), and the interpreter's own REPL (`-i`) takes over: friendly REPL, raw REPL (Ctrl-A), raw-paste mode,
-Ctrl-D. The launcher turns Ctrl-D / sys.exit() (exit code 0) into a soft reset and machine.reset() (exit code
-HARD_RESET) into a hard one.
+board), and the interpreter's own REPL (MICROPYINSPECT, as `-i`) takes over: friendly REPL, raw REPL (Ctrl-A),
+raw-paste mode, Ctrl-D. The launcher turns Ctrl-D / sys.exit() (exit code 0) into a soft reset and
+machine.reset() (exit code HARD_RESET) into a hard one.
 
 ROM_DIR (this directory) holds what the ESP32 port has built in and the unix port lacks, as rom_*.py:
 `machine` (ADC, Pin, WDT, unique_id, reset), `esp` and micropython.alloc_emergency_exception_buf; `os` gets a
@@ -51,7 +51,11 @@ def _boot():
             gc.collect()
             exec(code, {"__name__": "__main__"})
         except SystemExit:
-            raise  # machine.reset() / sys.exit(): the launcher resets the board
+            # machine.reset() / sys.exit() from boot.py or main.py (the app's `reboot`, a `config set` that
+            # restarts): the interpreter must exit so the launcher resets the board. The unix port reads
+            # MICROPYINSPECT after the script, and with it set would go to the REPL instead: unset it first.
+            os.unsetenv("MICROPYINSPECT")
+            raise
         except BaseException as exc:  # noqa: BLE001  (the board prints the traceback and goes to the REPL)
             sys.print_exception(exc)
         code = None

@@ -124,12 +124,13 @@ class BoardSim:
         return self.port
 
     def _spawn(self, run_main: bool) -> None:
-        cmd = [self.micropython, *self.heap_args, "-i", str(UNIX_DIR / "board_repl.py"),
+        # MICROPYINSPECT, not -i: the REPL after boot.py / main.py, unless they reset the board (board_repl.py)
+        cmd = [self.micropython, *self.heap_args, str(UNIX_DIR / "board_repl.py"),
                str(self.flash), str(UNIX_DIR), "1" if run_main else "0", self.uid]
         # own session: a Ctrl-C typed at the launcher's terminal must not reach the board
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, cwd=self.flash, bufsize=0, start_new_session=True,
-                                      env={**os.environ, **self.heap_env})
+                                      env={**os.environ, **self.heap_env, "MICROPYINSPECT": "1"})
         self.boots += 1
         if not run_main:  # back into the raw REPL, where the soft reset came from
             self._hiding = True

@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from spasmcore.errors import ConfigError, LinkError
+from spasmcore.errors import ConfigError, FatalError, LinkError
 
 from .. import ui
 from .monitor import add_port_arg
@@ -229,19 +229,24 @@ def run_reset(args: argparse.Namespace) -> int:
     if not pairs:
         print("already the defaults; nothing changed")
         return 0
-    return _apply(args.port, pairs)
+    return _apply(args.port, pairs, "config reset")
 
 
 def run_set(args: argparse.Namespace) -> int:
     return _apply(args.port, parse_pairs(args.pairs))
 
 
-def _apply(port: str | None, pairs: list[tuple[str, object]]) -> int:
+def _apply(port: str | None, pairs: list[tuple[str, object]], label: str = "config set") -> int:
     client = connect(port)
     try:
         # A board short of heap applies the change across a restart and answers from its new boot (after its
         # hello), so the reply may take a restart's time; hellos seen meanwhile are kept to tell.
-        msg = client.request("config set", *pairs, timeout=REBOOT_WAIT_S, keep=True)
+        try:
+            msg = client.request("config set", *pairs, timeout=REBOOT_WAIT_S, keep=True)
+        except FatalError as e:  # `config reset` is sent as `config set`: its errors name the user's command
+            if label == "config set":
+                raise
+            raise type(e)(str(e).replace("`config set`", f"`{label}`")) from None
         result = msg.get("data") if isinstance(msg.get("data"), dict) else {}
         seen = [i.msg for i in client.pending if i.msg is not None and i.msg.get("t") == "hello"]
         client.pending.clear()
