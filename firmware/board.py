@@ -143,7 +143,8 @@ class Board:
             self._led.value(on)
             self._led_on = on
         if self._buzzer is not None:
-            self._buzzer.value(1 if time.ticks_diff(self._buzz_until, now) > 0 else 0)
+            # 0 < left <= 150: a beep set over 2**29 ms ago (~6.2 days on the ESP32) wraps to "positive", not on
+            self._buzzer.value(1 if 0 < time.ticks_diff(self._buzz_until, now) <= 150 else 0)
 
     def feed_watchdog(self):
         if self._wdt is not None:

@@ -30,6 +30,13 @@ _LATER = (errno.EAGAIN, errno.EINPROGRESS)
 _HUP = select.POLLHUP | select.POLLERR
 
 
+def _age(now, t):
+    """ms since tick t; a negative ticks_diff can only mean t is over half the tick period old (2**29 ms,
+    ~6.2 days on the ESP32), so it reads as "long ago" instead of "in the future"."""
+    d = time.ticks_diff(now, t)
+    return d if d >= 0 else 1 << 29
+
+
 def _s(text):
     b = text.encode() if isinstance(text, str) else text
     return bytes((len(b) >> 8, len(b) & 255)) + b
@@ -226,10 +233,11 @@ class Publisher:
         now = time.ticks_ms()
         try:
             if self.state == OFF:
-                if time.ticks_diff(now, self.next) >= 0:
+                d = time.ticks_diff(now, self.next)
+                if d >= 0 or d < -BACKOFF_MS[-1]:  # due, or set so long ago (Wi-Fi down for days) that it wrapped
                     self._connect()
                 return
-            if self.state != UP and time.ticks_diff(now, self.t0) > CONNECT_MS:
+            if self.state != UP and _age(now, self.t0) > CONNECT_MS:
                 raise OSError("mqtt: no CONNACK")
             self._io(app, now)
             if self.state == UP:
@@ -295,9 +303,9 @@ class Publisher:
         self._save(self.gen is None)
 
     def _up(self, app, now):
-        if self.inflight and time.ticks_diff(now, self.sent_at) > ACK_MS:
+        if self.inflight and _age(now, self.sent_at) > ACK_MS:
             raise OSError("mqtt: no PUBACK")
-        if time.ticks_diff(now, self.rx) > KEEPALIVE_S * 1500:
+        if _age(now, self.rx) > KEEPALIVE_S * 1500:
             raise OSError("mqtt: broker silent")
         if self.pend is not None:
             return
@@ -315,8 +323,8 @@ class Publisher:
         if not self.inflight:
             self._next_event(app, now)
         half = KEEPALIVE_S * 500
-        if self.pend is None and (time.ticks_diff(now, self.tx) > half or (
-                time.ticks_diff(now, self.rx) > half and time.ticks_diff(now, self.ping_at) > half)):
+        if self.pend is None and (_age(now, self.tx) > half or (
+                _age(now, self.rx) > half and _age(now, self.ping_at) > half)):
             self.ping_at = now  # also when only QoS-0 state went out: the broker must answer something
             self._send(b"\xc0\x00")  # PINGREQ
 

@@ -65,7 +65,8 @@ class Net:
         except Exception as e:  # noqa: BLE001 - the network must never stop the sampling loop
             self.errors += 1
             now = time.ticks_ms()
-            if time.ticks_diff(now, self._said) >= REPORT_MS:
+            d = time.ticks_diff(now, self._said)
+            if d >= REPORT_MS or d < 0:  # < 0: the last report is over 2**29 ms old (ticks wrapped), not future
                 self._said = now
                 app.error(None, "net: %r (%d since boot)" % (e, self.errors))
 

@@ -1,5 +1,5 @@
-"""The serial line protocol on a TCP port: one client at a time, a pre-shared token for commands that change
-state, non-blocking sockets polled between sample blocks (docs/wireless.md)."""
+"""The serial line protocol on a TCP port: one host at a time (an authenticated one keeps its link), a
+pre-shared token for commands that change state, non-blocking sockets polled between blocks (docs/wireless.md)."""
 
 import errno
 import select
@@ -19,7 +19,10 @@ NAMES = getattr(protocol, "NAMES", None) or tuple(getattr(protocol, "COMMANDS", 
 _unseal = getattr(protocol, "unseal", None)  # v2: strips and checks a line's ` *XXXX`
 OUT_CAP = 2048  # bytes waiting for a slow client (a hello fits twice); beyond that whole lines are dropped (seq gap)
 MAX_READ = 256  # bytes read per poll, so a flood of input cannot starve sampling
-AUTH_GAP_MS = 2000  # after a wrong token the next attempt waits this long (slows guessing to 1800 an hour)
+AUTH_GAP_MS = 2000  # after a wrong token that address waits this long (slows guessing to 1800 an hour)
+HELD_MAX = 8  # addresses held at once: with this many wrong tokens within 2 s, every new attempt waits
+CAND_MS = 5000  # a connection made while a host is authenticated must send the token within this, or is closed
+CAND_LINE = 96  # `auth TOKEN *XXXX` fits: all a waiting connection may send
 _HUP = select.POLLHUP | select.POLLERR
 _LATER = (errno.EAGAIN, errno.EINPROGRESS)
 
@@ -67,7 +70,18 @@ class TcpServer:
         self.refused = 0  # commands refused for want of the token since boot
         self.bad_tokens = 0  # wrong tokens since boot
         self.dropped = 0  # lines not sent because the client did not keep up
-        self._auth_ok_at = time.ticks_ms()
+        # Wrong tokens hold their address: {peer: ticks_ms}. Entries live at most ~AUTH_GAP_MS (poll clears the
+        # table once the newest is that old), so no stored tick is ever old enough for ticks_diff to wrap
+        # (2**29 ms on the ESP32): a stale deadline would otherwise refuse the right token for ~6.2 days.
+        self._held = {}
+        self._held_at = time.ticks_ms()
+        # A connection made while a host is authenticated waits here: it may only send `auth TOKEN`, which
+        # hands it the link (the host's own reconnection after a Wi-Fi drop); anything else closes it.
+        self.cand = None
+        self.cand_peer = ""
+        self._cand_reader = None
+        self._cand_t0 = time.ticks_ms()
+        self._to_cand = False  # write() also sends the line to the waiting connection (its own replies)
 
     # -- sockets -------------------------------------------------------------------------------------------
     def _listen(self, ip):
@@ -95,8 +109,20 @@ class TcpServer:
         self.n = 0
         self.authed = False
 
+    def _drop_cand(self):
+        c = self.cand
+        if c is not None:
+            self.cand = None
+            self._cand_reader = None
+            try:
+                self.poller.unregister(c)
+            except (OSError, KeyError, ValueError):
+                pass
+            c.close()
+
     def close(self):
         self._drop()
+        self._drop_cand()
         if self.ls is not None:
             try:
                 self.poller.unregister(self.ls)
@@ -111,19 +137,37 @@ class TcpServer:
             c, addr = self.ls.accept()  # type: ignore[union-attr]
         except OSError:
             return
-        # A new client replaces the old one: a host whose Wi-Fi dropped leaves a half-open connection the
-        # board cannot tell from a quiet one, and its reconnection must not be locked out by it.
-        self._drop()
         c.setblocking(False)
-        self.cl = c
-        self.peer = _addr_text(addr)
         self.clients += 1
+        peer = _addr_text(addr)
+        if self.cl is not None and self.authed:
+            # An authenticated host keeps its link: the newcomer waits for its token (a host whose Wi-Fi
+            # dropped reconnects this way and takes over its own half-open link). A held address, or a
+            # table full of them, is closed at once without a word: no flood of error lines to the host.
+            self._drop_cand()
+            if peer in self._held or len(self._held) >= HELD_MAX:
+                self.refused += 1
+                c.close()
+                return
+            self.cand = c
+            self.cand_peer = peer
+            self._cand_reader = protocol.LineReader(CAND_LINE)
+            self._cand_t0 = time.ticks_ms()
+            self.poller.register(c, select.POLLIN)
+            return
+        # With no authenticated host a new client replaces the old one: a host whose Wi-Fi dropped leaves a
+        # half-open connection the board cannot tell from a quiet one, and its reconnection must not wait.
+        self._drop()
+        self.cl = c
+        self.peer = peer
         self.reader = protocol.LineReader()
         self.poller.register(c, select.POLLIN)
 
     # -- polled between blocks -----------------------------------------------------------------------------
     def poll(self, app, ip):
         """Accept, read and answer; ip is the Wi-Fi address to listen on ("" while the link is down)."""
+        if self._held or self.cand is not None:
+            self._expire(time.ticks_ms())
         if ip != self.ip:
             self.close()
             if ip:
@@ -134,16 +178,20 @@ class TcpServer:
                     return  # e.g. the address is not up yet: the next poll tries again
         if self.ls is None:
             return
-        acc = rd = hup = False
+        acc = rd = hup = cand = False
         for obj, ev in self.poller.ipoll(0):  # ipoll: nothing allocated when nothing is waiting
             if obj is self.ls:
                 acc = True
+            elif obj is self.cand:
+                cand = True
             elif ev & _HUP:
                 hup = True
             elif ev & select.POLLIN:
                 rd = True
         if rd or hup:
             self._read(app)
+        if cand:
+            self._read_cand(app)
         if acc:
             self._accept()
         if self.n:
@@ -165,6 +213,55 @@ class TcpServer:
         self.reader.feed(data)
         for line in self.reader.lines():
             self._line(app, line)
+
+    def _expire(self, now):
+        # called every block while something is pending; both ticks are in the past, so a negative age
+        # means over 2**29 ms (ticks_diff wrapped), not "not yet"
+        if self._held and not 0 <= time.ticks_diff(now, self._held_at) < AUTH_GAP_MS:
+            self._held.clear()
+        if self.cand is not None and not 0 <= time.ticks_diff(now, self._cand_t0) < CAND_MS:
+            self._drop_cand()
+
+    def _read_cand(self, app):
+        try:
+            data = self.cand.recv(MAX_READ)  # type: ignore[union-attr]
+        except OSError as e:
+            if e.args and e.args[0] in _LATER:
+                return
+            data = b""
+        if not data:
+            self._drop_cand()
+            return
+        c = self.cand
+        self._cand_reader.feed(data)  # type: ignore[union-attr]
+        for line in self._cand_reader.lines():  # type: ignore[union-attr]
+            if self.cl is c:  # it took over with the line before: the rest is the host's
+                self._line(app, line)
+                continue
+            if self.cand is None:
+                return
+            words = []
+            if not isinstance(line, tuple):
+                try:
+                    words = (_unseal(line)[0] if _unseal is not None else line).split()
+                except ValueError:
+                    pass
+            self._to_cand = True
+            try:
+                if words and words[0].lower() == b"auth":
+                    self._auth(app, words, True)
+                else:
+                    self.refused += 1
+                    self._hold(self.cand_peer, time.ticks_ms())
+                    app.error(None, "another host is connected: send `auth TOKEN` first to take over")
+            finally:
+                self._to_cand = False
+            if self.cl is not c:
+                self._drop_cand()  # one line only: its refusal, then closed
+
+    def _hold(self, peer, now):
+        self._held[peer] = now
+        self._held_at = now
 
     def _line(self, app, line):
         if isinstance(line, tuple):  # too long / binary: the same error reply as on serial
@@ -204,27 +301,46 @@ class TcpServer:
         finally:
             self._force = False
 
-    def _auth(self, app, words):
+    def _auth(self, app, words, cand=False):
         now = time.ticks_ms()
-        self._force = True
+        peer = self.cand_peer if cand else self.peer
+        self._force = not cand
         try:
-            if time.ticks_diff(now, self._auth_ok_at) < 0:
+            if peer in self._held or len(self._held) >= HELD_MAX:
                 app.error("auth", "too many wrong tokens: wait 2 s")
             elif len(words) != 2:
                 app.error("auth", "auth needs TOKEN")
             elif self.token and _same(words[1], self.token):
+                if cand:
+                    self._take_over()
                 self.authed = True
                 app.ok("auth")
             else:
                 self.bad_tokens += 1
-                self._auth_ok_at = time.ticks_add(now, AUTH_GAP_MS)
-                app.error("auth", "wrong token from %s (%d since boot)" % (self.peer, self.bad_tokens))
+                self._hold(peer, now)
+                app.error("auth", "wrong token from %s (%d since boot)" % (peer, self.bad_tokens))
         finally:
             self._force = False
+
+    def _take_over(self):
+        # the waiting connection had the token: it becomes the host, the old link (likely half-open) goes
+        c, peer = self.cand, self.cand_peer
+        self.cand = None
+        self._cand_reader = None
+        self._to_cand = False
+        self._drop()
+        self.cl = c
+        self.peer = peer
+        self.reader = protocol.LineReader()  # full-length lines from now on
 
     # -- output --------------------------------------------------------------------------------------------
     def write(self, data):
         """One protocol line for the client: sent now if the socket takes it, else kept (up to OUT_CAP)."""
+        if self._to_cand and self.cand is not None:
+            try:  # a short reply to a waiting connection: best effort, never queued
+                self.cand.send(data)
+            except OSError:
+                pass
         if self.cl is None or not (self.authed or self.read_open or self._force):
             return
         k = len(data)

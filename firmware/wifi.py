@@ -48,7 +48,7 @@ class Wifi:
     def poll(self):
         """True while the link is up with an address; starts, times out and retries joins as needed."""
         now = time.ticks_ms()
-        if time.ticks_diff(now, self._check) < 0:
+        if -CHECK_MS <= time.ticks_diff(now, self._check) < 0:  # below -CHECK_MS: stale and wrapped, so due
             return self.up
         self._check = time.ticks_add(now, CHECK_MS)
         w = self.wlan
@@ -71,9 +71,10 @@ class Wifi:
             self._next = now
         if self._joining:
             st = w.status()
-            if st == network.STAT_CONNECTING and time.ticks_diff(now, self._t0) < JOIN_MS:
+            joined = 0 <= time.ticks_diff(now, self._t0) < JOIN_MS
+            if st == network.STAT_CONNECTING and joined:
                 return False
-            if st == network.STAT_GOT_IP and time.ticks_diff(now, self._t0) < JOIN_MS:
+            if st == network.STAT_GOT_IP and joined:
                 return False  # isconnected() follows in a moment
             self.state = _reason(st)
             self._joining = False
@@ -84,7 +85,8 @@ class Wifi:
             except OSError:
                 pass
             return False
-        if time.ticks_diff(now, self._next) >= 0:
+        d = time.ticks_diff(now, self._next)
+        if d >= 0 or d < -BACKOFF_MS[-1]:  # due, or so stale that ticks_diff wrapped (2**29 ms on the ESP32)
             if self.attempts:
                 self.reconnects += 1
             self.attempts += 1

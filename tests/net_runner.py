@@ -166,11 +166,12 @@ class NetDevice:
 class TcpClient:
     """A protocol client on the device's TCP port: send lines, collect decoded messages."""
 
-    def __init__(self, port: int, timeout: float = 15.0) -> None:
+    def __init__(self, port: int, timeout: float = 15.0, source: str | None = None) -> None:
         end = time.monotonic() + timeout
         while True:
-            try:
-                self.s = socket.create_connection(("127.0.0.1", port), timeout=1)
+            try:  # source: another loopback address (127.0.0.2) to be a second machine on the network
+                self.s = socket.create_connection(("127.0.0.1", port), timeout=1,
+                                                  source_address=(source, 0) if source else None)
                 break
             except OSError:
                 if time.monotonic() > end:

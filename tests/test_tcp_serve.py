@@ -1,5 +1,5 @@
 """The protocol over TCP (firmware/tcpserve.py, net.py, wifi.py): the real firmware under the unix port with
-the virtual Wi-Fi, real sockets on localhost; garbage, the token, a replaced client, Wi-Fi going away."""
+the virtual Wi-Fi, real sockets on localhost; garbage, the token, a host that keeps its link, Wi-Fi going away."""
 
 from __future__ import annotations
 
@@ -100,25 +100,54 @@ def test_read_open_lets_reads_through_but_not_changes(tmp_path: Path, micropytho
         assert c.seen[-1]["name"] == "spasmwatch"
 
 
-def test_a_new_client_replaces_the_stale_one(tmp_path: Path, micropython_bin: str) -> None:
+def closed_after(c: TcpClient, line: bytes) -> list[dict]:
+    """Send one line on a connection and read until the board closes it: what it said meanwhile."""
+    c.send(line)
+    end = time.monotonic() + 15
+    while not c.closed and time.monotonic() < end:
+        c.poll()
+    assert c.closed, "the board kept the connection open"
+    return c.seen
+
+
+def test_an_authenticated_host_keeps_its_link_until_the_token_takes_it_over(tmp_path: Path,
+                                                                            micropython_bin: str) -> None:
     dev, port = device(tmp_path, micropython_bin)
     with dev:
         a = authed(port)
         assert a.ask(b"hello\n", ("hello",))["boot"] == 1
-        b = TcpClient(port)
+        said = closed_after(TcpClient(port, source="127.0.0.2"), b"config set name=b\n")  # no token: refused
+        assert [m["msg"] for m in said] == ["another host is connected: send `auth TOKEN` first to take over"]
+        assert not a.closed and a.ask(b"ping\n")["t"] == "ok"  # the host kept its link
+        b = TcpClient(port)  # the host itself, back after its Wi-Fi dropped (the old link half-open)
+        assert b.ask(f"auth {TOKEN}\n".encode())["t"] == "ok"
         end = time.monotonic() + 15
         while not a.closed and time.monotonic() < end:
             a.poll()
         assert a.closed, "the old connection was not closed"
-        r = b.ask(b"config set name=b\n")
-        assert r["t"] == "error" and "needs the token" in r["msg"]  # the token was the old client's
-        b.ask(f"auth {TOKEN}\n".encode())
         assert b.ask(b"hello\n", ("hello",))["boot"] == 1
-        c = authed(port)  # and once more: b goes, c is served
-        assert c.ask(b"ping\n")["t"] == "ok"
-        while not b.closed and time.monotonic() < end + 15:
-            b.poll()
-        assert b.closed
+        assert b.ask(b"config set name=b\n")["data"]["saved"] is True
+
+
+def test_guessing_from_elsewhere_neither_displaces_nor_delays_the_host(tmp_path: Path, micropython_bin: str) -> None:
+    dev, port = device(tmp_path, micropython_bin)
+    with dev:
+        host = authed(port)
+        first = closed_after(TcpClient(port, source="127.0.0.2"), b"auth not-the-token\n")
+        assert [m["msg"] for m in first] == ["wrong token from 127.0.0.2 (1 since boot)"]
+        t0, quick = time.monotonic(), 0
+        for _ in range(5):  # the guesser's address is held for 2 s: closed at once, without a word
+            said = closed_after(TcpClient(port, source="127.0.0.2"), b"auth guess-again\n")
+            if time.monotonic() - t0 < 1.5:  # (a slow machine may pass the 2 s: only count what is surely within)
+                quick += 1
+                assert said == []
+        assert quick >= 1
+        heard = host.quiet(2.5)  # status_s=1: the host's stream went on throughout
+        assert sum(m["t"] == "status" for m in heard) >= 2 and not host.closed
+        assert host.ask(b"ping\n")["t"] == "ok"
+        back = TcpClient(port, source="127.0.0.3")  # the real host reconnecting from its address: no 2 s wait
+        assert back.ask(f"auth {TOKEN}\n".encode())["t"] == "ok"
+        assert back.ask(b"status\n", ("status",))["t"] == "status"
 
 
 def test_wifi_loss_keeps_sampling_and_the_server_comes_back(tmp_path: Path, micropython_bin: str) -> None:
