@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from spasmcore.crc16 import crc16, seal, split
 from spasmfw import protocol
 from spasmwatch import wire
+from spasmwatch.clocks import Clocks
 
 LINES = [
     ("hello", dict(proto=2, fw="0.3.0", id="a4cf12b0c3d8", name="left leg", boot=7, rate=1000,
@@ -166,7 +167,7 @@ def test_an_absurd_device_time_with_a_valid_check_is_refused_as_implausible(t: s
 
 
 def test_device_time_going_back_within_a_boot_is_refused() -> None:
-    clocks = wire.Clocks()
+    clocks = Clocks()
     hello = wire.read_line(line(*LINES[0]), proto=2)[1]
     status = lambda up, boot=7: wire.read_line(line("status", dict(uptime_ms=up, boot=boot)), proto=2)[1]  # noqa: E731
     clocks.check(hello)

@@ -11,6 +11,7 @@ from spasmcore.errors import ConfigError, LinkError
 from spasmfw import protocol
 
 from . import wire
+from .clocks import Clocks
 from .link import Link, no_hello_error
 
 JUNK_KEPT = 20  # undecodable lines remembered for error messages
@@ -53,7 +54,7 @@ class Client:
         self.proto = 1  # of the last hello read: from 2 on, lines and commands carry a checksum
         self.scale = 16.0  # envelope scale of the last hello: wire.parse turns levels into ADC counts
         self.rejected: Counter[str] = Counter()  # refused lines by WireError.kind (checksum, invalid, ...)
-        self.clocks = wire.Clocks()  # device time goes forward within a boot
+        self.clocks = Clocks()  # device time goes forward within a boot
 
     @property
     def port(self) -> str:

@@ -384,29 +384,6 @@ def read_line(raw: bytes, scale: float = 16, proto: int = 1) -> tuple[dict, Mess
     return d, parse(d, scale)
 
 
-class Clocks:
-    """Device time may only go forward within a boot: a `status` whose uptime_ms is below the last one of the
-    same device and boot is refused (WireError kind "time"). A hello starts its boot afresh (a re-flashed
-    board counts its boots from 1 again)."""
-
-    def __init__(self) -> None:
-        self._uptime: dict[tuple[str | None, int | None], int] = {}
-        self._device: str | None = None
-        self._boot: int | None = None
-
-    def check(self, msg: Message) -> None:
-        if isinstance(msg, Hello):
-            self._device, self._boot = msg.id, msg.boot
-            self._uptime.pop((msg.id, msg.boot), None)
-        elif isinstance(msg, Status):
-            key = (self._device, self._boot if msg.boot is None else msg.boot)
-            last = self._uptime.get(key, 0)
-            if msg.uptime_ms < last:
-                raise WireError(f"status: uptime_ms {msg.uptime_ms} went back from {last} within boot {key[1]}",
-                                "time")
-            self._uptime[key] = msg.uptime_ms
-
-
 def _downgrade(d: dict) -> bool:
     """A plain hello saying protocol 1: the board now runs older firmware (re-flashed); without taking it,
     every later line of that board would be refused as unchecked."""
