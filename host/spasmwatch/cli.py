@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except FatalError as exc:
-        print(f"spasmwatch {args.command}: error: {exc}", file=sys.stderr)
+        print(f"spasmwatch {args.command}: error: {ui.safe(exc)}", file=sys.stderr)  # one line, device text escaped
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -16,6 +16,22 @@ from typing import Any
 QUIET, NORMAL, VERBOSE = -1, 0, 1
 level = NORMAL  # set by cli.main from -q/-v
 
+# Characters a terminal acts on instead of showing: C0 controls (ESC starts colour, title and clipboard
+# sequences, BEL rings, CR overwrites a line, LF forges one), DEL, C1 controls, and the bidi overrides and
+# isolates (U+202E shows text reversed, so a name or a file name can read as something else).
+_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_UNSAFE = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+_UNSAFE.update({ord(c): f"\\u{ord(c):04x}" for c in _BIDI})
+
+
+def safe(text: object, lines: bool = False) -> str:
+    """Text from a device or a file as it may reach a terminal: control and bidi characters shown escaped
+    (ESC as \\x1b, U+202E as \\u202e); everything else, accents and all, unchanged. `lines` keeps line
+    breaks (a message of several lines)."""
+    if lines:
+        return "\n".join(part.translate(_UNSAFE) for part in str(text).split("\n"))
+    return str(text).translate(_UNSAFE)
+
 
 def set_level(quiet: bool, verbose: int) -> None:
     global level
@@ -24,19 +40,19 @@ def set_level(quiet: bool, verbose: int) -> None:
 
 def warn(text: str) -> None:
     """Something the user should know about the data or the result (shown even with -q)."""
-    print(f"warning: {text}", file=sys.stderr, flush=True)
+    print(f"warning: {safe(text, True)}", file=sys.stderr, flush=True)
 
 
 def note(text: str) -> None:
     """Something worth a line, but not needed (hidden by -q)."""
     if level >= NORMAL:
-        print(f"note: {text}", file=sys.stderr, flush=True)
+        print(f"note: {safe(text, True)}", file=sys.stderr, flush=True)
 
 
 def detail(text: str) -> None:
     """Only with -v."""
     if level >= VERBOSE:
-        print(text, file=sys.stderr, flush=True)
+        print(safe(text, True), file=sys.stderr, flush=True)
 
 
 def show_recording(rec: Any) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from . import wire
+from .ui import safe
 
 RECENT_KEPT = 200  # last events kept for the view; it shows as many as the screen has rows for
 
@@ -107,7 +108,7 @@ class MonitorState:
         self.link.errors += 1
         if kind != "junk":
             self.link.corrupt += 1
-        self.last_error = reason
+        self.last_error = safe(reason)
 
     # ---- device messages ----
 
@@ -146,7 +147,7 @@ class MonitorState:
                 self.open.pop(msg.ch, None)  # the detector abandons an episode when the sensor fails
             case wire.Error():
                 self.link.errors += 1
-                self.last_error = f"{msg.cmd or 'device'}: {msg.msg}"
+                self.last_error = safe(f"{msg.cmd or 'device'}: {msg.msg}")
 
     def _seq(self, seq: int, hello: bool) -> None:
         self.link.messages += 1
@@ -159,7 +160,7 @@ class MonitorState:
         self.link.last_seq = seq
 
     def _on_hello(self, msg: wire.Hello) -> None:
-        boot, dev = str(msg.boot), msg.id
+        boot, dev = str(msg.boot), safe(msg.id)  # what the device says of itself is shown escaped
         if boot != self.boot or dev != self.device_id:
             self.open.clear()
             self.faults.clear()
@@ -173,14 +174,14 @@ class MonitorState:
             self.uptime_ms = self.device_state = None
             self.last_error = f"device changed: {dev} (was {self.previous_device}); events kept apart"
         self.device_id = dev
-        self.device_name = msg.name
-        self.fw = msg.fw
+        self.device_name = None if msg.name is None else safe(msg.name)
+        self.fw = safe(msg.fw)
         self.boot = boot
         self.proto = msg.proto
         self.rate = msg.rate
         self.mode = msg.mode
         self.scale = float(msg.scale)
-        self.channel_names = dict(enumerate(msg.channels))
+        self.channel_names = {ch: safe(name) for ch, name in enumerate(msg.channels)}
         for ch in range(len(msg.channels)):
             self.levels.setdefault(ch, Level())
 

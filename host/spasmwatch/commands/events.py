@@ -14,6 +14,7 @@ from spasmcore.errors import InputError
 
 from .. import jsonl
 from ..store import Store, StoredEvent, default_path, iso_utc, parse_when
+from ..ui import safe
 
 # The replay events columns first (so `read_events` and `evaluate` accept the file), then provenance.
 COLUMNS = [
@@ -63,7 +64,7 @@ def row(ev: StoredEvent, tz: tzinfo | None = None) -> dict[str, object]:
         "peak_x": _round(ev.peak_x, 3),
         "mean_x": _round(ev.mean_x, 3),
         "detail": ev.detail,
-        "device_id": ev.device_id,
+        "device_id": safe(ev.device_id),  # as the device named itself, control characters escaped
         "boot_id": ev.boot_id,
         "seq": ev.seq,
         "state": ev.state,

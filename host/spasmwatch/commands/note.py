@@ -10,6 +10,7 @@ from spasmcore.errors import InputError
 
 from ..notes import KINDS, Note, add_note, delete_note, edit_note, read_notes, show_at
 from ..store import Store, default_path, parse_when
+from ..ui import safe
 
 DESCRIPTION = """\
 Store a note in the event database: a medication (a new dose of baclofen, a botulinum injection), a therapy
@@ -44,7 +45,7 @@ def register(subparsers: Any) -> None:
 
 
 def _line(n: Note) -> str:
-    return (f"{n.id:>4}  {show_at(n.at)}  {n.kind:<10}  {n.text}" + (f"  [{n.device_id}]" if n.device_id else ""))
+    return safe(f"{n.id:>4}  {show_at(n.at)}  {n.kind:<10}  {n.text}" + (f"  [{n.device_id}]" if n.device_id else ""))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if not db.is_file():
         Store(db).close()  # a note may come before the first monitoring (the board not there yet)
     note = add_note(db, args.text, args.kind or "other", at, device_id=args.device)
-    print(f"noted ({note.kind}) at {show_at(note.at)}: {note.text} in {db}")
+    print(safe(f"noted ({note.kind}) at {show_at(note.at)}: {note.text} in {db}"))
     return 0
 
 

@@ -13,6 +13,7 @@ from .. import wire
 from ..client import Client
 from ..link import Link, LinkLost, resolve_port, wait_for_port
 from ..store import Store
+from ..ui import safe
 from ..view import MonitorState
 from .dispatch import Dispatch
 from .hooks import HookRunner
@@ -260,4 +261,4 @@ class Monitor(Dispatch):
         if isinstance(self.sink, LiveSink):
             self.sink.notice(text)
         else:
-            print(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')} {text}", file=sys.stderr, flush=True)
+            print(f"{datetime.now().strftime('%Y-%m-%d %H:%M:%S')} {safe(text)}", file=sys.stderr, flush=True)

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from .. import wire
 from ..screen import plain_line, render
+from ..ui import safe
 from ..view import MonitorState
 
 
@@ -40,7 +41,7 @@ class PlainSink:
         self.out = out
 
     def _print(self, text: str) -> None:
-        print(text, file=self.out or sys.stdout, flush=True)
+        print(safe(text), file=self.out or sys.stdout, flush=True)  # device text: escaped
 
     def message(self, msg: wire.Message, wall: float) -> None:
         line = plain_line(msg, wall)
@@ -77,7 +78,9 @@ class LiveSink:
         pass  # shown by the screen itself
 
     def notice(self, text: str) -> None:
-        self.live.console.print(f"[dim]{datetime.now().strftime('%H:%M:%S')}[/dim] {text}")
+        from rich.markup import escape  # a device name like "[blink]" is text, not markup
+
+        self.live.console.print(f"[dim]{datetime.now().strftime('%H:%M:%S')}[/dim] {escape(safe(text))}")
 
     def refresh(self, state: MonitorState) -> None:
         now = time.monotonic()
