@@ -66,7 +66,8 @@ def test_events_json_with_duration(files: tuple[Path, Path], capsys: pytest.Capt
         assert key in d, key
     assert d["sensitivity"] == 0.5  # the tonic spasm at 30 s is missed
     assert d["fragments"] == 1 and d["false_alarms"] == 1 and d["false_alarms_in_faults"] == 1
-    assert d["precision"] == pytest.approx(2 / 3)
+    assert d["precision"] == pytest.approx(1 / 3)  # one-to-one: the clonus's second piece is surplus
+    assert d["surplus"] == 1 and d["split"] == 1 and d["merged"] == 0 and d["longest_episode_s"] == 1.0
     assert d["false_alarms_per_hour"] == pytest.approx(2.0)
     assert d["faults_found"] == 1 and d["truth_faults"] == 1
     assert d["duration_s"] == 1800.0 and d["channels"] == 1

@@ -22,7 +22,7 @@ def test_events_csv_of_a_replay_is_accepted_as_truth(tmp_path: Path, capsys: pyt
     scores = json.loads(capsys.readouterr().out)
     assert scores["sensitivity"] == 1.0 and scores["precision"] == 1.0  # the same run: a perfect match
     assert scores["kind_accuracy"] == 1.0  # twitch (as jerk) is matched by a twitch
-    assert cli.main(["evaluate", str(example_path()), str(events), "--param", "on_mult=50", "--json"]) == 0
+    assert cli.main(["evaluate", str(example_path()), str(events), "--param", "min_dur_ms=5000", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["sensitivity"] < 1.0  # another setting compared to it
 
 

@@ -38,18 +38,49 @@ def test_perfect_detection() -> None:
     assert s.truth_spasms_per_hour == pytest.approx(3.0) and s.detected_per_hour == pytest.approx(3.0)
 
 
-def test_fragment_is_not_a_false_alarm() -> None:
+def test_split_contraction_is_found_once_and_its_surplus_piece_is_not_false() -> None:
     truth = [tr(10, 14)]
     events = [ev(10, 11.5), ev(12, 14)]
     s = score(events, truth, 3600)
     assert s.sensitivity == 1.0
-    assert s.fragments == 1 and s.fragmented == 1 and s.fragmented_pct == 100.0
-    assert s.false_alarms == 0
-    assert s.precision == 1.0  # both episodes overlap a truth spasm
-    assert s.episodes == 2 and s.truth_detected == 1
-    # Onset from the first fragment, offset from the last.
-    assert s.onset_signed_median_ms == pytest.approx(0.0)
+    assert s.fragments == 1 and s.split == 1 and s.split_pct == 100.0
+    assert s.false_alarms == 0 and s.surplus == 1
+    assert s.precision == 0.5  # one-to-one: only the paired piece is a true positive
+    assert s.episodes == 2 and s.truth_detected == 1 and s.matched_episodes == 1
+    # Errors come from the paired piece alone (the longer overlap: 12..14).
+    assert s.onset_signed_median_ms == pytest.approx(2000.0)
     assert s.offset_signed_median_ms == pytest.approx(0.0)
+
+
+def test_one_episode_over_a_whole_file_finds_one_of_n_contractions() -> None:
+    n = 12
+    truth = [tr(10 + 20 * k, 14 + 20 * k) for k in range(n)]
+    s = score([ev(0, 20 * n + 10)], truth, 20 * n + 10)
+    assert s.truth_detected == 1 and s.sensitivity == pytest.approx(1 / n)
+    assert s.merged == n and s.merged_pct == 100.0 and s.merging_episodes == 1
+    assert s.split == 0 and s.false_alarms == 0 and s.precision == 1.0
+    assert s.longest_episode_s == pytest.approx(20 * n + 10) and s.longest_truth_s == pytest.approx(4)
+    table = format_table(s)
+    assert "12 (100.0%; 1 episodes)" in table and "250.0 / 4.0" in table
+
+
+def test_pairing_takes_the_most_truth_spasms_not_the_greediest_overlap() -> None:
+    # The long episode overlaps the first spasm most, but only it reaches the second: the short episode,
+    # inside the first spasm, must take the first, so both spasms are found.
+    truth = [tr(0, 5), tr(5.4, 8)]
+    events = [ev(0, 5.5), ev(4, 4.5)]
+    m = match(events, truth, 0.1)
+    assert m.pair_of_truth == [1, 0] and m.pair_of_episode == [1, 0]
+    assert score(events, truth, 60).sensitivity == 1.0
+
+
+def test_pairing_augments_along_a_chain() -> None:
+    # e_k overlaps t_k a lot and t_k+1 a little, the last spasm only e_last: greedy pairs e_k-t_k and
+    # strands the last spasm unless the augmenting path shifts every pair along the chain.
+    truth = [tr(10 * k, 10 * k + 9) for k in range(5)] + [tr(49.5, 49.8)]
+    events = [ev(10 * k, 10 * k + 10.2) for k in range(5)] + [ev(0.5, 1)]
+    s = score(events, truth, 100, tolerance_s=0.0)
+    assert s.truth_detected == 6 and s.sensitivity == 1.0
 
 
 def test_miss() -> None:
@@ -71,7 +102,8 @@ def test_false_alarm_in_rest_rates() -> None:
     assert s.false_alarms_per_hour == pytest.approx(2.0)
     assert s.false_alarms_per_rest_hour == pytest.approx(3600 / 1620)
     assert s.precision == pytest.approx(2 / 3)
-    assert s.merged == 1  # ev(100, 220) covers two truth spasms
+    assert s.merged == 2 and s.merging_episodes == 1  # ev(100, 220) covers two truth spasms
+    assert s.truth_detected == 2 and s.sensitivity == pytest.approx(2 / 3)  # it finds one of them
 
 
 def test_jerk_detected_as_twitch_is_right_kind() -> None:
@@ -167,7 +199,8 @@ def test_empty_inputs_are_defined() -> None:
     assert s.sensitivity is None and s.precision is None and s.f1 is None
     assert s.false_alarms_per_hour == 0.0 and s.false_alarms_per_rest_hour == 0.0
     assert s.onset_abs_median_ms is None and s.latency_p95_ms is None and s.kind_accuracy is None
-    assert s.fragmented_pct is None and s.fault_sensitivity is None
+    assert s.split_pct is None and s.merged_pct is None and s.fault_sensitivity is None
+    assert s.longest_episode_s == 0.0
     assert s.truth_spasms_per_hour == 0.0
     zero = score([], [], 0)
     assert zero.false_alarms_per_hour is None and zero.detected_per_hour is None
@@ -217,6 +250,8 @@ def test_match_indices() -> None:
     assert [e.onset_s for e in m.episodes] == [30, 10, 11.5, 70]
     assert m.hits == [(1, 2), (0,), ()]
     assert m.detected == [0, 1] and m.missed == [2]
+    assert m.pair_of_truth == [1, 0, None] and m.pair_of_episode == [1, 0, None, None]  # the larger overlap
+    assert m.split == [0] and m.merged == []
     assert m.false_alarms == [3]
     assert m.fault_hits == [(0,)]
 
@@ -239,6 +274,25 @@ def test_sweep_matches_brute_force(ev_specs: list, tr_specs: list, tol: float) -
         assert sorted(m.hits[i]) == expected
     for j in range(len(events)):
         assert m.episode_spasms[j] == tuple(i for i in range(len(truth)) if j in m.hits[i])
+    # The pairing is one-to-one, pairs only overlapping intervals, and is as large as any pairing can be.
+    pairs = [(i, j) for i, j in enumerate(m.pair_of_truth) if j is not None]
+    assert len({j for _, j in pairs}) == len(pairs)
+    assert all(j in m.hits[i] and m.pair_of_episode[j] == i for i, j in pairs)
+    assert len(pairs) == _max_pairs(m.hits)
+
+
+def _max_pairs(hits: list[tuple[int, ...]]) -> int:
+    """Maximum matching size by another method: an assignment of largest total weight on 0/1 weights."""
+    from scipy.optimize import linear_sum_assignment
+
+    n = max((j + 1 for h in hits for j in h), default=0)
+    if not hits or not n:
+        return 0
+    w = np.zeros((len(hits), n))
+    for i, h in enumerate(hits):
+        w[i, list(h)] = 1.0
+    rows, cols = linear_sum_assignment(w, maximize=True)
+    return int(w[rows, cols].sum())
 
 
 # ------------------------------------------------------------------ false events of every kind (issue 8)
@@ -268,6 +322,7 @@ def test_twitch_outside_every_truth_interval_is_a_false_event() -> None:
 def test_twitch_inside_a_truth_spasm_is_a_fragment_not_a_false_event() -> None:
     s = score([ev(10, 12, "tonic"), ev(12.5, 12.6, "twitch")], [tr(10, 13, "tonic")], 600)
     assert s.false_alarms == 0 and s.false_alarms_by_kind["twitch"] == 0 and s.fragments == 1
+    assert s.surplus == 1 and s.split == 1
 
 
 def test_false_events_by_kind_pooled_per_channel_hour() -> None:

@@ -1,4 +1,4 @@
-"""Episode matching: which detected events overlap which truth intervals (definitions in spasmwatch.scoring)."""
+"""Episode matching: overlaps of events and truth intervals, and their one-to-one pairing (see spasmwatch.scoring)."""
 
 from __future__ import annotations
 
@@ -36,15 +36,28 @@ class Matching:
     fault_hits: list[tuple[int, ...]]  # per truth fault: overlapping fault event indices
     episode_faults: list[tuple[int, ...]]  # per episode: overlapped truth fault indices
     fault_event_faults: list[tuple[int, ...]]  # per fault event: overlapped truth fault indices
+    # One-to-one pairing: per truth spasm its episode, per episode its truth spasm (None: unpaired).
+    pair_of_truth: list[int | None]
+    pair_of_episode: list[int | None]
 
     @property
     def detected(self) -> list[int]:
-        """Indices of truth spasms overlapped by at least one episode."""
-        return [i for i, h in enumerate(self.hits) if h]
+        """Indices of truth spasms paired with an episode (one episode finds one truth spasm at most)."""
+        return [i for i, j in enumerate(self.pair_of_truth) if j is not None]
 
     @property
     def missed(self) -> list[int]:
-        return [i for i, h in enumerate(self.hits) if not h]
+        return [i for i, j in enumerate(self.pair_of_truth) if j is None]
+
+    @property
+    def split(self) -> list[int]:
+        """Truth spasms overlapped by two or more episodes (one contraction reported in pieces)."""
+        return [i for i, h in enumerate(self.hits) if len(h) > 1]
+
+    @property
+    def merged(self) -> list[int]:
+        """Truth spasms sharing an overlapping episode with another truth spasm (contractions run together)."""
+        return sorted({i for s in self.episode_spasms if len(s) > 1 for i in s})
 
     @property
     def false_alarms(self) -> list[int]:
@@ -95,6 +108,52 @@ def _overlaps(
     return [tuple(x) for x in by_truth], [tuple(sorted(x)) for x in by_event]
 
 
+def _overlap_len(ev: Event, t: TruthInterval) -> float:
+    return min(ev.offset_s, t.offset_s) - max(ev.onset_s, t.onset_s)
+
+
+def _augment(start: int, cands: list[list[int]], of_truth: list[int | None], of_ep: list[int | None]) -> None:
+    """Kuhn's augmenting path from an unpaired truth spasm (breadth first, no recursion): when some
+    alternating path ends at an unpaired episode, shift the pairs along it, so one more truth is paired."""
+    came_from: dict[int, int] = {}  # episode -> the truth spasm that reached it
+    queue, head = [start], 0
+    while head < len(queue):
+        i = queue[head]
+        head += 1
+        for j in cands[i]:
+            if j in came_from:
+                continue
+            came_from[j] = i
+            if of_ep[j] is None:
+                while True:  # walk back, re-pairing each truth spasm on the path with the episode it reached
+                    i = came_from[j]
+                    nxt = of_truth[i]
+                    of_truth[i], of_ep[j] = j, i
+                    if i == start or nxt is None:
+                        return
+                    j = nxt
+            queue.append(of_ep[j])  # type: ignore[arg-type]  # paired: of_ep[j] is a truth index
+
+
+def pair(
+    episodes: Sequence[Event], spasms: Sequence[TruthInterval], hits: Sequence[tuple[int, ...]]
+) -> tuple[list[int | None], list[int | None]]:
+    """One-to-one pairs of overlapping truth spasms and episodes: largest overlap first (greedy), then
+    augmenting paths until no further truth spasm can be paired (a maximum matching that prefers overlap)."""
+    of_truth: list[int | None] = [None] * len(spasms)
+    of_ep: list[int | None] = [None] * len(episodes)
+    ranked = [(-_overlap_len(episodes[j], spasms[i]), i, j) for i, h in enumerate(hits) for j in h]
+    for _, i, j in sorted(ranked):
+        if of_truth[i] is None and of_ep[j] is None:
+            of_truth[i], of_ep[j] = j, i
+    cands = [sorted(h, key=lambda j, i=i: (-_overlap_len(episodes[j], spasms[i]), j))  # type: ignore[misc]
+             for i, h in enumerate(hits)]
+    for i, h in enumerate(hits):
+        if h and of_truth[i] is None:
+            _augment(i, cands, of_truth, of_ep)
+    return of_truth, of_ep
+
+
 def match(
     events: Iterable[Event], truth: Iterable[TruthInterval], tolerance_s: float = DEFAULT_TOLERANCE_S
 ) -> Matching:
@@ -119,6 +178,7 @@ def match(
     hits, episode_spasms = _overlaps(episodes, spasms, tolerance_s)
     _, episode_faults = _overlaps(episodes, faults, tolerance_s)
     fault_hits, fault_event_faults = _overlaps(fault_events, faults, tolerance_s)
+    of_truth, of_ep = pair(episodes, spasms, hits)
     return Matching(
         tolerance_s=tolerance_s,
         spasms=spasms,
@@ -130,4 +190,6 @@ def match(
         fault_hits=fault_hits,
         episode_faults=episode_faults,
         fault_event_faults=fault_event_faults,
+        pair_of_truth=of_truth,
+        pair_of_episode=of_ep,
     )

@@ -57,7 +57,7 @@ _ROWS: list[tuple[str, Callable[[Scores], str]]] = [
     ("rest time (s)", lambda s: _fmt(s.rest_s, 1)),
     ("truth spasms", lambda s: _fmt(s.truth_spasms)),
     ("detected episodes", lambda s: _fmt(s.episodes)),
-    ("sensitivity", lambda s: f"{_pct(s.sensitivity)} ({s.truth_detected}/{s.truth_spasms})"),
+    ("sensitivity (one-to-one)", lambda s: f"{_pct(s.sensitivity)} ({s.truth_detected}/{s.truth_spasms})"),
     ("precision", lambda s: f"{_pct(s.precision)} ({s.matched_episodes}/{s.episodes})"),
     ("F1", lambda s: _fmt(s.f1)),
     ("missed", lambda s: _fmt(s.missed)),
@@ -65,13 +65,10 @@ _ROWS: list[tuple[str, Callable[[Scores], str]]] = [
     ("false alarms / h", lambda s: _fmt(s.false_alarms_per_hour, 2)),
     ("false alarms / rest h", lambda s: _fmt(s.false_alarms_per_rest_hour, 2)),
     *[_false_kind_row(k) for k in EPISODE_KINDS],
-    (
-        "fragments",
-        lambda s: (
-            f"{s.fragments} ({_fmt(s.fragmented_pct, 1)}% split)" if s.fragmented_pct is not None else "0"
-        ),
-    ),
-    ("merged episodes", lambda s: _fmt(s.merged)),
+    ("surplus (unpaired, in a spasm)", lambda s: _fmt(s.surplus)),
+    ("split contractions", lambda s: f"{s.split} ({_fmt(s.split_pct, 1)}%)"),
+    ("merged contractions", lambda s: f"{s.merged} ({_fmt(s.merged_pct, 1)}%; {s.merging_episodes} episodes)"),
+    ("longest episode / truth s", lambda s: f"{_fmt(s.longest_episode_s, 1)} / {_fmt(s.longest_truth_s, 1)}"),
     ("onset |err| median/p95 ms", lambda s: _pair(s.onset_abs_median_ms, s.onset_abs_p95_ms)),
     ("onset err signed median ms", lambda s: _fmt(s.onset_signed_median_ms, 0)),
     ("offset |err| median/p95 ms", lambda s: _pair(s.offset_abs_median_ms, s.offset_abs_p95_ms)),

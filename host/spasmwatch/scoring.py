@@ -6,24 +6,27 @@ Definitions (all times in seconds, per channel; an event only ever matches truth
 - A *detected episode* is an event of kind twitch, tonic or clonus; a *fault event* has kind fault.
 - Overlap with tolerance: an event [on, off] overlaps a truth interval [t_on, t_off] when
   ``on <= t_off + tol and off >= t_on - tol`` (touching counts).
-- A truth spasm is *detected* when at least one episode overlaps it; it counts once however many do.
-  The extra episodes overlapping the same truth spasm are *fragments* (not false alarms).
+- Pairing is one-to-one: an episode finds one truth spasm at most and a truth spasm is found by one episode
+  at most (``matching.pair``: a maximum matching of the overlapping pairs, largest overlap first). So one
+  episode over a whole recording with N spasms finds one of them: sensitivity 1/N, not 1.
+- A truth spasm is *detected* when it is paired. ``precision`` = paired episodes / all episodes; ``f1`` is the
+  harmonic mean of sensitivity and precision.
 - A *false alarm* (false event) is an episode of any kind, twitches included, overlapping no truth spasm,
   also when it lies inside a truth fault (``false_alarms_in_faults`` counts that subset). A short twitch is
   not excused for being short: ``false_alarms_by_kind`` breaks the count down by the episode's label
   (twitch, tonic, clonus) and ``false_alarms_per_rest_hour_by_kind`` gives each per hour of rest.
-- ``precision`` = episodes overlapping a truth spasm / all episodes. Fragments therefore count as correct
-  for precision; fragmentation is reported separately (``fragments``, ``fragmented_pct``) instead of being
-  hidden in precision. ``f1`` is the harmonic mean of sensitivity and precision.
-- ``fragments`` = sum over detected truth spasms of (overlapping episodes - 1); ``fragmented_pct`` = share of
-  detected truth spasms covered by two or more episodes, in percent. ``merged`` counts episodes that overlap
-  more than one truth spasm (one detection for two spasms).
-- Onset error = onset of the earliest overlapping episode - truth onset; offset error = latest offset of the
-  overlapping episodes - truth offset; latency = earliest ``detected_s`` of the overlapping episodes - truth
-  onset. Reported in ms: median and 95th percentile of the absolute error, signed median; for latency the
-  median and 95th percentile of the signed value.
-- Kind: each detected truth spasm takes the label of the overlapping episode with the most overlap (ties: the
-  earliest). Correct labels: clonus -> clonus; jerk -> twitch; tonic or cramp -> tonic or clonus.
+- ``surplus`` = episodes that overlap a truth spasm but are left unpaired (the extra pieces of a split
+  contraction); neither found nor false, they lower precision.
+- *Split* contractions: truth spasms overlapped by two or more episodes (``split``, ``split_pct`` of all
+  truth spasms; ``fragments`` = the episodes beyond the first). *Merged* contractions: truth spasms that
+  share an overlapping episode with another truth spasm (``merged``, ``merged_pct`` of all truth spasms;
+  ``merging_episodes`` = episodes overlapping two or more). ``longest_episode_s`` is the longest episode,
+  ``longest_truth_s`` the longest truth spasm, for comparison.
+- Onset error = onset of the paired episode - truth onset; offset error = its offset - truth offset;
+  latency = its ``detected_s`` - truth onset. Reported in ms: median and 95th percentile of the absolute
+  error, signed median; for latency the median and 95th percentile of the signed value.
+- Kind: each detected truth spasm takes the label of its paired episode. Correct labels: clonus -> clonus;
+  jerk -> twitch; tonic or cramp -> tonic or clonus.
 - Faults: a truth fault is *found* when a fault event overlaps it; ``false_faults`` are fault events
   overlapping no truth fault.
 - Rates: per hour of recording (``duration_s``) and false alarms also per hour of rest (duration minus the
@@ -72,6 +75,10 @@ def _ratio(num: float, den: float) -> float | None:
     return num / den if den > 0 else None
 
 
+def _pct(num: float, den: float) -> float | None:
+    return 100.0 * num / den if den > 0 else None
+
+
 def _ms(value: float | None) -> float | None:
     return None if value is None else value * 1000.0
 
@@ -85,10 +92,6 @@ def _union_length(intervals: Iterable[tuple[float, float]], lo: float, hi: float
         total += b - max(a, end)
         end = b
     return total
-
-
-def _overlap_len(ev: Event, t: TruthInterval) -> float:
-    return min(ev.offset_s, t.offset_s) - max(ev.onset_s, t.onset_s)
 
 
 @dataclass
@@ -105,9 +108,13 @@ class _Tally:
     false_alarms: int = 0
     false_alarms_in_faults: int = 0
     false_by_kind: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EPISODE_KINDS, 0))
+    surplus: int = 0
     fragments: int = 0
-    fragmented: int = 0
+    split: int = 0
     merged: int = 0
+    merging_episodes: int = 0
+    longest_episode_s: float = 0.0
+    longest_truth_s: float = 0.0
     truth_faults: int = 0
     faults_found: int = 0
     fault_events: int = 0
@@ -124,6 +131,8 @@ class _Tally:
                     mine = self.confusion.setdefault(tk, {})
                     for label, n in row.items():
                         mine[label] = mine.get(label, 0) + n
+            elif name.startswith("longest_"):
+                setattr(self, name, max(getattr(self, name), value))
             elif name == "false_by_kind":
                 for kind, n in value.items():
                     self.false_by_kind[kind] = self.false_by_kind.get(kind, 0) + n
@@ -140,30 +149,32 @@ def _tally(m: Matching, duration_s: float) -> _Tally:
     t.fault_events = len(m.fault_events)
     t.faults_found = sum(1 for h in m.fault_hits if h)
     t.false_faults = sum(1 for f in m.fault_event_faults if not f)
-    t.merged = sum(1 for s in m.episode_spasms if len(s) > 1)
+    t.merging_episodes = sum(1 for s in m.episode_spasms if len(s) > 1)
+    t.merged = len(m.merged)
+    t.split = len(m.split)
+    t.fragments = sum(len(h) - 1 for h in m.hits if h)
+    t.longest_episode_s = float(max((e.offset_s - e.onset_s for e in m.episodes), default=0.0))
+    t.longest_truth_s = float(max((x.offset_s - x.onset_s for x in m.spasms), default=0.0))
     for j, s in enumerate(m.episode_spasms):
-        if s:
+        if m.pair_of_episode[j] is not None:
             t.matched_episodes += 1
+        elif s:
+            t.surplus += 1
         else:
             t.false_alarms += 1
             t.false_alarms_in_faults += bool(m.episode_faults[j])
             kind = m.episodes[j].kind
             t.false_by_kind[kind] = t.false_by_kind.get(kind, 0) + 1
-    for i, hit in enumerate(m.hits):
-        if not hit:
+    for i, paired in enumerate(m.pair_of_truth):
+        if paired is None:
             continue
-        truth = m.spasms[i]
-        eps = [m.episodes[j] for j in hit]
+        truth, e = m.spasms[i], m.episodes[paired]
         t.truth_detected += 1
-        t.fragments += len(eps) - 1
-        t.fragmented += len(eps) > 1
-        t.onset_err.append(min(e.onset_s for e in eps) - truth.onset_s)
-        t.offset_err.append(max(e.offset_s for e in eps) - truth.offset_s)
-        t.latency.append(min(e.detected_s for e in eps) - truth.onset_s)
-        # max() keeps the first of equal overlaps, and eps is in onset order: ties go to the earliest.
-        label = max(eps, key=lambda e: _overlap_len(e, truth)).kind
+        t.onset_err.append(e.onset_s - truth.onset_s)
+        t.offset_err.append(e.offset_s - truth.offset_s)
+        t.latency.append(e.detected_s - truth.onset_s)
         row = t.confusion.setdefault(truth.kind, {})
-        row[label] = row.get(label, 0) + 1
+        row[e.kind] = row.get(e.kind, 0) + 1
     return t
 
 
@@ -190,10 +201,15 @@ class Scores:
     false_alarms_per_rest_hour: float | None
     false_alarms_by_kind: dict[str, int]  # episode label -> false alarms (twitch, tonic, clonus)
     false_alarms_per_rest_hour_by_kind: dict[str, float | None]
+    surplus: int
     fragments: int
-    fragmented: int
-    fragmented_pct: float | None
+    split: int
+    split_pct: float | None
     merged: int
+    merged_pct: float | None
+    merging_episodes: int
+    longest_episode_s: float
+    longest_truth_s: float
     onset_abs_median_ms: float | None
     onset_abs_p95_ms: float | None
     onset_signed_median_ms: float | None
@@ -258,10 +274,15 @@ def _finish(t: _Tally, channel: int | None, tolerance_s: float, per_channel: lis
         false_alarms_per_rest_hour_by_kind={
             k: _ratio(n, t.rest_s / 3600.0) for k, n in t.false_by_kind.items()
         },
+        surplus=t.surplus,
         fragments=t.fragments,
-        fragmented=t.fragmented,
-        fragmented_pct=None if t.truth_detected == 0 else 100.0 * t.fragmented / t.truth_detected,
+        split=t.split,
+        split_pct=_pct(t.split, t.truth_spasms),
         merged=t.merged,
+        merged_pct=_pct(t.merged, t.truth_spasms),
+        merging_episodes=t.merging_episodes,
+        longest_episode_s=t.longest_episode_s,
+        longest_truth_s=t.longest_truth_s,
         onset_abs_median_ms=_ms(percentile(abs_on, 50)),
         onset_abs_p95_ms=_ms(percentile(abs_on, 95)),
         onset_signed_median_ms=_ms(percentile(t.onset_err, 50)),
