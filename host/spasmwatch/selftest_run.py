@@ -17,7 +17,8 @@ MARK = "SELFTEST "  # firmware/selftest.py MARK
 MARGIN_S = 120.0  # beyond the run itself: mpremote's soft reset, boot, ADC and flash checks (a loaded PC is slow)
 
 # Boots the firmware as main.py does, prints the heap left, and only then loads the self-test, so its code
-# never takes the heap the firmware boots in. A boot that fails is printed (E), not raised: it is a finding.
+# never takes the heap the firmware boots in. A boot or a heap that fails is printed (E), not raised: it is a
+# finding (E before H: the boot failed; after it: the heap ran out while running).
 BOARD_SCRIPT = """\
 import gc
 gc.collect()
@@ -26,17 +27,16 @@ try:
     import board
     app = __import__('start').boot(board)
 except Exception as e:
-    print('SELFTEST E', repr(e))
+    print('SELFTEST E', type(e).__name__ + ':', e)
 else:
     gc.collect()
     h = gc.mem_free()
     print('SELFTEST H', h)
     try:
         import selftest
-    except MemoryError as e:
-        print('SELFTEST E', 'no heap left to load the self-test after boot: %r' % (e,))
-    else:
         selftest.main(app, h, {seconds})
+    except MemoryError as e:
+        print('SELFTEST E', 'the heap ran out during the self-test:', e)
 """
 
 
@@ -46,7 +46,7 @@ class BoardRun:
 
     heap_start: int | None = None
     heap_boot: int | None = None
-    boot_error: str = ""
+    boot_error: str = ""  # the board's E line: before heap_boot, the boot failed; after it, the run did
     result: dict[str, Any] | None = None
     boot_errors: list[str] = field(default_factory=list)  # the app's `error` messages before the heap line
     run_errors: list[str] = field(default_factory=list)  # and after it
