@@ -152,3 +152,42 @@ def test_compare_splits_at_the_notes_minute_not_its_day(db: Path) -> None:
     assert c["a"]["end"] == c["b"]["start"] == at(11, 59)
     assert c["a"]["monitored_s"] == at(11, 59) - at(8, 0) and c["b"]["monitored_s"] == at(20, 0) - at(11, 59)
     assert hashlib.sha256(db.read_bytes()).hexdigest() == digest
+
+
+def test_notes_are_edited_and_deleted_through_the_api(db: Path) -> None:
+    app = create_app(db)
+    note = add_note(db, "baclofen 5 mg", "medication", at(9, 0))
+    path = f"/api/notes/{note.id}"
+    r = call(app, "PATCH", path, "", JSON, b'{"text": "baclofen 10 mg", "at": "2025-03-04T09:30"}')
+    assert r.status == 200 and json.loads(r.body)["text"] == "baclofen 10 mg"
+    assert notes_of(db) == [(at(9, 30), "baclofen 10 mg")]
+    for method, target, headers, body, status in (
+            ("PATCH", path, JSON, b'{"at": "9999-12-31"}', 400),
+            ("PATCH", path, {**HOST, "content-type": "text/plain"}, b'{"text": "x"}', 415),
+            ("PATCH", path, JSON, b'{"kind": "dose"}', 400),
+            ("PATCH", path, JSON, b'{"text": 5}', 400),
+            ("DELETE", path, {**HOST, "origin": "http://evil.example"}, b"", 403),
+            ("DELETE", "/api/notes/" + "9" * 20, HOST, b"", 400),
+            ("DELETE", "/api/notes/abc", HOST, b"", 400),
+            ("DELETE", "/api/notes/12345", HOST, b"", 400)):
+        r = call(app, method, target, "", headers, body)
+        assert r.status == status, (method, target, body, r.status, r.text)
+        error_line(r)
+        assert notes_of(db) == [(at(9, 30), "baclofen 10 mg")]  # a refused write changes nothing
+    r = call(app, "DELETE", path, "", HOST)
+    assert r.status == 200 and json.loads(r.body)["id"] == note.id
+    assert notes_of(db) == []
+    assert call(app, "DELETE", path, "", HOST).status == 400  # already gone: one line saying so
+
+
+def test_the_notes_list_shows_a_note_no_page_can_place_so_it_can_be_fixed(db: Path) -> None:
+    add_note(db, "ok", "other", at(9, 0))
+    with sqlite3.connect(db) as con:  # stored by an older spasmwatch, before dates were checked
+        con.execute("INSERT INTO notes (at, kind, text, device_id, created_at) VALUES (1e300, 'other', 'bad', "
+                    "NULL, 0)")
+    app = create_app(db)
+    listed = json.loads(call(app, "GET", "/api/notes", "", HOST).body)
+    assert [n["text"] for n in listed] == ["ok", "bad"]
+    bad = listed[1]["id"]
+    assert call(app, "PATCH", f"/api/notes/{bad}", "", JSON, b'{"at": "2025-03-04T10:00"}').status == 200
+    assert notes_of(db) == [(at(9, 0), "ok"), (at(10, 0), "bad")]

@@ -30,7 +30,7 @@ from ..report_data import DEFAULT_DEVICE_NAME
 from . import stats
 from .guard import LOOPBACK_NAMES, Guard
 from .history import ReadOnlyStore
-from .notes_api import note_fields
+from .notes_api import Unsupported, note_fields, note_number
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -150,15 +150,20 @@ class Api:
         return ok(res)
 
     async def notes(self, req: Request) -> Response:
-        if req.method == "GET":
+        if req.method == "GET":  # every note, those with a date no page can show too: so they can be fixed
             device, _ = self._filters(req)
-            return ok([n.to_json() for n in self.ro.notes(device=device)])
-        ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()  # media types ignore case
-        if ctype != "application/json":
-            return err("send the note as application/json", 415)
-        given = note_fields(await req.body())
+            return ok([n.to_json() for n in self.ro.notes(device=device, invalid=True)])
+        given = note_fields(await json_body(req))
         note = notes_mod.add_note(self.db, given.text or "", given.kind or "other", given.at, device_id=given.device)
         return ok(note.to_json(), 201)
+
+    async def note_one(self, req: Request) -> Response:
+        """PATCH /api/notes/ID {text?, kind?, at?} changes what is given; DELETE /api/notes/ID removes it."""
+        note_id = note_number(str(req.path_params["note_id"]))
+        if req.method == "DELETE":
+            return ok(notes_mod.delete_note(self.db, note_id).to_json())
+        given = note_fields(await json_body(req))
+        return ok(notes_mod.edit_note(self.db, note_id, given.text, given.kind, given.at).to_json())
 
     async def live_snapshot(self, req: Request) -> Response:
         if self.live is None:
@@ -172,11 +177,21 @@ class Api:
                                  headers={"cache-control": "no-store", "x-accel-buffering": "no"})
 
 
+async def json_body(req: Request) -> bytes:
+    """The body of a write, which must be JSON (a form a page posts cross-site is not: 415)."""
+    ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()  # media types ignore case
+    if ctype != "application/json":
+        raise Unsupported("send the note as application/json")
+    return await req.body()
+
+
 def _guarded(fn: Any) -> Any:
     """An endpoint whose bad input is one JSON error line, never a traceback."""
     async def wrapper(req: Request) -> Response:
         try:
             return await fn(req)
+        except Unsupported as exc:
+            return err(str(exc), 415)
         except InputError as exc:
             return err(str(exc))
 
@@ -197,6 +212,7 @@ def create_app(db: str | Path, *, token: str | None = None, listen_host: str = "
         Route("/api/history", _guarded(api.history)),
         Route("/api/compare", _guarded(api.compare)),
         Route("/api/notes", _guarded(api.notes), methods=["GET", "POST"]),
+        Route("/api/notes/{note_id}", _guarded(api.note_one), methods=["PATCH", "DELETE"]),
         Route("/api/live", _guarded(api.live_snapshot)),
         Route("/api/live/stream", api.live_stream),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),

@@ -113,9 +113,11 @@ class ReadOnlyStore:
         (row,) = self._rows(f"SELECT min(onset_wall), max(onset_wall) FROM events {where}", list(args))
         return row[0], row[1]
 
-    def notes(self, since: When = None, until: When = None, device: str | None = None) -> list[Note]:
+    def notes(self, since: When = None, until: When = None, device: str | None = None,
+              invalid: bool = False) -> list[Note]:
+        """As notes.read_notes: those with a date out of range only when `invalid` (to list them for fixing)."""
         with self.lock:
-            return read_notes(self.db, to_wall(since), to_wall(until), device)
+            return read_notes(self.db, to_wall(since), to_wall(until), device, invalid)
 
 
 def _span_filter(end_expr: str, start_col: str, since: When, until: When) -> tuple[list[str], list[object]]:

@@ -15,6 +15,17 @@ from ..notes import check_at
 from ..when import parse_when
 
 
+class Unsupported(InputError):
+    """A write whose body is not JSON by its Content-Type (415)."""
+
+
+def note_number(text: str) -> int:
+    """A note id from a URL path: digits, small enough for SQLite."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise InputError(f"note {text[:40]!r}: expected a note number (see GET /api/notes)")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class NoteFields:
     """The fields a request gave (None: not given)."""

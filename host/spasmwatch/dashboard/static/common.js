@@ -117,6 +117,17 @@ function rateChart(h) {
   }, [xs, rate, mon], h.notes);
 }
 
+// a y axis as wide as its longest label (measured in the axis font), at most 40 % of the chart: a fixed width
+// cut long muscle names ("sim0history: left calf") at the plot's edge
+function labelWidth(u, values, axisIdx, cycleNum) {
+  const axis = u.axes[axisIdx];
+  if (cycleNum > 1) return axis._size;  // uPlot asks again while settling: keep the first answer
+  const longest = (values || []).reduce((a, v) => (String(v).length > a.length ? String(v) : a), "");
+  u.ctx.font = axis.font[0];
+  const text = u.ctx.measureText(longest).width / (window.devicePixelRatio || 1);
+  return Math.min(Math.ceil(text + axis.ticks.size + axis.gap + 8), Math.round(0.4 * u.width));
+}
+
 function timelineChart(h) {
   const rows = [];
   const key = (e) => `${e.device}:${e.ch}`;
@@ -135,7 +146,7 @@ function timelineChart(h) {
     legend: {show: false},
     scales: {x: {time: true, range: [h.start, h.end]}, y: {range: [-0.6, Math.max(1, rows.length) - 0.4]}},
     axes: [{}, {splits: () => rows.map((_, i) => i), values: (u, ticks) => ticks.map((t) => (rows[t] ? label(t) : "")),
-                size: 110}],
+                size: labelWidth}],
     series: [{}].concat(KINDS.concat(["fault"]).map((k) => ({
       label: k, stroke: COLORS[k], paths: () => null, points: {show: true, size: k === "fault" ? 9 : 7, fill: COLORS[k]},
     }))),

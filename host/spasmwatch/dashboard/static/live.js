@@ -47,6 +47,8 @@ function envChart(ch) {
   const box = $("live-env");
   let holder = $(`env-${ch}`);
   if (!holder) {
+    const wait = $("live-env-wait");
+    if (wait) wait.remove();  // the first channel's trace replaces the "waiting" line
     holder = el("div", {id: `env-${ch}`, class: "chart"});
     box.append(el("div", {class: "note"}, LIVE.snap ? (LIVE.snap.channels.find((c) => c.ch === ch) || {name: `ch ${ch}`}).name : `ch ${ch}`), holder);
   }
@@ -77,13 +79,19 @@ function envDraw() {
   }
 }
 
+// the "loading" placeholders say why nothing comes instead (live view off, the server unreachable)
+function liveUnavailable(why) {
+  document.querySelectorAll("#tab-live [data-loading]").forEach((e) => { e.textContent = why; });
+}
+
 async function liveSnapshot() {
   try {
     LIVE.snap = await api("/api/live");
   } catch (e) {
+    if (!LIVE.snap) liveUnavailable(`cannot load the live view: ${e.message}`);
     return;
   }
-  if (!LIVE.snap.enabled) { $("live-off").hidden = false; return; }
+  if (!LIVE.snap.enabled) { $("live-off").hidden = false; liveUnavailable("live view off"); return; }
   for (const [ch, pts] of Object.entries(LIVE.snap.env || {})) LIVE.env[ch] = pts;
   LIVE.dirty = true;
   liveRender();
@@ -131,6 +139,7 @@ async function start() {
   $("c-go").addEventListener("click", () => loadCompare(false));
   $("c-note").addEventListener("click", () => loadCompare(true));
   $("n-form").addEventListener("submit", addNote);
+  $("n-cancel").addEventListener("click", () => stopEditing());
   setInterval(envDraw, 250);
   setInterval(() => { if (LIVE.snap && LIVE.snap.enabled) liveRender(); }, 1000);  // the episode in progress grows
   if (INFO.live) liveConnect();

@@ -169,20 +169,45 @@ async function loadCompare(useDefault) {
 
 // ---- notes -----------------------------------------------------------------------------------------------
 
-async function loadNotes() {
-  const notes = await api("/api/notes");
-  table($("n-list"), ["time", "kind", "note"], notes.slice().reverse().map((n) => [fmtTime(n.at), n.kind, n.text]));
+// a datetime-local value (the browser's local time) of unix seconds, "" for a time no calendar holds
+function localInput(t) {
+  const d = new Date(t * 1000);
+  if (isNaN(d.getTime())) return "";
+  const p = (n) => String(n).padStart(2, "0");
+  return `${isoDay(d)}T${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
-async function addNote(ev) {
-  ev.preventDefault();
-  const at = $("n-at").value;
-  const body = {text: $("n-text").value, kind: $("n-kind").value};
-  if (at) body.at = Math.round(new Date(at).getTime() / 1000);  // the browser's local time
+let editing = null;  // the note being edited in the form, or null when the form adds one
+
+function editNote(n) {
+  editing = n;
+  $("n-text").value = n.text;
+  $("n-kind").value = n.kind;
+  $("n-at").value = n.at === null ? "" : localInput(n.at);
+  $("n-add").textContent = "Save changes";
+  $("n-cancel").hidden = false;
+  $("n-msg").textContent = `editing note ${n.id}`;
+  $("n-text").focus();
+}
+
+function stopEditing(msg) {
+  editing = null;
+  $("n-text").value = "";
+  $("n-add").textContent = "Add note";
+  $("n-cancel").hidden = true;
+  $("n-msg").textContent = msg || "";
+}
+
+async function deleteNote(n, button) {
+  if (button.dataset.armed !== "1") {  // a second click confirms: no modal dialog
+    button.dataset.armed = "1";
+    button.textContent = "really delete?";
+    return;
+  }
   try {
-    const n = await api("/api/notes", {method: "POST", headers: {"content-type": "application/json"}, body: JSON.stringify(body)});
-    $("n-msg").textContent = `added: ${n.text}`;
-    $("n-text").value = "";
+    await api(`/api/notes/${n.id}`, {method: "DELETE"});
+    if (editing && editing.id === n.id) stopEditing();
+    $("n-msg").textContent = `deleted: ${n.text}`;
     INFO = await api("/api/info");
     await loadNotes();
   } catch (e) {
@@ -190,3 +215,40 @@ async function addNote(ev) {
   }
 }
 
+async function loadNotes() {
+  const notes = (await api("/api/notes")).slice().reverse();
+  const t = $("n-list");
+  table(t, ["time", "kind", "note", ""], notes.map((n) => [n.at === null ? "?" : fmtTime(n.at), n.kind, n.text, ""]));
+  t.querySelectorAll("tr").forEach((tr, i) => {
+    if (!i) return;
+    const n = notes[i - 1];
+    tr.setAttribute("data-note", String(n.id));
+    const cell = tr.lastChild;
+    const edit = el("button", {type: "button", class: "n-edit"}, "edit");
+    edit.addEventListener("click", () => editNote(n));
+    const del = el("button", {type: "button", class: "n-delete"}, "delete");
+    del.addEventListener("click", () => deleteNote(n, del));
+    cell.append(edit, " ", del);
+  });
+}
+
+async function addNote(ev) {
+  ev.preventDefault();
+  const at = $("n-at").value;
+  const body = {text: $("n-text").value, kind: $("n-kind").value};
+  if (at) body.at = Math.round(new Date(at).getTime() / 1000);  // the browser's local time
+  const was = editing;
+  try {
+    const n = await api(was ? `/api/notes/${was.id}` : "/api/notes", {method: was ? "PATCH" : "POST",
+      headers: {"content-type": "application/json"}, body: JSON.stringify(body)});
+    if (was) stopEditing(`saved: ${n.text}`);
+    else {
+      $("n-msg").textContent = `added: ${n.text}`;
+      $("n-text").value = "";
+    }
+    INFO = await api("/api/info");
+    await loadNotes();
+  } catch (e) {
+    $("n-msg").textContent = `error: ${e.message}`;
+  }
+}
