@@ -9,7 +9,7 @@ from ..client import Client, Incoming
 from ..link import LinkLost
 from ..store import Store
 from ..view import MonitorState
-from .hooks import HookRunner, payload
+from .hooks import HookRunner, payload, synced_payload
 from .sinks import Sink
 from .syncpolicy import SyncPolicy
 
@@ -44,6 +44,9 @@ class Dispatch:
     _revived: bool
     _refused: str | None
     _asked_boot: int | None
+    # --on-event runs for synced records above this eseq: the board's newest when the session's first sync ended
+    # (None until then: what that sync brings is history, which may be months)
+    _hook_after: int | None = None
 
     def _wrong_device(self, hello: wire.Hello) -> str:
         """Why this hello is not the device --device insists on, "" when it is (or nothing is insisted on)."""
@@ -69,7 +72,7 @@ class Dispatch:
                 case wire.Onset() | wire.End() | wire.Fault():
                     hook = self._live(msg, inc)
                 case wire.Log():
-                    self._replayed(msg, inc.wall)
+                    hook = self._replayed(msg, inc)
                 case wire.Status():
                     self._status(msg, inc.wall)
                 case wire.Ok(cmd="sync"):
@@ -108,11 +111,16 @@ class Dispatch:
             self.client.send("hello")
         self.policy.lines_lost()
 
-    def _replayed(self, msg: wire.Log, wall: float) -> None:
+    def _replayed(self, msg: wire.Log, inc: Incoming) -> dict | None:
         if self.device_id is None:
-            return
-        self.sync_new += int(self.store.add_message(msg, self.device_id, self.boot_id, wall=wall))
+            return None
+        changed = self.store.add_message(msg, self.device_id, self.boot_id, wall=inc.wall)
+        self.sync_new += int(changed)
         self.policy.stored(msg.record.eseq, replayed=True, now=time.monotonic())
+        # --on-event for what the live stream missed (once: a record already stored changes nothing)
+        if not changed or inc.msg is None or self._hook_after is None or msg.record.eseq <= self._hook_after:
+            return None
+        return synced_payload(inc.msg, msg, self.device_id, inc.wall, self.client.port if self.client else None)
 
     def _track_seq(self, msg: wire.Message, wall: float) -> None:
         """A jump in the message seq means lost lines: note the gap; the policy asks again for what they held."""
@@ -146,6 +154,8 @@ class Dispatch:
         count, last = data.get("count"), data.get("last")
         ok = type(count) is int and type(last) is int and count >= 0 and last >= 0
         self.policy.sync_done(count if ok else -1, last if ok else 0)  # type: ignore[arg-type]
+        if ok and self._hook_after is None:
+            self._hook_after = last
         self.counts["synced"] += self.sync_new
         if self.sync_new:
             self.sink.notice(f"sync: {self.sync_new} event record(s) the monitor had missed are now stored")
@@ -199,6 +209,7 @@ class Dispatch:
             self.store.add_message(msg, None, None, wall=wall)
             if dev != self.device_id:
                 self._load_policy(dev)
+                self._hook_after = None
             self.device_id, self.boot_id = dev, boot
             self.last_seq_no = msg.seq
             self._link_after_hello(msg, old, new_boot, wall, fresh_link)

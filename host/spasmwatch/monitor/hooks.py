@@ -28,6 +28,16 @@ def payload(sent: dict, msg: wire.Message, device: str | None, boot: str | None,
     return out
 
 
+def synced_payload(sent: dict, msg: wire.Log, device: str | None, wall: float, port: str | None) -> dict:
+    """A record the live stream missed and `sync` brought: the fields of the live message it stands for, its
+    own boot, and `synced: true` (it may be minutes old; `received_at` is when the sync brought it)."""
+    live = {k: v for k, v in sent.items() if k not in ("ev", "boot")}
+    live["t"] = sent.get("ev")
+    out = payload(live, msg.record, device, str(msg.boot), wall, port)
+    out["synced"] = True
+    return out
+
+
 class HookRunner:
     """Runs `--on-event CMD` once per event with the event as JSON on stdin, in a worker thread.
 
