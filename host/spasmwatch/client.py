@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from spasmcore.errors import ConfigError, LinkError
 from spasmfw import protocol
 
-from . import wire
+from . import transport, wire
 from .clocks import Clocks
 from .link import Link, no_hello_error
 
@@ -145,7 +145,15 @@ class Client:
         The typed hello is `hello_info` afterwards."""
         for _ in range(tries):
             self.send("hello")
-            inc = self.wait_incoming(lambda i: isinstance(i.message, wire.Hello), timeout, keep)
+            inc = self.wait_incoming(lambda i: isinstance(i.message, (wire.Hello, wire.Error)), timeout, keep)
+            if inc is not None and isinstance(inc.message, wire.Error):
+                if transport.wants_token(inc.message.msg):  # a network board that takes no command untokened
+                    raise transport.token_needed(self.port, inc.message.msg)
+                if inc.message.cmd == "hello":
+                    raise DeviceError(f"the device refused `hello`: {inc.message.msg}")
+                if keep:
+                    self.pending.append(inc)  # an error about an earlier command: the caller's to see
+                continue
             if inc is not None and isinstance(inc.message, wire.Hello):
                 self.hello_msg, self.hello_info = inc.msg, inc.message
                 return inc.msg or {}

@@ -62,6 +62,18 @@ def explain(url: str, exc: BaseException) -> LinkError:
     return LinkError(f"cannot connect to {at}: {text}")
 
 
+def token_needed(port: str, why: str) -> LinkError:
+    """The board refused a command for want of the token (sent none, or it took no `auth`): say how to give it."""
+    return LinkError(f"{where(port)} wants the board's token ({why}): give it as {TOKEN_ENV}=TOKEN in the "
+                     "environment or as ?token=TOKEN in the URL (socket://HOST:PORT?token=TOKEN); the token is the "
+                     "board's net.token (`spasmwatch config get` over USB shows it)")
+
+
+def wants_token(msg: str) -> bool:
+    """An `error` reply that means "authenticate first" (the firmware's tcpserve words it so)."""
+    return "auth TOKEN" in msg or "needs the token" in msg
+
+
 def _auth(ser: Any, token: str, url: str) -> None:
     """Send `auth TOKEN` and read up to its reply, one byte at a time so no later line is taken from the Link."""
     ser.write(f"auth {token}\n".encode())
