@@ -76,11 +76,13 @@ def timing_check(res: dict[str, Any]) -> Check:
     text = (f"work per {budget / 1000:g} ms block: mean {r['mean_us'] / 1000:.2f} ms, 99th percentile "
             f"{r['p99_us'] / 1000:.2f} ms, max {r['max_us'] / 1000:.2f} ms over {blocks} blocks; "
             f"{r['overruns']} overrun(s)")
-    dropped = int(r["dropped"])
-    if dropped * 100 > samples or int(r["p99_us"]) > budget:
+    dropped, overruns = int(r["dropped"]), int(r["overruns"])
+    # one overrun in a short run is a stall (or, on board-sim, this PC preempting it); many, or the usual
+    # block's work over the budget, is a board that cannot keep up
+    if (overruns >= 2 and overruns * 100 > blocks) or int(r["p99_us"]) > budget:
         return Check("timing", FAIL, f"{text}, {dropped} of {samples + dropped} samples skipped: the board "
                                      "cannot keep up with this rate and channel count")
-    if r["overruns"]:
+    if overruns:
         return Check("timing", WARN, f"{text}, {dropped} samples skipped: a rare stall (a flash write, "
                                      "Wi-Fi) made the loop miss a block")
     if int(r["p99_us"]) * 2 > budget:

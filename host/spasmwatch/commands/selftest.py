@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from spasmcore.errors import InputError
+from spasmcore.errors import InputError, LinkError
 
 from .. import ui
 from ..selftest_checks import FAIL, SKIP, Check, judge, report, worst
@@ -77,7 +77,12 @@ def ensure_deployed(port: str) -> None:
         ui.note(f"the firmware on {port} is this spasmwatch's: no deploy needed")
         return
     ui.note(f"{port}: {len(plan.put)} file(s) differ from this spasmwatch's firmware: deploying")
-    deploy(target, local, mpy=mpy_cross_version(), march=march, info=info, say=ui.detail)
+    try:
+        deploy(target, local, mpy=mpy_cross_version(), march=march, info=info, say=ui.detail)
+    except LinkError as e:
+        if make_plan(local, target.list_files(), None).put:
+            raise  # the copy itself failed
+        ui.warn(f"{e}; the files are in place: the self-test looks at why")  # e.g. a heap too small to boot
 
 
 def measure(port: str, seconds: int) -> BoardRun:
