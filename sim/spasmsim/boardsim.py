@@ -46,7 +46,10 @@ from spasmcore.firmware import UNIX_DIR
 from spasmcore.tools import find_micropython, missing
 
 from .device import read_chunks
+from .heapsize import check_heap
 
+QUICK_CRASH_S = 3.0  # a crash this soon after starting, QUICK_CRASHES times in a row, ends the boot loop
+QUICK_CRASHES = 3
 HARD_RESET = 76  # machine.HARD_RESET in firmware/unix/rom_machine.py
 SOFT_RESET = 77
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
@@ -72,6 +75,7 @@ class BoardSim:
 
     def __init__(self, flash_dir: str | Path | None = None, heapsize: str | None = None,
                  micropython: str | None = None, board: str | None = None) -> None:
+        heapsize = check_heap(heapsize)
         if not sys.platform.startswith("linux"):
             raise LinkError("the simulated board needs Linux (pseudo-terminals and /proc)")
         exe = find_micropython(micropython)
@@ -89,6 +93,9 @@ class BoardSim:
         self.soft_resets = 0
         self.hard_resets = 0
         self.crashes: list[int] = []  # exit codes that were neither a reset nor a Ctrl-D
+        self.failed = ""  # why the board stopped booting (it crashed at start every time), "" while it runs
+        self._quick = 0  # crashes in a row within QUICK_CRASH_S of starting
+        self._spawned_at = 0.0
         self._master = self._slave = -1
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
@@ -132,6 +139,7 @@ class BoardSim:
                                       stderr=subprocess.STDOUT, cwd=self.flash, bufsize=0, start_new_session=True,
                                       env={**os.environ, **self.heap_env, "MICROPYINSPECT": "1"})
         self.boots += 1
+        self._spawned_at = time.monotonic()
         if not run_main:  # back into the raw REPL, where the soft reset came from
             self._hiding = True
             self._hide = b""
@@ -226,11 +234,8 @@ class BoardSim:
                 run_main = not self._raw
             elif code == HARD_RESET:
                 self.hard_resets += 1
-            else:
-                self.crashes.append(code)
-                print(f"board-sim: MicroPython exited with code {code}; booting again", file=sys.stderr,
-                      flush=True)
-                time.sleep(0.5)
+            elif self._crashed(code):
+                return
             with self._lock:
                 if proc.stdin:
                     try:
@@ -240,6 +245,22 @@ class BoardSim:
                 if self._stopping.is_set():
                     return
                 self._spawn(run_main)
+
+    def _crashed(self, code: int) -> bool:
+        """Count a crash; True when the board crashed at start QUICK_CRASHES times in a row: it stops there
+        (a heap too small for MicroPython, a broken interpreter), with `failed` saying why in one line."""
+        self.crashes.append(code)
+        quick = time.monotonic() - self._spawned_at < QUICK_CRASH_S
+        self._quick = self._quick + 1 if quick else 0
+        if self._quick >= QUICK_CRASHES:
+            lines = [ln.strip() for ln in self.log.decode(errors="replace").splitlines() if ln.strip()]
+            self.failed = (f"MicroPython exited with code {code} within {QUICK_CRASH_S:g} s of starting, "
+                           f"{QUICK_CRASHES} times in a row: {lines[-1][:160] if lines else 'no output'}")
+            return True
+        if not quick:
+            print(f"board-sim: MicroPython exited with code {code}; booting again", file=sys.stderr, flush=True)
+        time.sleep(0.5)
+        return False
 
     # -- input: pty -> interpreter -------------------------------------------------------------------------------
     def _send(self, data: bytes) -> None:

@@ -31,6 +31,7 @@ from .devstate import (  # noqa: F401  (re-exported: `from spasmsim.device impor
     precompile,
     prepare_state,
 )
+from .heapsize import check_heap
 
 REBOOT_EXIT = 75  # vboard exits with this code on `reboot`; the launcher starts a new boot
 DEFAULT_HEAP = "100k"  # usable MicroPython heap on an ESP32 without PSRAM (spasmcore.boards: "esp32")
@@ -118,6 +119,7 @@ class VirtualDevice:
     ) -> None:
         if clock not in CLOCKS:
             raise ConfigError(f"clock must be wall or sim, not {clock!r}")
+        heapsize = check_heap(heapsize)
         self.link = None if link is None else Path(link).expanduser().absolute()
         if self.link is not None:
             _check_link(self.link)
@@ -140,6 +142,7 @@ class VirtualDevice:
         if net and heapsize is None and interpreter_march(exe) == "x64":
             heapsize = NET_HEAP_64
         self.heap_args, self.heap_env = heap_args(exe, self.board, heapsize)
+        self.heapsize = heapsize
         self._tmp = state_dir is None
         self.state_dir = Path(tempfile.mkdtemp(prefix="spasmwatch-device-") if state_dir is None else state_dir)
         self.port = ""
@@ -153,6 +156,7 @@ class VirtualDevice:
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
         self._prepared = False
+        self._started = False
         self.compiled: list[str] = []
         self.dropped_bytes = 0
         self._tail = bytearray()  # last device output, for error messages
@@ -183,7 +187,8 @@ class VirtualDevice:
             t.start()
         if not self._ready.wait(timeout) or self.exit_code is not None:
             self.kill()
-            raise LinkError(f"virtual device did not start: {self.stderr_tail()}")
+            raise LinkError(f"virtual device did not start: {self.why_stopped()}")
+        self._started = True
         return self.port
 
     def _open_pty(self) -> None:
@@ -280,6 +285,15 @@ class VirtualDevice:
         text = text or bytes(self._tail[-n:])
         return text.decode(errors="replace").strip() or "(no output)"
 
+    def why_stopped(self) -> str:
+        """One line: the last line the device printed (a traceback's exception), and what to do on a MemoryError."""
+        lines = [ln.strip() for ln in self.stderr_tail().splitlines() if ln.strip()]
+        last = lines[-1][:200] if lines else "(no output)"
+        if "MemoryError" not in last:
+            return last
+        heap = f"--heap {self.heapsize}" if self.heapsize else f"the {self.board.name} profile's heap"
+        return f"{last} ({heap} is too small for the firmware: try a larger --heap, e.g. 100k)"
+
     def __enter__(self) -> VirtualDevice:
         self.start()
         return self
@@ -329,7 +343,8 @@ class VirtualDevice:
         elif not self._stopping.is_set():
             self.exit_code = code
             self._ready.set()  # unblock start(): it reports the failure
-            print(f"virtual device exited with code {code}: {self.stderr_tail()}", file=sys.stderr, flush=True)
+            if self._started:  # else start() raises with the same line
+                print(f"virtual device exited with code {code}: {self.why_stopped()}", file=sys.stderr, flush=True)
 
     def _pump_in(self) -> None:
         while not self._stopping.is_set():

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from spasmcore.errors import InputError
+from spasmcore.errors import InputError, LinkError
 
 DESCRIPTION = """\
 Start a simulated ESP32 running MicroPython, with no firmware on it, and print its serial port
@@ -68,8 +68,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"board ready on {port}", flush=True)
         kept = "" if args.flash else " (temporary, removed on exit)"
         print(f"flash: {board.flash}{kept}; try: spasmwatch deploy --port {port}", file=sys.stderr, flush=True)
-        while True:
+        while not board.failed:
             time.sleep(0.5)
+        raise LinkError(f"the simulated board stopped: {board.failed}")
     except KeyboardInterrupt:
         print("stopping the simulated board", file=sys.stderr)
         return 0
