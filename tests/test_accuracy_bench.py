@@ -16,8 +16,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import accuracy  # noqa: E402
+import labelled  # noqa: E402
 import peers  # noqa: E402
 import real_data  # noqa: E402
+import realscore  # noqa: E402
 from signals import emg  # noqa: E402
 
 RATE = 1000
@@ -86,20 +88,29 @@ def test_pooled_lays_scenarios_end_to_end() -> None:
 
 def test_label_periods_and_cue_windows() -> None:
     labels = np.array([0] * 10 + [7] * 10 + [0] * 5)
-    periods = real_data.label_periods(labels, 10.0)
+    periods = labelled.label_periods(labels, 10.0)
     assert periods == [(0.0, 1.0, 0), (1.0, 2.0, 7), (2.0, 2.5, 0)]
-    assert real_data.cue_windows(periods) == [(1.0, 3.0)]
+    assert labelled.cue_windows(periods) == [(1.0, 3.0)]
+    assert labelled.tum_windows([10.0]) == [(9.5, 10.8)]
 
 
-def test_score_windows_counts_hits_and_strays() -> None:
+def test_one_episode_over_a_whole_file_finds_one_window() -> None:
+    windows = [(5.0 + 10 * k, 7.0 + 10 * k) for k in range(6)]
+    t = realscore.score_file({0: [(0.0, 70.0, "tonic")]}, windows, 60.0)
+    assert (t.found, t.labels, t.merged, t.split, t.n_false) == (1, 6, 6, 0, 0)
+    assert t.recall == pytest.approx(1 / 6) and t.longest_s == 70.0
+
+
+def test_windows_paired_one_to_one_across_channels() -> None:
     windows = [(5.0, 11.0), (15.0, 21.0)]
-    # A late contraction (reaction time) still hits; one episode outside every window is a stray.
-    episodes = [(10.5, 12.0), (13.0, 13.5)]
-    assert real_data.score_windows(episodes, windows) == (1, 1)
-    assert real_data.contains_peak(episodes, [11.0, 16.0]) == 1
-    assert real_data.score_windows([], windows) == (0, 0)
-    assert real_data.spanning([(4.0, 16.0), (13.0, 13.5)], windows) == 1
-
+    # Two channels see the first contraction: found once, not split (split is per channel); the second
+    # window is split on channel 0; one episode outside every window is false.
+    found = {0: [(6.0, 8.0, "tonic"), (15.5, 16.0, "twitch"), (17.0, 20.0, "tonic"), (13.0, 13.5, "twitch")],
+             1: [(6.5, 9.0, "clonus")]}
+    t = realscore.score_file(found, windows, 30.0)
+    assert (t.found, t.merged, t.split, t.n_false, t.episodes) == (2, 0, 1, 1, 5)
+    assert t.false == {"twitch": 1} and t.background_s == 60.0
+    assert realscore.score_file({0: []}, windows, 30.0).found == 0
 
 def test_real_report_skips_without_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
@@ -111,40 +122,29 @@ def test_real_report_skips_without_data(tmp_path: Path, monkeypatch: pytest.Monk
 def test_lobov_hold_windows_and_quiet_time() -> None:
     # rest 0-3 s, pause 3-5, hold 5-7 (class 2), pause 7-10, hold 10-12 (class 5), pause 12-16
     segments = [[0.0, 3.0, 1], [3.0, 5.0, 0], [5.0, 7.0, 2], [7.0, 10.0, 0], [10.0, 12.0, 5], [12.0, 16.0, 0]]
-    assert real_data.hold_windows(segments, 0.5) == [(4.5, 7.5), (9.5, 12.5)]
-    assert real_data.hold_windows(segments, 0.0) == [(5.0, 7.0), (10.0, 12.0)]
+    assert labelled.hold_windows(segments, 0.5) == [(4.5, 7.5), (9.5, 12.5)]
+    assert labelled.hold_windows(segments, 0.0) == [(5.0, 7.0), (10.0, 12.0)]
     # class 0/1 time = 3 + 2 + 3 + 4 = 12 s; within 0.5 s of a hold: 0.5 + 0.5 + 0.5 + 0.5 = 2 s
-    assert real_data.quiet_time(segments, 0.5) == pytest.approx(10.0)
-    assert real_data.quiet_time(segments, 0.0) == pytest.approx(12.0)
+    assert labelled.quiet_time(segments, 0.5) == pytest.approx(10.0)
+    assert labelled.quiet_time(segments, 0.0) == pytest.approx(12.0)
     # A margin wider than the 3-s pause between the holds: the pause counts once, not negatively.
-    assert real_data.quiet_time(segments, 2.0) == pytest.approx(3.0 - 0 + 0.0 + 0.0 + 2.0)
-    assert real_data.union_length([(0.0, 2.0), (1.0, 3.0), (5.0, 6.0)], 0.0, 5.5) == pytest.approx(3.5)
+    assert labelled.quiet_time(segments, 2.0) == pytest.approx(3.0 - 0 + 0.0 + 0.0 + 2.0)
+    assert labelled.union_length([(0.0, 2.0), (1.0, 3.0), (5.0, 6.0)], 0.0, 5.5) == pytest.approx(3.5)
 
 
-def test_hold_found_on_any_channel_and_false_events_by_kind() -> None:
-    windows = [(4.5, 7.5), (9.5, 12.5), (20.0, 22.0)]
-    found = {
-        0: [(5.0, 6.0, "tonic"), (14.0, 14.1, "twitch")],  # hold 1; a stray twitch
-        1: [(7.4, 8.0, "clonus"), (15.0, 16.0, "tonic"), (16.5, 16.6, "twitch")],  # touches hold 1 late; 2 strays
-        2: [],
-    }
-    assert real_data.found_any_channel(found, windows) == [True, False, False]
-    assert real_data.false_events(found, windows) == {"twitch": 2, "tonic": 1}
-    assert real_data.false_events(found, []) == {"tonic": 2, "twitch": 2, "clonus": 1}  # rest file: all
-    assert real_data.false_events({0: [(1.0, 2.0, "-")]}, windows) == {"-": 1}  # a peer's episodes
-    t = real_data.Tally(found=1, labels=3, background_s=3600.0 * 8)
-    t.add_false(real_data.false_events(found, windows))
+def test_tally_rates_and_sums() -> None:
+    t = realscore.Tally(found=1, labels=3, background_s=3600.0 * 8, false={"twitch": 2, "tonic": 1})
     assert t.n_false == 3 and t.recall == pytest.approx(1 / 3)
     assert t.false_per_hour == pytest.approx(3 / 8)  # per channel-hour
-    assert t.kind_rates() == "0.2 / 0.1 / 0.0"
+    t.add(realscore.Tally(found=2, labels=2, merged=1, longest_s=9.0, false={"twitch": 1}))
     d = t.to_dict()
-    assert d["false_by_kind"] == {"twitch": 2, "tonic": 1}
-    assert d["false_per_channel_hour_by_kind"]["twitch"] == pytest.approx(0.25)
-    assert real_data.Tally().false_per_hour is None and real_data.Tally().recall is None
+    assert d["false_by_kind"] == {"twitch": 3, "tonic": 1} and d["found"] == 3 and d["merged"] == 1
+    assert d["longest_episode_s"] == 9.0
+    assert realscore.Tally().false_per_hour is None and realscore.Tally().recall is None
 
 
 def test_biosppy_burst_windows_stay_apart() -> None:
-    w = real_data.biosppy_windows()
+    w = labelled.biosppy_windows()
     assert len(w) == 4 and all(a < b for a, b in w)
     assert all(w[i][1] < w[i + 1][0] for i in range(3))
 
@@ -152,19 +152,19 @@ def test_biosppy_burst_windows_stay_apart() -> None:
 def test_targets_table_pass_and_miss() -> None:
     ours = lambda **kw: {"ours": {"error": None, **kw}}  # noqa: E731
     figures = {
-        "tum": ours(recall=0.96, found=96, labels=100, extra_pct_of_labels=20.0, false_events=20),
+        "tum": ours(recall=0.96, found=96, labels=100, merged=5, false_events=20, longest_episode_s=30.0),
         "lobov": ours(recall=0.9, found=9, labels=10, false_per_channel_hour=4.0, false_events=2),
-        "myo": ours(false_per_channel_hour=None, false_events=0),
+        "myo rest": ours(false_per_channel_hour=None, false_events=0),
         "emggo": ours(episodes=0),
         "biosppy": ours(found=4, labels=4, false_events=1),
     }
     rows = real_data.targets(figures)
     assert [(r["dataset"], r["pass"]) for r in rows] == [
-        ("tum", True), ("tum", False), ("lobov", False), ("lobov", True), ("myo", False),
-        ("emggo", True), ("biosppy", True), ("biosppy", False),
+        ("tum", True), ("tum", True), ("tum", False), ("tum", False), ("lobov", False), ("lobov", True),
+        ("myo rest", False), ("emggo", True), ("biosppy", True), ("biosppy", False),
     ]
     table = "\n".join(real_data.target_table(rows))
-    assert table.count("PASS") == 4 and table.count("MISS") == 4
+    assert table.count("PASS") == 5 and table.count("MISS") == 5
     assert real_data.targets({}) == []
 
 
@@ -176,14 +176,14 @@ def test_real_data_bench_runs_on_one_dataset(
     out_json = tmp_path / "real.json"
     assert real_data.main(["--only", "biosppy", "--no-peers", "--json", str(out_json)]) == 0
     out = capsys.readouterr().out
-    assert "BioSPPy emg_1.txt" in out and "Targets (ours" in out
+    assert "BioSPPy emg_1.txt" in out and "Targets (ours" in out and "found 1:1" in out
     lines = [ln for ln in out.splitlines() if ln.strip().startswith("biosppy ")]
     assert len(lines) == 2 and all(ln.rstrip().endswith(("PASS", "MISS")) for ln in lines)
     d = json.loads(out_json.read_text())
     ours = d["datasets"]["biosppy"]["ours"]
     assert ours["labels"] == 4 and 0 <= ours["found"] <= 4
     assert ours["false_events"] == sum(ours["false_by_kind"].values())
-    assert ours["background_channel_s"] > 50
+    assert ours["background_channel_s"] > 50 and ours["longest_episode_s"] >= 0
     assert [r["dataset"] for r in d["targets"]] == ["biosppy", "biosppy"]
     assert d["detector"] and d["params"] == {}
     assert real_data.main(["--only", "biosppy", "--no-peers", "--param", "no_such_param=1"]) == 2
