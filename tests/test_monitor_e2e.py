@@ -658,6 +658,33 @@ def test_an_absurd_device_time_is_dropped_and_never_stored(tmp_path: Path, monke
     assert "tonic" in capsys.readouterr().out
 
 
+def test_a_repeated_eseq_with_other_content_prints_what_was_stored_and_counts_the_conflict(
+        tmp_path: Path, monkeypatch) -> None:
+    """The store kept the first record of an eseq but `monitor --plain` printed the second as if stored
+    (issue 22.11); a plain repeat of a line is not printed twice either."""
+    board = ScriptedBoard()
+    monkeypatch.setattr(Link, "open", staticmethod(lambda port, **kw: FakeLink(board, port)))
+    out = io.StringIO()
+    with Store(tmp_path / "e.sqlite3") as store:
+        mon = Monitor(store, "/dev/ttyFAKE0", sink=PlainSink(out))
+        mon.connect()
+        mon.step()
+        board.episode(134_490)
+        board.out.append(board.out[-1])  # the same end line twice
+        board.send("end", ch=1, eseq=board.eseq, kind="clonus", onset_ms=200_000, offset_ms=209_000,
+                   detected_ms=209_500, duration_ms=9000, peak=640, mean=320, floor=16)
+        for _ in range(4):
+            mon.step()
+        rows = store.events()
+        mon.close()
+    text = out.getvalue()
+    assert [(r.channel, r.kind, r.onset_ms) for r in rows] == [(0, "tonic", 134_490)]
+    assert text.count("end ch0 tonic 2.00 s") == 1 and "end ch1 clonus" not in text
+    assert ("conflict: event record 2 came again as ch1 clonus at 200000 ms, 9.00 s; the store keeps the first: "
+            "ch0 tonic at 134490 ms, 2.00 s") in text
+    assert mon.counts["conflicts"] == 1 and [r.kind for r in mon.state.recent] == ["tonic"]
+
+
 class LossyLink(FakeLink):
     """A link that drops and duplicates device lines and drops commands (issue 11.1: 20 % drops lost ends)."""
 

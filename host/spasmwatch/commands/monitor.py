@@ -74,6 +74,8 @@ def _summary(store: Store, device: str | None, counts: dict[str, int]) -> str:
     going = sum(1 for r in rows if r.state == "open")
     faults = sum(1 for r in rows if r.kind == "fault")
     extra = f", {counts['synced']} recovered by sync" if counts.get("synced") else ""
+    if counts.get("conflicts"):
+        extra += f", {counts['conflicts']} conflicting repeat(s) of a stored record ignored"
     now = f" (+{going} still in progress)" if going else ""
     session = f" ({counts.get('live', 0)} live event message(s) this session{extra})" if counts else ""
     return (f"{closed} episode(s){now} and {faults} fault(s) stored for device {device or '?'} in "

@@ -7,13 +7,37 @@ import time
 from .. import wire
 from ..client import Client, Incoming
 from ..link import LinkLost
-from ..store import Store
+from ..store import Store, StoredEvent
 from ..view import MonitorState
 from .hooks import HookRunner, payload, synced_payload
 from .sinks import Sink
 from .syncpolicy import SyncPolicy
 
 SYNC_STALL_S = 15.0  # a sync whose records stop coming (its closing ok lost) is asked again
+SHOWN_KEPT = 4096  # eseqs of live records shown, so that a repeated line is not shown twice
+
+
+def _kind(rec: wire.Record) -> str:
+    return rec.kind if isinstance(rec, wire.End) else "fault" if isinstance(rec, wire.Fault) else "onset"
+
+
+def _onset_ms(rec: wire.Record) -> int:
+    return rec.start_ms if isinstance(rec, wire.Fault) else rec.onset_ms
+
+
+def _describe(ch: int, kind: str, onset_ms: int, duration_s: float | None) -> str:
+    return f"ch{ch} {kind} at {onset_ms} ms" + (f", {duration_s:.2f} s" if duration_s else "")
+
+
+def _same(rec: wire.Record, row: StoredEvent) -> bool:
+    """The stored row says what the record says (a repeated line, not another record under its eseq)."""
+    if row.channel != rec.ch or row.onset_ms != _onset_ms(rec):
+        return False
+    if isinstance(rec, wire.End):
+        return row.kind == rec.kind and row.offset_ms == rec.offset_ms
+    if isinstance(rec, wire.Fault):
+        return row.kind == "fault" and row.detail == rec.detail and rec.end_ms in (None, row.offset_ms)
+    return True
 
 
 class Dispatch:
@@ -44,6 +68,7 @@ class Dispatch:
     _revived: bool
     _refused: str | None
     _asked_boot: int | None
+    _shown: set[int]
     # --on-event runs for synced records above this eseq: the board's newest when the session's first sync ended
     # (None until then: what that sync brings is history, which may be months)
     _hook_after: int | None = None
@@ -67,7 +92,8 @@ class Dispatch:
         hook = None
         with self.store.batch():  # one message, one transaction: its row, its gap, the sync mark
             self._track_seq(msg, inc.wall)
-            self.state.apply(msg, inc.wall)
+            if not isinstance(msg, wire.Onset | wire.End | wire.Fault):
+                self.state.apply(msg, inc.wall)  # a live record is shown once stored (_live)
             match msg:
                 case wire.Onset() | wire.End() | wire.Fault():
                     hook = self._live(msg, inc)
@@ -89,15 +115,44 @@ class Dispatch:
         if msg.boot is not None and self.boot_id is not None and str(msg.boot) != self.boot_id:
             self._missed_restart(msg.boot)
             return None
-        self.sink.message(msg, inc.wall)
         if self.device_id is None:
+            self._show(msg, inc.wall)
             return None
         changed = self.store.add_message(msg, self.device_id, self.boot_id, wall=inc.wall)
         self.policy.stored(msg.eseq)
+        if not changed and not self._repeated(msg):
+            return None  # a repeat already shown, or a conflict (counted; shown with what the store kept)
+        self._show(msg, inc.wall)
         if not changed or inc.msg is None:
             return None
         return payload(inc.msg, msg, self.device_id, self.boot_id, inc.wall,
                        self.client.port if self.client else None)
+
+    def _show(self, msg: wire.Record, wall: float) -> None:
+        """The view and the sink get a live record once, as stored."""
+        if len(self._shown) >= SHOWN_KEPT:
+            self._shown.clear()
+        self._shown.add(msg.eseq)
+        self.state.apply(msg, wall)
+        self.sink.message(msg, wall)
+
+    def _repeated(self, msg: wire.Record) -> bool:
+        """A live record the store already holds: True to show it (it came by sync first, as stored); a
+        repeated line is not shown again; one with the same eseq and other content is a conflict, counted
+        and shown with what the store kept (the first)."""
+        if self.device_id is None or msg.eseq <= 0:
+            return False
+        kept = self.store.event_by_seq(self.device_id, msg.eseq)
+        if kept is None or kept.boot_id != self.boot_id:
+            return False
+        if _same(msg, kept):
+            return msg.eseq not in self._shown
+        self.counts["conflicts"] += 1
+        got = _describe(msg.ch, _kind(msg), _onset_ms(msg), msg.duration_s if not isinstance(msg, wire.Onset) else None)
+        stored = _describe(kept.channel, kept.kind or "onset", kept.onset_ms, kept.duration_s)
+        self.sink.notice(f"conflict: event record {msg.eseq} came again as {got}; the store keeps the first: "
+                         f"{stored}")
+        return False
 
     def _missed_restart(self, boot: int) -> None:
         """A live record of another boot: the board restarted and its hello was lost. Storing it under the

@@ -54,6 +54,7 @@ class Monitor(Dispatch):
         self.port_spec = port
         self.want_device = device  # --device: only this device id is accepted on the port
         self._refused = None  # the other device last refused (said once, not on every poll)
+        self._shown: set[int] = set()  # eseqs of live records shown (dispatch: each once, as stored)
         self._asked_boot = None  # the boot a live record came from while we knew another (hello asked once)
         self.sink = sink or NullSink()
         self.stream_env = stream_env
@@ -78,7 +79,8 @@ class Monitor(Dispatch):
         self._revived = False  # the device came back after silence: its gap is already recorded
         self.stop_event = threading.Event()
         self.deadline: float | None = None
-        self.counts = {"live": 0, "synced": 0, "syncs": 0, "reconnects": 0, "deferred": 0}
+        self.counts = {"live": 0, "synced": 0, "syncs": 0, "reconnects": 0, "deferred": 0,
+                       "conflicts": 0}
         self.devices_seen = []  # device ids that answered this session, in order
 
     @property

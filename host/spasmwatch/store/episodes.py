@@ -195,6 +195,8 @@ class Episodes(Sessions):
         with self.batch():
             if seq is not None:
                 self.db.execute("INSERT OR IGNORE INTO records (device_id, eseq) VALUES (?, ?)", (device_id, seq))
+                if self.db.execute("SELECT changes()").fetchone()[0] == 0:
+                    return False  # this record was stored before: the first copy stays, whatever this one says
             match rec:
                 case wire.Onset():
                     return self.add_onset(device_id, boot_id, rec.ch, rec.onset_ms, seq=seq,

@@ -93,6 +93,12 @@ class Queries(Episodes):
         row = self.db.execute("SELECT max(seq) FROM events WHERE device_id=?", (device_id,)).fetchone()
         return 0 if row[0] is None else int(row[0])
 
+    def event_by_seq(self, device_id: str, seq: int) -> StoredEvent | None:
+        """The row that holds event-log record `seq` of the device (its end's, or its onset's while open)."""
+        row = self.db.execute(f"SELECT {', '.join(_EVENT_COLS)} FROM events WHERE device_id=? AND seq=?",
+                              (device_id, seq)).fetchone()
+        return None if row is None else StoredEvent(*row)
+
     def events(
         self,
         since: datetime | float | None = None,
