@@ -232,5 +232,6 @@ def create_app(db: str | Path, *, token: str | None = None, listen_host: str = "
     hosts = set(LOOPBACK_NAMES) | {listen_host}
     app = Starlette(routes=routes, lifespan=lifespan,
                     middleware=[Middleware(Guard, token=token, hosts=hosts)])  # type: ignore[arg-type]
+    app.router.redirect_slashes = False  # `/api/notes/` is a 404, not a redirect built from the Host header
     app.state.api = api
     return app

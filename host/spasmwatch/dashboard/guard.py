@@ -110,7 +110,12 @@ class Guard:
             await self.app(scope, receive, send)
             return
         req = Request(scope)
-        bad = self.problem(req)
+        try:
+            bytes(scope.get("query_string", b"")).decode("utf-8")  # Starlette would raise reading it
+        except UnicodeDecodeError:
+            bad: tuple[int, str] | None = (400, "the query string is not UTF-8")
+        else:
+            bad = self.problem(req)
         if bad is None and req.method not in ("GET", "HEAD"):
             body = await read_body(receive, MAX_BODY)  # chunked bodies give no Content-Length to check first
             if body is None:
