@@ -191,3 +191,32 @@ def test_the_notes_list_shows_a_note_no_page_can_place_so_it_can_be_fixed(db: Pa
     bad = listed[1]["id"]
     assert call(app, "PATCH", f"/api/notes/{bad}", "", JSON, b'{"at": "2025-03-04T10:00"}').status == 200
     assert notes_of(db) == [(at(9, 0), "ok"), (at(10, 0), "bad")]
+
+
+def test_raw_bytes_in_the_query_and_a_trailing_slash_are_4xx(db: Path) -> None:
+    app = create_app(db)
+    r = call(app, "GET", "/api/history", b"from=\x80\xff", HOST)
+    assert r.status == 400 and error_line(r) == "the query string is not UTF-8"
+    r = call(app, "GET", "/api/notes/", "", HOST)
+    assert r.status == 404 and "location" not in r.headers  # no redirect built from the Host header
+
+
+def test_a_large_body_over_a_real_socket_is_413(db: Path) -> None:
+    import http.client
+
+    from spasmwatch.dashboard.server import Dashboard
+
+    dash = Dashboard(db, "127.0.0.1:0")
+    dash.start()
+    try:  # a 50 MB note announced: refused by its Content-Length, before a byte of it is read
+        con = http.client.HTTPConnection("127.0.0.1", dash.port, timeout=60)
+        con.putrequest("POST", "/api/notes")
+        con.putheader("content-type", "application/json")
+        con.putheader("content-length", str(50 * 1024 * 1024))
+        con.endheaders()
+        reply = con.getresponse()
+        assert reply.status == 413 and f"at most {MAX_BODY} bytes" in reply.read().decode()
+        con.close()
+    finally:
+        dash.stop()
+    assert notes_of(db) == []
