@@ -83,8 +83,10 @@ def timing_check(res: dict[str, Any]) -> Check:
         return Check("timing", FAIL, f"{text}, {dropped} of {samples + dropped} samples skipped: the board "
                                      "cannot keep up with this rate and channel count")
     if overruns:
-        return Check("timing", WARN, f"{text}, {dropped} samples skipped: a rare stall (a flash write, "
-                                     "Wi-Fi) made the loop miss a block")
+        where = ("a block's work took longer than the block (a flash write, Wi-Fi, a garbage collection)"
+                 if int(r["max_us"]) > budget else "the longest work fits a block, so the time was lost outside "
+                 "it (the ADC reads, or the interpreter paused: on board-sim, this PC's load)")
+        return Check("timing", WARN, f"{text}, {dropped} samples skipped: {where}")
     if int(r["p99_us"]) * 2 > budget:
         return Check("timing", WARN, f"{text}: little margin (over half the block)")
     if r["errors"]:
