@@ -116,6 +116,11 @@ def fig_per_hour(data: DayData):  # noqa: ANN201 - a matplotlib Figure
     return fig
 
 
+def rate_axis(ax, rates: list[float]) -> None:  # noqa: ANN001 - a matplotlib Axes
+    """A rate axis from 0 (no rate is negative: matplotlib centres all-zero bars on 0) to at least 1."""
+    ax.set_ylim(0, max([1.0, *rates]) * 1.1)
+
+
 def _count_axis(axis) -> None:  # noqa: ANN001
     """Whole numbers only: there is no half an episode."""
     from matplotlib.ticker import MaxNLocator

@@ -12,6 +12,7 @@ from spasmcore.events import EPISODE_KINDS
 from .dashboard import stats
 from .dashboard.history import ReadOnlyStore
 from .report import _CSS, KIND_COLORS, DayData, _img, _png, _table, fig_hist, fmt_duration
+from .report_charts import rate_axis
 
 PRINT_CSS = """
 @media print{body{max-width:none;margin:0}h2{break-after:avoid}table,img{break-inside:avoid}}
@@ -38,6 +39,7 @@ def fig_daily(data: stats.RangeData, days: list[dict[str, object]]):  # noqa: AN
     rates = [float(d["rate_h"]) if d["rate_h"] is not None else 0.0 for d in days]  # type: ignore[arg-type]
     ax.bar(xs, rates, width=0.8, color=KIND_COLORS["clonus"], alpha=0.75, label="spasms per monitored hour")
     ax.set_ylabel("spasms / monitored h")
+    rate_axis(ax, rates)
     ax2 = ax.twinx()
     mon = [(d["monitored_s"] or 0.0) / 3600 for d in days]  # type: ignore[operator]
     ax2.plot(xs, mon, color="#2a9d3a", marker="o", ms=3, lw=1.5, label="monitored hours")
