@@ -143,15 +143,17 @@ def test_dry_run_writes_nothing(local: dict[str, bytes]) -> None:
     assert board.fs == before and board.ops == [("list",), ("reset",)]
     assert plan.put and plan.remove == ["app.py"]
     assert any(s.startswith("  would copy app.mpy") for s in said) and "dry run" in said[-1]
+    assert not [s for s in said if " written " in s and "would be written" not in s]  # claims no write
+    assert any("config.json would be written with the defaults (the board had none)" in s for s in said)
 
 
 def test_config_file_is_validated_and_installed(local: dict[str, bytes], tmp_path: Path) -> None:
     good = tmp_path / "cfg.json"
-    good.write_text(json.dumps({"name": "left_calf", "mains_hz": 60, "params": {"on_mult": 4}}))
+    good.write_text(json.dumps({"name": "left_calf", "mains_hz": 60, "params": {"sensitivity": 4}}))
     board = FakeBoard()
     run(board, local, config=dp.load_config(str(good)))
     cfg = json.loads(board.fs["config.json"])
-    assert cfg["name"] == "left_calf" and cfg["mains_hz"] == 60 and cfg["params"] == {"on_mult": 4}
+    assert cfg["name"] == "left_calf" and cfg["mains_hz"] == 60 and cfg["params"] == {"sensitivity": 4}
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"rate_hz": 5}))
     with pytest.raises(ConfigError, match="rate_hz"):

@@ -162,15 +162,15 @@ def test_commands_over_the_pty(recordings: dict[str, Path], tmp_path: Path) -> N
             last = link.wait(lambda m: m["t"] == "ok")
         assert sum(1 for m in link.seen[mark:] if m.get("cmd") == "help") == len(protohost.COMMANDS) + 1
         boot = link.status()["boot"]
-        r = link.ask(b"config set params.on_mult=4 status_s=1\n", timeout=20)
+        r = link.ask(b"config set params.sensitivity=4 status_s=1\n", timeout=20)
         # Two channels leave the 64-bit unix port's 100 kB heap too little room for the config code at times: the
         # board then applies the change across a restart (checked at boot) and answers from the new boot.
         assert r["t"] == "ok" and r["data"]["saved"] is True, r
         if r["data"]["reboot"]:
             assert link.status()["boot"] == boot + 1
-        assert link.ask(b"config get\n")["data"]["params"] == {"on_mult": 4}
+        assert link.ask(b"config get\n")["data"]["params"] == {"sensitivity": 4}
         saved = json.loads((tmp_path / "state" / "config.json").read_text())
-        assert saved["params"] == {"on_mult": 4}
+        assert saved["params"] == {"sensitivity": 4}
         r = link.ask(b"config set rate_hz=5\n")
         assert r["t"] == "error" and "rate_hz" in r["msg"]
         # status_s=1 heartbeat: 15 s of headroom, as a loaded 2-core machine can stall the firmware process for seconds
@@ -206,7 +206,7 @@ def test_commands_over_the_pty(recordings: dict[str, Path], tmp_path: Path) -> N
     (b"\x00\xff\xfe garbage \x80\x81\n", ""),
     (b"A" * 1000 + b"\n", "too long"),
     (b"frobnicate now\n", "unknown command"),
-    (b"config set params.on_mult=banana\n", "on_mult"),
+    (b"config set params.sensitivity=banana\n", "sensitivity"),
     (b"calibrate rest 9999\n", "1..300"),
 ])
 def test_malformed_input_error_and_sampling_continues(recordings: dict[str, Path], junk: bytes,
@@ -399,3 +399,31 @@ def test_cli_device_link_never_replaces_a_file(tmp_path: Path, capsys: pytest.Ca
     assert main(["device", "--example", "--link", str(tmp_path / "no" / "dir" / "tty")]) == 2
     err = capsys.readouterr().err
     assert "not a symlink" in err and "no such directory" in err and len(err.strip().splitlines()) == 2
+
+
+def test_a_relative_state_dir_works(recordings: dict[str, Path], tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with VirtualDevice(recordings["two"], speed=1, loop=True, state_dir="board1") as dev:  # the help's example
+        link = Link(dev.port)
+        assert link.ask(b"hello\n", "hello")["boot"] == 1
+        link.close()
+    assert (tmp_path / "board1" / "config.json").is_file()  # the flash is where the user said
+
+
+def test_every_channel_plays_or_the_device_says_which(tmp_path: Path) -> None:
+    from spasmwatch.commands.device import _channels_line
+
+    four = tmp_path / "four.csv"
+    write_recording(four, RATE, [emg(5, RATE, [], seed=s) for s in range(4)], units="counts", mode="raw")
+    for heap in (None, "200k"):  # the board profile's heap (may not fit 4 channels), and one that does
+        with VirtualDevice(four, speed=1, loop=True, state_dir=tmp_path / f"s{heap}", heapsize=heap) as dev:
+            line = _channels_line(dev)
+            names = Link(dev.port).ask(b"hello\n", "hello")["channels"]
+            if len(names) == 4:
+                assert line == "channels: 4 play (ch0, ch1, ch2, ch3)" and dev.channels_note() is None
+            else:  # never silently fewer: the warning names what plays and why
+                assert line.startswith(f"warning: only {', '.join(names)} of the recording's 4 channels play: "
+                                       "the firmware fell back to its default config; 4 channels need more"), line
+            if heap == "200k":
+                assert len(names) == 4

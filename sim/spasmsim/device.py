@@ -144,7 +144,9 @@ class VirtualDevice:
         self.heap_args, self.heap_env = heap_args(exe, self.board, heapsize)
         self.heapsize = heapsize
         self._tmp = state_dir is None
-        self.state_dir = Path(tempfile.mkdtemp(prefix="spasmwatch-device-") if state_dir is None else state_dir)
+        # absolute: MicroPython runs with the state dir as its cwd, so a relative path would point below it
+        self.state_dir = Path(tempfile.mkdtemp(prefix="spasmwatch-device-") if state_dir is None
+                              else state_dir).expanduser().absolute()
         self.port = ""
         self.boots = 0
         self.exit_code: int | None = None
@@ -157,6 +159,10 @@ class VirtualDevice:
         self._threads: list[threading.Thread] = []
         self._prepared = False
         self._started = False
+        self.vboard: dict = {}  # what prepare_state wrote: channels played into the ADC, rate, ...
+        self.hello: dict | None = None  # the firmware's first hello: the channels it really samples
+        self.boot_errors: list[str] = []  # `error` lines before that hello (e.g. a config that did not fit)
+        self._boot_out = b""
         self.compiled: list[str] = []
         self.dropped_bytes = 0
         self._tail = bytearray()  # last device output, for error messages
@@ -167,7 +173,7 @@ class VirtualDevice:
         if self._proc is not None and self._proc.poll() is None:
             return self.port
         if not self._prepared:
-            prepare_state(self.recording_path, self.state_dir, self.mode, self.rate_hz, self.channel,
+            self.vboard = prepare_state(self.recording_path, self.state_dir, self.mode, self.rate_hz, self.channel,
                           self.speed, self.loop, self.units, self.clock, self.overrun_at)
             if self.net is not None:
                 from .netdevice import apply
@@ -285,6 +291,36 @@ class VirtualDevice:
         text = text or bytes(self._tail[-n:])
         return text.decode(errors="replace").strip() or "(no output)"
 
+    def _watch_boot(self, data: bytes) -> None:
+        """Keep the first hello (and the errors before it) from the device's output, which still goes to the pty."""
+        from spasmfw import protocol, protohost
+
+        *lines, self._boot_out = (self._boot_out + data).split(b"\n")
+        self._boot_out = self._boot_out[-4096:]
+        for line in lines:
+            try:
+                msg = protohost.decode(line)
+            except (protocol.ProtocolError, ValueError):
+                continue
+            if msg.get("t") == "error" and len(self.boot_errors) < 5:
+                self.boot_errors.append(str(msg.get("msg"))[:200])
+            elif msg.get("t") == "hello" and self.hello is None:
+                self.hello = msg
+
+    def channels_note(self) -> str | None:
+        """None when the firmware samples every channel played into its ADC, else one line saying which do."""
+        if self.hello is None:
+            return None
+        have, played = list(self.hello.get("channels") or []), int(self.vboard.get("channels", 0))
+        if len(have) >= played:
+            return None
+        why = next((e for e in self.boot_errors if "heap" in e), None)
+        heap = f"--heap {self.heapsize}" if self.heapsize else f"the {self.board.name} profile's heap"
+        hint = (f"{played} channels need more than {heap} (try --heap 200k or --board esp32s3)" if why
+                else (self.boot_errors or ["see its error lines"])[0])
+        return (f"only {', '.join(have) or 'no channel'} of the recording's {played} channels play: the firmware "
+                f"fell back to its default config; {hint}; --channel N plays one chosen channel")
+
     def why_stopped(self) -> str:
         """One line: the last line the device printed (a traceback's exception), and what to do on a MemoryError."""
         lines = [ln.strip() for ln in self.stderr_tail().splitlines() if ln.strip()]
@@ -329,6 +365,8 @@ class VirtualDevice:
         assert proc is not None and proc.stdout is not None
         for data in read_chunks(proc.stdout.fileno()):
             self._ready.set()
+            if self.hello is None:
+                self._watch_boot(data)
             self._tail = (self._tail + data)[-2000:]
             self._write_pty(data)
         code = proc.wait()

@@ -99,7 +99,8 @@ def deploy(target: DeployTarget, local: dict[str, bytes], *, mpy: tuple[int, int
         say(f"  {'would copy' if dry_run else 'copy'} {name} ({len(plan.put[name])} bytes)")
     for name in plan.remove:
         say(f"  {'would remove' if dry_run else 'remove'} {name} (it would shadow the compiled module)")
-    say(f"  {len(plan.unchanged)} file(s) unchanged; {plan.config}")
+    note = plan.config.replace("config.json written", "config.json would be written") if dry_run else plan.config
+    say(f"  {len(plan.unchanged)} file(s) unchanged; {note}")
     if dry_run:
         say("dry run: nothing written; resetting the board so its app runs again")
         target.reset()

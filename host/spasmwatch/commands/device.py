@@ -25,7 +25,12 @@ plugged in again.
 
 The flash (event log, config, boot counter) lives in --state-dir; keep the same directory to keep the
 log across runs (each start is a new boot). Without --state-dir a temporary directory is used and removed
-on exit. The recording plays at real time (--speed 1); --speed 10 plays ten times faster, --speed 0 as
+on exit (a relative DIR is taken from the current directory).
+
+Every channel of the recording plays (one ADC pin each, up to 4) when the firmware fits them in its heap;
+if it does not, the firmware falls back to its default config (one channel) and the device says which
+channels play (`warning: only ch0 of the recording's 4 channels play ...`: give --heap 200k or --board
+esp32s3, or choose one with --channel N). The recording plays at real time (--speed 1); --speed 10 plays ten times faster, --speed 0 as
 fast as the firmware can go. After the last sample the board idles (still answering commands) unless
 --loop repeats the recording. Ctrl-C stops it.
 
@@ -91,6 +96,20 @@ def _filter_notes(state_dir: str | Path) -> list[str]:
     return filter_notes(fwconfig.detector_params(cfg), cfg["mode"], cfg["rate_hz"])
 
 
+def _channels_line(dev: Any, wait_s: float = 10.0) -> str:
+    """Which channels the firmware samples, from its boot hello: all of the recording's, or a warning."""
+    end = time.monotonic() + wait_s
+    while dev.hello is None and dev.exit_code is None and time.monotonic() < end:
+        time.sleep(0.05)
+    if dev.hello is None:
+        return "channels: the firmware has not said hello yet"
+    note = dev.channels_note()
+    if note is not None:
+        return f"warning: {note}"
+    names = list(dev.hello.get("channels") or [])
+    return f"channels: {len(names)} play ({', '.join(names)})"
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -129,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"link: {dev.link} -> {dev.port} (removed on exit)", file=sys.stderr, flush=True)
         for note in _filter_notes(dev.state_dir):
             print(f"note: {note}", file=sys.stderr, flush=True)
+        print(_channels_line(dev), file=sys.stderr, flush=True)
         print(f"state dir: {dev.state_dir}{kept}; playing {path} {speed}{', looped' if args.loop else ''}",
               file=sys.stderr, flush=True)
         while True:
