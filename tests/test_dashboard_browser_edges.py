@@ -140,4 +140,13 @@ def test_a_note_is_edited_then_deleted_in_the_page(browser: Any, server: Dashboa
     delete.click()
     wait(lambda: "deleted" in browser.find_element("id", "n-msg").text, "the delete")
     assert stored() == []
-    assert not browser.find_elements("css selector", row)
+    wait(lambda: not browser.find_elements("css selector", row), "the note gone from the list")
+
+
+def test_compare_around_a_note_says_it_splits_at_its_time(browser: Any, server: Dashboard) -> None:  # noqa: F811
+    browser.get(server.url + "#compare")
+    r = wait(lambda: browser.execute_script("return window.lastCompare"), "the comparison around the note")
+    assert r["split"] == at(9) and r["a"]["episodes"] == 0 and r["b"]["episodes"] == 4
+    assert "split at the note's time" in browser.find_element("id", "c-title").text
+    typed = [browser.find_element("id", f"c-{k}").get_attribute("value") for k in ("a-from", "a-to", "b-from", "b-to")]
+    assert typed == ["2025-02-18", "2025-03-03", "2025-03-04", "2025-03-17"]  # whole days, no day in both

@@ -149,7 +149,10 @@ def test_compare_splits_at_the_notes_minute_not_its_day(db: Path) -> None:
     assert r.status == 200, r.text
     c = json.loads(r.body)
     assert (c["a"]["episodes"], c["b"]["episodes"]) == (1, 1)  # 11:58 before the 11:59 note, 12:00 after
-    assert c["a"]["end"] == c["b"]["start"] == at(11, 59)
+    assert c["a"]["end"] == c["b"]["start"] == c["split"] == at(11, 59)
+    q = "a_from=2025-03-03&a_to=2025-03-03&b_from=2025-03-04&b_to=2025-03-04"  # dates typed: whole days
+    typed = json.loads(call(create_app(db), "GET", "/api/compare", q, HOST).body)
+    assert typed["split"] is None and (typed["a"]["episodes"], typed["b"]["episodes"]) == (0, 2)
     assert c["a"]["monitored_s"] == at(11, 59) - at(8, 0) and c["b"]["monitored_s"] == at(20, 0) - at(11, 59)
     assert hashlib.sha256(db.read_bytes()).hexdigest() == digest
 

@@ -147,6 +147,7 @@ class Api:
             af, at, bf, bt = (str(q[k]) for k in ("a_from", "a_to", "b_from", "b_to"))
         res = await asyncio.to_thread(stats.compare, self.ro, (af, at), (bf, bt), device, channel, None,
                                       time.time(), clips)
+        res["split"] = clips[0][1]  # the note's time both periods meet at (None: whole days as asked)
         return ok(res)
 
     async def notes(self, req: Request) -> Response:

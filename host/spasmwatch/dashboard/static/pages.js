@@ -110,8 +110,11 @@ function fillChannels() {
 // ---- compare ---------------------------------------------------------------------------------------------
 
 function setCompareInputs(r) {
-  $("c-a-from").value = r.a.first; $("c-a-to").value = r.a.last;
-  $("c-b-from").value = r.b.first; $("c-b-to").value = r.b.last;
+  // split at a note's time, both periods hold part of the note's day; typed dates are whole days, so the
+  // inputs offer the 14 whole days before the note's day and 14 from it
+  const cut = r.split === null || r.split === undefined ? 0 : 1;
+  $("c-a-from").value = r.a.first; $("c-a-to").value = cut ? addDays(r.a.last, -1) : r.a.last;
+  $("c-b-from").value = r.b.first; $("c-b-to").value = cut ? addDays(r.b.last, -1) : r.b.last;
 }
 
 let compareAsked = 0;
@@ -134,7 +137,10 @@ async function loadCompare(useDefault) {
   window.lastCompare = r;
   setCompareInputs(r);
   const A = r.a, B = r.b;
-  $("c-title").textContent = `before: ${A.first} to ${A.last} (${A.days} days) · after: ${B.first} to ${B.last} (${B.days} days)`;
+  $("c-title").textContent = r.split === null || r.split === undefined ?
+    `before: ${A.first} to ${A.last} (${A.days} days) · after: ${B.first} to ${B.last} (${B.days} days)` :
+    `before: ${fmtTime(A.start)} to ${fmtTime(A.end)} · after: ${fmtTime(B.start)} to ${fmtTime(B.end)} ` +
+    `(split at the note's time)`;
   const pct = (v) => (v === null ? "–" : `${v.toFixed(1)} %`);
   const rows = [
     ["spasm episodes", String(A.episodes), String(B.episodes)],
