@@ -107,3 +107,27 @@ def test_an_open_episode_has_an_empty_kind(fixed_db: Path, capsys: pytest.Captur
     assert cli.main(["events", "--db", str(fixed_db), "--include-open", "--format", "json"]) == 0
     recs = json.loads(capsys.readouterr().out)
     assert [(r["kind"], r["state"]) for r in recs] == [("tonic", "closed"), (None, "open")]
+
+
+@pytest.mark.parametrize("end_first", [False, True])
+def test_detected_s_means_what_replay_means_by_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  end_first: bool) -> None:
+    """`detected_s` was end + 0.5 s in `events` (the end record's detected_ms) but the time the episode was
+    detected (its onset record's) in `replay --events` (issue 22.17): one meaning, whatever arrives first."""
+    from spasmfw import codes
+    from spasmwatch import wire
+    from spasmwatch.detect import records_to_events
+
+    # one tonic episode: onset 1.000 s, decided at 1.150 s, ended 4.000 s, end decided at 4.500 s (1 kHz)
+    rec = [(codes.EV_ONSET, 0, 1000, -1, 1150, 0, 0, 40), (codes.EV_END, 1, 1000, 4000, 4500, 800, 300, 40)]
+    (want,) = records_to_events(rec, 1000.0)
+    onset = wire.Onset(1, 0, 1, 1000, 1150, boot=1)
+    end = wire.End(2, 0, 2, "tonic", 1000, 4000, 4500, 50.0, 18.75, 2.5, 20.0, 7.5, boot=1)
+    path = tmp_path / "e.sqlite3"
+    with Store(path) as s:
+        s.note_hello("dev1", "1", fw_version="0.1.0", uptime_ms=0, wall=time.time() - 3600)
+        for msg in ((end, onset) if end_first else (onset, end)):  # an end stored live, its onset by sync
+            s.add_record(msg, "dev1", "1")
+    assert cli.main(["events", "--db", str(path), "--format", "json"]) == 0
+    (got,) = json.loads(capsys.readouterr().out)
+    assert got["detected_s"] == want.detected_s == 1.15 and got["onset_s"] == want.onset_s

@@ -170,7 +170,9 @@ def test_a_busy_screen_fits_80x24_with_the_counts_and_newest_event() -> None:
     assert "on ch 1 (left hamstring)" in text and "on ch 3 (left quadriceps)" in text
     events = [line for line in lines if line[:2].isdigit() and line[2] == ":"]
     assert 3 <= len(events) < 12  # as many of the last events as there is room for, newest first
-    assert events[0].split()[:4] == [datetime.fromtimestamp(W0 + 660).strftime("%H:%M:%S"), "3",
+    # the onset's time: the end line arrived at W0 + 660, 0.6 s (its detected_ms - onset_ms) after the onset
+    assert "last events: onset" in text
+    assert events[0].split()[:4] == [datetime.fromtimestamp(W0 + 660 - 0.6).strftime("%H:%M:%S"), "3",
                                      "left", "quadriceps"]
     assert "… " not in text.replace("…\n", "")  # only the port path and the long error are cut, at the end
 

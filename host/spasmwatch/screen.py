@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import wire
-from .view import Level, MonitorState
+from .view import Level, MonitorState, onset_wall
 
 KIND_STYLES = {"twitch": "yellow", "tonic": "red", "clonus": "magenta", "fault": "bright_black"}
 BAR_WIDTH = 36
@@ -159,7 +159,7 @@ def _now(state: MonitorState, now: float | None, width: int) -> list[Text]:
 def _recent(state: MonitorState, rows: int, width: int) -> Table:
     table = Table(box=None, padding=(0, 1, 0, 0), pad_edge=False, show_edge=False, header_style="bold")
     named = any(channel_label(state, r.channel) for r in state.recent)
-    table.add_column("last events", no_wrap=True)
+    table.add_column("last events: onset", no_wrap=True)  # the time it began, as events and the report show
     table.add_column("ch", justify="right", no_wrap=True)
     if named:
         table.add_column("muscle", no_wrap=True, overflow="ellipsis",
@@ -211,7 +211,8 @@ def plain_line(msg: wire.Message, wall: float | None = None) -> str | None:
             return f"{stamp} onset ch{msg.ch} at {msg.onset_ms} ms"
         case wire.End():
             peak = f" peak {msg.peak_x:.1f}x floor" if msg.peak_x else ""
-            return f"{stamp} end ch{msg.ch} {msg.kind} {msg.duration_s:.2f} s{peak}"
+            began = datetime.fromtimestamp(onset_wall(msg, time.time() if wall is None else wall))
+            return f"{stamp} end ch{msg.ch} {msg.kind} {msg.duration_s:.2f} s{peak}, onset {began:%H:%M:%S}"
         case wire.Fault() if msg.ended:
             return f"{stamp} fault ch{msg.ch} {msg.detail} cleared after {msg.duration_s:.1f} s"
         case wire.Fault():

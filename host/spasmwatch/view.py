@@ -35,12 +35,19 @@ class OpenEpisode:
 
 @dataclass
 class Recent:
-    wall: float
+    wall: float  # host time of the onset: the arrival less the device's time from onset to sending
     channel: int
     kind: str
     duration_s: float
     peak_x: float | None
     detail: str = ""
+
+
+def onset_wall(msg: wire.End | wire.Fault, wall: float) -> float:
+    """When the episode or fault began, by the host clock: the line arrived at `wall`, sent no earlier than
+    its latest device time, so the onset was that much earlier (the store dates it the same way)."""
+    start = msg.start_ms if isinstance(msg, wire.Fault) else msg.onset_ms
+    return wall - (msg.latest_ms - start) / 1000
 
 
 @dataclass
@@ -138,10 +145,10 @@ class MonitorState:
                 self.open[msg.ch] = OpenEpisode(msg.ch, msg.onset_ms, msg.detected_ms, wall, msg.eseq)
             case wire.End():
                 self.open.pop(msg.ch, None)
-                self._record(Recent(wall, msg.ch, msg.kind, msg.duration_s, msg.peak_x))
+                self._record(Recent(onset_wall(msg, wall), msg.ch, msg.kind, msg.duration_s, msg.peak_x))
             case wire.Fault() if msg.ended:
                 self.faults.pop(msg.ch, None)
-                self._record(Recent(wall, msg.ch, "fault", msg.duration_s, None, msg.detail))
+                self._record(Recent(onset_wall(msg, wall), msg.ch, "fault", msg.duration_s, None, msg.detail))
             case wire.Fault():
                 self.faults[msg.ch] = msg.detail
                 self.open.pop(msg.ch, None)  # the detector abandons an episode when the sensor fails

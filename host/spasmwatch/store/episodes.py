@@ -81,7 +81,9 @@ class Episodes(Sessions):
                 row_id, state = row
                 if state == "closed":
                     return False  # re-sync of something we already have: never touch it
-                sets = ", ".join(f"{k}=coalesce(?, {k})" for k in values)
+                # detected_ms keeps the onset record's: when the episode was detected, as replay means it
+                sets = ", ".join(f"{k}=coalesce({k}, ?)" if k == "detected_ms" else f"{k}=coalesce(?, {k})"
+                                 for k in values)
                 self.db.execute(
                     f"UPDATE events SET state='closed', seq=coalesce(?, seq), {sets} WHERE id=?",
                     (seq, *values.values(), row_id),
@@ -125,7 +127,10 @@ class Episodes(Sessions):
         received_at = time.time() if received_at is None else received_at
         onset_wall = self._wall(device_id, boot_id, onset_ms, onset_wall)
         with self.batch():
-            if self._find(device_id, boot_id, seq, channel, onset_ms, kind == FAULT) is not None:
+            found = self._find(device_id, boot_id, seq, channel, onset_ms, kind == FAULT)
+            if found is not None:
+                if detected_ms is not None and kind != FAULT:  # its end came first: the onset says when detected
+                    self.db.execute("UPDATE events SET detected_ms=? WHERE id=?", (detected_ms, found[0]))
                 return False
             self.db.execute(
                 "INSERT INTO events (device_id, boot_id, seq, channel, kind, detail, state, onset_ms, "
