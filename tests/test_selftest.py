@@ -41,6 +41,10 @@ class FakeTime:
     def ticks_diff(a: int, b: int) -> int:
         return a - b
 
+    @staticmethod
+    def ticks_add(a: int, b: int) -> int:
+        return a + b
+
 
 # ---- on the board: the figures ------------------------------------------------------------------------------
 
@@ -54,6 +58,58 @@ def test_stats_mean_percentile_and_max() -> None:
     assert st.percentile(100) == 40000  # in the overflow bucket: the exact max
     st.reset()
     assert st.count == 0 and st.percentile(99) == 0 and not any(st.hist)
+
+
+class ClockedApp:
+    """An app whose blocks take 50 ms of sampling and then `work_us` of work each, on a hand-stepped clock."""
+
+    def __init__(self, clock: FakeTime, work_us: list[int], joins_after: int = -1) -> None:
+        self.clock, self.work_us, self.passes = clock, work_us, 0
+        self.b: Any = type("B", (), {"overruns": 0, "dropped": 0, "next_us": 0})()
+        self.b.read_block = self._read
+        self.samples = self.errors = 0
+        self.joins_after = joins_after
+        self.net: Any = None
+        if joins_after >= 0:
+            wifi = type("W", (), {"up": False, "state": "join", "ssid": "home", "rssi": -60})()
+            self.net = type("N", (), {"wifi": wifi})()
+
+    def _read(self, bufs: Any, n: int) -> int:
+        self.clock.us += 50000
+        return n
+
+    def step(self) -> None:
+        self.b.read_block(None, 50)
+        self.samples += 50
+        self.clock.us += self.work_us[self.passes % len(self.work_us)]
+        self.passes += 1
+        if self.net is not None and self.passes > self.joins_after:
+            self.net.wifi.up, self.net.wifi.state = True, "up"
+
+
+def test_run_times_the_apps_work_between_blocks(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture) -> None:
+    clock = FakeTime(step_us=0)
+    monkeypatch.setattr(selftest, "time", clock)
+    app = ClockedApp(clock, [1000, 3000])
+    stats = selftest.Stats()
+    selftest.time_blocks(app.b, stats)
+    samples, overruns, dropped, errors = selftest.run_app(app, stats, 2)
+    assert (overruns, dropped, errors) == (0, 0, 0) and samples == 50 * app.passes
+    assert stats.count == app.passes - 1  # the first block has no work before it
+    assert stats.total // stats.count in (1999, 2000, 2001) and stats.max == 3000 and stats.percentile(99) == 3000
+    assert "SELFTEST P run 10" in capsys.readouterr().out  # progress once a second, at 1.0-1.1 s
+
+
+def test_wifi_check_waits_for_the_join_and_says_the_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeTime(step_us=0)
+    monkeypatch.setattr(selftest, "time", clock)
+    assert selftest.wifi_check(ClockedApp(clock, [0])) is None  # no Wi-Fi configured
+    got = selftest.wifi_check(ClockedApp(clock, [0], joins_after=3))
+    assert got == {"up": True, "state": "up", "ssid": "home", "rssi": -60, "waited_ms": 200}
+    never = ClockedApp(clock, [0], joins_after=10**9)
+    got = selftest.wifi_check(never)
+    assert got is not None and not got["up"] and got["state"] == "join" and got["waited_ms"] >= selftest.WIFI_WAIT_MS
 
 
 class FakeBoard:
@@ -262,3 +318,31 @@ def test_selftest_fails_with_the_reason_on_a_heap_too_small(micropython_bin: str
     verdict = text.splitlines()[-1]
     assert verdict.startswith("verdict: FAIL (boot: ") and "heap" in verdict, text
     assert doc["verdict"] == FAIL and doc["heap_start"] < 80 * 1024
+
+
+def test_progress_bar_follows_the_board_phases_to_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    from contextlib import contextmanager
+
+    from spasmwatch.commands import selftest as cmd
+
+    steps: list[tuple[float, str | None]] = []
+
+    class Bar:
+        def step(self, n: float = 1.0, label: str | None = None) -> None:
+            steps.append((n, label))
+
+    @contextmanager
+    def progress(label: str, total: float | None) -> Any:
+        assert total == 10 + 3.0
+        yield Bar()
+
+    def board(port: str, seconds: int, report: Any) -> BoardRun:
+        for phase, done, total in [("boot", 1, 1), ("adc", 0, 1), ("run", 5000, 10000), ("log", 0, 1)]:
+            report(phase, done, total)
+        return BoardRun(result=_result())
+
+    monkeypatch.setattr(cmd.ui, "progress", progress)
+    monkeypatch.setattr(cmd, "run_on_board", board)
+    assert cmd.measure("/dev/x", 10).result == _result()
+    assert [n for n, _ in steps] == [1.0, 0.0, 6.0, 5.0, 1.0]  # boot; adc starts; adc + half the run; log; done
+    assert [label for _, label in steps][-1] == "self-test: done" and sum(n for n, _ in steps) == 13.0
