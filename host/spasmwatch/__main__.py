@@ -1,0 +1,7 @@
+"""`python -m spasmwatch`: the same CLI as the `spasmwatch` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
