@@ -346,13 +346,14 @@ def test_range_report_for_a_clinic_visit(tmp_path: Path, capsys) -> None:
     assert f"<td>Spasm episodes</td><td>{len(eps)}</td>" in page
     assert "not a validated clinical score" in page and "Penn-Spasm-Frequency-Scale-style" in page
     assert "SCATS-style" in page and "baclofen 10 mg" in page
-    # before/after the medication note (day 14): the rates as computed from the simulation
-    note_day = first + timedelta(days=14)
-    assert f"Before and after “baclofen 10 mg three times a day” ({note_day})" in page
+    # before/after the medication note (day 14, 09:00), split at its time: the rates from the simulation
+    (note,) = [n for n in w.notes if n.kind == "medication"]
+    assert f"Before and after “baclofen 10 mg three times a day” ({datetime.fromtimestamp(note.at):%Y-%m-%d %H:%M})" \
+        in page
     assert "Observational" in page
-    for a, b in ((first, note_day), (note_day, last + timedelta(days=1))):
-        t0 = datetime(a.year, a.month, a.day).astimezone().timestamp()
-        t1 = datetime(b.year, b.month, b.day).astimezone().timestamp()
+    start = datetime(first.year, first.month, first.day).astimezone().timestamp()
+    stop = datetime(last.year, last.month, last.day).astimezone().timestamp() + 86400 * 2  # past DST: any end
+    for t0, t1 in ((start, note.at), (note.at, stop)):
         n = sum(1 for e in eps if t0 <= e.onset_wall < t1)
         mon = sum(max(0.0, min(s.end, t1) - max(s.start, t0)) for s in w.sessions)
         assert f"<td>{n / (mon / 3600):.2f}</td>" in page
@@ -372,3 +373,34 @@ def test_range_report_errors(day_db, capsys, tmp_path: Path) -> None:
     assert main(["report", "--db", str(tmp_path / "none.sqlite3"), "--from", DAY, "--out", str(out)]) == 2
     assert main(["report", "--db", str(path), "--from", DAY, "--to", DAY, "--utc", "--out", str(out)]) == 0
     assert "<td>Spasm episodes</td><td>60</td>" in out.read_text()  # the known day, as a range of one
+
+
+def test_before_and_after_a_note_split_at_its_time_not_its_day(tmp_path: Path) -> None:
+    """Episodes at 11:58 counted as after a note made at 11:59 the same day (issue 22.18)."""
+    from spasmwatch.dashboard import stats
+    from spasmwatch.dashboard.history import ReadOnlyStore
+    from spasmwatch.notes import add_note
+    from spasmwatch.report_range import compare_at, render_range
+
+    day = datetime(2025, 3, 4)
+    at = lambda h, m: datetime(2025, 3, 4, h, m).astimezone().timestamp()  # noqa: E731
+    db = tmp_path / "e.sqlite3"
+    with Store(db) as st:
+        st.note_hello("dev", "1", fw_version="1", uptime_ms=0, wall=at(8, 0))
+        link = st.link_open("/dev/ttyX", "dev", wall=at(8, 0))
+        st.link_close(link, wall=at(16, 0))
+        for seq, (h, m) in enumerate(((11, 58), (11, 58), (12, 30)), 1):
+            st.add_end("dev", "1", 0, "tonic", seq * 1000, seq * 1000 + 2000, seq=seq, onset_wall=at(h, m),
+                       offset_wall=at(h, m) + 2)
+    add_note(db, "baclofen 10 mg", "medication", at(11, 59))
+    with ReadOnlyStore(db) as ro:
+        data = stats.load_range(ro, f"{day:%Y-%m-%d}", f"{day:%Y-%m-%d}")
+        res = compare_at(data, at(11, 59))
+        page, _ = render_range(ro, f"{day:%Y-%m-%d}", f"{day:%Y-%m-%d}")
+    a, b = res["a"], res["b"]
+    assert isinstance(a, dict) and isinstance(b, dict)
+    assert (a["episodes"], b["episodes"]) == (2, 1)
+    assert a["monitored_s"] == pytest.approx(at(11, 59) - at(8, 0))
+    assert b["monitored_s"] == pytest.approx(at(16, 0) - at(11, 59))
+    assert "Before and after “baclofen 10 mg” (2025-03-04 11:59)" in page
+    assert f"<td>{2 / ((at(11, 59) - at(8, 0)) / 3600):.2f}</td>" in page

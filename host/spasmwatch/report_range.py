@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import statistics
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 
 from spasmcore.events import EPISODE_KINDS
 
@@ -97,22 +97,51 @@ def day_rows(days: list[dict[str, object]]) -> list[list[str]]:
     return out
 
 
-def compare_section(ro: ReadOnlyStore, data: stats.RangeData, device: str | None, tz: tzinfo | None,
-                    now: float | None) -> str:
-    """Before/after the latest note in the range (the note's day starts 'after'), when both sides have days."""
+def split_at(data: stats.RangeData, at: float) -> tuple[stats.RangeData, stats.RangeData]:
+    """The range's rows before `at` and from `at` on (a note's exact time): the note's day is cut in two, so
+    an episode at 11:58 counts before a note made at 11:59, whatever the calendar day."""
+    def part(lo: float, hi: float) -> stats.RangeData:
+        days = [(d, max(s, lo), min(e, hi)) for d, s, e in data.days if max(s, lo) < min(e, hi)]
+        inside = lambda w: w is not None and lo <= w < hi  # noqa: E731
+        return stats.RangeData(
+            days[0][0], days[-1][0], days, episodes=[e for e in data.episodes if inside(e.onset_wall)],
+            open_episodes=[e for e in data.open_episodes if inside(e.onset_wall)],
+            faults=[f for f in data.faults if inside(f.onset_wall)],
+            gaps=[g for g in data.gaps if inside(g.start_wall)], links=data.links,
+            notes=[n for n in data.notes if inside(n.at)], now=data.now)
+
+    return part(data.start, at), part(at, data.end)
+
+
+# The dashboard's Compare (dashboard/stats.default_compare + stats.compare) picks whole days around the latest
+# note; compare_at below is the exact-time split, for it to call with its RangeData and the note's time.
+def compare_at(data: stats.RangeData, at: float) -> dict[str, object]:
+    """stats.compare's figures for the periods before and from `at`, split at that instant."""
+    out: dict[str, object] = {"caveat": stats.OBSERVATIONAL}
+    figs = []
+    for key, part in zip(("a", "b"), split_at(data, at), strict=True):
+        fig = stats.period_figures(part, stats.day_stats(part))
+        fig.update(first=part.first, last=part.last, start=part.start, end=part.end)
+        out[key] = fig
+        figs.append(fig)
+    out["rate_test"] = stats.rank_test(figs[0]["daily_rates"], figs[1]["daily_rates"])  # type: ignore[arg-type]
+    out["spasm_time_test"] = stats.rank_test(figs[0]["daily_spasm_pct"],  # type: ignore[arg-type]
+                                             figs[1]["daily_spasm_pct"])  # type: ignore[arg-type]
+    return out
+
+
+def compare_section(data: stats.RangeData, tz: tzinfo | None) -> str:
+    """Before/after the latest note in the range, split at the note's time, when both sides have time."""
     if not data.notes:
         return ""
     note = data.notes[-1]
-    t = datetime.fromtimestamp(note.at, tz)
-    day = (t if tz else t.astimezone()).date()
-    first, last = datetime.fromisoformat(data.first).date(), datetime.fromisoformat(data.last).date()
-    if not first < day <= last:
+    if not data.start < note.at < data.end:
         return ""
-    res = stats.compare(ro, (first.isoformat(), (day - timedelta(days=1)).isoformat()),
-                        (day.isoformat(), last.isoformat()), device, None, tz, now)
+    res = compare_at(data, note.at)
     a, b = res["a"], res["b"]
     assert isinstance(a, dict) and isinstance(b, dict)
-    rows = [["Days", str(a["days"]), str(b["days"])],
+    when = f"{datetime.fromtimestamp(note.at, tz):%Y-%m-%d %H:%M}"
+    rows = [["Days (the note's day in both, split at its time)", str(a["days"]), str(b["days"])],
             ["Spasms per monitored hour", _num(a["rate_h"], 2), _num(b["rate_h"], 2)],
             ["Time in spasm (of monitored time)", _pct(a["spasm_pct"]), _pct(b["spasm_pct"])],
             ["Median duration", fmt_duration(a["median_duration_s"]), fmt_duration(b["median_duration_s"])],
@@ -122,8 +151,8 @@ def compare_section(ro: ReadOnlyStore, data: stats.RangeData, device: str | None
     assert isinstance(test, dict)
     p = (f"{test['test']} of the daily rates: p = {test['p']:.2g}." if test["p"] is not None
          else f"No test: {test['reason']}.")
-    return (f"<h2>Before and after “{html.escape(note.text)}” ({day})</h2>"
-            + _table(["", f"before ({a['first']} – {a['last']})", f"after ({b['first']} – {b['last']})"], rows)
+    return (f"<h2>Before and after “{html.escape(note.text)}” ({when})</h2>"
+            + _table(["", f"before ({a['first']} – {when})", f"after ({when} – {b['last']})"], rows)
             + f"<p>{html.escape(p)}</p><p class='caveat'>{html.escape(stats.OBSERVATIONAL)}</p>")
 
 
@@ -163,7 +192,7 @@ def render_range(ro: ReadOnlyStore, first: str, last: str, device: str | None = 
         parts.append("<h2>Notes and interventions</h2>" + _table(
             ["time", "kind", "note"], [[f"{datetime.fromtimestamp(n.at, tz):%Y-%m-%d %H:%M}", n.kind, n.text]
                                        for n in data.notes]))
-    parts.append(compare_section(ro, data, device, tz, now))
+    parts.append(compare_section(data, tz))
     stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     origin = f" from {html.escape(source)}" if source else ""
     parts.append("<p class='note'>Episodes are detected automatically from surface EMG and may be missed or "
