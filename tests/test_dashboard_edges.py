@@ -198,6 +198,9 @@ def test_the_notes_list_shows_a_note_no_page_can_place_so_it_can_be_fixed(db: Pa
 
 def test_raw_bytes_in_the_query_and_a_trailing_slash_are_4xx(db: Path) -> None:
     app = create_app(db)
+    for length in ("\xb2", "-1", "1e3"):  # "²" passes str.isdigit but not int()
+        r = call(app, "POST", "/api/notes", "", {**JSON, "content-length": length}, b"{}")
+        assert r.status == 400 and error_line(r) == "bad Content-Length"
     r = call(app, "GET", "/api/history", b"from=\x80\xff", HOST)
     assert r.status == 400 and error_line(r) == "the query string is not UTF-8"
     r = call(app, "GET", "/api/notes/", "", HOST)

@@ -77,6 +77,8 @@ bodies = st.one_of(
     st.integers(1, 40_000).map(lambda n: json.dumps({"text": "x" * n}).encode()),
 )
 header_text = st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=40)  # latin-1, as HTTP carries
+lengths = st.one_of(st.integers(0, 10**7).map(str), header_text,
+                    st.sampled_from(["\xb2", "\xb9", "-1", " 12 ", "1e3", "0x10"]))  # "²": a digit to str.isdigit
 headers = st.fixed_dictionaries({"host": st.sampled_from(["127.0.0.1:8765", "LOCALHOST:8765", "localhost",
                                                           "[::1]:8765", "evil.example", ""])},
                                 optional={"content-type": st.one_of(st.sampled_from(
@@ -87,7 +89,7 @@ headers = st.fixed_dictionaries({"host": st.sampled_from(["127.0.0.1:8765", "LOC
                                               header_text),
                                           "cookie": st.one_of(st.just(f"spasmwatch_token={TOKEN}"), header_text),
                                           "authorization": st.one_of(st.just(f"Bearer {TOKEN}"), header_text),
-                                          "content-length": st.one_of(st.integers(0, 10**7).map(str), header_text)})
+                                          "content-length": lengths})
 requests = st.tuples(st.sampled_from(["GET", "HEAD", "POST", "PATCH", "DELETE", "PUT"]),
                      st.one_of(st.sampled_from(PATHS), st.text(max_size=20).map(lambda s: "/api/notes/" + s)),
                      queries, headers, bodies, st.booleans())

@@ -99,7 +99,7 @@ class Guard:
             if origin is not None and origin.strip().lower() != here:
                 return 403, "cross-origin request refused"
             length = req.headers.get("content-length", "0").strip()
-            if not length.isdigit():
+            if not (length.isascii() and length.isdigit()):  # "²" is a digit to str.isdigit, not to int()
                 return 400, "bad Content-Length"
             if int(length) > MAX_BODY:
                 return 413, f"request body too large: at most {MAX_BODY} bytes"
