@@ -226,3 +226,19 @@ def test_a_large_body_over_a_real_socket_is_413(db: Path) -> None:
     finally:
         dash.stop()
     assert notes_of(db) == []
+
+
+def test_a_chunked_flood_is_refused_in_bounded_memory(db: Path) -> None:
+    import tracemalloc
+
+    app = create_app(db)
+    call(app, "GET", "/api/info", "", HOST)  # the app's own first-use allocations, outside the measurement
+    flood = [b"x" * 65536] * 160  # 10 MB with no Content-Length: counted as it comes, dropped past the limit
+    tracemalloc.start()
+    try:
+        r = call(app, "POST", "/api/notes", "", JSON, chunks=flood)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert r.status == 413
+    assert peak < 4 * MAX_BODY + 1_000_000, peak  # the limit and some change, not the 10 MB
