@@ -77,7 +77,8 @@ class Run:
 
     def _rest(self, c, d):
         new = d.floor
-        on = d.params["on_mult"] * new + d.params["margin"] * SCALE
+        d._thresholds()
+        on = d.on_thr  # the onset threshold of the new rest model
         if self.held[c] > on:
             return "not at rest: activity at %.0fx the new floor" % (self.held[c] / new)
         qs = [self.qsum[4 * c + i] // self.qn[4 * c + i] for i in range(4) if self.qn[4 * c + i]]

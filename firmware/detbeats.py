@@ -39,14 +39,14 @@ def _beat_due(self, t, width):
 
 @micropython.native
 def _bump(self, t, e, ms):
-    # Heartbeat candidates: bumps that rise above the offset threshold and 3x the rest level and fall back
+    # Heartbeat candidates: bumps that rise above the onset threshold and fall back
     # (below the offset threshold or a third of their peak) within beat_ms, also during calibration and
     # episodes, so the rhythm is known before the first beat could become a twitch.
     if self.bump < 0:
         if self.bump == -2:  # a bump ended on its decay: the next one starts only after a return to rest
             if e <= self.off_thr:
                 self.bump = -1
-        elif e > self.off_thr and (e > 3 * ms or ms == LO_INIT >> 5):  # (in the first second: no minimum)
+        elif e > self.off_thr and (e > 3 * ms or ms == LO_INIT >> 5 or not self.raw) and e > self.on_thr:
             self.bump = t
             self.bump_peak = e
         return

@@ -90,7 +90,8 @@ S_ENV = const(50)  # out: the last tick's mean envelope
 S_NT = const(51)  # out: tick summaries written to tk
 _S_MS_RING = const(52)  # _MS_N sub-window minima of the ~300 ms mean
 _S_EB_RING = const(62)  # _MS_N sub-window minima of the tick means (env_track)
-_ST_LEN = const(72)
+S_DEV = const(72)  # in/out: Detector.dev_acc, the rest envelope's spread (see Detector._learn)
+_ST_LEN = const(73)
 
 # ---- coefficient slots: array('i') c, fixed once the parameters are known ---------------------------------
 _C_FLAGS = const(0)  # _F_* bits
@@ -112,12 +113,12 @@ _C_STEP = const(15)  # flat_step in counts
 _C_RAIL_HI = const(16)  # a sample at or beyond these is at a rail
 _C_RAIL_LO = const(17)
 _C_FLAT_CAP = const(18)  # cap of the flat and dead runs (bounds the glitch budget)
-_C_OFF_Q = const(19)  # offset threshold, x16 multiple of the floor
+_C_OFF_Q = const(19)  # offset threshold above the floor, x16 multiple of the rest spread
 _C_UP = const(20)  # shifts of the rising and falling floor
 _C_DOWN = const(21)
 _C_MIN_FLOOR = const(22)
 _C_FLAT_TICKS = const(23)  # flat/dead run that is a fault
-_C_OFF_MARGIN = const(24)
+_C_DEV_MIN = const(24)  # least rest spread (quantisation)
 _C_FLAT_MIN = const(25)  # rest floor a flat line is compared with (below it, only a dead line is a fault)
 _C_LEN = const(26)
 _F_HP = const(1)
@@ -191,7 +192,7 @@ def coefficients(d, p, hp, lp, mains):
     c[_C_DOWN] = d.down_shift
     c[_C_MIN_FLOOR] = d.min_floor
     c[_C_FLAT_TICKS] = d.flat_ticks
-    c[_C_OFF_MARGIN] = d.off_margin
+    c[_C_DEV_MIN] = d.dev_min
     c[_C_FLAT_MIN] = d.flat_min
     return c
 
@@ -302,7 +303,8 @@ def chain(buf, i: int, n: int, st, c, tk) -> int:
     down_shift = int(c[_C_DOWN])
     min_floor = int(c[_C_MIN_FLOOR])
     flat_ticks = int(c[_C_FLAT_TICKS])
-    off_m = int(c[_C_OFF_MARGIN])
+    dev_acc = int(st[S_DEV])
+    dev_min = int(c[_C_DEV_MIN])
     flat_min = int(c[_C_FLAT_MIN])
     rsum = int(st[_S_RSUM])
     base = int(st[_S_BASE])
@@ -468,8 +470,8 @@ def chain(buf, i: int, n: int, st, c, tk) -> int:
                         ms_all = v
                     j += 1
             if idle > 0:
-                # The common case stays here: idle, at rest, no fault brewing. The floor follows rest
-                # only (below the offset threshold): spasms never pull it up. (_tick does the same.)
+                # The common case stays here: idle, at rest, no fault brewing. The rest model follows rest
+                # only (below the offset threshold): spasms never pull it up. (Detector._learn does the same.)
                 f0 = floor_acc >> FLOOR_BITS
                 if ms_all >> 4 < f0:  # (as in _tick) a floor above twice the rest level is re-learnt
                     f0 = (ms_all >> 5) + (ms_all >> 8)
@@ -477,15 +479,24 @@ def chain(buf, i: int, n: int, st, c, tk) -> int:
                 f = f0
                 if f < min_floor:
                     f = min_floor
-                thr = (f * off_q) >> 4
-                if thr < f + off_m:
-                    thr = f + off_m
+                sd = dev_acc >> FLOOR_BITS
+                if sd < dev_min:
+                    sd = dev_min
+                thr = f + ((sd * off_q) >> 4)
                 if e <= thr and rail_run == 0 and (flat_run < flat_ticks or elp >> 3 >= f * 3 or (
                         f0 < flat_min and not touch & TOUCH_DEAD)):
+                    dv = e - f0  # (as Detector._learn: the deviation clipped at 3 spreads)
+                    if dv > 3 * sd:
+                        dv = 3 * sd
+                    elif dv < -3 * sd:
+                        dv = -3 * sd
                     if e > f:
-                        floor_acc += ((e << FLOOR_BITS) - floor_acc) >> up_shift
+                        floor_acc += (dv << FLOOR_BITS) >> up_shift
                     else:
-                        floor_acc += ((e << FLOOR_BITS) - floor_acc) >> down_shift
+                        floor_acc += (dv << FLOOR_BITS) >> down_shift
+                    if dv < 0:
+                        dv = 0 - dv
+                    dev_acc += ((dv << FLOOR_BITS) - dev_acc) >> up_shift
                     tick += 1
                 else:
                     idle = 0  # from here on every tick goes to _tick, in order
@@ -543,6 +554,7 @@ def chain(buf, i: int, n: int, st, c, tk) -> int:
     st[_S_FLAT_MOVES] = flat_moves
     st[_S_RACC] = racc
     st[S_FLOOR] = floor_acc
+    st[S_DEV] = dev_acc
     st[S_TICK] = tick  # the index of the first tick handed to _tick, or of the next tick
     st[S_ENV] = e
     st[_S_ELP] = elp

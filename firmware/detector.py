@@ -19,6 +19,7 @@ except ImportError:  # CPython: the MicroPython emitter decorator and const() be
     def const(x):
         return x
 
+import math
 from array import array
 
 try:  # CPython, the spasmfw package: what users name as detector.X is re-exported, so they import this module only
@@ -26,7 +27,7 @@ try:  # CPython, the spasmfw package: what users name as detector.X is re-export
     from .codes import EV_END, EV_FAULT_END, EV_FAULT_START, EV_ONSET, FAULT_FLAT, FAULT_NAMES, FAULT_RAIL  # noqa: F401
     from .codes import KIND_CLONUS, KIND_NAMES, KIND_TONIC, KIND_TWITCH  # noqa: F401
     from .detbeats import BEAT_LOCK
-    from .detchain import COEF_BITS, ENV_SCALE, FLOOR_BITS, LO_INIT, S_ENV, S_FLOOR, S_IDLE, S_NT, S_TICK  # noqa: F401
+    from .detchain import COEF_BITS, ENV_SCALE, FLOOR_BITS, LO_INIT, S_DEV, S_ENV, S_FLOOR, S_IDLE, S_NT, S_TICK  # noqa: F401
     from .detchain import TK_W, TOUCH_DEAD, TOUCH_ONE_SIDED, TOUCH_RAIL, chain
     from .detparams import BASE_PARAMS, ECG_MODES, PARAMS, filters, validate  # noqa: F401
 except ImportError:  # the board and the unix port (flat modules): only the names used here or by the firmware as
@@ -36,13 +37,30 @@ except ImportError:  # the board and the unix port (flat modules): only the name
     import detchain
     import detepisode
     from detbeats import BEAT_LOCK
-    from detchain import ENV_SCALE, FLOOR_BITS, LO_INIT, S_ENV, S_FLOOR, S_IDLE, S_NT, S_TICK
+    from detchain import ENV_SCALE, FLOOR_BITS, LO_INIT, S_DEV, S_ENV, S_FLOOR, S_IDLE, S_NT, S_TICK
     from detchain import TK_W, TOUCH_DEAD, TOUCH_ONE_SIDED, TOUCH_RAIL, chain
     from detparams import PARAMS, filters, validate  # noqa: F401
 
 _TICK_HZ = const(100)  # decisions run on ~10 ms ticks; only the filter chain runs per sample
 _REC_LEN = const(8)  # ints per queued record, the fields pop() returns
 _QUEUE_LEN = const(16)
+_SD_PER_DEV = 1.2533  # standard deviation / mean absolute deviation of a normal distribution
+
+
+def onset_sd(per_hour, tick_hz, window):
+    """Onset threshold in rest SDs above the floor for `per_hour` false onsets per hour of rest.
+
+    Rest is a sequence of independent windows of `window` ticks (an onset must stay above the threshold that
+    long, and the smoothed envelope is correlated over about as long); one window in N may exceed the
+    threshold, N = windows per hour / per_hour. The normal quantile (Abramowitz & Stegun 26.2.23, error
+    < 4.5e-4) of that tail probability, scaled to the spread the detector measures (mean absolute deviation).
+    """
+    q = per_hour * window / (3600 * tick_hz)
+    if q > 0.25:
+        q = 0.25
+    t = math.sqrt(-2 * math.log(q))
+    z = t - (2.515517 + 0.802853 * t + 0.010328 * t * t) / (1 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t)
+    return z * _SD_PER_DEV
 
 
 class Detector:
@@ -71,12 +89,13 @@ class Detector:
         self.tick_samples = max(1, int(rate_hz / _TICK_HZ + 0.5))
         self.tick_hz = rate_hz / self.tick_samples
         self._timing(p)
-        # levels: thresholds as x16 multiples and margins of the floor, in counts x ENV_SCALE; rails in counts
-        self.on_q = int(p["on_mult"] * 16 + 0.5)
-        self.off_q = int(p["off_mult"] * 16 + 0.5)
+        # levels, in counts x ENV_SCALE: the rest model (floor = mean rest envelope, dev = its spread) and the
+        # thresholds above the floor as x16 multiples of the spread, the onset's from the false-alarm target
+        self.on_q = int(onset_sd(p["sensitivity"], self.tick_hz, max(self.min_on, self.min_dur >> 2, 1)) * 16 + 0.5)
+        self.off_q = int(p["off_sd"] * _SD_PER_DEV * 16 + 0.5)
         self.min_floor = max(1, int(p["min_floor"] * ENV_SCALE + 0.5))
-        self.on_margin = int(p["margin"] * ENV_SCALE + 0.5)
-        self.off_margin = self.on_margin >> 1
+        self.dev_min = ENV_SCALE >> 2  # a uniform +-1/2 count quantisation error: mean deviation 1/4 count
+        self.dev_acc = 0
         self.on_thr = 0
         self.off_thr = 0
         self.flat_min = int(p["flat_min"] * ENV_SCALE + 0.5)
@@ -127,8 +146,6 @@ class Detector:
         self.run = -1  # first tick of a run above the offset threshold, or -1
         self.touched = 0
         self.one_sided = 0
-        self.run_sum = 0  # rest wobble above the offset threshold, for the floor (see detepisode._run_quiet)
-        self.run_n = 0
         self.gap = 0
         # clonus: burst period 3-8 Hz, with some slack for jitter (in ticks)
         self.cl_min = max(1, int(tick_hz / 9))
@@ -187,15 +204,22 @@ class Detector:
         self.cal_n = 0
         self.cal_best = -1
         self.cal_second = -1
+        self.cal_dsum = 0
+        self.cal_dbest = 0
+        self.cal_dsecond = 0
 
     def calibrate_mvc(self, ms):
         """Record the peak envelope of the next ms (a maximal voluntary contraction) as the %MVC reference."""
         self.mvc = 0
         self.mvc_left = max(1, int(ms * self.tick_hz / 1000 + 0.5))
 
-    def set_floor(self, floor):
-        """Set the noise floor directly (counts x ENV_SCALE), e.g. from a stored calibration."""
+    def set_floor(self, floor, dev=-1):
+        """Set the rest model directly (counts x ENV_SCALE), e.g. from a stored calibration.
+
+        Without a stored spread, a quarter of the floor: a rectified-noise envelope's usual relative spread.
+        """
         self.floor_acc = max(self.min_floor, int(floor)) << FLOOR_BITS
+        self.dev_acc = (int(dev) if dev >= 0 else self.floor_acc >> (FLOOR_BITS + 2)) << FLOOR_BITS
         self.cal_left = 0
         self.search_start = self.tick
         self.search_end = self.tick + self.search
@@ -229,9 +253,11 @@ class Detector:
             st[S_IDLE] = -1 if self.fault else 0 if (self.state or self.run >= 0 or self.blank or self.cal_left
                                                      or self.mvc_left or self.bump != -1) else 1
             st[S_FLOOR] = self.floor_acc
+            st[S_DEV] = self.dev_acc
             st[S_TICK] = self.tick
             i = chain(buf, i, n, st, self.coef, tk)
             self.floor_acc = st[S_FLOOR]
+            self.dev_acc = st[S_DEV]
             self.tick = st[S_TICK]
             self.env = st[S_ENV]
             j = 0
@@ -293,9 +319,7 @@ class Detector:
                 return
             if self.run < 0:
                 if e <= off:
-                    # The floor follows rest only (below the offset threshold): spasms never pull it up.
-                    self.floor_acc += ((e << FLOOR_BITS) - self.floor_acc) >> (
-                        self.up_shift if e > f else self.down_shift)
+                    self._learn(e, f)  # the rest model follows rest only: spasms never pull it up
                     return
                 self._start_run(t)
             elif off < ms < LO_INIT >> 5 and self.relearn < LO_INIT:
@@ -315,49 +339,74 @@ class Detector:
                 self.one_sided += 1
             if e > on:
                 self.on_ticks += 1
-            elif self.run_n < 64 and not self.raw:  # (a raw envelope's rest is narrow: no bias to undo)
-                self.run_sum += e
-                self.run_n += 1
+            # A run's ticks before an onset are rest statistics too (clipped in _learn, so a spasm's first
+            # ticks barely move the model): learning only the ticks below the offset threshold would cut the
+            # rest distribution at its middle and pull the floor and the spread down.
+            self._learn(e, f)
             if self.on_ticks >= self.min_on and t - self.run + 1 >= self.min_dur and self.on_ticks:
                 self._onset(t, e, f)
             return
-        self._in_episode(t, e, off, ms)
+        self._in_episode(t, e, off, ms, f)
 
     @micropython.native
     def _thresholds(self):
-        # Multiples of the floor, but never closer to it than the margin: at a count or two of rest noise a
-        # multiple alone sits inside the quantisation steps.
+        # The floor plus multiples of the rest spread: the onset's from the false-alarm target (onset_sd).
         f = self.floor_acc >> FLOOR_BITS
         if f < self.min_floor:
             f = self.min_floor
-        on = f * self.on_q >> 4
-        if on < f + self.on_margin:
-            on = f + self.on_margin
-        off = f * self.off_q >> 4
-        if off < f + self.off_margin:
-            off = f + self.off_margin
-        self.on_thr = on
-        self.off_thr = off
+        sd = self.dev_acc >> FLOOR_BITS
+        if sd < self.dev_min:
+            sd = self.dev_min
+        self.on_thr = f + (sd * self.on_q >> 4)
+        self.off_thr = f + (sd * self.off_q >> 4)
         return f
+
+    @micropython.native
+    def _learn(self, e, f):
+        # A rest tick: the floor (mean) and the spread (mean absolute deviation) follow it, its deviation
+        # clipped at 3 spreads (a Huber-type robust estimate: a heartbeat, a pop or a spasm's first ticks
+        # move the model as a 3-spread tick would). chain() does the same for the ticks it decides itself.
+        f0 = self.floor_acc >> FLOOR_BITS
+        sd = self.dev_acc >> FLOOR_BITS
+        if sd < self.dev_min:
+            sd = self.dev_min
+        d = e - f0
+        if d > 3 * sd:
+            d = 3 * sd
+        elif d < -3 * sd:
+            d = -3 * sd
+        self.floor_acc += (d << FLOOR_BITS) >> (self.up_shift if e > f else self.down_shift)
+        if d < 0:
+            d = -d
+        self.dev_acc += ((d << FLOOR_BITS) - self.dev_acc) >> self.up_shift
 
     def _calibrate(self, e, base):
         # Seed with the second-quietest quarter of the calibration period: a spasm in one or two quarters does
-        # not raise the floor, and one unusually quiet quarter (between heartbeats, say) does not lower it.
+        # not raise the floor, and one unusually quiet quarter (between heartbeats, say) does not lower it. The
+        # spread is seeded from the same quarter: its ticks' mean absolute deviation from its running mean.
         self.cal_left -= 1
         self.cal_sum += e
         self.cal_n += 1
+        d = e - self.cal_sum // self.cal_n
+        self.cal_dsum += d if d > 0 else -d
         if self.cal_n == self.cal_seg or self.cal_left == 0:
             m = self.cal_sum // self.cal_n
+            dm = self.cal_dsum // self.cal_n
             if self.cal_best < 0 or m < self.cal_best:
                 self.cal_second = self.cal_best
+                self.cal_dsecond = self.cal_dbest
                 self.cal_best = m
+                self.cal_dbest = dm
             elif self.cal_second < 0 or m < self.cal_second:
                 self.cal_second = m
+                self.cal_dsecond = dm
             self.cal_sum = 0
             self.cal_n = 0
+            self.cal_dsum = 0
         if self.cal_left == 0:
             seed = (self.cal_second if self.cal_second >= 0 else self.cal_best) - base
             self.floor_acc = max(self.min_floor, seed) << FLOOR_BITS
+            self.dev_acc = (self.cal_dsecond if self.cal_second >= 0 else self.cal_dbest) << FLOOR_BITS
             self.search_start = self.tick
             self.search_end = self.tick + self.search
 
@@ -370,7 +419,7 @@ class Detector:
         kind = 0
         if rail_run >= self.rail_ticks:
             kind = codes.FAULT_RAIL
-        elif (flat_run >= self.flat_ticks and elp >> 3 < self.floor * 3
+        elif (flat_run >= self.flat_ticks and elp >> 3 < self.floor * 3 and not (self.blank and not self.fault)
               and (dead or self.floor_acc >> FLOOR_BITS >= self.flat_min)):
             kind = codes.FAULT_FLAT
         if self.fault == 0:

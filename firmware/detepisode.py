@@ -43,7 +43,7 @@ def _rest(self, e, rail_run, flat_run, elp, touch, ms_all):
     f = self._thresholds()  # (on_thr and off_thr are set again before anything reads them)
     if e <= self.off_thr and rail_run == 0 and (flat_run < self.flat_ticks or elp >> 3 >= f * 3 or (
             f0 < self.flat_min and not touch & TOUCH_DEAD)):
-        self.floor_acc += ((e << FLOOR_BITS) - self.floor_acc) >> (self.up_shift if e > f else self.down_shift)
+        self._learn(e, f)
         return True
     return False
 
@@ -58,8 +58,6 @@ def _start_run(self, t):
     self.spike = 0
     self.touched = 0
     self.one_sided = 0
-    self.run_sum = 0
-    self.run_n = 0
     # ecg on: every run must outlast a beat; auto: where a beat is due, and in the first seconds
     # while a rhythm is still being learnt from the narrow bumps seen
     # (or a candidate bump began before this run did: at the end of calibration, say)
@@ -74,22 +72,14 @@ def _start_run(self, t):
 @micropython.native
 def _run_quiet(self, t, e, f):
     # A tick of a run (not yet an episode) below the offset threshold: rest, a gap, or the run's end.
-    self.floor_acc += ((e << FLOOR_BITS) - self.floor_acc) >> (
-        self.up_shift if e > f else self.down_shift)  # quiet ticks in a run are rest too
+    self._learn(e, f)  # quiet ticks in a run are rest too
     self.gap += 1
     if self.gap == 1 and self.beat_run and t - self.run <= self.beat_w:
         self.run = -1  # the run came when a beat was due and was no wider than one: a heartbeat
         return
     # A run that never reached the onset threshold was rest wobble: it ends at once, so it
-    # cannot back-date a later spasm, and its ticks are rest the floor learns too (learning only
-    # the ticks below the offset threshold would bias a wide rest distribution low).
+    # cannot back-date a later spasm (its ticks were learnt as rest).
     if not self.on_ticks:
-        if self.run_n:
-            d = min(self.run_sum // self.run_n - f, 1 << 18)
-            if self.up_shift >= FLOOR_BITS:
-                self.floor_acc += (d * self.run_n) >> (self.up_shift - FLOOR_BITS)
-            else:
-                self.floor_acc += (d * self.run_n) << (FLOOR_BITS - self.up_shift)
         self.run = -1
         return
     if self.gap >= self.min_off:
@@ -144,15 +134,21 @@ def _collect(self, t, e):
 
 
 @micropython.native
-def _in_episode(self, t, e, off, ms):
+def _in_episode(self, t, e, off, ms, f):
     self._collect(t, e)
-    if t - self.onset >= self.relearn and self.mean_acc >> 4 < self.on_thr:
-        # Low contrast for long: on average below the onset threshold for relearn_s, this is a rest level
-        # that stepped up, not a spasm. End it and re-learn the floor from the minimum statistics.
+    if t - self.onset >= self.relearn and self.mean_acc >> 4 < 2 * self.on_thr - f:
+        # Low contrast for long: on average within twice the onset test's margin of the floor for relearn_s,
+        # this is a rest level that stepped up, not a spasm. End it and re-learn the floor from the minimum
+        # statistics.
         self._end_episode(t, t)
         if ms < LO_INIT >> 5:
             self.floor_acc = (ms + (ms >> 3)) << FLOOR_BITS
         return
+    # Back to rest is relative to the episode's size too: an envelope that fell by 7/8 of its rise above the
+    # offset threshold is rest again (a strong grasp leaves a slowly relaxing tail many rest spreads high).
+    mid = self.on_thr + off  # (x2) a quiet stretch is broken only above mid-way between the thresholds
+    if self.peak > off:
+        off += (self.peak - off) >> 3
     if e < off:
         self.blip = -1
         if self.quiet < 0:
@@ -166,8 +162,8 @@ def _in_episode(self, t, e, off, ms):
         # mode the QRS remnant is narrow enough for the beat gate; there this rule cut clonus trains.
         if self.blip < 0:
             self.blip = t
-    elif self.quiet < 0 or (e * 2 > self.on_thr + off and not (
-            self.ecg and self.rr and self._beat_due(t, self.beat_w))):
+    elif self.quiet < 0 or (e * 2 > mid and not (
+            self.ecg and self.rr and self.cl_good < 3 and self._beat_due(t, self.beat_w))):
         # activity again: only a tick above mid-way between the thresholds breaks a quiet stretch,
         # so rest wobble just above the offset threshold (or a heartbeat) does not stretch the episode
         self.quiet = -1

@@ -14,8 +14,8 @@ PARAMS = {
     "mains_hz": _p(50, 0, 0, 60, "Hz"),  # mains notch frequency: 0 (off), 50 or 60
     "tkeo": _p(0, 0, 0, 1, ""),  # 1 = Teager-Kaiser energy instead of rectification
     "smooth_ms": _p(25, 20, 0, 500, "ms"),  # envelope smoothing time constant
-    "on_mult": _p(4, 3, 1.2, 50, "x floor"),  # onset threshold, multiple of the noise floor
-    "off_mult": _p(1.5, 1.5, 1.1, 50, "x floor"),  # offset threshold, multiple of the noise floor (< on_mult)
+    "sensitivity": _p(0.1, 0.1, 0.01, 1000, "false/h"),  # false onsets per hour of rest the onset threshold allows
+    "off_sd": _p(2, 2, 0.5, 20, "x rest SD"),  # an episode ends below the floor + this many rest SDs
     "min_on_ms": _p(30, 40, 0, 2000, "ms"),  # time above the onset threshold before an onset is declared
     "min_dur_ms": _p(100, 100, 0, 5000, "ms"),  # minimum episode duration; shorter bursts are ignored
     "min_off_ms": _p(500, 500, 0, 10000, "ms"),  # quiet time below the offset threshold that ends an episode
@@ -33,11 +33,10 @@ PARAMS = {
     "adc_max": _p(4095, 4095, 255, 65535, "counts"),  # full-scale ADC count
     "blank_ms": _p(1000, 500, 0, 10000, "ms"),  # hold-off after a fault ends while the filters settle
     "spike_ms": _p(30, 0, 0, 200, "ms"),  # bursts above half their peak for at most this long are artefacts (pops)
-    "margin": _p(2, 5, 0, 100, "counts"),  # thresholds lie at least this far above the floor (half for offset)
     "ecg": _p(1, 1, 0, 2, ""),  # heartbeat gate: 0 off, 1 auto (once a regular beat rhythm is found), 2 on
     "beat_ms": _p(200, 300, 50, 500, "ms"),  # widest heartbeat bump in the envelope; longer activity is EMG
     "relearn_s": _p(15, 15, 0, 600, "s"),  # a low-contrast episode this long re-learns the floor; 0 = off
-    "env_track": _p(0, 1, 0, 1, ""),  # env mode: track the envelope's resting level (no env_offset needed)
+    "env_track": _p(0, 0, 0, 1, ""),  # env mode: track the envelope's resting level (no env_offset needed)
     "flat_min": _p(1, 1, 0, 100, "counts"),  # a flat line is a fault only if the rest floor was above this
     "pop_track": _p(1, 1, 0, 1, ""),  # 1: pops are one-sided against a tracking baseline; 0: the first sample
 }
@@ -45,7 +44,7 @@ del _p
 
 # Overrides that restore the defaults and mechanisms of the detector before issue 8 (thresholds at 2.5x, no
 # margin, no heartbeat gate, no floor re-learning, a fixed envelope offset): kept to show the real failures.
-BASE_PARAMS = {"on_mult": 2.5, "margin": 0, "calib_ms": 2000, "ecg": 0, "relearn_s": 0, "env_track": 0,
+BASE_PARAMS = {"calib_ms": 2000, "ecg": 0, "relearn_s": 0, "env_track": 0,
                "flat_min": 0, "pop_track": 0}
 ECG_MODES = {"off": 0, "auto": 1, "on": 2}
 
@@ -72,8 +71,6 @@ def validate(params, mode, rate_hz):
         if not spec[2] <= value <= spec[3]:
             raise ValueError("%s=%s out of range %s..%s %s" % (name, value, spec[2], spec[3], spec[4]))
         out[name] = value
-    if out["off_mult"] >= out["on_mult"]:
-        raise ValueError("off_mult=%s must be below on_mult=%s" % (out["off_mult"], out["on_mult"]))
     if out["mains_hz"] not in (0, 50, 60):
         raise ValueError("mains_hz=%s must be 0, 50 or 60" % (out["mains_hz"],))
     return out
