@@ -166,7 +166,8 @@ def test_new_mechanisms_do_not_depend_on_block_size(name, mode, rate, monkeypatc
 
     sig = np.clip(_sim(name, mode, rate, 3), 0, 65535).astype("<u2")
     runs = []
-    for block in (13, 256, 512):  # (512: 5 s at 100 Hz; the ENV ECG scenario logs heartbeat twitches faster than 16 records per 10 s)
+    # (512: 5 s at 100 Hz; the ENV ECG scenario logs heartbeat twitches faster than 16 records per 10 s)
+    for block in (13, 256, 512):
         monkeypatch.setattr(d, "BLOCK", block)
         runs.append(d.records_python(sig, rate, mode, {}))
     assert runs[0] == runs[1] == runs[2]
