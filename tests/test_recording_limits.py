@@ -42,3 +42,78 @@ def test_edf_with_an_empty_range_is_refused(tmp_path: Path, capsys: pytest.Captu
 def test_edf_with_ranges_is_read(tmp_path: Path) -> None:
     src = open_source(_edf(tmp_path / "r.edf", 2, equal=False))
     assert src.n_samples == 5000 and src.units == "uV"
+
+
+def _run(tmp_path: Path, argv: list[str], env: dict[str, str] | None = None) -> tuple[int, str, float]:
+    """`spasmwatch ARGV` in a fresh process: (exit status, stderr, its own peak RSS in MB)."""
+    import os
+    import subprocess
+    import sys
+
+    if not Path("/proc/self/status").exists():
+        pytest.skip("needs /proc/self/status (Linux) to read a process's peak RSS")
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent (this test process) into the child.
+    code = ("import sys\nfrom spasmwatch.cli import main\nrc = main(sys.argv[1:])\n"
+            "hwm = next(x for x in open('/proc/self/status') if x.startswith('VmHWM'))\n"
+            "print('RSS', int(hwm.split()[1]) / 1024)\nsys.exit(rc)\n")
+    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, **(env or {})}, cwd=tmp_path)
+    rss = float(next(x for x in out.stdout.splitlines() if x.startswith("RSS")).split()[1])
+    return out.returncode, out.stderr.strip(), rss
+
+
+def _wide(path: Path, columns: int, rows: int = 3) -> Path:
+    with open(path, "w") as fh:
+        for r in range(rows):
+            fh.write(",".join(str((7 * i + r) % 4096) for i in range(columns)) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("columns", [100_000, 1_000_000])
+def test_wide_csv_is_refused_in_bounded_memory(tmp_path: Path, columns: int) -> None:
+    # 100,000 columns x 3 rows grew to 7.4 GB (10^6: OOM-killed): one detector per column.
+    path = _wide(tmp_path / "wide.csv", columns)
+    rc, err, rss = _run(tmp_path, ["replay", str(path), "--rate", "1000"])
+    assert rc == 2 and len(err.splitlines()) == 1, err
+    assert f"{columns} columns, more than the 1024" in err or "no row ends within" in err
+    assert rss < 200, rss
+
+
+def test_too_many_channels_for_one_replay(tmp_path: Path) -> None:
+    path = _wide(tmp_path / "w.csv", 600, rows=50)
+    with pytest.raises(InputError, match="600 channels, more than the 512 replayed at once; choose some"):
+        from spasmwatch.engine.pipeline import replay_file
+
+        replay_file(str(path), rate=1000.0, engine="python")
+    assert cli.main(["replay", str(path), "--rate", "1000", "--channel", "0-3", "--engine", "python"]) == 0
+
+
+@pytest.mark.parametrize("name", ["big.csv", "big.bin", "big.txt", "big.wav", "big.mat", "big.edf", "big.bdf"])
+def test_huge_file_is_sniffed_not_read(tmp_path: Path, name: str) -> None:
+    # A 5 GB sparse file was read whole before its format was checked (2 GB: 2.1 GB of RSS and ~10 s).
+    path = tmp_path / name
+    with open(path, "wb") as fh:
+        if name.endswith(".bdf"):
+            fh.write(b"\xffBIOSEMI")
+        fh.truncate(5 << 30)
+    try:
+        rc, err, rss = _run(tmp_path, ["replay", str(path)])
+    finally:
+        path.unlink()
+    assert rc == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert rss < 200, rss
+
+
+def test_whole_read_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A text file that must be read whole (a time column) is refused when its estimated cost is over budget.
+    from spasmcore.recording import read_recording
+
+    path = tmp_path / "t.csv"
+    path.write_text("time_ms,emg\n" + "".join(f"{2 * i},{2048 + i % 50}\n" for i in range(50_000)))
+    assert read_recording(path).n_samples == 50_000
+    monkeypatch.setenv("SPASMWATCH_MEMORY_MB", "2")
+    with pytest.raises(InputError, match=r"whole would take about \d+ MB, over the 2 MB budget"):
+        read_recording(path)
+    monkeypatch.setenv("SPASMWATCH_MEMORY_MB", "lots")
+    with pytest.raises(InputError, match="SPASMWATCH_MEMORY_MB='lots' is not a number"):
+        read_recording(path)

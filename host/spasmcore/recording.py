@@ -28,6 +28,7 @@ from .recformat import Recording as Recording
 from .recformat import _check_rate as _check_rate
 from .recformat import _Parsed as _Parsed
 from .recformat import _to_float as _to_float
+from .recsniff import check_whole, read_head
 from .rectext import _check_row as _check_row
 from .rectext import _read_text as _read_text
 from .rectext import _sniff_delimiter as _sniff_delimiter
@@ -37,26 +38,26 @@ from .recwrite import write_recording as write_recording
 
 
 def _load(path: Path, rate_hz: float | None) -> _Parsed:
-    """Parse the file in the format its first bytes and extension say."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if not path.is_file():
-        raise InputError(f"{path}: not a file")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    if not raw.strip():
-        raise InputError(f"{path}: empty file")
-
+    """Parse the file in the format its first bytes and extension say: sniffed, and its cost checked, first."""
+    head = read_head(path)
+    raw = head.raw
     suffix = path.suffix.lower()
     if raw[:4] == b"RIFF" or suffix == ".wav":
+        check_whole(path, head, "wav")
         return _read_wav(path)
     if raw[:6] == b"MATLAB" or suffix == ".mat":
+        check_whole(path, head, "mat")
         return _read_mat(path)
     if b"\x00" in raw[:4096]:
         raise InputError(f"{path}: unknown binary format (expected CSV/TXT, OpenSignals, WAV or MATLAB .mat)")
     if suffix in TEXT_SUFFIXES or raw.startswith(MAGIC):
+        check_whole(path, head, "text")
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+        if not raw.strip():
+            raise InputError(f"{path}: empty file")
         return _read_text(path, raw, ignore_time=rate_hz is not None)
     raise InputError(
         f"{path}: unknown format {suffix!r} (expected .csv, .tsv, .txt, .log, .dat, OpenSignals .txt, .wav or .mat)"

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import recording as R
 from ..errors import InputError
+from ..recsniff import check_columns
 from .source import Source
 
 HEAD_BYTES = 1 << 16
@@ -179,6 +180,7 @@ def open_csv(path: Path, rate_hz: float | None, units: str | None, columns: list
         raise Fallback
     delim, tokens, header = _first_row(first)
     width = len(tokens)
+    check_columns(path, width)
     rate_text = meta.get("rate_hz")
     if rate_hz is None and rate_text is None:
         raise Fallback  # the rate comes from a time column or nowhere: read_recording says which

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..recsniff import check_whole, read_head
 from .source import Source
 
 EDF_MAGIC = b"0       "
@@ -35,7 +36,10 @@ def units_of(dimension: str) -> str:
 def _load(path: Path):  # type: ignore[no-untyped-def]
     import edfio
 
-    bdf = path.read_bytes()[:8] == BDF_MAGIC if path.stat().st_size >= 8 else False
+    with open(path, "rb") as fh:  # (the magic only: the file may be gigabytes)
+        bdf = fh.read(8) == BDF_MAGIC
+    if bdf:  # edfio reads BDF data whole (no lazy loading for 24-bit): its cost is checked first
+        check_whole(path, read_head(path), "bdf")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

@@ -18,6 +18,7 @@ from spasmcore.errors import InputError
 from spasmcore.events import Event
 from spasmcore.readers import Fallback, Source, open_source, open_whole
 from spasmcore.readers.source import BLOCK_ROWS, from_recording
+from spasmcore.recsniff import check_channels
 
 from .convert import Converter, prepare_counts
 
@@ -86,7 +87,7 @@ def _units_guess(stats: list[Stats]) -> str:
 def _stats_pass(src: Source, progress: Callable[[int], None] | None) -> list[Stats]:
     width = None
     stats: list[Stats] = []
-    for block in src.blocks(ROWS):
+    for block in src.blocks(_rows(src)):
         if width is None:
             width = block.shape[1]
             stats = [Stats() for _ in range(width)]
@@ -113,8 +114,14 @@ def _decimated(src: Source, path: str, rate: float | None, units: str | None, co
     return dec, _stats_pass(dec, None)
 
 
+def _rows(src: Source) -> int:
+    """Rows per block: ROWS for one channel, fewer for many, so that a block holds about ROWS values whatever
+    the recording's width (memory bounded by its shape, not only its length)."""
+    return max(min(ROWS, 256), ROWS // max(1, len(src.indices)))
+
+
 def _channel_blocks(src: Source, k: int) -> Callable[[], Iterator[np.ndarray]]:
-    return lambda: (b[:, k] for b in src.blocks(ROWS))
+    return lambda: (b[:, k] for b in src.blocks(_rows(src)))
 
 
 def _optimistic(src: Source) -> bool:
@@ -138,6 +145,7 @@ def replay_file(path: str, mode: str | None = None, rate: float | None = None, u
     except OSError:
         big = False  # (open_source says what is wrong with the path)
     src = open_source(path, rate_hz=rate, units=units, columns=columns, stream=big)
+    check_channels(path, len(src.indices))
     if _optimistic(src):
         guessed = not src.units
         try:
@@ -213,7 +221,7 @@ def _detect(src: Source, stats: list[Stats] | None, unit_list: list[str], mode: 
     seen: list[Stats] = []
     done, n_events = 0, 0
     total = stats[0].n if stats else 0
-    for block in src.blocks(ROWS):
+    for block in src.blocks(_rows(src)):
         if collect:
             if not seen:
                 seen = [Stats() for _ in range(block.shape[1])]
