@@ -17,6 +17,11 @@ try:
     from . import protocol
 except ImportError:
     import protocol
+try:
+    import binascii
+    import hashlib
+except ImportError:  # a build without them publishes unsigned events
+    hashlib = None  # type: ignore[assignment]
 
 KEEPALIVE_S = 60
 CONNECT_MS = 10000  # TCP connect plus CONNACK
@@ -35,6 +40,26 @@ def _age(now, t):
     ~6.2 days on the ESP32), so it reads as "long ago" instead of "in the future"."""
     d = time.ticks_diff(now, t)
     return d if d >= 0 else 1 << 29
+
+
+def sign_pads(key):
+    """HMAC-SHA256's inner and outer key pads of net.token, made once (128 bytes kept)."""
+    k = key.encode() if isinstance(key, str) else key
+    if len(k) > 64:
+        k = hashlib.sha256(k).digest()
+    k = k + bytes(64 - len(k))
+    return bytes(b ^ 0x36 for b in k), bytes(b ^ 0x5C for b in k)
+
+
+def signed(payload, pads):
+    """The event JSON with `"sig"` last: HMAC-SHA256(net.token, the JSON before it), 16 bytes as hex. A
+    subscriber cuts `,"sig":"..."` off, puts `}` back and checks (docs/wireless.md): a forged or altered event
+    fails, so one published by anyone else allowed on the broker cannot take a real (id, boot, eseq)."""
+    inner = hashlib.sha256(pads[0])
+    inner.update(payload.encode())
+    outer = hashlib.sha256(pads[1])
+    outer.update(inner.digest())
+    return payload[:-1] + ',"sig":"%s"}' % binascii.hexlify(outer.digest()[:16]).decode()
 
 
 def _s(text):
@@ -139,13 +164,14 @@ class Publisher:
     """poll(app, up) each block: connects when the link is up, sends what the flash log holds beyond the
     last acknowledged eseq, one event in flight; any failure closes the socket and retries after a back-off."""
 
-    def __init__(self, broker, prefix, disc, dev_id, name, path):
+    def __init__(self, broker, prefix, disc, dev_id, name, path, key=""):
         self.host, self.port, self.user, self.password = broker  # netconfig.mqtt_parts(url)
         self.dev = topic_word(dev_id)
         self.base = prefix + "/" + self.dev
         self.disc = disc
         self.name = name
         self.path = path
+        self.pads = sign_pads(key) if key and hashlib is not None else None  # events signed with net.token
         self.acked = _load(path)  # -1: first start with MQTT on, begin at the log's end (set in poll)
         self.saved = self.acked
         self.state = OFF
@@ -346,6 +372,8 @@ class Publisher:
         self.pid = self.pid % 65535 + 1
         names = [c["name"] for c in app.cfg["channels"]]
         payload = event_json(r, self.dev, names, app.boot, app.uptime)
+        if self.pads is not None:
+            payload = signed(payload, self.pads)
         self.is_end = r["etype"] == protocol.EV_END
         self.inflight = r["eseq"]
         self.inflight_pid = self.pid

@@ -43,7 +43,7 @@ class Net:
             d = board.storage_dir
             path = (d if d.endswith("/") else d + "/") + mqttpub.ACKED_FILE
             self.mqtt = mqttpub.Publisher(netconfig.mqtt_parts(n["mqtt"]), n["mqtt_prefix"], n["discovery"], dev,
-                                          cfg["name"], path)
+                                          cfg["name"], path, n["token"])
         self.errors = 0
         self._said = time.ticks_add(time.ticks_ms(), -REPORT_MS)
         self._serial = board.write

@@ -333,3 +333,39 @@ def test_demo_publishes_to_the_broker(tmp_path: Path, broker: Broker) -> None:
     finally:
         sub.close()
     assert all(e["ev"] in ("end", "fault") for e in events(sub))
+
+
+def verify(payload: bytes, token: str) -> bool:
+    """A subscriber's check of an event's `sig` (the recipe of docs/wireless.md)."""
+    import hashlib
+    import hmac
+
+    at = payload.rfind(b',"sig":"')
+    if at < 0 or not payload.endswith(b'"}'):
+        return False
+    want = hmac.new(token.encode(), payload[:at] + b"}", hashlib.sha256).hexdigest()[:32]
+    return hmac.compare_digest(payload[at + 8:-2], want.encode())
+
+
+def test_events_are_signed_with_the_token_and_a_forgery_fails(tmp_path: Path, broker: Broker,
+                                                              micropython_bin: str) -> None:
+    from importlib import resources
+
+    token = "t0ken-for-tests"
+    rec = Path(str(resources.files("spasmwatch") / "examples" / "example_raw.csv"))
+    sub = Subscriber(broker.port)
+    net = {"ssid": "virtual", "mqtt": f"mqtt://127.0.0.1:{broker.port}", "token": token}
+    with NetDevice(rec, tmp_path / "board", net, micropython_bin, speed=0, status_s=1):
+        sub.wait(lambda: len(sub.messages("/event")) >= 3, timeout=60)
+    real = [p for _, p, _ in sub.messages("/event")]
+    assert all(verify(p, token) for p in real), real[:2]
+    e = json.loads(real[0])
+    assert set(e) >= {"id", "boot", "eseq", "sig"} and len(e["sig"]) == 32
+    # anyone allowed on the broker can publish an event that reuses a real (id, boot, eseq) ...
+    fake = dict(e, duration_ms=e["duration_ms"] + 60000, peak=e["peak"] * 9)
+    forged = [json.dumps(fake).encode(), json.dumps({k: v for k, v in fake.items() if k != "sig"}).encode(),
+              real[0].replace(b'"eseq": %d' % e["eseq"], b'"eseq": %d' % (e["eseq"] + 1000))]
+    assert forged[2] != real[0]
+    assert not any(verify(p, token) for p in forged)  # ... but not one that checks
+    assert not verify(real[0], "another-token")
+    sub.close()
