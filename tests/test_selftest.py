@@ -347,3 +347,20 @@ def test_progress_bar_follows_the_board_phases_to_the_end(monkeypatch: pytest.Mo
     assert cmd.measure("/dev/x", 10).result == _result()
     assert [n for n, _ in steps] == [1.0, 0.0, 6.0, 5.0, 1.0]  # boot; adc starts; adc + half the run; log; done
     assert [label for _, label in steps][-1] == "self-test: done" and sum(n for n, _ in steps) == 13.0
+
+
+@pytest.mark.parametrize("tail, words", [
+    (["mpremote: could not enter raw repl"], "does not answer MicroPython's raw REPL"),
+    (["Traceback (most recent call last):", "ValueError: bad"], "without a result; the board's last line: "
+                                                                "ValueError: bad"),
+    ([], "(no output)"),
+])
+def test_a_run_without_a_result_is_one_clear_error(tail: list[str], words: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from spasmcore.errors import LinkError
+    from spasmwatch.commands import selftest as cmd
+
+    monkeypatch.setattr(cmd, "run_on_board", lambda port, seconds, report: BoardRun(tail=tail))
+    with pytest.raises(LinkError) as exc:
+        cmd.measure("/dev/x", 2)
+    assert words in str(exc.value) and "\n" not in str(exc.value)

@@ -11,8 +11,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from spasmcore.errors import LinkError
-
 MARK = "SELFTEST "  # firmware/selftest.py MARK
 MARGIN_S = 120.0  # beyond the run itself: mpremote's soft reset, boot, ADC and flash checks (a loaded PC is slow)
 
@@ -97,14 +95,18 @@ def parse(lines: Iterable[str], progress: Callable[[str, int, int], None] = lamb
 
 
 def run_on_board(port: str, seconds: int, progress: Callable[[str, int, int], None]) -> BoardRun:
-    """`mpremote exec` of BOARD_SCRIPT (its soft reset first gives a clean heap); stopped if it overruns."""
+    """`mpremote exec` of BOARD_SCRIPT (its soft reset first gives a clean heap); stopped if it overruns.
+
+    A run with neither a result nor a boot error ended early: `tail` holds the last lines (mpremote's or the
+    board's traceback)."""
     script = BOARD_SCRIPT.format(seconds=int(seconds))
     cmd = [sys.executable, "-m", "mpremote", "connect", port, "exec", script]
     env = dict(os.environ, PYTHONUNBUFFERED="1")  # lines as the board prints them, for the progress bar
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                             errors="replace")
     limit = seconds + MARGIN_S
-    timer = threading.Timer(limit, proc.kill)
+    killed: list[bool] = []
+    timer = threading.Timer(limit, lambda: (killed.append(True), proc.kill()))
     timer.start()
     try:
         assert proc.stdout is not None
@@ -116,8 +118,6 @@ def run_on_board(port: str, seconds: int, progress: Callable[[str, int, int], No
             proc.kill()
             proc.wait()
         timer.cancel()
-    if run.result is None and not run.boot_error:
-        last = run.tail[-1] if run.tail else "(no output)"
-        raise LinkError(f"{port}: the self-test gave no result within {limit:g} s; the board's last line: "
-                        f"{last[:200]}")
+    if killed and run.result is None:
+        run.tail.append(f"(no result within {limit:g} s: stopped)")
     return run

@@ -14,6 +14,7 @@ from spasmcore.errors import InputError, LinkError
 from .. import ui
 from ..selftest_checks import FAIL, SKIP, Check, judge, report, worst
 from ..selftest_run import BoardRun, run_on_board
+from .deploy import explain_mpremote
 from .monitor import add_port_arg
 
 MAX_SECONDS = 600
@@ -99,6 +100,12 @@ def measure(port: str, seconds: int) -> BoardRun:
 
         run = run_on_board(port, seconds, progress)
         bar.step(seconds + 3.0 - at[0], label="self-test: done")
+    if run.result is None and not run.boot_error:
+        said = "\n".join(run.tail)
+        if any(s in said.lower() for s in ("raw repl", "failed to access", "no device found")):
+            raise explain_mpremote(port, said)  # mpremote's own failure, said as deploy says it
+        last = run.tail[-1] if run.tail else "(no output)"
+        raise LinkError(f"{port}: the self-test ended without a result; the board's last line: {last[:200]}")
     return run
 
 
