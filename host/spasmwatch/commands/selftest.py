@@ -12,9 +12,9 @@ from typing import Any
 from spasmcore.errors import InputError, LinkError
 
 from .. import ui
-from ..selftest_checks import FAIL, SKIP, Check, judge, report, worst
+from ..selftest_checks import FAIL, PASS, SKIP, Check, judge, report, worst
 from ..selftest_run import BoardRun, run_on_board
-from .deploy import explain_mpremote
+from .deploy import MpremoteTarget, deploy, explain_mpremote, probe_raw_repl
 from .monitor import add_port_arg
 
 MAX_SECONDS = 600
@@ -66,7 +66,6 @@ def ensure_deployed(port: str) -> None:
     from spasmcore.firmware import mpy_cross_version
 
     from ..deploy_build import DEFAULT_MARCH, MARCH, SIM_MARCH, build, make_plan
-    from .deploy import MpremoteTarget, deploy
 
     target = MpremoteTarget(port)
     info = target.list_files()
@@ -115,15 +114,14 @@ def show(port: str, run: BoardRun, checks: list[Check]) -> None:
     print(f"self-test of {port}: {ran}")
     wide = max(len(c.name) for c in checks)
     for c in checks:
-        print(f"  {c.level.upper():4}  {c.name:{wide}}  {c.reason}")
+        print(f"  {c.level.upper():4}  {c.name:{wide}}  {ui.safe(c.reason)}")  # reasons quote the board
     verdict = worst(checks)
-    why = [f"{c.name}: {c.reason}" for c in checks if c.level == verdict and verdict not in ("pass", SKIP)]
-    print(f"verdict: {verdict.upper()}" + (f" ({why[0]})" if why else ""))
+    why = [f"{c.name}: {c.reason}" for c in checks if c.level == verdict and verdict not in (PASS, SKIP)]
+    print(f"verdict: {verdict.upper()}" + (f" ({ui.safe(why[0])})" if why else ""))
 
 
 def run(args: argparse.Namespace) -> int:
     from ..link import open_serial, resolve_port
-    from .deploy import MpremoteTarget, probe_raw_repl
 
     if args.json and not Path(args.json).resolve().parent.is_dir():
         raise InputError(f"--json {args.json}: no such directory {Path(args.json).resolve().parent}")
