@@ -30,8 +30,10 @@ on exit (a relative DIR is taken from the current directory).
 Every channel of the recording plays (one ADC pin each, up to 4) when the firmware fits them in its heap;
 if it does not, the firmware falls back to its default config (one channel) and the device says which
 channels play (`warning: only ch0 of the recording's 4 channels play ...`: give --heap 200k or --board
-esp32s3, or choose one with --channel N). The recording plays at real time (--speed 1); --speed 10 plays ten times faster, --speed 0 as
-fast as the firmware can go. After the last sample the board idles (still answering commands) unless
+esp32s3, or choose one with --channel N).
+
+The recording plays at real time (--speed 1); --speed 10 plays ten times faster, --speed 0 as fast as the
+firmware can go. After the last sample the board idles (still answering commands) unless
 --loop repeats the recording. Ctrl-C stops it.
 
 When this computer is too busy to keep pace, the board behaves like an ESP32 that fell behind: it skips
@@ -97,10 +99,13 @@ def _filter_notes(state_dir: str | Path) -> list[str]:
 
 
 def _channels_line(dev: Any, wait_s: float = 10.0) -> str:
-    """Which channels the firmware samples, from its boot hello: all of the recording's, or a warning."""
+    """Which channels the firmware samples, from its boot hello: all of the recording's, or a warning ("" when
+    the device stopped first: its own line says why)."""
     end = time.monotonic() + wait_s
     while dev.hello is None and dev.exit_code is None and time.monotonic() < end:
         time.sleep(0.05)
+    if dev.exit_code is not None:
+        return ""
     if dev.hello is None:
         return "channels: the firmware has not said hello yet"
     note = dev.channels_note()
@@ -148,7 +153,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"link: {dev.link} -> {dev.port} (removed on exit)", file=sys.stderr, flush=True)
         for note in _filter_notes(dev.state_dir):
             print(f"note: {note}", file=sys.stderr, flush=True)
-        print(_channels_line(dev), file=sys.stderr, flush=True)
+        said = _channels_line(dev)
+        if said:
+            print(said, file=sys.stderr, flush=True)
         print(f"state dir: {dev.state_dir}{kept}; playing {path} {speed}{', looped' if args.loop else ''}",
               file=sys.stderr, flush=True)
         while True:
