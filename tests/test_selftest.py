@@ -317,7 +317,8 @@ def test_selftest_fails_with_the_reason_on_a_heap_too_small(micropython_bin: str
         rc, text, doc = _selftest(board.port, tmp_path, capsys)
     assert rc == 1, text
     verdict = text.splitlines()[-1]
-    assert verdict.startswith("verdict: FAIL (boot: ") and "heap" in verdict, text
+    # the firmware of the day does not boot in it ("needs more heap"); a leaner one would fail the heap check
+    assert verdict.startswith("verdict: FAIL (") and "heap" in verdict, text
     assert doc["verdict"] == FAIL and doc["heap_start"] < 80 * 1024
 
 
