@@ -280,3 +280,55 @@ def test_app_uptime_and_heartbeats_across_the_wrap(monkeypatch: pytest.MonkeyPat
 
     ref = run(0, "a")
     assert run(PERIOD - 2500, "b") == ref and ref[0] >= 5000 and ref[1] == 5
+
+
+class StepClock(BoardTime):
+    """ticks_us moves 37 us per call, as a busy-wait loop's time passes on the board."""
+
+    def ticks_us(self) -> int:
+        self.us += 37
+        return super().ticks_us()
+
+
+class Adc:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def read_u16(self) -> int:
+        self.n += 1
+        return (self.n & 0xFFF) << 4
+
+
+def sampling_trace(monkeypatch: pytest.MonkeyPatch, clock: BoardTime) -> list[tuple[int, int, int]]:
+    from array import array
+
+    cls = fw("board", monkeypatch, clock, machine=ModuleType("machine")).Board
+    b = cls.__new__(cls)
+    b.adcs, b.nch, b.period_us = [Adc(), Adc()], 2, 1000  # 1 kHz, 2 channels
+    b.next_us, b.overruns, b.dropped, b.samples = clock.ticks_us(), 0, 0, 0
+    bufs = [array("H", bytes(20)), array("H", bytes(20))]
+    out = []
+    for k in range(3000):  # 30 s of 10-sample blocks; the app is busy for 15 ms in one block of every 500
+        b.read_block(bufs, 10)
+        if k % 500 == 250:
+            clock.advance(15)
+        out.append((b.samples, b.overruns, b.dropped))
+    return out
+
+
+def test_sampling_pace_and_overruns_the_same_across_the_us_wrap(monkeypatch: pytest.MonkeyPatch) -> None:
+    ref = sampling_trace(monkeypatch, StepClock(0))
+    start = (PERIOD - 12_000_000) // 1000  # ticks_us wraps (every ~17.9 min) 12 s in
+    assert sampling_trace(monkeypatch, StepClock(start)) == ref
+    assert ref[-1][1] == 6 and ref[-1][0] == 30000  # one overrun per stall, every block read
+
+
+def test_safe_boot_window_across_the_wrap(monkeypatch: pytest.MonkeyPatch) -> None:
+    for start in (0, PERIOD - 500):
+        clock = BoardTime(start)
+        machine = ModuleType("machine")
+        machine.Pin = Pin  # type: ignore[attr-defined]
+        board = fw("board", monkeypatch, clock, machine=machine)
+        monkeypatch.setattr(Pin, "value", lambda self, v=None: 1)  # the BOOT button is not pressed
+        assert board.safe_boot(1000) is False
+        assert 1000 <= (clock.us // 1000) - start <= 1010  # waited its second, not 0 s or 6 days
