@@ -29,12 +29,12 @@ def test_config_set_and_reset_restart_the_board_sim_and_it_answers(board: BoardS
     assert cli.main(["deploy", "--port", board.port]) == 0, capsys.readouterr().err
     capsys.readouterr()
     boots = board.boots
-    assert cli.main(["config", "set", "status_s=30", "params.on_mult=5", "--port", board.port]) == 0, \
+    assert cli.main(["config", "set", "status_s=30", "params.sensitivity=5", "--port", board.port]) == 0, \
         capsys.readouterr().err
     out = capsys.readouterr().out
-    assert "saved: status_s=30, params.on_mult=5" in out
+    assert "saved: status_s=30, params.sensitivity=5" in out
     cfg = json.loads((board.flash / "config.json").read_text())
-    assert cfg["status_s"] == 30 and cfg["params"]["on_mult"] == 5
+    assert cfg["status_s"] == 30 and cfg["params"]["sensitivity"] == 5
     assert not (board.flash / "config.json.pending").exists()
     assert cli.main(["config", "reset", "--all", "--port", board.port]) == 0, capsys.readouterr().err
     assert "saved:" in capsys.readouterr().out

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import micropython32
 
 from spasmcore import boards
 from spasmcore.errors import ConfigError
 from spasmcore.firmware import interpreter_march
 from spasmcore.tools import MICROPYTHON_ENV, find_micropython
-from tests.conftest import micropython32
 
 
 def test_chosen_interpreter_wins_over_env_and_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,226 @@
+"""What a plain ESP32 runs, proven at its budget on the 32-bit heap model (spasmcore.boards "esp32": a GC heap of
+56 kB that grows by at most 44 kB, Wi-Fi's share of the system heap reserved): an hour of signal each.
+
+- 4 channels at 1 kHz boot, stream and log every episode host replay finds in the same recording, >= 16 kB free;
+- 2 channels with Wi-Fi, the TCP server (a host connected) and MQTT (a broker acknowledging) >= 8 kB free;
+- `config set params.sensitivity=5` and `status_s=30` apply live (no restart) with 4 channels.
+
+The firmware runs as vmain.py boots it (start.boot), in micropython-esp32heap from ../shared/tools/micropython32;
+the heap is read from the board's own `status` heartbeats (heap_free after a collection, every 10 s of signal).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import micropython32
+from net_runner import TcpClient, free_port
+
+from spasmcore.boards import board, heap_args
+from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR, interpreter_march
+from spasmfw import config as fwconfig
+from spasmfw import protocol, protohost
+from spasmsim.device import precompile
+from spasmsim.generate import generate
+from spasmwatch.detect import detect
+
+pytestmark = [pytest.mark.micropython, pytest.mark.timeout(600)]
+
+RATE = 1000
+PIECE_MIN = 10  # minutes simulated, tiled to an hour (generating a whole hour of 4 channels takes ~30 s)
+
+HARNESS = r"""
+import sys
+state, mpy, fw, unix = sys.argv[1:5]
+cmds = [(int(c.split(":", 1)[0]), c.split(":", 1)[1].encode() + b"\n") for c in sys.argv[5:]]
+sys.path[0:0] = [mpy, fw, unix]
+import vboard
+vboard.STORAGE_DIR = state
+a = __import__("start").boot(vboard)
+b = a.b
+def feed():  # commands as the serial link would bring them, each once its sample count is reached
+    if cmds and a.samples >= cmds[0][0]:
+        return cmds.pop(0)[1]
+    return None
+b.poll_input = feed
+a.hello()
+while not (b.eof and a.flushed):
+    a.step()
+a.status()
+"""
+
+
+@pytest.fixture(scope="module")
+def esp32heap() -> str:
+    return micropython32("micropython-esp32heap")
+
+
+@pytest.fixture(scope="module")
+def mpy32(tmp_path_factory: pytest.TempPathFactory, esp32heap: str) -> Path:
+    d = tmp_path_factory.mktemp("mpy32")
+    precompile(d, interpreter_march(esp32heap))
+    return d
+
+
+def hour(channels: int) -> np.ndarray:
+    """An hour of 1 kHz raw counts (samples x channels): everyday spasms of every kind."""
+    sim = generate("everyday_mixed", seed=3, minutes=PIECE_MIN, mode="raw", rate_hz=RATE, channels=channels)
+    return np.tile(np.stack(sim.channels, axis=1).astype("<u2"), (60 // PIECE_MIN, 1))
+
+
+def flash(tmp: Path, data: np.ndarray, net: dict | None = None, speed: float = 0.0) -> Path:
+    state = tmp / "flash"
+    state.mkdir()
+    data.tofile(state / "samples.bin")
+    (state / "vboard.json").write_text(json.dumps({"data": "samples.bin", "channels": data.shape[1],
+                                                   "rate_hz": RATE, "speed": speed, "loop": False,
+                                                   "clock": "sim", "unique_id": "budget"}))
+    cfg = dict(fwconfig.defaults(), channels=list(fwconfig.WIRED_PINS[:data.shape[1]]), rate_hz=RATE)
+    if net:
+        cfg["net"] = net
+    fwconfig.save(str(state / "config.json"), cfg)
+    return state
+
+
+def boot(exe: str, mpy: Path, state: Path, *cmds: str) -> subprocess.Popen[bytes]:
+    args, env = heap_args(exe, board("esp32"))
+    script = state / "harness.py"
+    script.write_text(HARNESS)
+    with open(state / "serial.out", "wb") as out, open(state / "stderr.log", "wb") as err:  # no pipe to fill
+        return subprocess.Popen([exe, *args, str(script), str(state), str(mpy), str(FIRMWARE_DIR), str(UNIX_DIR),
+                                 *cmds], stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=state)
+
+
+def messages(proc: subprocess.Popen[bytes], state: Path, timeout: float = 300) -> list[dict]:
+    proc.wait(timeout)
+    assert proc.returncode == 0, (state / "stderr.log").read_text(errors="replace")[-2000:]
+    msgs = []
+    for line in (state / "serial.out").read_bytes().splitlines():
+        try:
+            msgs.append(protohost.decode(line))
+        except protocol.ProtocolError:
+            pass
+    return msgs
+
+
+def heap_running(msgs: list[dict]) -> int:
+    heaps = [m["heap_free"] for m in msgs if m["t"] == "status"]
+    assert len(heaps) > 300, "an hour of heartbeats every 10 s"
+    return min(heaps)
+
+
+def test_four_channels_at_1khz_an_hour_on_a_plain_esp32(tmp_path: Path, esp32heap: str, mpy32: Path) -> None:
+    data = hour(4)
+    state = flash(tmp_path, data)
+    msgs = messages(boot(esp32heap, mpy32, state), state)
+    hello = next(m for m in msgs if m["t"] == "hello")
+    assert len(hello["channels"]) == 4 and not [m for m in msgs if m["t"] == "error"], \
+        [m for m in msgs if m["t"] == "error"]  # booted as configured: no "needs more heap", no defaults
+    assert heap_running(msgs) >= 16 * 1024
+    got = sorted((m["ch"], m["onset_ms"], m["kind"]) for m in msgs if m["t"] == "end")
+    want = sorted((c, round(e.onset_s * 1000), e.kind) for c in range(4)
+                  for e in detect(data[:, c], RATE, "raw", None, channel=c, engine="fast") if e.kind != "fault")
+    assert len(want) > 100 and got == want  # every episode replay finds, streamed (and logged: eseq below)
+    assert max(m["eseq"] for m in msgs if m["t"] == "end") >= len(want)
+
+
+def test_config_set_params_applies_live_with_four_channels(tmp_path: Path, esp32heap: str, mpy32: Path) -> None:
+    sim = generate("everyday_mixed", seed=4, minutes=2, mode="raw", rate_hz=RATE, channels=4)
+    data = np.stack(sim.channels, axis=1).astype("<u2")
+    state = flash(tmp_path, data)
+    msgs = messages(boot(esp32heap, mpy32, state, "20000:config set params.sensitivity=5",
+                         "40000:config set status_s=30", "60000:config get"), state)
+    replies = [m for m in msgs if m["t"] in ("ok", "error")]
+    assert [(m["t"], m.get("data")) for m in replies[:2]] == [("ok", {"saved": True, "reboot": False})] * 2
+    cfg = replies[2]["data"]
+    assert cfg["params"]["sensitivity"] == 5 and cfg["status_s"] == 30
+    assert sum(1 for m in msgs if m["t"] == "hello") == 1  # no restart
+    assert min(m["heap_free"] for m in msgs if m["t"] == "status") >= 16 * 1024
+
+
+class Broker:
+    """The least MQTT broker the firmware needs: CONNACK, PUBACK for QoS 1, PINGRESP; counts publishes."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.published = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._client, args=(conn,), daemon=True).start()
+
+    def _client(self, conn: socket.socket) -> None:
+        buf = b""
+        with conn:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                buf += data
+                while len(buf) >= 2:
+                    n, mult, i = 0, 1, 1
+                    while i < len(buf) and buf[i] & 0x80:
+                        n += (buf[i] & 0x7F) * mult
+                        mult *= 128
+                        i += 1
+                    if i >= len(buf):
+                        break
+                    n += buf[i] * mult
+                    if len(buf) < i + 1 + n:
+                        break
+                    head, body, buf = buf[0], buf[i + 1:i + 1 + n], buf[i + 1 + n:]
+                    kind = head >> 4
+                    if kind == 1:
+                        conn.sendall(b"\x20\x02\x00\x00")
+                    elif kind == 3:
+                        self.published += 1
+                        if head & 0x06:  # QoS 1: acknowledge the packet id after the topic
+                            t = 2 + int.from_bytes(body[:2], "big")
+                            conn.sendall(b"\x40\x02" + body[t:t + 2])
+                    elif kind == 12:
+                        conn.sendall(b"\xd0\x00")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_two_channels_with_wifi_tcp_and_mqtt_an_hour_on_a_plain_esp32(tmp_path: Path, esp32heap: str,
+                                                                        mpy32: Path) -> None:
+    from spasmfw import netconfig
+
+    broker = Broker()
+    port = free_port()
+    net = dict(netconfig.validate({"ssid": "virtual", "tcp_port": port, "token": "budget-token-1",
+                                   "mqtt": f"mqtt://127.0.0.1:{broker.port}"}))
+    # paced at 400x real time (an hour in ~9 s): a host connects over TCP while the board runs
+    state = flash(tmp_path, hour(2), net, speed=400)
+    proc = boot(esp32heap, mpy32, state)
+    try:
+        client = TcpClient(port, timeout=60)
+        client.send(b"auth budget-token-1\n")
+        while proc.poll() is None:
+            client.poll()
+        tcp_seen = len(client.seen)
+        client.close()
+        msgs = messages(proc, state)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        broker.close()
+    assert not [m for m in msgs if m["t"] == "error"], [m for m in msgs if m["t"] == "error"]
+    last = [m for m in msgs if m["t"] == "status"][-1]
+    assert last.get("wifi") and last.get("mqtt"), last  # joined, broker connected at the end
+    assert tcp_seen > 300 and broker.published > 100  # the host got the stream, the broker the events
+    assert heap_running(msgs) >= 8 * 1024
