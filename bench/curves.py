@@ -213,8 +213,31 @@ def table(name: str, curves: list[Curve]) -> list[str]:
     return lines
 
 
+def dominance(curves: list[Curve]) -> list[str]:
+    """Per peer: a point with a higher recall at an equal or lower false-event rate than ours at its default."""
+    mine = next((t for c in curves if c.detector == "ours" for lv, t in c.points.items()
+                 if c.default is not None and np.isclose(lv, c.default)), None)
+    if mine is None or mine.false_per_hour is None:
+        return ["  (no default point for ours in this sweep)"]
+    out = []
+    for c in curves[1:]:
+        better = [(lv, t) for lv, t in c.points.items() if t.false_per_hour is not None
+                  and t.false_per_hour <= mine.false_per_hour
+                  and (t.recall or 0.0) > (mine.recall or 0.0)]
+        if better:
+            lv, t = max(better, key=lambda p: (p[1].recall or 0.0, -(p[1].false_per_hour or 0.0)))
+            out.append(f"  {c.detector} beats ours' default at {lv:g}: recall {t.recall:.3f} at "
+                       f"{t.false_per_hour:.1f} false/h (ours {mine.recall or 0.0:.3f} at {mine.false_per_hour:.1f})")
+        elif mine.labels == 0:  # a rest set: fewer false events is all there is
+            best = min((t.false_per_hour or 0.0 for t in c.points.values()), default=0.0)
+            if best < mine.false_per_hour:
+                out.append(f"  {c.detector} reaches {best:.1f} false/h (ours {mine.false_per_hour:.1f})")
+    return out or ["  no peer point beats ours' default (higher recall at equal or fewer false events)"]
+
+
 def plot(name: str, curves: list[Curve], out: Path) -> Path:
-    """recall (y) against false events per channel-hour (x, symlog) per detector; the defaults ringed."""
+    """recall (y) against false events per channel-hour (x, symlog) per detector, its points joined in sweep
+    order; the defaults ringed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -223,7 +246,6 @@ def plot(name: str, curves: list[Curve], out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for c in curves:
         pts = [(t.false_per_hour or 0.0, t.recall if t.recall is not None else 0.0, lv) for lv, t in c.points.items()]
-        pts.sort()
         line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", ms=3, label=c.detector)
         for x, y, lv in pts:
             if c.default is not None and np.isclose(lv, c.default):
@@ -234,7 +256,7 @@ def plot(name: str, curves: list[Curve], out: Path) -> Path:
     ax.set_ylim(-0.02, 1.02)
     ax.grid(True, alpha=0.3)
     ax.set_title(f"{name}: operating curves (ringed: each detector's default)", fontsize=9)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"curves-{name}.png"
     fig.tight_layout()
@@ -243,14 +265,14 @@ def plot(name: str, curves: list[Curve], out: Path) -> Path:
     return path
 
 
-def default_of(param: str) -> float | None:
-    """The detector's default for the swept parameter (RAW column of spasmfw.detparams.PARAMS), if any."""
+def default_of(param: str, mode: str) -> float | None:
+    """The detector's default for the swept parameter in this mode (spasmfw.detparams.PARAMS), if any."""
     try:
         from spasmfw.detparams import PARAMS
     except ImportError:
         return None
     spec = PARAMS.get(param)
-    return float(spec[0]) if spec else None
+    return float(spec[0 if mode == "raw" else 1]) if spec else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,8 +300,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(f"== {name}: skipped ({labelled.DATA} has no such folder)")
                 continue
-            curves = run_set(items, param, levels, default_of(param), not args.no_nk2)
-            print("\n".join(table(name, curves)) + f"\n  ({time.perf_counter() - t0:.0f} s)")
+            curves = run_set(items, param, levels, default_of(param, items[0].mode), not args.no_nk2)
+            print("\n".join(table(name, curves) + dominance(curves)) + f"\n  ({time.perf_counter() - t0:.0f} s)")
             if not args.no_plot:
                 print(f"  wrote {plot(name, curves, Path(args.out))}")
             figures[name] = {c.detector: {"param": c.param, "default": c.default,

@@ -89,3 +89,16 @@ def test_run_set_scores_every_detector_one_to_one() -> None:
     assert by["tkeo"].points[tkeo.DEFAULT].recall == 1.0
     table = "\n".join(curves.table("synthetic", got))
     assert "100*" in table and "15*" in table  # the defaults are marked
+
+
+def test_dominance_names_a_peer_point_above_our_default() -> None:
+    ours = curves.Curve("ours", "sensitivity", 1.0, {1.0: curves.Tally(found=5, labels=10, background_s=3600.0,
+                                                                      false={"tonic": 4})})
+    peer = curves.Curve("hodges-bui", "h", 3.0, {3.0: curves.Tally(found=9, labels=10, background_s=3600.0,
+                                                                    false={"-": 20}),
+                                                  8.0: curves.Tally(found=6, labels=10, background_s=3600.0,
+                                                                    false={"-": 4})})
+    [line] = curves.dominance([ours, peer])
+    assert line.startswith("  hodges-bui beats ours' default at 8: recall 0.600 at 4.0 false/h")
+    peer.points.pop(8.0)
+    assert "no peer point beats" in curves.dominance([ours, peer])[0]
