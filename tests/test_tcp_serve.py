@@ -13,7 +13,7 @@ from net_runner import NetDevice, TcpClient, free_port
 pytestmark = [pytest.mark.micropython, pytest.mark.timeout(180)]
 EXAMPLE = Path(str(resources.files("spasmwatch") / "examples" / "example_raw.csv"))  # 60 s, 3 episodes
 TOKEN = "t0ken-for-tests"
-GARBAGE = [b"foo\n", b"config set\n", b"sync -1\n", b"stream env maybe\n", b"config set params.on_mult=0.5\n",
+GARBAGE = [b"foo\n", b"config set\n", b"sync -1\n", b"stream env maybe\n", b"config set params.sensitivity=0.001\n",
            b"calibrate rest 0\n", b"x" * 1000 + b"\n", b"\x01\x02abc\n", b"\xff\xfe\n", b"log\n"]
 
 
@@ -119,6 +119,11 @@ def test_an_authenticated_host_keeps_its_link_until_the_token_takes_it_over(tmp_
         said = closed_after(TcpClient(port, source="127.0.0.2"), b"config set name=b\n")  # no token: refused
         assert [m["msg"] for m in said] == ["another host is connected: send `auth TOKEN` first to take over"]
         assert not a.closed and a.ask(b"ping\n")["t"] == "ok"  # the host kept its link
+        idle, t0 = TcpClient(port, source="127.0.0.4"), time.monotonic()  # connects and says nothing
+        while not idle.closed and time.monotonic() < t0 + 20:
+            idle.poll()
+        assert idle.closed and time.monotonic() - t0 >= 4.5 and idle.seen == []  # closed after 5 s, silently
+        assert not a.closed and a.ask(b"ping\n")["t"] == "ok"
         b = TcpClient(port)  # the host itself, back after its Wi-Fi dropped (the old link half-open)
         assert b.ask(f"auth {TOKEN}\n".encode())["t"] == "ok"
         end = time.monotonic() + 15
