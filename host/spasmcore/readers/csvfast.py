@@ -211,4 +211,4 @@ def open_csv(path: Path, rate_hz: float | None, units: str | None, columns: list
     notes = [f"rate {rate:g} Hz from {'--rate' if rate_hz is not None else 'file header'}", "read in blocks (pyarrow)"]
     return Source(rate_hz=rate, units=units or meta.get("units") or "", mode=mode, source=str(path),
                   names=[names[i] for i in indices], indices=indices, read=read, warnings=warnings, notes=notes,
-                  fmt="csv", take=indices)
+                  fmt="csv", take=indices, table=(data_start, end, delim, width))

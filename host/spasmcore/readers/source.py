@@ -37,6 +37,7 @@ class Source:
     channel_units: list[str] | None = None  # per channel (EDF headers), else `units` for all
     middle: Callable[[int], list[float] | None] | None = None  # channel -> its middle-rank value(s), if cheaper
     whole: Recording | None = None  # set when the reader had to hold the recording in memory anyway
+    table: tuple[int, int, str, int] | None = None  # a plain CSV's rows: (first byte, end byte, delimiter, width)
 
     def blocks(self, rows: int = BLOCK_ROWS) -> Iterator[np.ndarray]:
         return self.read(rows)

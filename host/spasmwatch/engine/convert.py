@@ -98,7 +98,7 @@ class Converter:
                     return fe._clip(v.astype(np.float64) + fe.MID_COUNTS)
                 assert self.env is not None
                 return fe._clip(self.env(v))
-            return fe._clip(v.astype(np.float64))
+            return np.clip(v, 0, fe.ADC_MAX)  # (int32 already rounded: what _clip gives, without two passes)
         if self.units in fe.UNIT_TO_UV:
             c = v - self.median
             if self.mode == "raw":

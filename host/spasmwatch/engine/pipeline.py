@@ -11,6 +11,7 @@ import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -26,8 +27,10 @@ ROWS = BLOCK_ROWS  # rows per block through every pass (a multiple of detect.BLO
 
 DETECTOR_MAX_RATE_HZ = 2000.0
 STREAM_MIN_BYTES = 2 << 20  # smaller text files are read whole (no pyarrow import for a short file)
-FAST_MIN_SAMPLES = 120_000  # engine "auto": fewer channel-samples run on CPython (loading the compiled engine
-# costs ~0.8 s, the CPython detector needs ~0.3 s for 2 channel-minutes at 1 kHz; the events are identical)
+FAST_MIN_SAMPLES = 600_000  # engine "auto": fewer channel-samples run on CPython (loading the compiled engine
+# costs 0.8 to 3 s on a busy 2-core machine, about what CPython needs for 10 channel-minutes at 1 kHz; the events
+# are identical). A streamed CSV's count is estimated from its size (BYTES_PER_VALUE).
+BYTES_PER_VALUE = 5  # "2048," or "2048\n": our recordings' counts
 LABEL_MAX_DISTINCT = 10
 
 
@@ -50,7 +53,7 @@ class Stats:
         self.n += v.size
         self.lo = min(self.lo, float(v.min()))
         self.hi = max(self.hi, float(v.max()))
-        if self.integral and not np.all(v == np.round(v)):
+        if self.integral and v.dtype.kind == "f" and not np.all(v == np.round(v)):
             self.integral = False
         joined = v if self.last is None else np.concatenate([[self.last], v])
         d = np.diff(joined)
@@ -148,9 +151,18 @@ def replay_file(path: str, mode: str | None = None, rate: float | None = None, u
     check_channels(path, len(src.indices))
     if _optimistic(src):
         guessed = not src.units
+        if engine == "auto":
+            width = src.table[3] if src.table is not None else len(src.indices)
+            estimate = os.path.getsize(path) // BYTES_PER_VALUE * len(src.indices) // max(1, width)
+            engine = "fast" if estimate > FAST_MIN_SAMPLES else "python"
+            src.notes.append(f"engine {engine} (about {estimate} channel-samples)")
+        if engine == "fast" and src.table is not None:
+            from .csvint import block_reader  # (numba is loaded for the detector anyway; pyarrow is not needed)
+
+            src.read = block_reader(Path(path), *src.table)
         try:
             out, seen = _detect(src, None, ["counts"] * (max(src.take or [0]) + 1), mode, params,
-                                "fast" if engine == "auto" else engine, progress, keep_counts, collect=True)
+                                engine, progress, keep_counts, collect=True)
         except Fallback:
             out = None
         if out is not None and seen is not None:
