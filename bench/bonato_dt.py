@@ -15,7 +15,7 @@ from peers import Episodes
 
 NAME = "bonato"
 PARAM = "p (false crossings per pair)"
-LEVELS = (0.3, 0.1, 0.03, 0.01, 1e-3, 1e-4, 1e-6, 1e-9, 1e-15, 1e-25)
+LEVELS = (0.3, 0.1, 0.05, 0.01, 1e-3, 1e-4, 1e-6, 1e-9, 1e-15, 1e-25)
 DEFAULT = 0.05
 M, R0, ACTIVE_S = 5, 1, 0.030
 
