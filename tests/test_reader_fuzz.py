@@ -3,6 +3,10 @@ never a crash or a partial, silently different result (bounded here: a few dozen
 
 from __future__ import annotations
 
+import contextlib
+import io
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -89,3 +93,106 @@ def test_damaged_edf_is_an_error_or_whole(tmp_path_factory, cut: float, flips) -
     if rows[0] == "ok" and src.n_samples:
         got = np.concatenate([b for b in src.blocks(300)])
         assert np.all(np.isfinite(got))
+
+
+# ----------------------------------------------------------------------------------- files of any shape (issue 22)
+# Recording files as a careless or hostile user brings them, replayed through the CLI: tables of every shape (up to
+# 10**5 columns, a few rows), headers, time columns and rates right and wrong, five text encodings, random damage,
+# binary files behind every magic and extension, sparse files up to 5 GB. Each is replayed or refused with one
+# line (exit 2), never a traceback, and peak traced memory stays under MEMORY_MB. 300 examples by default;
+# `-m slow` runs 10**4.
+
+MEMORY_MB = 100
+SUFFIXES = (".csv", ".txt", ".tsv", ".log", ".dat", "", ".wav", ".mat", ".edf", ".bdf", ".xyz")
+MAGICS = (b"", b"RIFF", b"RIFF\x24\x00\x00\x00WAVEfmt ", b"MATLAB 5.0 MAT-file", b"0       ", b"\xffBIOSEMI",
+          b"# spasmwatch recording v1\n", b"\xef\xbb\xbf", b"\xff\xfe")
+HEADS = ("", "# rate_hz=500\n", "# rate_hz=1000\n# units=counts\n# mode=raw\n", "# rate_hz=0\n", "# rate_hz=abc\n",
+         "# rate_hz=1e9\n", "# rate_hz=nan\n", "# units=parsecs\n", "# mode=loud\n",
+         '# OpenSignals Text File Format\n# {"d": {"column": ["nSeq", "A1"], "sampling rate": 1000}}\n'
+         "# EndOfHeader\n",
+         "# Sampling Rate (Hz):= 1000.00\n# Resolution:= 10\n")
+NAMES = ("", "emg", "time_ms", "t", "Time (s)", "millis", "A1", "é", "\u202e", "a,b", "")
+TOKENS = ("2048", "-7", "0", "4095", "1e3", "3.5", "0,5", "nan", "inf", "", "x", "emg:2048", "\x00", "1_0", "99999")
+
+
+@st.composite
+def recording_files(draw: st.DrawFn) -> tuple[bytes, str, int]:
+    """(bytes, file suffix, size to extend the file to sparsely or 0)."""
+    kind = draw(st.sampled_from(["table", "table", "table", "wide", "binary", "sparse"]))
+    suffix = draw(st.sampled_from(SUFFIXES))
+    if kind == "binary":
+        return draw(st.sampled_from(MAGICS)) + draw(st.binary(max_size=600)), suffix, 0
+    if kind == "wide":  # issue 22 item 1: 10**5 columns x 3 rows took 7.4 GB
+        cols, rows = draw(st.sampled_from([1025, 5000, 100_000])), draw(st.integers(1, 3))
+        row = ",".join(["2048"] * cols)
+        return ("# rate_hz=1000\n" + "\n".join([row] * rows) + "\n").encode(), suffix, 0
+    cols, rows = draw(st.integers(1, 6)), draw(st.integers(0, 1500))
+    delim = draw(st.sampled_from([",", ";", "\t", " "]))
+    lines = [draw(st.sampled_from(HEADS))]
+    if draw(st.booleans()):
+        lines.append(delim.join(draw(st.sampled_from(NAMES)) for _ in range(cols)) + "\n")
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    body = rng.integers(0, 4096, size=(rows, cols)).astype(str)
+    if draw(st.booleans()) and rows:  # a time column that increases (or not)
+        body[:, 0] = (np.arange(rows) * draw(st.sampled_from([1, 2, -1, 0]))).astype(str)
+    for _ in range(draw(st.integers(0, 3))):  # a few odd tokens anywhere
+        if rows:
+            body[rng.integers(rows), rng.integers(cols)] = draw(st.sampled_from(TOKENS))
+    lines += [delim.join(r) + "\n" for r in body]
+    text = "".join(lines)
+    if draw(st.booleans()):
+        text = text[: draw(st.integers(0, len(text)))]  # cut anywhere
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "latin-1", "cp1252"]))
+    data = text.encode(encoding, errors="replace")
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(data)))
+        data = data[:at] + draw(st.binary(max_size=8)) + data[at:]
+    return data, suffix, (draw(st.sampled_from([1 << 20, 1 << 31, 5 << 30])) if kind == "sparse" else 0)
+
+
+def replay_any_file(tmp: Path, case: tuple[bytes, str, int], rate: str | None) -> None:
+    import os
+    import tracemalloc
+
+    from spasmwatch import cli
+
+    data, suffix, extend = case
+    path = tmp / f"rec{suffix}"
+    path.write_bytes(data)
+    if extend:
+        os.truncate(path, max(extend, len(data)))  # sparse: no disk used
+    argv = ["-q", "replay", str(path), "--engine", "python", "--events", os.devnull]
+    err = io.StringIO()
+    tracemalloc.start()
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            rc = cli.main([*argv, *(["--rate", rate] if rate else [])])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        path.unlink()
+    text = err.getvalue().strip()
+    assert rc in (0, 2), (rc, text)
+    if rc == 2:
+        assert len(text.splitlines()) == 1 and "error: " in text and "Traceback" not in text, text
+    assert peak < MEMORY_MB << 20, (peak >> 20, len(data), suffix)
+
+
+FILES = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                                   HealthCheck.data_too_large, HealthCheck.large_base_example])
+
+
+@settings(max_examples=300, **FILES)  # type: ignore[arg-type]
+@given(case=recording_files(), rate=st.sampled_from([None, None, "500", "0", "1e6"]))
+def test_any_file_is_replayed_or_one_line(tmp_path: Path, case: tuple[bytes, str, int], rate: str | None) -> None:
+    replay_any_file(tmp_path, case, rate)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+@settings(max_examples=10_000, **FILES)  # type: ignore[arg-type]
+@given(case=recording_files(), rate=st.sampled_from([None, None, "500", "0", "1e6"]))
+def test_ten_thousand_files_are_replayed_or_one_line(tmp_path: Path, case: tuple[bytes, str, int],
+                                                     rate: str | None) -> None:
+    replay_any_file(tmp_path, case, rate)

@@ -117,3 +117,36 @@ def test_whole_read_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("SPASMWATCH_MEMORY_MB", "lots")
     with pytest.raises(InputError, match="SPASMWATCH_MEMORY_MB='lots' is not a number"):
         read_recording(path)
+
+
+@pytest.mark.parametrize("body", [b"\xff\xfe#\x00 \x00r\x00a\x00t\x00e\x00_\x00h\x00z\x00=\x005\x000\x000\x00\n\x00",
+                                  b"# rate_hz=1000\n# units=counts\n# mode=raw\n", b"\xef\xbb\xbf"])
+def test_mat_file_that_is_not_matlab_5_is_one_error_without_allocating(tmp_path: Path, body: bytes) -> None:
+    # The first one is 30 bytes that scipy took for a version 4 header and allocated 1.6 GB for; the others
+    # raised IndexError and MatReadError through the CLI.
+    import tracemalloc
+
+    from spasmcore.recording import read_recording
+
+    path = tmp_path / "r.mat"
+    path.write_bytes(body)
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError, match="not a MATLAB 5 .mat file"):
+            read_recording(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 << 20
+
+
+def test_damaged_matlab_5_file_is_one_error(tmp_path: Path) -> None:
+    from scipy.io import savemat
+
+    from spasmcore.recording import read_recording
+
+    path = tmp_path / "r.mat"
+    savemat(path, {"signal": np.arange(3000.0), "fs": 500})
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(InputError, match="cannot read MATLAB file"):
+        read_recording(path)

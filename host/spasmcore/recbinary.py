@@ -48,10 +48,16 @@ def _read_wav(path: Path) -> _Parsed:
 def _read_mat(path: Path) -> _Parsed:
     from scipy.io import loadmat  # scipy is slow to import; only .mat files need it
 
+    with open(path, "rb") as fh:
+        magic = fh.read(6)
+    if magic != b"MATLAB":  # (a version 4 file's header is 5 bare integers: any bytes pass for one, and its
+        # claimed matrix size is allocated before the data is read)
+        raise InputError(f"{path}: not a MATLAB 5 .mat file (no 'MATLAB' text header; save it with -v7 or -v6)")
     try:
         mat = loadmat(str(path), squeeze_me=True, struct_as_record=False)
-    except (ValueError, TypeError, OSError, NotImplementedError) as exc:
-        raise InputError(f"{path}: cannot read MATLAB file ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - scipy raises MatReadError, ValueError, IndexError, struct and zlib errors
+        why = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: cannot read MATLAB file ({why})") from None
     if "EMG" in mat and hasattr(mat["EMG"], "channelData"):  # emgGO layout
         emg = mat["EMG"]
         data = np.asarray(emg.channelData, dtype=np.float64)
