@@ -70,8 +70,9 @@ class ClockedApp:
         self.samples = self.errors = 0
         self.joins_after = joins_after
         self.net: Any = None
-        if joins_after >= 0:
-            wifi = type("W", (), {"up": False, "state": "join", "ssid": "home", "rssi": -60})()
+        if joins_after != -1:  # -2: never joins, every attempt fails
+            wifi = type("W", (), {"up": False, "state": "join", "ssid": "home", "rssi": -60, "fails": 0,
+                                  "attempts": 1})()
             self.net = type("N", (), {"wifi": wifi})()
 
     def _read(self, bufs: Any, n: int) -> int:
@@ -83,8 +84,12 @@ class ClockedApp:
         self.samples += 50
         self.clock.us += self.work_us[self.passes % len(self.work_us)]
         self.passes += 1
-        if self.net is not None and self.passes > self.joins_after:
-            self.net.wifi.up, self.net.wifi.state = True, "up"
+        wifi = self.net.wifi if self.net is not None else None
+        if wifi is not None and self.joins_after == -2:
+            if self.passes % 10 == 0:  # an attempt fails every 0.5 s
+                wifi.fails, wifi.attempts, wifi.state = wifi.fails + 1, wifi.attempts + 1, "no_ap"
+        elif wifi is not None and self.passes > self.joins_after:
+            wifi.up, wifi.state = True, "up"
 
 
 def test_run_times_the_apps_work_between_blocks(monkeypatch: pytest.MonkeyPatch,
@@ -106,9 +111,11 @@ def test_wifi_check_waits_for_the_join_and_says_the_state(monkeypatch: pytest.Mo
     monkeypatch.setattr(selftest, "time", clock)
     assert selftest.wifi_check(ClockedApp(clock, [0])) is None  # no Wi-Fi configured
     got = selftest.wifi_check(ClockedApp(clock, [0], joins_after=3))
-    assert got == {"up": True, "state": "up", "ssid": "home", "rssi": -60, "waited_ms": 200}
-    never = ClockedApp(clock, [0], joins_after=10**9)
-    got = selftest.wifi_check(never)
+    assert got == {"up": True, "state": "up", "ssid": "home", "rssi": -60, "attempts": 1, "waited_ms": 200}
+    got = selftest.wifi_check(ClockedApp(clock, [0], joins_after=-2))  # no access point: two attempts, then over
+    assert got is not None and not got["up"] and got["state"] == "no_ap" and got["attempts"] == 3
+    assert got["waited_ms"] == 1000
+    got = selftest.wifi_check(ClockedApp(clock, [0], joins_after=10**9))  # a join that never ends: the wait's end
     assert got is not None and not got["up"] and got["state"] == "join" and got["waited_ms"] >= selftest.WIFI_WAIT_MS
 
 
@@ -209,8 +216,8 @@ def test_a_sound_board_passes_every_check() -> None:
               "p99_us": 60000, "max_us": 70000}}, "timing", FAIL, "cannot keep up"),
     ({"run": {"blocks": 40, "samples": 2000, "overruns": 0, "dropped": 0, "errors": 0, "mean_us": 9000,
               "p99_us": 30000, "max_us": 31000}}, "timing", WARN, "little margin"),
-    ({"wifi": {"up": False, "state": "badpw", "ssid": "home", "rssi": None, "waited_ms": 30000}}, "wifi", FAIL,
-     "state badpw"),
+    ({"wifi": {"up": False, "state": "badpw", "ssid": "home", "rssi": None, "attempts": 2, "waited_ms": 3000}},
+     "wifi", FAIL, "in 2 attempt(s): state badpw"),
     ({"log": {"written": 16, "read": 15, "same": False, "torn_dropped": True, "append_after": True,
               "write_us_mean": 3000, "write_us_max": 9000}}, "flash log", FAIL, "15 read back"),
     ({"log": {"written": 16, "read": 16, "same": True, "torn_dropped": True, "append_after": True,
@@ -365,3 +372,30 @@ def test_a_run_without_a_result_is_one_clear_error(tail: list[str], words: str,
     with pytest.raises(LinkError) as exc:
         cmd.measure("/dev/x", 2)
     assert words in str(exc.value) and "\n" not in str(exc.value)
+
+
+@pytest.mark.micropython
+@pytest.mark.slow
+def test_selftest_checks_the_wifi_join(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    if not MICROPYTHON32.is_file():
+        pytest.skip(f"the 32-bit MicroPython is not at {MICROPYTHON32}")  # Wi-Fi's heap is board-true only there
+    from spasmcore.firmware import UNIX_DIR
+    from spasmfw import config
+
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    # board-sim has no Wi-Fi driver: wifi.py falls back to the unix port's stand-in (an access point that
+    # answers at once; SSID "nowhere" is never found), importable here from the flash root
+    (flash / "rom_network.py").write_bytes((UNIX_DIR / "rom_network.py").read_bytes())
+    cfg = {**config.defaults(""), "net": {"ssid": "home", "password": "correct-horse"}}
+    (flash / "config.json").write_text(json.dumps(cfg))  # deploy keeps a config the board has
+    with BoardSim(flash, micropython=str(MICROPYTHON32)) as board:
+        rc, text, doc = _selftest(board.port, tmp_path, capsys)
+        wifi = next(c for c in doc["checks"] if c["name"] == "wifi")
+        assert rc == 0 and wifi["level"] == PASS and "joined 'home'" in wifi["reason"], text
+        cfg["net"]["ssid"] = "nowhere"
+        (flash / "config.json").write_text(json.dumps(cfg))
+        rc, text, doc = _selftest(board.port, tmp_path, capsys)
+    wifi = next(c for c in doc["checks"] if c["name"] == "wifi")
+    assert rc == 1 and wifi["level"] == FAIL and "state no_ap" in wifi["reason"], text
+    assert text.splitlines()[-1].startswith("verdict: FAIL (wifi: did not join 'nowhere'")

@@ -143,8 +143,9 @@ def wifi_check(wifi: dict[str, Any] | None) -> Check:
     if wifi is None:
         return Check("wifi", SKIP, "not configured (no net.ssid)")
     if not wifi["up"]:
-        return Check("wifi", FAIL, f"did not join {wifi['ssid']!r} within {wifi['waited_ms'] / 1000:g} s after "
-                                   f"the run: state {wifi['state']} (no_ap: not found, badpw: password refused)")
+        return Check("wifi", FAIL, f"did not join {wifi['ssid']!r} in {wifi.get('attempts', '?')} attempt(s): "
+                                   f"state {wifi['state']} (no_ap: not found, badpw: password refused, join: "
+                                   "still joining after the wait)")
     return Check("wifi", PASS, f"joined {wifi['ssid']!r}, signal {wifi['rssi']} dBm")
 
 
