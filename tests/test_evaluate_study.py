@@ -32,10 +32,11 @@ def test_folder_pools_what_single_runs_give(study: Path, capsys) -> None:
     singles = [_json(capsys, str(study / n), str(study / n.replace(".csv", ".truth.csv"))) for n in ("a/r1.csv",
                                                                                                       "r2.csv")]
     assert [r["recording"] for r in whole["recordings"]] == [str(study / "a/r1.csv"), str(study / "r2.csv")]
-    for key in ("truth_spasms", "truth_detected", "episodes", "false_alarms", "duration_s"):
+    for key in ("truth_spasms", "truth_detected", "episodes", "false_alarms", "duration_s", "merged", "split"):
         assert whole["pooled"][key] == sum(s[key] for s in singles), key
         assert [r[key] for r in whole["recordings"]] == [s[key] for s in singles], key
     assert whole["pooled"]["truth_spasms"] > 0
+    assert whole["pooled"]["longest_episode_s"] == max(s["longest_episode_s"] for s in singles)
 
 
 def test_folder_without_truth_and_mixed_arguments_are_errors(tmp_path: Path, study: Path, capsys) -> None:

@@ -61,7 +61,8 @@ def evaluate_many(args: argparse.Namespace) -> int:
     for o, r in zip(outcomes, runs, strict=True):
         s = score_many([r], tol)
         f1 = "-" if s.f1 is None else f"{s.f1:.3f}"
-        print(f"{o.path}: {s.truth_spasms} spasms, {s.episodes} episodes, F1 {f1}, {s.false_alarms} false")
+        print(f"{o.path}: {s.truth_spasms} spasms, {s.episodes} episodes, F1 {f1}, {s.false_alarms} false, "
+              f"{s.merged} merged, {s.split} split, longest {s.longest_episode_s:.1f} s")
     print(f"pooled over {len(runs)} recording(s) in {args.recording}:")
     print(format_table(pooled))
     print(false_summary(pooled))

@@ -30,13 +30,16 @@ run; the recording is then read only for its duration and channel list, and may 
 --duration S is given (with --duration the recording is not read at all).
 
 Metrics are per channel, then pooled (rates per channel-hour); see spasmwatch.scoring for the exact
-definitions. Every detected episode that overlaps no truth spasm is a false event, whatever its kind
-(a twitch too); false events are reported in total and by kind (twitch, tonic, clonus), per hour of rest.
+definitions. Episodes and truth spasms are paired one-to-one: an episode finds one truth spasm at most, so
+one episode over a whole recording with N spasms scores sensitivity 1/N. Merged contractions (spasms sharing
+an episode), split ones (a spasm under two or more episodes) and the longest episode are reported apart.
+Every detected episode that overlaps no truth spasm is a false event, whatever its kind (a twitch too);
+false events are reported in total and by kind (twitch, tonic, clonus), per hour of rest.
 Undefined values (e.g. sensitivity with no truth spasm) print as "-" and are null in --json.
 
 Examples:
   spasmwatch simulate night.csv --scenario night --minutes 30 && spasmwatch evaluate night.csv night.truth.csv
-  spasmwatch replay night.csv --events base.csv && spasmwatch evaluate night.csv base.csv --param on_mult=6
+  spasmwatch replay night.csv --events base.csv && spasmwatch evaluate night.csv base.csv --param sensitivity=6
 
 A FOLDER instead of RECORDING scores every recording in it that has its X.truth.csv beside it (as `simulate`
 writes them), replayed over the cores as `replay` does (--jobs, --scheduler), pooled into one table, with one
