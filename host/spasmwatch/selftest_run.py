@@ -106,7 +106,12 @@ def run_on_board(port: str, seconds: int, progress: Callable[[str, int, int], No
                             errors="replace")
     limit = seconds + MARGIN_S
     killed: list[bool] = []
-    timer = threading.Timer(limit, lambda: (killed.append(True), proc.kill()))
+
+    def stop() -> None:
+        killed.append(True)
+        proc.kill()
+
+    timer = threading.Timer(limit, stop)
     timer.start()
     try:
         assert proc.stdout is not None
