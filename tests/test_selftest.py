@@ -399,3 +399,26 @@ def test_selftest_checks_the_wifi_join(tmp_path: Path, capsys: pytest.CaptureFix
     wifi = next(c for c in doc["checks"] if c["name"] == "wifi")
     assert rc == 1 and wifi["level"] == FAIL and "state no_ap" in wifi["reason"], text
     assert text.splitlines()[-1].startswith("verdict: FAIL (wifi: did not join 'nowhere'")
+
+
+def test_main_reports_every_figure_and_the_block_the_app_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    clock = FakeTime(step_us=0)
+    for mod in (selftest, selfprobe):
+        monkeypatch.setattr(mod, "time", clock)
+    app: Any = ClockedApp(clock, [700])
+    app.b.storage_dir = str(tmp_path)
+    app.cfg = {"channels": [{"pin": 36}], "mode": "raw"}
+    app.rate, app.block, app.nch, app.net = 1000, 50, 1, None
+    app.bufs = [array("H", bytes(100))]
+    app.stream_env, app._env_step = True, lambda: 20  # an envelope stream at 50 Hz: 20-sample blocks
+    app._running = lambda: setattr(app, "ran", True)
+    selftest.main(app, 40000, 2)
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("SELFTEST R ")
+    res = json.loads(line[len("SELFTEST R "):])
+    assert res["block_us"] == 20000 and res["config"] == {"pins": [36], "rate_hz": 1000, "mode": "raw",
+                                                          "block": 20, "wifi": False}
+    assert res["run"]["mean_us"] == res["run"]["max_us"] == 700 and res["run"]["overruns"] == 0
+    assert res["log"]["same"] and res["log"]["append_after"] and res["adc"][0]["n"] == 1000
+    assert app.ran  # start.py's failed-boot count is cleared: a short run is not a failed boot
