@@ -1,11 +1,15 @@
-"""Replay at scale: peak memory from 1 h to 24 h at 1 kHz, and end-to-end speed over a folder of EDF and CSV files.
+"""Replay at scale: speed (x real time) and peak RSS of one `spasmwatch replay` per file, 10 min, 2 h and 24 h at 1 kHz.
 
-    python bench/replay_scale.py            # memory (1 h, 8 h, 24 h; CSV and EDF) and folder speed
-    python bench/replay_scale.py --quick    # 1 h and 4 h only, a smaller folder
+    python bench/replay_scale.py                    # 10 min, 2 h, 24 h; CSV and EDF
+    python bench/replay_scale.py --quick            # 10 min and 2 h only
+    python bench/replay_scale.py --against OLD      # also time another tree (OLD/host, OLD/firmware), alternately
+    python bench/replay_scale.py --folder           # and end-to-end speed over a folder of recordings
 
-Each figure is one `spasmwatch replay` in a fresh process (its own peak RSS from getrusage), on files made here
-in a temporary folder: a 10-minute simulated RAW recording (everyday_mixed, 1 kHz, one channel) repeated to
-length, written as our CSV (counts) and as EDF (uV, 1 s data records). Speeds are signal time / wall time.
+Each figure is one `spasmwatch replay` in a fresh process (wall time including start-up; peak RSS is the
+process's own VmHWM: getrusage's ru_maxrss would carry over the parent's), the best of --rounds runs, on
+files made here in a temporary folder: a 10-minute simulated RAW recording (everyday_mixed, 1 kHz, one channel)
+repeated to length, written as our CSV (counts) and as EDF (uV, 1 s data records). With --against, the two
+trees run alternately on the same files, so their ratio holds even on a busy machine.
 """
 
 from __future__ import annotations
@@ -22,13 +26,13 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "host"), str(ROOT / "sim")]
 
 RATE = 1000
 SEGMENT_S = 600  # (file lengths are whole multiples of it)
 
 
 def segment() -> np.ndarray:
+    sys.path[:0] = [str(ROOT / "host"), str(ROOT / "sim")]  # (the parent only: a child runs its tree's code)
     from spasmsim import generate as gen
 
     return gen.generate("everyday_mixed", seed=1, minutes=SEGMENT_S / 60, mode="raw", rate_hz=RATE).channels[0]
@@ -71,12 +75,29 @@ def child(argv: list[str]) -> None:
     t0 = time.perf_counter()
     code = main(["-q", "replay", *argv])
     wall = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    try:
+        hwm = next(x for x in open("/proc/self/status") if x.startswith("VmHWM"))
+        rss = int(hwm.split()[1]) / 1024
+    except OSError:  # (not Linux: ru_maxrss, which may include the parent's)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"RESULT {code} {wall:.3f} {rss:.1f}")
 
 
-def measure(argv: list[str]) -> tuple[float, float]:
-    out = subprocess.run([sys.executable, __file__, "--child", *argv], capture_output=True, text=True)
+def tree_env(tree: Path, cache: Path) -> dict[str, str]:
+    """The environment that runs `tree`'s host and firmware (its packages first on PYTHONPATH)."""
+    env = {**os.environ, "SPASMWATCH_ENGINE_CACHE": str(cache)}
+    links = cache / "path"
+    links.mkdir(parents=True, exist_ok=True)
+    for name, target in (("spasmfw", tree / "firmware"), ("spasmcore", tree / "host/spasmcore"),
+                         ("spasmwatch", tree / "host/spasmwatch")):
+        if not (links / name).exists():
+            (links / name).symlink_to(target.resolve())
+    env["PYTHONPATH"] = str(links)
+    return env
+
+
+def measure(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    out = subprocess.run([sys.executable, __file__, "--child", *argv], capture_output=True, text=True, env=env)
     line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT")), None)
     if line is None or line.split()[1] != "0":
         raise SystemExit(f"replay {' '.join(argv)} failed:\n{out.stderr[-2000:]}")
@@ -84,45 +105,70 @@ def measure(argv: list[str]) -> tuple[float, float]:
     return float(wall), float(rss)
 
 
+def best(argv: list[str], envs: list[dict[str, str]], rounds: int) -> list[tuple[float, float]]:
+    """Per environment: (best wall s, its largest peak RSS MB) over `rounds` runs taken alternately."""
+    runs: list[list[tuple[float, float]]] = [[] for _ in envs]
+    for _ in range(rounds):
+        for k, env in enumerate(envs):
+            runs[k].append(measure(argv, env))
+    return [(min(w for w, _ in r), max(m for _, m in r)) for r in runs]
+
+
+def folder_speed(d: Path, seg: np.ndarray, quick: bool, env: dict[str, str]) -> None:
+    files, file_h = (4, SEGMENT_S / 3600) if quick else (12, 0.5)
+    print(f"\nend to end over a folder: {files} recordings of {file_h * 60:g} min, one channel at {RATE} Hz "
+          "(wall time of the whole command, start-up included)")
+    for fmt, writer in (("edf", write_edf), ("csv", write_csv)):
+        folder = d / fmt
+        folder.mkdir()
+        for k in range(files):
+            writer(folder / f"r{k:02d}.{fmt}", np.roll(seg, 7919 * k), file_h)
+        for jobs in (1, 2):
+            wall, rss = measure([str(folder), "--out", str(d / f"out_{fmt}_{jobs}"), "--jobs", str(jobs)], env)
+            total_s = files * file_h * 3600
+            print(f"  {fmt}: --jobs {jobs}: {wall:6.2f} s wall, {total_s / wall:>9,.0f}x real time "
+                  f"({total_s / wall / jobs:,.0f}x per core), peak RSS {rss:.0f} MB (parent)", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--folder", action="store_true", help="also time a folder of recordings (--jobs 1 and 2)")
+    ap.add_argument("--against", type=Path, help="another tree (with host/ and firmware/) to time alternately")
+    ap.add_argument("--rounds", type=int, default=2, help="runs per file and tree (the best is shown)")
     ap.add_argument("--child", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     if args.child is not None:
         child(args.child)
         return 0
-    hours = [1, 4] if args.quick else [1, 8, 24]
-    files, file_h = (4, SEGMENT_S / 3600) if args.quick else (12, 0.5)
+    lengths = [SEGMENT_S / 3600, 2] if args.quick else [SEGMENT_S / 3600, 2, 24]
     seg = segment()
-    measure([str(ROOT / "host/spasmwatch/examples/example_raw.csv"), "--engine", "fast", "--events",
-             os.devnull])  # the compiled engine in the disk cache before anything is timed
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        print(f"replay peak RSS, one channel at {RATE} Hz ({os.cpu_count()} cores here):")
-        cols = ("length", 7), ("format", 6), ("file MB", 8), ("wall s", 7), ("x real time", 11), ("peak RSS MB", 11)
+        envs = [tree_env(ROOT, d / "cache_here")] + ([tree_env(args.against, d / "cache_against")]
+                                                     if args.against else [])
+        for env in envs:  # the compiled engine in each tree's disk cache before anything is timed
+            measure([str(ROOT / "host/spasmwatch/examples/example_raw.csv"), "--engine", "fast", "--events",
+                     os.devnull], env)
+        print(f"replay, one channel at {RATE} Hz, best of {args.rounds} ({os.cpu_count()} cores here"
+              f"{f'; against {args.against}' if args.against else ''}):")
+        cols = [("length", 7), ("format", 6), ("file MB", 8), ("wall s", 7), ("x real time", 11), ("peak RSS MB", 11)]
+        if args.against:
+            cols += [("against: wall s", 15), ("x real time", 11), ("peak RSS MB", 11)]
         print("  " + "  ".join(f"{c:>{w}}" for c, w in cols))
-        for h in hours:
+        for h in lengths:
             for fmt, writer in (("csv", write_csv), ("edf", write_edf)):
-                path = d / f"long_{h}h.{fmt}"
+                path = d / f"long_{h:g}h.{fmt}"
                 writer(path, seg, h)
-                wall, rss = measure([str(path), "--events", str(d / "ev.csv")])
-                print(f"  {h:>6g}h  {fmt:>6}  {path.stat().st_size / 1e6:>8.0f}  {wall:>7.1f}  "
-                      f"{h * 3600 / wall:>11,.0f}  {rss:>11.0f}", flush=True)
+                results = best([str(path), "--events", str(d / "ev.csv")], envs, args.rounds)
+                label = f"{h * 60:g}min" if h < 1 else f"{h:g}h"
+                line = f"  {label:>7}  {fmt:>6}  {path.stat().st_size / 1e6:>8.0f}"
+                for k, (wall, rss) in enumerate(results):
+                    line += f"  {wall:>{15 if k else 7}.2f}  {h * 3600 / wall:>11,.0f}  {rss:>11.0f}"
+                print(line, flush=True)
                 path.unlink()
-        print(f"\nend to end over a folder: {files} recordings of {file_h * 60:g} min, one channel at {RATE} Hz "
-              "(wall time of the whole command, start-up included)")
-        for fmt, writer in (("edf", write_edf), ("csv", write_csv)):
-            folder = d / fmt
-            folder.mkdir()
-            for k in range(files):
-                writer(folder / f"r{k:02d}.{fmt}", np.roll(seg, 7919 * k), file_h)
-            for jobs in (1, 2):
-                wall, rss = measure([str(folder), "--out", str(d / f"out_{fmt}_{jobs}"), "--jobs", str(jobs)])
-                total_s = files * file_h * 3600
-                per_core = total_s / wall / jobs
-                print(f"  {fmt}: --jobs {jobs}: {wall:6.2f} s wall, {total_s / wall:>9,.0f}x real time "
-                      f"({per_core:,.0f}x per core), peak RSS {rss:.0f} MB (parent)", flush=True)
+        if args.folder:
+            folder_speed(d, seg, args.quick, envs[0])
     return 0
 
 

@@ -92,8 +92,19 @@ def test_fast_replay_of_our_csv_needs_no_pyarrow_and_stays_under_250_mb(tmp_path
     code = ("import sys\nfrom spasmwatch.engine.pipeline import replay_file\n"
             "r = replay_file(sys.argv[1], engine='auto')\n"
             "hwm = next(x for x in open('/proc/self/status') if x.startswith('VmHWM'))\n"
-            "print(len(r.events), 'pyarrow' in sys.modules, int(hwm.split()[1]) // 1024, r.source.notes)\n")
+            "print(len(r.events), 'pyarrow' in sys.modules, 'scipy.linalg' in sys.modules, int(hwm.split()[1]) // 1024,"
+            " r.source.notes)\n")
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=600)
-    n_events, pyarrow, rss, notes = out.stdout.split(maxsplit=3)
+    n_events, pyarrow, linalg, rss, notes = out.stdout.split(maxsplit=4)
     assert pyarrow == "False" and "engine fast" in notes, out.stdout + out.stderr
+    assert linalg == "False"  # numba's BLAS probe (0.4 s of start-up) skipped: engine.jitload
     assert int(n_events) > 0 and int(rss) < 250, out.stdout
+
+
+def test_auto_engine_runs_a_short_streamed_csv_on_cpython(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "STREAM_MIN_BYTES", 0)
+    path = tmp_path / "r.csv"
+    write_recording(path, 1000, [np.tile(SIG, 20)], units="counts", mode="raw")  # 2 min: 120k samples
+    r = pipeline.replay_file(str(path), engine="auto")
+    assert any(n.startswith("engine python") for n in r.source.notes), r.source.notes
+    assert r.events == pipeline.replay_file(str(path), engine="fast").events

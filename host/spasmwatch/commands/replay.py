@@ -51,8 +51,10 @@ Units (--units, else the file's `# units=`, else guessed: integers are counts, o
   au       arbitrary units (e.g. an exported RMS envelope): the recording's maximum maps to 70% of full
            scale
 
-Long recordings are read in blocks (EDF/BDF, and CSV/TSV with a `# rate_hz=` header or --rate and no time
-column): memory stays flat (about 270 MB for 24 h at 1 kHz); other text files, WAV and .mat are read whole.
+Long recordings are read in blocks (EDF, and CSV/TSV with a `# rate_hz=` header or --rate and no time
+column): memory stays flat (about 200 MB for 24 h at 1 kHz); other text files, BDF, WAV and .mat are read
+whole, and refused before reading when that would take more than 2048 MB ($SPASMWATCH_MEMORY_MB sets it).
+A text file may have at most 1024 columns; at most 512 channels are replayed at once (--channel).
 
 Many recordings: give several files or folders (searched for recordings); they are spread over the cores
 (--jobs), or over a Dask cluster (--scheduler tcp://HOST:PORT); a summary table is printed, and --out DIR
@@ -67,9 +69,9 @@ Examples:
   spasmwatch replay --example
   spasmwatch replay session.csv --events events.csv
   spasmwatch replay myo/1.txt --rate 200 --channel 0-7 --mode raw
-  spasmwatch replay tum.csv --mode env --units au --param on_mult=4
+  spasmwatch replay tum.csv --mode env --units au --param sensitivity=4
   spasmwatch replay night.edf --annotate night-events.edf --jsonl night.jsonl
-  spasmwatch replay study/ --out results/ --param on_mult=5
+  spasmwatch replay study/ --out results/ --param sensitivity=5
 """
 
 EXAMPLE = "example_raw.csv"
@@ -102,7 +104,7 @@ def register(subparsers: Any) -> None:
         "--engine",
         choices=["fast", "python", "micropython"],
         help="fast (default): the firmware detector compiled from its own source, identical events (recordings "
-        "under 2 channel-minutes run the same source on CPython instead of loading the compiler); python: "
+        "under about 7 channel-minutes run the same source on CPython instead of loading the compiler); python: "
         "always CPython; micropython: the MicroPython unix port",
     )
     p.add_argument("--events", metavar="OUT.csv", help="write the events to this CSV ('-' for stdout)")

@@ -17,6 +17,8 @@ from numba import njit
 
 from spasmcore.readers import Fallback
 
+from .jitload import prepare
+
 CHUNK_BYTES = 1 << 20
 
 
@@ -67,6 +69,7 @@ def block_reader(path: Path, start: int, end: int, delim: str, width: int) -> Ca
     sep = ord(delim)
 
     def read(rows: int) -> Iterator[np.ndarray]:
+        prepare()
         chunk = max(1 << 16, min(CHUNK_BYTES, rows * 8))
         carry = b""
         with open(path, "rb") as fh:

@@ -123,6 +123,9 @@ def compiled() -> Compiled:
     """The generated engine, built and loaded once per process."""
     global _COMPILED
     if _COMPILED is None:
+        from .jitload import prepare
+
+        prepare()
         _COMPILED = Compiled()
     return _COMPILED
 

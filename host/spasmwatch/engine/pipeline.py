@@ -27,9 +27,9 @@ ROWS = BLOCK_ROWS  # rows per block through every pass (a multiple of detect.BLO
 
 DETECTOR_MAX_RATE_HZ = 2000.0
 STREAM_MIN_BYTES = 2 << 20  # smaller text files are read whole (no pyarrow import for a short file)
-FAST_MIN_SAMPLES = 600_000  # engine "auto": fewer channel-samples run on CPython (loading the compiled engine
-# costs 0.8 to 3 s on a busy 2-core machine, about what CPython needs for 10 channel-minutes at 1 kHz; the events
-# are identical). A streamed CSV's count is estimated from its size (BYTES_PER_VALUE).
+FAST_MIN_SAMPLES = 400_000  # engine "auto": fewer channel-samples run on CPython (loading the compiled engine
+# costs 0.5 to 2 s on a busy 2-core machine: CPython won at 5 channel-minutes at 1 kHz, lost at 10 in
+# bench/replay_scale.py; the events are identical). A streamed CSV's count is estimated from its size.
 BYTES_PER_VALUE = 5  # "2048," or "2048\n": our recordings' counts
 LABEL_MAX_DISTINCT = 10
 
