@@ -379,6 +379,8 @@ def read_line(raw: bytes, scale: float = 16, proto: int = 1) -> tuple[dict, Mess
         d = protohost.decode(body)
     except protocol.ProtocolError as exc:  # a garbled message line, or MicroPython's own output
         raise WireError(str(exc), "invalid" if body.lstrip().startswith(b"{") else "junk") from None
+    except RecursionError:  # JSON nested thousands deep (a line may hold 8 KB): no message is
+        raise WireError("JSON nested too deep", "invalid") from None
     if verdict is None and proto >= CHECKED_PROTO and not _downgrade(d):
         raise WireError("line without checksum from a protocol v2 device", "unchecked")
     return d, parse(d, scale)
