@@ -121,11 +121,11 @@ def test_checksums_and_protocol_versions() -> None:
 
 
 def test_commands_to_a_v2_device_are_sealed_and_the_device_checks_them() -> None:
-    plain = wire.command_line("config set", ("params.on_mult", 5), proto=1)
-    sealed = wire.command_line("config set", ("params.on_mult", 5), proto=2)
-    assert plain == b"config set params.on_mult=5\n"
-    assert sealed == seal(b"config set params.on_mult=5") + b"\n"
-    assert protocol.parse_command(sealed) == ("config set", (("params.on_mult", 5),))
+    plain = wire.command_line("config set", ("params.sensitivity", 5), proto=1)
+    sealed = wire.command_line("config set", ("params.sensitivity", 5), proto=2)
+    assert plain == b"config set params.sensitivity=5\n"
+    assert sealed == seal(b"config set params.sensitivity=5") + b"\n"
+    assert protocol.parse_command(sealed) == ("config set", (("params.sensitivity", 5),))
     with pytest.raises(protocol.ProtocolError):
         protocol.parse_command(sealed.replace(b"=5", b"=6"))  # a flipped byte never changes the config
 
@@ -180,3 +180,11 @@ def test_device_time_going_back_within_a_boot_is_refused() -> None:
     clocks.check(status(700_000))
     clocks.check(hello)  # a hello starts its boot afresh (a re-flashed board counts boots from 1 again)
     clocks.check(status(1_000))
+
+
+def test_json_nested_thousands_deep_is_a_wire_error_not_a_recursion_error() -> None:
+    """A line may hold 8 KB: 4,000 levels of [ ] overflowed the JSON decoder's stack (RecursionError)."""
+    body = b'{"t":"ok","seq":1,"cmd":"x","data":' + b"[" * 4000 + b"]" * 4000 + b"}"
+    with pytest.raises(wire.WireError, match="nested too deep") as err:
+        wire.read_line(seal(body), proto=2)
+    assert err.value.kind == "invalid"
