@@ -26,7 +26,7 @@ IDLE, SPASM, FAULT = codes.IDLE, codes.SPASM, codes.FAULT  # LED states
 STATE_NAMES = ("idle", "spasm", "fault")
 TICKS_MASK = 0x3FFFFFFF
 RUNNING_PASSES = 100  # loop passes (~5 s) after which a boot counts as good (start.py's failure count cleared)
-HEADROOM = 8192  # heap a config must leave free once booted, for sync, replies, calibration (bench/firmware_heap.py)
+HEADROOM = 8192  # heap a config must leave free once booted (heapfit.HEADROOM, where the check is)
 RESTART_KEYS = ("channels", "rate_hz", "mode", "led_pin", "buzzer_pin", "watchdog", "log_kb", "net")
 
 
@@ -186,17 +186,17 @@ class App:
                 else:
                     self.dets[c].mvc = vals[c]
 
+    def heap_at_boot(self):
+        """What this board measured at boot, for heapfit: [heap left, one detector's heap, channels, Wi-Fi on]."""
+        return [self.heap_idle, self.det_bytes, self.nch, 1 if self.cfg.get("net", {}).get("ssid") else 0]
+
     def memory_problem(self, new):
-        """Why config `new` would not leave HEADROOM free after boot ('' if it would): measured on this board
-        (the heap left now, and what one detector took), not guessed."""
-        n = len(new["channels"])
-        per = self.det_bytes + 2 * min(MAX_BLOCK, max(1, new["rate_hz"] * BLOCK_MS // 1000)) + 64
-        left = self.heap_idle + (self.nch - n) * per
-        if not self.det_bytes or left >= HEADROOM:
-            return ""
-        fit = self.nch + (self.heap_idle - HEADROOM) // per
-        return ("%d channels would leave %d kB of heap, %d kB are needed; this board fits %d"
-                % (n, max(0, left) // 1024, HEADROOM // 1024, max(1, fit)))
+        """Why config `new` would not leave HEADROOM free after boot ('' if it would): heapfit.fit_problem."""
+        try:  # a few hundred bytes, loaded for the question only (and unloaded by the caller's _unload)
+            from . import heapfit
+        except ImportError:
+            import heapfit
+        return heapfit.fit_problem(self.heap_at_boot(), new)
 
     # -- output --------------------------------------------------------------------------------------
     def send(self, t, fields=None):
@@ -321,10 +321,9 @@ class App:
         try:
             done = self._config_set(args)  # 1: saved, 2: saved, new detector parameters, 3: saved, restart
         except MemoryError:
-            # No heap for the config code now: the board restarts and start.py applies the pairs while the heap
-            # is still free, checked as ever; the new boot sends this command's reply (ok or error) after hello.
+            # No heap for the config code now: start.py applies (checks, heapfit too) the pairs at the next boot.
             with open(_path(self.b, CONFIG_FILE + ".pending"), "w") as f:
-                f.write(protocol.json.dumps([list(p) for p in args]))
+                f.write(protocol.json.dumps({"pairs": [list(p) for p in args], "heap": self.heap_at_boot()}))
             self.reset()
             return
         if done == 2:
@@ -372,6 +371,7 @@ class App:
         finally:
             config = None
             _unload("config")
+            _unload("heapfit")
 
     def _apply_config(self, args, config):
         """Validate and save; returns cmd_config_set's `done` code."""

@@ -74,7 +74,8 @@ def _config(storage, uid, fails, why):
 
 def _pending(config, storage, cfg):
     # A `config set` the running app had no heap for (app.py wrote its pairs, then restarted): applied now,
-    # checked as ever; (config, the reply the app sends for it after the hello).
+    # checked as ever, the heap too (heapfit, against the figures of the boot that wrote it); (config, the reply
+    # the app sends for it after the hello).
     path = _file(storage, CONFIG_FILE + ".pending")
     try:
         with open(path) as f:
@@ -83,10 +84,16 @@ def _pending(config, storage, cfg):
     except OSError:
         return cfg, None
     try:
-        new = config.set_values(cfg, [tuple(p) for p in json.loads(text)])
+        data = json.loads(text)  # {"pairs": [[key, value], ...], "heap": the last boot's App.heap_at_boot()}
+        pairs, heap = (data, None) if isinstance(data, list) else (data["pairs"], data["heap"])  # a list: pairs only
+        new = config.set_values(cfg, [tuple(p) for p in pairs])
+        why = _mod("heapfit").fit_problem(heap, new) if heap else ""
+        unload("heapfit")
+        if why:  # refused as the running app would have: a config the heap cannot hold is never saved
+            raise ValueError(why)
         config.save(_file(storage, CONFIG_FILE), new, True)
         return new, ("ok", {"cmd": "config set", "data": {"saved": True, "reboot": True}})
-    except (ValueError, TypeError) as e:  # the pairs were refused: the config stays as it was
+    except (ValueError, TypeError, KeyError) as e:  # the pairs were refused: the config stays as it was
         return cfg, ("error", {"cmd": "config set", "msg": str(e)[:160] or repr(e)})
 
 
@@ -134,6 +141,8 @@ def boot(board_mod):
     app = start(board_mod)
     if app.cfg.get("net", {}).get("ssid"):
         _start_net(app)
+        gc.collect()
+        app.heap_idle = app.b.mem_free()  # what a new config is checked against: left with the network running
     unload(__name__)
     return app
 

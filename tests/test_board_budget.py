@@ -26,7 +26,7 @@ from spasmcore.boards import board, heap_args
 from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR, interpreter_march
 from spasmfw import config as fwconfig
 from spasmfw import protocol, protohost
-from spasmsim.device import precompile
+from spasmsim.device import REBOOT_EXIT, precompile
 from spasmsim.generate import generate
 from spasmwatch.detect import detect
 
@@ -50,6 +50,8 @@ def feed():  # commands as the serial link would bring them, each once its sampl
     return None
 b.poll_input = feed
 a.hello()
+if a.boot_reply:  # as App.run: the reply to a `config set` applied (or refused) across the restart
+    a.send(*a.boot_reply)
 while not (b.eof and a.flushed):
     a.step()
 a.status()
@@ -76,7 +78,7 @@ def hour(channels: int) -> np.ndarray:
 
 def flash(tmp: Path, data: np.ndarray, net: dict | None = None, speed: float = 0.0) -> Path:
     state = tmp / "flash"
-    state.mkdir()
+    state.mkdir(parents=True)
     data.tofile(state / "samples.bin")
     (state / "vboard.json").write_text(json.dumps({"data": "samples.bin", "channels": data.shape[1],
                                                    "rate_hz": RATE, "speed": speed, "loop": False,
@@ -92,7 +94,7 @@ def boot(exe: str, mpy: Path, state: Path, *cmds: str) -> subprocess.Popen[bytes
     args, env = heap_args(exe, board("esp32"))
     script = state / "harness.py"
     script.write_text(HARNESS)
-    with open(state / "serial.out", "wb") as out, open(state / "stderr.log", "wb") as err:  # no pipe to fill
+    with open(state / "serial.out", "ab") as out, open(state / "stderr.log", "wb") as err:  # no pipe to fill
         return subprocess.Popen([exe, *args, str(script), str(state), str(mpy), str(FIRMWARE_DIR), str(UNIX_DIR),
                                  *cmds], stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=state)
 
@@ -107,6 +109,16 @@ def messages(proc: subprocess.Popen[bytes], state: Path, timeout: float = 300) -
         except protocol.ProtocolError:
             pass
     return msgs
+
+
+def restarting(exe: str, mpy: Path, state: Path, *cmds: str) -> list[dict]:
+    """Messages of a boot with `cmds` and of the boots that follow a restart it asks for, as the launcher does."""
+    proc = boot(exe, mpy, state, *cmds)
+    for _ in range(2):
+        if proc.wait(300) != REBOOT_EXIT:
+            break
+        proc = boot(exe, mpy, state)
+    return messages(proc, state)
 
 
 def heap_running(msgs: list[dict]) -> int:
@@ -224,3 +236,92 @@ def test_two_channels_with_wifi_tcp_and_mqtt_an_hour_on_a_plain_esp32(tmp_path: 
     assert last.get("wifi") and last.get("mqtt"), last  # joined, broker connected at the end
     assert tcp_seen > 300 and broker.published > 100  # the host got the stream, the broker the events
     assert heap_running(msgs) >= 8 * 1024
+
+
+FIT = r"""
+import sys, json
+state, mpy, fw, unix = sys.argv[1:5]
+sys.path[0:0] = [mpy, fw, unix]
+import vboard
+vboard.STORAGE_DIR = state
+a = __import__("start").boot(vboard)
+out = []
+for spec in sys.argv[5:]:  # "N,W": N channels, Wi-Fi on (1) or off (0)
+    new = dict(a.cfg, channels=a.cfg["channels"][:1] * int(spec[0]))
+    new.pop("net", None)
+    if spec[2] == "1":
+        new["net"] = {"ssid": "virtual"}
+    out.append(a.memory_problem(new))
+print(json.dumps(out))
+"""
+CONFIGS = [(n, w) for w in (False, True) for n in (1, 2, 3, 4)]
+
+
+def net_cfg() -> dict:
+    from spasmfw import netconfig
+
+    return dict(netconfig.validate({"ssid": "virtual", "tcp_port": free_port(), "token": "budget-token-1",
+                                    "mqtt": "mqtt://127.0.0.1:1"}))
+
+
+def test_memory_check_is_true_to_the_growing_heap(tmp_path: Path, esp32heap: str, mpy32: Path) -> None:
+    """app.memory_problem, from the heap left at boot, against real boots of every config: none that fits
+    is refused; one that does not (4 channels with Wi-Fi: its Wi-Fi would not start) is."""
+    from spasmfw.app import HEADROOM
+
+    sim = generate("everyday_mixed", seed=5, minutes=0.5, mode="raw", rate_hz=RATE, channels=4)
+    data = np.stack(sim.channels, axis=1).astype("<u2")
+    fits = {}
+    for n, wifi in CONFIGS:
+        state = flash(tmp_path / f"boot{n}{int(wifi)}", data[:, :n].copy(), net_cfg() if wifi else None)
+        msgs = messages(boot(esp32heap, mpy32, state), state)
+        errors = [m["msg"] for m in msgs if m["t"] == "error"]
+        fits[(n, wifi)] = not errors and min(m["heap_free"] for m in msgs if m["t"] == "status") >= HEADROOM
+    assert fits[(4, False)] and fits[(3, True)] and not fits[(4, True)]  # what the plain ESP32 runs
+    args, env = heap_args(esp32heap, board("esp32"))
+    for n, wifi in ((1, False), (2, True)):  # asked of a board running one config about all the others
+        state = flash(tmp_path / f"ask{n}{int(wifi)}", data[:, :n].copy(), net_cfg() if wifi else None)
+        (state / "fit.py").write_text(FIT)
+        proc = subprocess.run([esp32heap, *args, str(state / "fit.py"), str(state), str(mpy32), str(FIRMWARE_DIR),
+                               str(UNIX_DIR), *[f"{c},{int(w)}" for c, w in CONFIGS]], capture_output=True,
+                              env=env, cwd=state, timeout=120)
+        assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+        answers = json.loads(proc.stdout.decode().splitlines()[-1])
+        assert {c: not why for c, why in zip(CONFIGS, answers, strict=True)} == fits, answers
+        assert "4 channels with Wi-Fi would leave" in answers[-1] and "this board fits 3" in answers[-1]
+
+
+def test_a_config_that_does_not_fit_is_refused_and_changes_nothing(tmp_path: Path, esp32heap: str,
+                                                                    mpy32: Path) -> None:
+    sim = generate("everyday_mixed", seed=5, minutes=0.5, mode="raw", rate_hz=RATE, channels=2)
+    state = flash(tmp_path, np.stack(sim.channels, axis=1).astype("<u2"), net_cfg())
+    before = (state / "config.json").read_bytes()
+    # no heap left for the config code with Wi-Fi running: the pairs go across a restart (config.json.pending)
+    # with this boot's heap figures, and the next boot refuses them as the running app would have
+    msgs = restarting(esp32heap, mpy32, state, "5000:config set channels=[36,39,34,35]")
+    err = next(m for m in msgs if m["t"] == "error")
+    assert err["cmd"] == "config set" and "4 channels with Wi-Fi would leave" in err["msg"], err
+    assert (state / "config.json").read_bytes() == before and not (state / "config.json.pending").exists()
+    assert [len(m["channels"]) for m in msgs if m["t"] == "hello"] == [2, 2]  # booted again as it was
+
+
+def test_calibration_checks_on_the_device_with_four_channels(tmp_path: Path, esp32heap: str, mpy32: Path) -> None:
+    """On the board at its budget: a rest calibration at rest is kept; one with a burst on one channel is refused
+    with the channel and the reason, and changes nothing; an MVC at rest is refused (not above rest)."""
+    from signals import emg
+
+    chans = [emg(60, RATE, [(30.0, 35.0, 80.0)] if c == 1 else [], seed=10 + c) for c in range(4)]
+    state = flash(tmp_path, np.stack(chans, axis=1).astype("<u2"))
+    msgs = messages(boot(esp32heap, mpy32, state, "15000:calibrate rest 10", "28000:calibrate rest 10",
+                         "40000:calibrate show", "42000:calibrate mvc 5", "50000:calibrate show"), state)
+    replies = [m for m in msgs if m["t"] in ("ok", "error") and (m.get("data") or {}).get("state") != "started"]
+    kept, refused, shown, mvc, shown2 = replies
+    assert kept["t"] == "ok" and kept["data"]["state"] == "done" and len(kept["data"]["floor"]) == 4, kept
+    assert refused["t"] == "error" and refused["msg"].startswith("ch1: not at rest"), refused
+    # the refused run changed nothing: the saved calibration is the kept one, the floors in use are its own
+    # (the running floor adapts slowly between runs: within a quarter count, far from the burst's level)
+    assert shown["data"]["saved"]["floor"] == kept["data"]["floor"] and not shown["data"]["running"]
+    assert all(abs(a - b) <= 4 for a, b in zip(shown["data"]["floor"], kept["data"]["floor"], strict=True))
+    assert mvc["t"] == "error" and mvc["cmd"] == "calibrate mvc" and "needs 5x" in mvc["msg"], mvc
+    assert shown2["data"]["mvc"] == shown["data"]["mvc"] and shown2["data"]["saved"] == shown["data"]["saved"]
+    assert min(m["heap_free"] for m in msgs if m["t"] == "status") >= 16 * 1024
