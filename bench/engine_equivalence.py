@@ -26,7 +26,7 @@ sys.path[:0] = [str(ROOT.parent / "host"), str(ROOT.parent / "sim"), str(ROOT.pa
 from spasmfw import detector as fw  # noqa: E402
 from spasmwatch import detect  # noqa: E402
 
-SETS = [{}, dict(fw.BASE_PARAMS), {"on_mult": 6, "min_off_ms": 200, "ecg": 2, "tkeo": 1, "mains_hz": 60}]
+SETS = [{}, dict(fw.BASE_PARAMS), {"sensitivity": 6, "min_off_ms": 200, "ecg": 2, "tkeo": 1, "mains_hz": 60}]
 DATA = ROOT.parent.parent / "shared" / "data"
 REAL = [  # (glob under ../shared/data, replay options) as docs/accuracy.md replays them
     ("biosppy/*.txt", {}), ("emgGO/*.mat", {}), ("lobov/*.csv", {}),

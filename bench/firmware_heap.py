@@ -6,7 +6,7 @@ vmain.py does (firmware/start.py) and prints
   booted      the channels that run (fewer than asked: start.py fell back to the defaults, reporting why),
   boot, run   the heap left after boot and after 8 s of signal, a status and a `sync 0`,
   det         the heap one detector took (measured by start.py),
-  config set  whether `config set params.on_mult=5` applied live or across a restart (no room for the config
+  config set  whether `config set params.sensitivity=5` applied live or across a restart (no room for the config
               code: start.py applies it at the next boot),
   fits 1-4    what the booted board's memory check (app.memory_problem) says of 1-4 channels.
 
@@ -61,7 +61,7 @@ out["run"] = gc.mem_free()
 cfg = a.cfg
 out["fits"] = [not a.memory_problem(dict(cfg, channels=[36, 39, 34, 35][:n])) for n in (1, 2, 3, 4)]
 try:
-    a.handle(b"config set params.on_mult=5")
+    a.handle(b"config set params.sensitivity=5")
     a.step()
     reply = [json.loads(d.split(b" *")[0]) for d in sent if b'"config set"' in d]
     out["config_set"] = "live" if reply and not reply[-1]["data"]["reboot"] else "restart"

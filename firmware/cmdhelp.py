@@ -8,7 +8,7 @@ HELP = {
     "status": b"status: send a status message now",
     "help": b"help: list the commands",
     "config get": b"config get: reply with the current config",
-    "config set": b"config set KEY=VALUE [KEY=VALUE...]: change and save config, e.g. params.on_mult=5",
+    "config set": b"config set KEY=VALUE [KEY=VALUE...]: change and save config, e.g. params.sensitivity=5",
     "calibrate rest": b"calibrate rest SECONDS: learn the resting floor over 1..300 s (muscle relaxed)",
     "calibrate mvc": b"calibrate mvc SECONDS: record a maximal contraction over 1..300 s",
     "calibrate show": b"calibrate show: the floor and contraction in use and the saved calibration",

@@ -117,7 +117,7 @@ def _list(vals):
 
 
 def _near(name, known):
-    # " (did you mean a, b?)" for known names sharing the first word (on_x -> on_mult), else ""
+    # " (did you mean a, b?)" for known names sharing the first word (off_x -> off_sd), else ""
     head = name.split("_")[0]
     near = sorted(k for k in known if k.split("_")[0] == head or k.startswith(name))[:3]
     return " (did you mean %s?)" % " or ".join(near) if near else ""
@@ -285,7 +285,7 @@ def save(path, cfg, valid=False):
 
 
 def set_values(cfg, pairs):
-    """New validated config with (dotted key, value) pairs applied, e.g. ("params.on_mult", 5),
+    """New validated config with (dotted key, value) pairs applied, e.g. ("params.sensitivity", 5),
     ("stream.env", True), ("channels.1.name", "calf"). A params value of null drops that override."""
     out = _copy(cfg)
     for pair in pairs:

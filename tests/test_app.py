@@ -155,11 +155,11 @@ def test_config_get_and_set_params_live(tmp_path: Path) -> None:
     app, board = make_app(tmp_path)
     got = replies(command(app, board, b"config get\n"))[0]
     assert got["data"] == app.cfg
-    r = replies(command(app, board, b"config set params.on_mult=5 status_s=2\n"))
+    r = replies(command(app, board, b"config set params.sensitivity=5 status_s=2\n"))
     assert r[0]["t"] == "ok" and r[0]["data"] == {"saved": True, "reboot": False}
-    assert app.dets[0].params["on_mult"] == 5 and app.status_ms == 2000
+    assert app.dets[0].params["sensitivity"] == 5 and app.status_ms == 2000
     saved = json.loads((tmp_path / fwapp.CONFIG_FILE).read_text())
-    assert saved["params"] == {"on_mult": 5} and saved["status_s"] == 2
+    assert saved["params"] == {"sensitivity": 5} and saved["status_s"] == 2
     assert board.resets == 0
 
 
@@ -173,7 +173,7 @@ def test_config_set_sampling_key_saves_and_reboots(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("line, needle", [
     (b"config set rate_hz=5\n", "rate_hz"),
-    (b"config set params.on_mult=0.5\n", "on_mult"),
+    (b"config set params.sensitivity=0.001\n", "sensitivity"),
     (b"config set nosuchkey=1\n", "nosuchkey"),
     (b"config set channels=[36,36]\n", "used twice"),
     (b"calibrate rest 0\n", "1..300"),

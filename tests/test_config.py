@@ -35,10 +35,10 @@ INVALID = [
     ({"mains_hz": 55}, "mains_hz=55 must be 0, 50 or 60"),
     ({"mains_hz": False}, "mains_hz=False"),
     ({"mains_hz": 60, "rate_hz": 100}, "mains_hz=60 needs rate_hz above 120"),
-    ({"params": {"on_mult": 0.5}}, "params.on_mult=0.5 out of range"),
-    ({"params": {"on_mult": 2, "off_mult": 3}}, "params.off_mult=3 must be below on_mult"),
+    ({"params": {"sensitivity": 0.001}}, "params.sensitivity=0.001 out of range"),
+    ({"params": {"off_sd": 30}}, "params.off_sd=30 out of range"),
     ({"params": {"no_such": 1}}, "params.no_such: unknown detector parameter; `spasmwatch config get` lists them"),
-    ({"params": {"on_x": 4}}, "params.on_x: unknown detector parameter (did you mean on_mult?)"),
+    ({"params": {"off_x": 4}}, "params.off_x: unknown detector parameter (did you mean off_sd?)"),
     ({"params": {"max_epis": 4}}, "params.max_epis: unknown detector parameter (did you mean max_episode_s?)"),
     ({"params": {"mains_hz": 50}}, "params.mains_hz"),
     ({"params": [1]}, "params must be an object"),
@@ -66,7 +66,7 @@ VALID = [
     {},
     {"channels": [34, 35], "rate_hz": 2000},
     {"channels": [{"pin": 39, "name": "left calf"}], "mode": "env", "rate_hz": 100, "mains_hz": 0},
-    {"params": {"on_mult": 5, "off_mult": 2.5}, "stream": {"env": True}, "buzzer_pin": 25, "led_pin": None},
+    {"params": {"sensitivity": 5, "off_sd": 2.5}, "stream": {"env": True}, "buzzer_pin": 25, "led_pin": None},
     {"rate_hz": 1000.0, "status_s": 0, "watchdog": False, "log_kb": 8, "mains_hz": 60},
 ]
 
@@ -118,7 +118,7 @@ def test_load_missing_corrupt_and_invalid(tmp_path: Path) -> None:
 
 def test_save_load_roundtrip_and_interrupted_save(tmp_path: Path) -> None:
     path = str(tmp_path / "config.json")
-    cfg = C.set_values(C.defaults("dev"), [("name", "left calf"), ("params.on_mult", 6)])
+    cfg = C.set_values(C.defaults("dev"), [("name", "left calf"), ("params.sensitivity", 6)])
     assert C.save(path, cfg) == cfg
     assert C.load(path) == (cfg, None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
@@ -132,23 +132,23 @@ def test_save_load_roundtrip_and_interrupted_save(tmp_path: Path) -> None:
 
 def test_set_values() -> None:
     base = C.defaults("dev")
-    new = C.set_values(base, [("params.on_mult", 5), ("stream.env", True), ("channels", [34, 35]),
+    new = C.set_values(base, [("params.sensitivity", 5), ("stream.env", True), ("channels", [34, 35]),
                               ("channels.1.name", "calf"), ("rate_hz", 500)])
-    assert new["params"] == {"on_mult": 5}
+    assert new["params"] == {"sensitivity": 5}
     assert new["stream"]["env"] is True
     assert new["channels"] == [{"pin": 34, "name": "ch0"}, {"pin": 35, "name": "calf"}]
     assert new["rate_hz"] == 500 and new["id"] == "dev"
     assert base == C.defaults("dev")  # the input is not modified
-    assert C.set_values(new, [("params.on_mult", None)])["params"] == {}
+    assert C.set_values(new, [("params.sensitivity", None)])["params"] == {}
     assert C.set_values(new, [("params", None)])["params"] == {}
     # pairs apply together: the final state is what gets validated
-    both = C.set_values(base, [("params.on_mult", 2), ("params.off_mult", 1.5)])
-    assert both["params"] == {"on_mult": 2, "off_mult": 1.5}
+    both = C.set_values(base, [("params.sensitivity", 2), ("params.off_sd", 1.5)])
+    assert both["params"] == {"sensitivity": 2, "off_sd": 1.5}
 
 
 @pytest.mark.parametrize("pairs,text", [
     ([("wifi", 1)], "unknown config key 'wifi'"),
-    ([("params.on_mult", 0)], "params.on_mult=0 out of range"),
+    ([("params.sensitivity", 0)], "params.sensitivity=0 out of range"),
     ([("stream.env", "yes")], "stream.env"),
     ([("channels.5.name", "x")], "channels.5: index out of range 0..0"),
     ([("channels.a.name", "x")], "channels.a: expected an index"),
@@ -174,7 +174,7 @@ for bad, _ in INVALID:
     except ValueError as e:
         errs.append(str(e))
 out["errors"] = errs
-cfg = C.set_values(C.defaults(), [("params.on_mult", 5), ("stream.env", True), ("channels", [34, 35]),
+cfg = C.set_values(C.defaults(), [("params.sensitivity", 5), ("stream.env", True), ("channels", [34, 35]),
                                   ("channels.1.name", "calf")])
 C.save(D + "/c.json", cfg)
 out["roundtrip"] = C.load(D + "/c.json")[0] == cfg

@@ -31,22 +31,22 @@ def test_config_get_reset_on_the_virtual_device(tmp_path: Path, capsys: pytest.C
     with VirtualDevice(tmp_path / "r.csv", speed=4, loop=True, state_dir=tmp_path / "board") as dev:
         p = dev.port
         # the help's example on a board that has changed nothing: the default in effect
-        assert cli.main(["config", "get", "--port", p, "params.on_mult"]) == 0
-        assert capsys.readouterr().out.strip() == json.dumps(fwconfig.detector.PARAMS["on_mult"][0])
-        assert cli.main(["config", "set", "--port", p, "params.on_mult=5", "status_s=30"]) == 0
+        assert cli.main(["config", "get", "--port", p, "params.sensitivity"]) == 0
+        assert capsys.readouterr().out.strip() == json.dumps(fwconfig.detector.PARAMS["sensitivity"][0])
+        assert cli.main(["config", "set", "--port", p, "params.sensitivity=5", "status_s=30"]) == 0
         capsys.readouterr()
         assert cli.main(["config", "get", "--port", p]) == 0
         lines = {line.split(" = ")[0].strip(): line for line in capsys.readouterr().out.splitlines()}
-        assert lines["params.on_mult"].split("=", 1)[1].split() == ["5", "#", "default", "4"]
+        assert lines["params.sensitivity"].split("=", 1)[1].split() == ["5", "#", "default", "0.1"]
         assert lines["status_s"].endswith("# default 10")
         assert "#" not in lines["params.hp_hz"] and "params.twitch_ms" in lines  # defaults listed too
         # a key that does not exist: the whole message, with the closest names, one line
-        assert cli.main(["config", "set", "--port", p, "params.on_x=4"]) == 2
+        assert cli.main(["config", "set", "--port", p, "params.off_x=4"]) == 2
         err = one_line(capsys.readouterr().err)
-        assert "params.on_x: unknown detector parameter (did you mean on_mult?)" in err
+        assert "params.off_x: unknown detector parameter (did you mean off_sd?)" in err
         assert err.endswith("`spasmwatch config get` lists them")
-        assert cli.main(["config", "reset", "--port", p, "params.on_mult"]) == 0
-        assert "saved: params.on_mult=null" in capsys.readouterr().out
+        assert cli.main(["config", "reset", "--port", p, "params.sensitivity"]) == 0
+        assert "saved: params.sensitivity=null" in capsys.readouterr().out
         assert cli.main(["config", "get", "--port", p, "--json"]) == 0
         stored = json.loads(capsys.readouterr().out)
         assert stored["params"] == {} and stored["status_s"] == 30
@@ -59,7 +59,7 @@ def test_config_get_reset_on_the_virtual_device(tmp_path: Path, capsys: pytest.C
 
 
 def test_reset_pairs() -> None:
-    cfg = fwconfig.set_values(fwconfig.defaults("dev"), [("params.on_mult", 6), ("channels", [34, 35]),
+    cfg = fwconfig.set_values(fwconfig.defaults("dev"), [("params.sensitivity", 6), ("channels", [34, 35]),
                                                          ("rate_hz", 2000), ("name", "calf"), ("stream.env", True)])
     pairs = reset_pairs(cfg, [], everything=True)
     assert pairs[0] == ("channels", [{"pin": 36, "name": "ch0"}])  # before the rate
@@ -72,9 +72,9 @@ def test_reset_pairs() -> None:
 
 
 def test_describe_marks_changes_only() -> None:
-    cfg = fwconfig.set_values(fwconfig.defaults("dev"), [("params.on_mult", 4), ("mains_hz", 60)])
+    cfg = fwconfig.set_values(fwconfig.defaults("dev"), [("params.sensitivity", 4), ("mains_hz", 60)])
     text = describe(cfg, cfg["params"])
-    on = next(line for line in text.splitlines() if line.startswith("params.on_mult "))
+    on = next(line for line in text.splitlines() if line.startswith("params.sensitivity "))
     assert on.endswith("# default 4")  # set explicitly, even to the default value
     assert next(line for line in text.splitlines() if line.startswith("mains_hz ")).endswith("# default 50")
     assert "params.mains_hz" not in text
@@ -83,9 +83,9 @@ def test_describe_marks_changes_only() -> None:
 def test_config_defaults_needs_no_board(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["config", "defaults", "--mode", "env", "--rate", "100", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["mode"] == "env" and data["params"]["on_mult"] == fwconfig.detector.PARAMS["on_mult"][1]
+    assert data["mode"] == "env" and data["params"]["sensitivity"] == fwconfig.detector.PARAMS["sensitivity"][1]
     assert cli.main(["config", "defaults"]) == 0
-    assert "params.on_mult" in capsys.readouterr().out
+    assert "params.sensitivity" in capsys.readouterr().out
     assert cli.main(["config", "defaults", "--rate", "5"]) == 2
     assert "rate_hz=5 out of range" in one_line(capsys.readouterr().err)
 

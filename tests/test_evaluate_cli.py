@@ -184,7 +184,7 @@ def test_param_parsing() -> None:
     for bad in ("novalue", "a=", "=3", "a=fast", "ecg=sometimes"):
         with pytest.raises(ConfigError):
             parse_params([bad])
-    assert parse_params(["ecg=off", "on_mult=3"]) == {"ecg": 0, "on_mult": 3}  # the heartbeat gate by name
+    assert parse_params(["ecg=off", "sensitivity=3"]) == {"ecg": 0, "sensitivity": 3}  # the heartbeat gate by name
     assert parse_params(["ecg=auto"]) == {"ecg": 1} and parse_params(["ecg=on"]) == {"ecg": 2}
 
 

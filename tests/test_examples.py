@@ -84,7 +84,7 @@ def check_offline(argv: list[str], args) -> None:
     elif args.command == "config" and args.action == "get" and args.key:
         config_cmd.lookup(config_cmd.effective(defaults), args.key)
     elif args.command == "config" and args.action == "reset":
-        changed = fwconfig.set_values(defaults, [("params.on_mult", 6)])
+        changed = fwconfig.set_values(defaults, [("params.sensitivity", 6)])
         assert config_cmd.reset_pairs(changed, args.keys, args.all) or args.keys
     for item in getattr(args, "param", []) or []:
         name = item.partition("=")[0]

@@ -17,7 +17,7 @@ from spasmsim.scenarios import SCENARIOS
 from spasmwatch.detect import _as_uint16, records_fast, records_python, stream
 from spasmwatch.engine import fast, transform
 
-PARAM_SETS = [{}, dict(fw.BASE_PARAMS), {"on_mult": 6, "min_off_ms": 200, "ecg": 2, "tkeo": 1, "mains_hz": 60}]
+PARAM_SETS = [{}, dict(fw.BASE_PARAMS), {"sensitivity": 6, "min_off_ms": 200, "ecg": 2, "tkeo": 1, "mains_hz": 60}]
 
 
 @pytest.fixture(scope="module", autouse=True)

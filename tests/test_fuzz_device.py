@@ -76,7 +76,7 @@ print(json.dumps({"res": res, "resets": b.resets, "samples": a.samples}))
 WORDS = list(protocol.NAMES) + ["config", "calibrate", "stream", "log", "CONFIG SET", "sync -1", "help me"]
 ARGS = st.one_of(
     st.sampled_from(["", "0", "-1", "1e400", "nan", "10", "300", "301", "on", "off", "maybe", "x" * 40, "[", "]",
-                     '"', '"a b"', "params.on_mult=5", "params.on_mult=banana", "rate_hz=5", "channels=[36,39]",
+                     '"', '"a b"', "params.sensitivity=5", "params.sensitivity=banana", "rate_hz=5", "channels=[36,39]",
                      "channels=[[[[[1]]]]]", "name=" + "n" * 60, "a=", "=1", "stream.env=on", "params.nope=1",
                      "mode=env", "status_s=0", "log_kb=7", "led_pin=34", "params=null", "x.y.z=1"]),
     st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=30),

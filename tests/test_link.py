@@ -149,16 +149,16 @@ def test_config_and_calibrate_on_the_virtual_device(tmp_path: Path, capsys: pyte
     write_recording(tmp_path / "r.csv", 1000, [emg(10, 1000, [(6, 9, 80)], seed=3)], units="counts")
     with VirtualDevice(tmp_path / "r.csv", speed=4, loop=True, state_dir=tmp_path / "board") as dev:
         p = dev.port
-        assert cli.main(["config", "set", "--port", p, "params.on_mult=4", "name=left_calf"]) == 0
-        assert "saved: params.on_mult=4" in capsys.readouterr().out
-        assert cli.main(["config", "get", "--port", p, "params.on_mult"]) == 0
+        assert cli.main(["config", "set", "--port", p, "params.sensitivity=4", "name=left_calf"]) == 0
+        assert "saved: params.sensitivity=4" in capsys.readouterr().out
+        assert cli.main(["config", "get", "--port", p, "params.sensitivity"]) == 0
         assert capsys.readouterr().out.strip() == "4"
         assert cli.main(["config", "set", "--port", p, "params.lp_hz=480"]) == 0  # too close to Nyquist: said
         assert "note: lp_hz=480 is off" in capsys.readouterr().out
         assert cli.main(["config", "set", "--port", p, "params.lp_hz=450"]) == 0
         assert "note:" not in capsys.readouterr().out
-        assert cli.main(["config", "set", "--port", p, "params.on_mult=0.5"]) == 2
-        assert "on_mult" in one_line(capsys.readouterr().err)
+        assert cli.main(["config", "set", "--port", p, "params.sensitivity=0.001"]) == 2
+        assert "sensitivity" in one_line(capsys.readouterr().err)
         assert cli.main(["config", "set", "--port", p, "log_kb=32"]) == 0  # restarts the board
         assert "board back up (boot " in capsys.readouterr().out  # (a heap-short board may restart earlier too)
         assert cli.main(["config", "get", "--port", p, "--json"]) == 0
@@ -170,5 +170,5 @@ def test_config_and_calibrate_on_the_virtual_device(tmp_path: Path, capsys: pyte
         client.hello()
         with pytest.raises(DeviceError, match="rate_hz"):
             client.config_set([("rate_hz", 5)])
-        assert client.config_get()["params"] == {"on_mult": 4, "lp_hz": 450}
+        assert client.config_get()["params"] == {"sensitivity": 4, "lp_hz": 450}
         client.close()

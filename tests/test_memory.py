@@ -121,7 +121,7 @@ def test_four_channels_boot_the_defaults_with_a_reason(tmp_path: Path, mpy: Path
 
 @pytest.mark.parametrize("text, needle", [
     ("[" * 3000, "over the 2048 limit"),
-    ('{"params": {"on_mult": [[[[[1]]]]]}}', "nested deeper than 4"),
+    ('{"params": {"sensitivity": [[[[[1]]]]]}}', "nested deeper than 4"),
     (b"\xff\xfe{}".decode("latin-1"), "not UTF-8"),
     ('{"rate_hz": 1e999}', "rate_hz=inf"),
 ])
@@ -150,11 +150,11 @@ def test_failed_boots_in_a_row_fall_back_and_a_running_app_clears_the_count(tmp_
 
 def test_config_set_applied_at_boot_is_checked_and_answered(tmp_path: Path, mpy: Path) -> None:
     state = flash(tmp_path, None)
-    (state / "config.json.pending").write_text(json.dumps([["params.on_mult", 5], ["name", "calf"]]))
+    (state / "config.json.pending").write_text(json.dumps([["params.sensitivity", 5], ["name", "calf"]]))
     r = boot(state, mpy)
     ok = [m for m in r["msgs"] if m["t"] == "ok" and m["cmd"] == "config set"]
     assert ok and ok[0]["data"] == {"saved": True, "reboot": True}
-    assert json.loads((state / "config.json").read_text())["params"] == {"on_mult": 5}
+    assert json.loads((state / "config.json").read_text())["params"] == {"sensitivity": 5}
     assert not (state / "config.json.pending").exists()
     (state / "config.json.pending").write_text(json.dumps([["rate_hz", 5]]))
     r = boot(state, mpy)
@@ -170,7 +170,7 @@ VALID = st.fixed_dictionaries({
     "mains_hz": st.sampled_from([0, 50, 60]),
     "status_s": st.sampled_from([0, 1, 10]),
     "log_kb": st.sampled_from([8, 64, 1024]),
-    "params": st.dictionaries(st.sampled_from(["on_mult", "smooth_ms", "ecg", "min_dur_ms", "calib_ms"]),
+    "params": st.dictionaries(st.sampled_from(["sensitivity", "smooth_ms", "ecg", "min_dur_ms", "calib_ms"]),
                               st.integers(2, 10), max_size=2),
     "stream": st.fixed_dictionaries({"env": st.booleans(), "raw": st.just(False)}),
 })

@@ -78,7 +78,7 @@ def test_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
         ("1\n2\n", ["--rate", "100", "--channel", "x"], ["--channel 'x'"]),
         ("1\n2\n", ["--rate", "100", "--channel", "3-1"], ["--channel '3-1'"]),
         ("1\n2\n", ["--rate", "100", "--param", "oops"], ["expected NAME=VALUE"]),
-        ("1\n2\n", ["--rate", "100", "--param", "on_mult=abc"], ["not a number"]),
+        ("1\n2\n", ["--rate", "100", "--param", "sensitivity=abc"], ["not a number"]),
     ],
 )
 def test_bad_input_is_one_line_exit_2(

@@ -20,10 +20,10 @@ Read or change the board's configuration (saved in its flash as config.json; see
   spasmwatch config get                      every setting and detector parameter in effect, with the
                                              default beside each one that is changed
   spasmwatch config get --json               the config as the board stores it (only changed params)
-  spasmwatch config get params.on_mult       one value (dotted key), a default when not changed
-  spasmwatch config set params.on_mult=5 status_s=30
+  spasmwatch config get params.sensitivity       one value (dotted key), a default when not changed
+  spasmwatch config set params.sensitivity=5 status_s=30
   spasmwatch config set name=left_calf channels=[34,35] mains_hz=60
-  spasmwatch config reset params.on_mult     back to the default (several KEYs, or --all)
+  spasmwatch config reset params.sensitivity     back to the default (several KEYs, or --all)
   spasmwatch config defaults --mode env      the defaults, without a board
 
 Values are JSON (numbers, true/false/null, "text", [lists]) or a bare word; on/off mean true/false;
@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
     sub.required = True
     g = sub.add_parser("get", help="print the config in effect, defaults beside changes (or one KEY)")
     add_port_arg(g)
-    g.add_argument("key", nargs="?", metavar="KEY", help="dotted key, e.g. params.on_mult or channels.0.pin")
+    g.add_argument("key", nargs="?", metavar="KEY", help="dotted key, e.g. params.sensitivity or channels.0.pin")
     g.add_argument("--json", action="store_true", help="JSON: the stored config, or KEY's value")
     g.set_defaults(func=run_get)
     s = sub.add_parser("set", help="change KEY=VALUE pairs")
@@ -48,7 +48,7 @@ def register(subparsers: Any) -> None:
     s.set_defaults(func=run_set)
     r = sub.add_parser("reset", help="return KEYs (or --all but id) to their defaults")
     add_port_arg(r)
-    r.add_argument("keys", nargs="*", metavar="KEY", help="e.g. params.on_mult, params (all detector "
+    r.add_argument("keys", nargs="*", metavar="KEY", help="e.g. params.sensitivity, params (all detector "
                    "parameters), status_s, stream.env")
     r.add_argument("--all", action="store_true", help="every setting except the device id")
     r.set_defaults(func=run_reset)
