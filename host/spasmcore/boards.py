@@ -25,7 +25,7 @@ class Board:
     initial: int  # GC heap at boot (bytes)
     system: int  # ESP-IDF heap free once MicroPython has started, that the GC heap may grow into
     wifi: int  # what Wi-Fi, lwIP and the sockets take from that system heap (reserved: never the GC's)
-    runs: str  # what the profile's budget was proven to run (tests/test_memory.py, tests/test_board_budget.py)
+    runs: str  # what the profile's budget runs (tests/test_board_budget.py proves the esp32 line)
 
     @property
     def growth(self) -> int:
@@ -47,7 +47,8 @@ BOARDS = {
     # ESP32-S3 with octal PSRAM (ESP32_GENERIC_S3 SPIRAM_OCT): the port puts the GC heap in the PSRAM (8 MB on
     # the recommended boards; modelled at 2 MB, more than the firmware can use); Wi-Fi keeps internal RAM.
     "esp32s3": Board("esp32s3", "ESP32-S3 with 8 MB PSRAM (ESP32_GENERIC_S3 SPIRAM_OCT), the wearable",
-                     2048 * K, 110 * K, 66 * K, "4 channels x 2 kHz with Wi-Fi + TCP + MQTT"),
+                     2048 * K, 110 * K, 66 * K, "the heap for 4 channels x 1 kHz with Wi-Fi + TCP + MQTT; its "
+                     "ADC1 pins (GPIO 1-10) are not in config.ADC1_PINS yet"),
 }
 DEFAULT_BOARD = "esp32"
 
