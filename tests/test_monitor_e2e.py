@@ -677,6 +677,9 @@ def test_a_repeated_eseq_with_other_content_prints_what_was_stored_and_counts_th
             mon.step()
         rows = store.events()
         mon.close()
+        from spasmwatch.commands.monitor import summary
+
+        assert "1 conflicting repeat(s) of a stored record ignored" in summary(store, "fake01", mon.counts)
     text = out.getvalue()
     assert [(r.channel, r.kind, r.onset_ms) for r in rows] == [(0, "tonic", 134_490)]
     assert text.count("end ch0 tonic 2.00 s") == 1 and "end ch1 clonus" not in text

@@ -108,8 +108,8 @@ def monitor_port(port: str | None, db: Path, *, seconds: float | None = None, on
             mon.close("stopped by the user")
         text = summary(store, mon.device_id, mon.counts, mon.devices_seen)
         if mon.rejected:  # never stored: say how many lines the link corrupted
-            text += (f"\n{mon.rejected} corrupted line(s) dropped (bad checksum or invalid field); what they "
-                     "held was asked for again with sync")
+            text += (f"\n{mon.rejected} corrupted line(s) dropped (bad checksum, invalid field or implausible "
+                     "time); what they held was asked for again with sync")
     print(text, file=sys.stderr if not live else sys.stdout, flush=True)
     return 0
 
