@@ -44,8 +44,8 @@ def test_edf_with_ranges_is_read(tmp_path: Path) -> None:
     assert src.n_samples == 5000 and src.units == "uV"
 
 
-def _run(tmp_path: Path, argv: list[str], env: dict[str, str] | None = None) -> tuple[int, str, float]:
-    """`spasmwatch ARGV` in a fresh process: (exit status, stderr, its own peak RSS in MB)."""
+def _run(tmp_path: Path, argv: list[str], env: dict[str, str] | None = None) -> tuple[int, str, float, bool]:
+    """`spasmwatch ARGV` in a fresh process: (exit status, stderr, its own peak RSS in MB, whether numpy loaded)."""
     import os
     import subprocess
     import sys
@@ -55,11 +55,11 @@ def _run(tmp_path: Path, argv: list[str], env: dict[str, str] | None = None) -> 
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent (this test process) into the child.
     code = ("import sys\nfrom spasmwatch.cli import main\nrc = main(sys.argv[1:])\n"
             "hwm = next(x for x in open('/proc/self/status') if x.startswith('VmHWM'))\n"
-            "print('RSS', int(hwm.split()[1]) / 1024)\nsys.exit(rc)\n")
+            "print('RSS', int(hwm.split()[1]) / 1024, 'numpy' in sys.modules)\nsys.exit(rc)\n")
     out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=300,
                          env={**os.environ, **(env or {})}, cwd=tmp_path)
-    rss = float(next(x for x in out.stdout.splitlines() if x.startswith("RSS")).split()[1])
-    return out.returncode, out.stderr.strip(), rss
+    _, rss, numpy = next(x for x in out.stdout.splitlines() if x.startswith("RSS")).split()
+    return out.returncode, out.stderr.strip(), float(rss), numpy == "True"
 
 
 def _wide(path: Path, columns: int, rows: int = 3) -> Path:
@@ -73,7 +73,7 @@ def _wide(path: Path, columns: int, rows: int = 3) -> Path:
 def test_wide_csv_is_refused_in_bounded_memory(tmp_path: Path, columns: int) -> None:
     # 100,000 columns x 3 rows grew to 7.4 GB (10^6: OOM-killed): one detector per column.
     path = _wide(tmp_path / "wide.csv", columns)
-    rc, err, rss = _run(tmp_path, ["replay", str(path), "--rate", "1000"])
+    rc, err, rss, _ = _run(tmp_path, ["replay", str(path), "--rate", "1000"])
     assert rc == 2 and len(err.splitlines()) == 1, err
     assert f"{columns} columns, more than the 1024" in err or "no row ends within" in err
     assert rss < 200, rss
@@ -97,11 +97,13 @@ def test_huge_file_is_sniffed_not_read(tmp_path: Path, name: str) -> None:
             fh.write(b"\xffBIOSEMI")
         fh.truncate(5 << 30)
     try:
-        rc, err, rss = _run(tmp_path, ["replay", str(path)])
+        rc, err, rss, numpy = _run(tmp_path, ["replay", str(path)])
     finally:
         path.unlink()
     assert rc == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert rss < 200, rss
+    if name.endswith((".csv", ".bin", ".txt")):  # refused from its head alone, before numpy loads (~0.5 s in all)
+        assert not numpy, err
 
 
 def test_whole_read_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -73,10 +73,34 @@ def check_channels(path: str | Path, n: int) -> None:
                          "--channel")
 
 
+def _split(line: str, delim: str | None) -> list[str]:
+    return [t.strip() for t in (line.split(delim) if delim else line.split())]
+
+
+def _sniff_delimiter(line: str) -> str | None:
+    # Semicolon and tab first: they are what decimal-comma locales use ("0,000;12,5"), where "," is no delimiter.
+    for delim in (";", "\t", ","):
+        if delim in line:
+            return delim
+    return None  # whitespace
+
+
+def sniff(path: Path) -> None:
+    """The checks that need only the head, before numpy and the readers are even imported: a missing, empty or
+    unknown binary file, or a text table too wide, is its one-line error in milliseconds whatever its size."""
+    head = read_head(path)
+    suffix = path.suffix.lower()
+    if head.raw[:4] == b"RIFF" or head.raw[:6] == b"MATLAB" or head.raw[:8] in (b"0       ", b"\xffBIOSEMI"):
+        return
+    if suffix in (".wav", ".mat", ".edf", ".bdf", ".rec"):
+        return
+    if b"\x00" in head.raw[:4096]:
+        raise InputError(f"{path}: unknown binary format (expected CSV/TXT, OpenSignals, WAV or MATLAB .mat)")
+    text_shape(path, head)
+
+
 def text_shape(path: Path, head: Head) -> tuple[int, int]:
     """(data columns of the first row, estimated number of lines) of a text file, from its head only."""
-    from .rectext import _sniff_delimiter, _split
-
     whole = head.size <= len(head.raw)
     lines = head.raw.split(b"\n")
     if not whole:

@@ -12,19 +12,9 @@ import numpy as np
 
 from .errors import InputError
 from .recformat import PLOTTER_LABEL, _Parsed, _to_float
+from .recsniff import _sniff_delimiter as _sniff_delimiter
+from .recsniff import _split as _split
 from .rectime import _looks_like_time, _time_column_checks, time_column_scale
-
-
-def _split(line: str, delim: str | None) -> list[str]:
-    return [t.strip() for t in (line.split(delim) if delim else line.split())]
-
-
-def _sniff_delimiter(line: str) -> str | None:
-    # Semicolon and tab first: they are what decimal-comma locales use ("0,000;12,5"), where "," is no delimiter.
-    for delim in (";", "\t", ","):
-        if delim in line:
-            return delim
-    return None  # whitespace
 
 
 def _find_bad_row(path: Path, lines: list[str], numbers: list[int], delim: str | None, width: int) -> None:

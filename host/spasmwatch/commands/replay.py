@@ -323,6 +323,9 @@ def _filter_notes(params: dict | None, mode: str, rate_hz: float) -> None:
 
 
 def _single(args: argparse.Namespace, path: Path, columns: list[int] | None, params: dict | None) -> int:
+    from spasmcore.recsniff import sniff
+
+    sniff(path)  # a hostile or mistaken file is refused before numpy and the readers load
     if args.engine == "micropython":
         rec, mode, events, counts = _single_reference(args, path, columns, params)
     else:
