@@ -85,3 +85,14 @@ def test_board_sim_flash_that_is_a_file_is_one_line(tmp_path: Path, capsys: pyte
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and "is a file" in err and "Traceback" not in err
     assert a_file.read_text() == "kept\n"
+
+
+def test_a_usb_description_reaches_the_port_list_escaped(monkeypatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A USB device names itself: `spasmwatch ports` printed that name raw."""
+    from spasmwatch import ports
+
+    port = ports.Port("/dev/ttyUSB0", "CP2102 " + EVIL, 0x10C4, 0xEA60, "CP210x", ports.LIKELY, True)
+    monkeypatch.setattr(ports, "list_ports", lambda: [port])
+    assert cli.main(["ports"]) == 0
+    out = capsys.readouterr().out
+    assert "CP2102 x\\x1b]0;pwned" in out and not RAW.search(out)

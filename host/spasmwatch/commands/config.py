@@ -168,7 +168,7 @@ def run_get(args: argparse.Namespace) -> int:
     elif args.json:
         value = cfg
     else:
-        print(describe(cfg, cfg.get("params") or {}))
+        print(ui.safe(describe(cfg, cfg.get("params") or {}), lines=True))  # names set on the board: escaped
         return 0
     print(json.dumps(value, indent=1) if isinstance(value, (dict, list)) else json.dumps(value))
     return 0

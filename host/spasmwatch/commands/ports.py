@@ -8,6 +8,7 @@ import json
 from spasmcore.errors import LinkError
 
 from .. import ports as P
+from ..ui import safe
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
         print("No serial ports found.")
         print(P.no_ports_hint())
         return 0
-    print(P.format_table(found))
+    print(safe(P.format_table(found), lines=True))  # USB descriptions are the device's own words
     boards = [p for p in found if p.score >= P.LIKELY]
     if not boards:
         print("\nNo port looks like an ESP32 board (by USB VID:PID).")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from spasmcore.errors import ConfigError, FatalError, InputError, LinkError
 
+from ..ui import safe
 from .monitor import add_port_arg
 
 if TYPE_CHECKING:
@@ -213,7 +214,7 @@ def _stream(client: Any, rec: Recorder, target: int | None) -> str:
                     reason = "the device restarted"
                     raise _Stop
                 elif m.get("t") == "error":
-                    print(f"device error: {m.get('msg')}", file=sys.stderr)
+                    print(safe(f"device error: {m.get('msg')}"), file=sys.stderr)
             if time.monotonic() - last_data > SILENCE_S:
                 reason = f"no samples from the device for {SILENCE_S:g} s"
                 raise _Stop
