@@ -24,7 +24,8 @@ class TokenBoard:
     def write(self, data: bytes) -> None:
         name, _ = protocol.parse_command(data)
         self.seq += 1
-        self.out.append(protocol.encode("error", self.seq, {"cmd": name, "msg": self.msg.replace("%s", name)}).rstrip(b"\n"))
+        line = protocol.encode("error", self.seq, {"cmd": name, "msg": self.msg.replace("%s", name)})
+        self.out.append(line.rstrip(b"\n"))
 
     def close(self) -> None:
         pass
