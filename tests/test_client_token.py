@@ -7,7 +7,6 @@ import pytest
 from spasmcore.errors import LinkError
 from spasmfw import protocol
 from spasmwatch.client import Client, DeviceError
-from spasmwatch.link import Link
 
 
 class TokenBoard:
@@ -51,6 +50,3 @@ def test_hello_refused_for_another_reason_is_the_device_s_own_words() -> None:
     with pytest.raises(DeviceError, match="refused `hello`: busy"):
         client("busy").hello(timeout=0.5)
 
-
-def test_a_link_is_what_the_fake_stands_in_for() -> None:
-    assert all(hasattr(Link, name) for name in ("read_lines", "write", "close"))
