@@ -485,15 +485,9 @@ def chain(buf, i: int, n: int, st, c, tk) -> int:
                 thr = f + ((sd * off_q) >> 4)
                 if e <= thr and rail_run == 0 and (flat_run < flat_ticks or elp >> 3 >= f * 3 or (
                         f0 < flat_min and not touch & TOUCH_DEAD)):
-                    dv = e - f0  # (as Detector._learn: the deviation clipped at 3 spreads)
-                    if dv > 3 * sd:
-                        dv = 3 * sd
-                    elif dv < -3 * sd:
-                        dv = -3 * sd
-                    if e > f:
-                        floor_acc += (dv << FLOOR_BITS) >> up_shift
-                    else:
-                        floor_acc += (dv << FLOOR_BITS) >> down_shift
+                    dv = e - f0  # (as detrest._learn: the deviation clipped at 3 spreads)
+                    dv = 3 * sd if dv > 3 * sd else (-3 * sd if dv < -3 * sd else dv)
+                    floor_acc += (dv << FLOOR_BITS) >> (up_shift if e > f else down_shift)
                     if dv < 0:
                         dv = 0 - dv
                     dev_acc += ((dv << FLOOR_BITS) - dev_acc) >> up_shift

@@ -19,11 +19,10 @@ except ImportError:  # CPython: the MicroPython emitter decorator and const() be
     def const(x):
         return x
 
-import math
 from array import array
 
 try:  # CPython, the spasmfw package: what users name as detector.X is re-exported, so they import this module only
-    from . import codes, detbeats, detchain, detepisode
+    from . import codes, detbeats, detchain, detepisode, detrest
     from .codes import EV_END, EV_FAULT_END, EV_FAULT_START, EV_ONSET, FAULT_FLAT, FAULT_NAMES, FAULT_RAIL  # noqa: F401
     from .codes import KIND_CLONUS, KIND_NAMES, KIND_TONIC, KIND_TWITCH  # noqa: F401
     from .detbeats import BEAT_LOCK
@@ -36,6 +35,7 @@ except ImportError:  # the board and the unix port (flat modules): only the name
     import detbeats
     import detchain
     import detepisode
+    import detrest
     from detbeats import BEAT_LOCK
     from detchain import ENV_SCALE, FLOOR_BITS, LO_INIT, S_DEV, S_ENV, S_FLOOR, S_IDLE, S_NT, S_TICK
     from detchain import TK_W, TOUCH_DEAD, TOUCH_ONE_SIDED, TOUCH_RAIL, chain
@@ -44,23 +44,6 @@ except ImportError:  # the board and the unix port (flat modules): only the name
 _TICK_HZ = const(100)  # decisions run on ~10 ms ticks; only the filter chain runs per sample
 _REC_LEN = const(8)  # ints per queued record, the fields pop() returns
 _QUEUE_LEN = const(16)
-_SD_PER_DEV = 1.2533  # standard deviation / mean absolute deviation of a normal distribution
-
-
-def onset_sd(per_hour, tick_hz, window):
-    """Onset threshold in rest SDs above the floor for `per_hour` false onsets per hour of rest.
-
-    Rest is a sequence of independent windows of `window` ticks (an onset must stay above the threshold that
-    long, and the smoothed envelope is correlated over about as long); one window in N may exceed the
-    threshold, N = windows per hour / per_hour. The normal quantile (Abramowitz & Stegun 26.2.23, error
-    < 4.5e-4) of that tail probability, scaled to the spread the detector measures (mean absolute deviation).
-    """
-    q = per_hour * window / (3600 * tick_hz)
-    if q > 0.25:
-        q = 0.25
-    t = math.sqrt(-2 * math.log(q))
-    z = t - (2.515517 + 0.802853 * t + 0.010328 * t * t) / (1 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t)
-    return z * _SD_PER_DEV
 
 
 class Detector:
@@ -79,6 +62,11 @@ class Detector:
     _in_episode = detepisode._in_episode
     _rhythm = detepisode._rhythm
     _end_episode = detepisode._end_episode
+    calibrate_rest = detrest.calibrate_rest
+    set_floor = detrest.set_floor
+    _thresholds = detrest._thresholds
+    _learn = detrest._learn
+    _calibrate = detrest._calibrate
 
     def __init__(self, rate_hz, mode="raw", params=None):
         p = validate(params, mode, rate_hz)
@@ -91,8 +79,9 @@ class Detector:
         self._timing(p)
         # levels, in counts x ENV_SCALE: the rest model (floor = mean rest envelope, dev = its spread) and the
         # thresholds above the floor as x16 multiples of the spread, the onset's from the false-alarm target
-        self.on_q = int(onset_sd(p["sensitivity"], self.tick_hz, max(self.min_on, self.min_dur >> 2, 1)) * 16 + 0.5)
-        self.off_q = int(p["off_sd"] * _SD_PER_DEV * 16 + 0.5)
+        window = max(self.min_on, self.min_dur >> 2, 1)
+        self.on_q = int(detrest.onset_sd(p["sensitivity"], self.tick_hz, window) * 16 + 0.5)
+        self.off_q = int(p["off_sd"] * detrest.SD_PER_DEV * 16 + 0.5)
         self.min_floor = max(1, int(p["min_floor"] * ENV_SCALE + 0.5))
         self.dev_min = ENV_SCALE >> 2  # a uniform +-1/2 count quantisation error: mean deviation 1/4 count
         self.dev_acc = 0
@@ -195,34 +184,10 @@ class Detector:
 
     # ---- calibration -------------------------------------------------------------------------------
 
-    def calibrate_rest(self, ms):
-        """Re-learn the noise floor from the next ms of rest (the lowest quarter of that period)."""
-        self.cal_total = max(4, int(ms * self.tick_hz / 1000 + 0.5))
-        self.cal_left = self.cal_total
-        self.cal_seg = max(1, self.cal_total // 4)
-        self.cal_sum = 0
-        self.cal_n = 0
-        self.cal_best = -1
-        self.cal_second = -1
-        self.cal_dsum = 0
-        self.cal_dbest = 0
-        self.cal_dsecond = 0
-
     def calibrate_mvc(self, ms):
         """Record the peak envelope of the next ms (a maximal voluntary contraction) as the %MVC reference."""
         self.mvc = 0
         self.mvc_left = max(1, int(ms * self.tick_hz / 1000 + 0.5))
-
-    def set_floor(self, floor, dev=-1):
-        """Set the rest model directly (counts x ENV_SCALE), e.g. from a stored calibration.
-
-        Without a stored spread, a quarter of the floor: a rectified-noise envelope's usual relative spread.
-        """
-        self.floor_acc = max(self.min_floor, int(floor)) << FLOOR_BITS
-        self.dev_acc = (int(dev) if dev >= 0 else self.floor_acc >> (FLOOR_BITS + 2)) << FLOOR_BITS
-        self.cal_left = 0
-        self.search_start = self.tick
-        self.search_end = self.tick + self.search
 
     def __getattr__(self, name):
         # `floor` (counts x ENV_SCALE) is computed when read. Not a @property: a class with one makes MicroPython
@@ -347,68 +312,6 @@ class Detector:
                 self._onset(t, e, f)
             return
         self._in_episode(t, e, off, ms, f)
-
-    @micropython.native
-    def _thresholds(self):
-        # The floor plus multiples of the rest spread: the onset's from the false-alarm target (onset_sd).
-        f = self.floor_acc >> FLOOR_BITS
-        if f < self.min_floor:
-            f = self.min_floor
-        sd = self.dev_acc >> FLOOR_BITS
-        if sd < self.dev_min:
-            sd = self.dev_min
-        self.on_thr = f + (sd * self.on_q >> 4)
-        self.off_thr = f + (sd * self.off_q >> 4)
-        return f
-
-    @micropython.native
-    def _learn(self, e, f):
-        # A rest tick: the floor (mean) and the spread (mean absolute deviation) follow it, its deviation
-        # clipped at 3 spreads (a Huber-type robust estimate: a heartbeat, a pop or a spasm's first ticks
-        # move the model as a 3-spread tick would). chain() does the same for the ticks it decides itself.
-        f0 = self.floor_acc >> FLOOR_BITS
-        sd = self.dev_acc >> FLOOR_BITS
-        if sd < self.dev_min:
-            sd = self.dev_min
-        d = e - f0
-        if d > 3 * sd:
-            d = 3 * sd
-        elif d < -3 * sd:
-            d = -3 * sd
-        self.floor_acc += (d << FLOOR_BITS) >> (self.up_shift if e > f else self.down_shift)
-        if d < 0:
-            d = -d
-        self.dev_acc += ((d << FLOOR_BITS) - self.dev_acc) >> self.up_shift
-
-    def _calibrate(self, e, base):
-        # Seed with the second-quietest quarter of the calibration period: a spasm in one or two quarters does
-        # not raise the floor, and one unusually quiet quarter (between heartbeats, say) does not lower it. The
-        # spread is seeded from the same quarter: its ticks' mean absolute deviation from its running mean.
-        self.cal_left -= 1
-        self.cal_sum += e
-        self.cal_n += 1
-        d = e - self.cal_sum // self.cal_n
-        self.cal_dsum += d if d > 0 else -d
-        if self.cal_n == self.cal_seg or self.cal_left == 0:
-            m = self.cal_sum // self.cal_n
-            dm = self.cal_dsum // self.cal_n
-            if self.cal_best < 0 or m < self.cal_best:
-                self.cal_second = self.cal_best
-                self.cal_dsecond = self.cal_dbest
-                self.cal_best = m
-                self.cal_dbest = dm
-            elif self.cal_second < 0 or m < self.cal_second:
-                self.cal_second = m
-                self.cal_dsecond = dm
-            self.cal_sum = 0
-            self.cal_n = 0
-            self.cal_dsum = 0
-        if self.cal_left == 0:
-            seed = (self.cal_second if self.cal_second >= 0 else self.cal_best) - base
-            self.floor_acc = max(self.min_floor, seed) << FLOOR_BITS
-            self.dev_acc = (self.cal_dsecond if self.cal_second >= 0 else self.cal_dbest) << FLOOR_BITS
-            self.search_start = self.tick
-            self.search_end = self.tick + self.search
 
     def _faults(self, t, elp, rail_run, flat_run, dead):
         # Runs are counted per tick in chain(); here they start and end fault records. A flat line is a raw

@@ -19,7 +19,7 @@ from spasmwatch.detect import detect
 pytestmark = pytest.mark.micropython
 SMALL_INT = 1 << 30  # MicroPython small ints on a 32-bit ESP32 are 31-bit signed: beyond, ints go to the heap
 # firmware/detector.py and the modules it imports (a board needs all of them)
-DETECTOR_MODULES = ("codes", "detparams", "detchain", "detbeats", "detepisode", "detector")
+DETECTOR_MODULES = ("codes", "detparams", "detchain", "detbeats", "detepisode", "detrest", "detector")
 
 
 def run_mpy(micropython_bin: str, code: str, heap: str = "256k", cwd: Path | None = None) -> str:

@@ -1,0 +1,130 @@
+"""The detector's rest model: floor and spread learnt from rest, and the thresholds a false-alarm target sets.
+
+Functions of `detector.Detector` bound in its class body under the same names, as in detepisode: `self` is the
+Detector, every state an int. `onset_sd` turns the user's `sensitivity` (false onsets per hour of rest) into the
+onset threshold's distance from the floor, in rest standard deviations; see docs/detector.md.
+"""
+
+import math
+
+try:
+    import micropython
+except ImportError:  # CPython: the MicroPython emitter decorator becomes a no-op
+
+    class micropython:  # noqa: N801 - stands in for the MicroPython module
+        @staticmethod
+        def native(f):
+            return f
+
+try:
+    from .detchain import FLOOR_BITS
+except ImportError:  # flat modules on the board and the unix port
+    from detchain import FLOOR_BITS
+
+SD_PER_DEV = 1.2533  # standard deviation / mean absolute deviation of a normal distribution
+
+
+def onset_sd(per_hour, tick_hz, window):
+    """Onset threshold in rest SDs above the floor for `per_hour` false onsets per hour of rest.
+
+    Rest is a sequence of independent windows of `window` ticks (an onset must stay above the threshold that
+    long, and the smoothed envelope is correlated over about as long); one window in N may exceed the
+    threshold, N = windows per hour / per_hour. The normal quantile (Abramowitz & Stegun 26.2.23, error
+    < 4.5e-4) of that tail probability, scaled to the spread the detector measures (mean absolute deviation).
+    """
+    q = per_hour * window / (3600 * tick_hz)
+    if q > 0.25:
+        q = 0.25
+    t = math.sqrt(-2 * math.log(q))
+    z = t - (2.515517 + 0.802853 * t + 0.010328 * t * t) / (1 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t)
+    return z * SD_PER_DEV
+
+
+def calibrate_rest(self, ms):
+    """Re-learn the noise floor from the next ms of rest (the lowest quarter of that period)."""
+    self.cal_total = max(4, int(ms * self.tick_hz / 1000 + 0.5))
+    self.cal_left = self.cal_total
+    self.cal_seg = max(1, self.cal_total // 4)
+    self.cal_sum = 0
+    self.cal_n = 0
+    self.cal_best = -1
+    self.cal_second = -1
+    self.cal_dsum = 0
+    self.cal_dbest = 0
+    self.cal_dsecond = 0
+
+
+def set_floor(self, floor, dev=-1):
+    """Set the rest model directly (counts x ENV_SCALE), e.g. from a stored calibration.
+
+    Without a stored spread, a quarter of the floor: a rectified-noise envelope's usual relative spread.
+    """
+    self.floor_acc = max(self.min_floor, int(floor)) << FLOOR_BITS
+    self.dev_acc = (int(dev) if dev >= 0 else self.floor_acc >> (FLOOR_BITS + 2)) << FLOOR_BITS
+    self.cal_left = 0
+    self.search_start = self.tick
+    self.search_end = self.tick + self.search
+
+
+@micropython.native
+def _thresholds(self):
+    # The floor plus multiples of the rest spread: the onset's from the false-alarm target (onset_sd).
+    f = self.floor_acc >> FLOOR_BITS
+    if f < self.min_floor:
+        f = self.min_floor
+    sd = self.dev_acc >> FLOOR_BITS
+    if sd < self.dev_min:
+        sd = self.dev_min
+    self.on_thr = f + (sd * self.on_q >> 4)
+    self.off_thr = f + (sd * self.off_q >> 4)
+    return f
+
+@micropython.native
+def _learn(self, e, f):
+    # A rest tick: the floor (mean) and the spread (mean absolute deviation) follow it, its deviation
+    # clipped at 3 spreads (a Huber-type robust estimate: a heartbeat, a pop or a spasm's first ticks
+    # move the model as a 3-spread tick would). chain() does the same for the ticks it decides itself.
+    f0 = self.floor_acc >> FLOOR_BITS
+    sd = self.dev_acc >> FLOOR_BITS
+    if sd < self.dev_min:
+        sd = self.dev_min
+    d = e - f0
+    if d > 3 * sd:
+        d = 3 * sd
+    elif d < -3 * sd:
+        d = -3 * sd
+    self.floor_acc += (d << FLOOR_BITS) >> (self.up_shift if e > f else self.down_shift)
+    if d < 0:
+        d = -d
+    self.dev_acc += ((d << FLOOR_BITS) - self.dev_acc) >> self.up_shift
+
+
+def _calibrate(self, e, base):
+    # Seed with the second-quietest quarter of the calibration period: a spasm in one or two quarters does
+    # not raise the floor, and one unusually quiet quarter (between heartbeats, say) does not lower it. The
+    # spread is seeded from the same quarter: its ticks' mean absolute deviation from its running mean.
+    self.cal_left -= 1
+    self.cal_sum += e
+    self.cal_n += 1
+    d = e - self.cal_sum // self.cal_n
+    self.cal_dsum += d if d > 0 else -d
+    if self.cal_n == self.cal_seg or self.cal_left == 0:
+        m = self.cal_sum // self.cal_n
+        dm = self.cal_dsum // self.cal_n
+        if self.cal_best < 0 or m < self.cal_best:
+            self.cal_second = self.cal_best
+            self.cal_dsecond = self.cal_dbest
+            self.cal_best = m
+            self.cal_dbest = dm
+        elif self.cal_second < 0 or m < self.cal_second:
+            self.cal_second = m
+            self.cal_dsecond = dm
+        self.cal_sum = 0
+        self.cal_n = 0
+        self.cal_dsum = 0
+    if self.cal_left == 0:
+        seed = (self.cal_second if self.cal_second >= 0 else self.cal_best) - base
+        self.floor_acc = max(self.min_floor, seed) << FLOOR_BITS
+        self.dev_acc = (self.cal_dsecond if self.cal_second >= 0 else self.cal_dbest) << FLOOR_BITS
+        self.search_start = self.tick
+        self.search_end = self.tick + self.search
