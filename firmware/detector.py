@@ -142,7 +142,8 @@ class Detector:
         self.up_shift = detchain.shift(p["floor_up_s"] * tick_hz)
         self.down_shift = detchain.shift(p["floor_down_s"] * tick_hz)
         self.slow_shift = detchain.shift(0.15 * tick_hz)  # ~150 ms mean level for the clonus rhythm test
-        self.rh_shift = detchain.shift(16 / self.tick_samples)
+        # (an envelope input is smooth already: averaging it again would flatten the 3-8 Hz swings themselves)
+        self.rh_shift = detchain.shift(16 / self.tick_samples) if self.raw else 0
         self.fast = 0
         self.rh_sig = 0  # the rhythm signal: the rectified tick mean x2, smoothed over >= ~16 samples
         # heartbeat gate: a run starting where the learnt rhythm predicts a beat must outlast a beat bump

@@ -178,7 +178,12 @@ def _rhythm(self, t):
     # eight at 200 Hz: fewer leave noise swinging in the band), swings around its ~150 ms mean at 3-8 Hz.
     # Count rising swings whose period is in that band (good) or not (bad). The smoothed envelope is not
     # used here: its own random wobble lies in the same band.
-    self.rh_sig += (2 * self.fast - self.rh_sig) >> self.rh_shift
+    v = self.fast
+    if not self.raw:  # an envelope swings around its resting level, not around zero: measure from the floor
+        v -= self.floor_acc >> FLOOR_BITS
+        if v < 0:
+            v = 0
+    self.rh_sig += (2 * v - self.rh_sig) >> self.rh_shift
     v = self.rh_sig
     self.slow += (v - self.slow) >> self.slow_shift
     s = self.slow
