@@ -114,6 +114,9 @@ class Detector:
         self.on_ticks = 0
         self.fault_start = 0
         self.clear_run = 0
+        self.hold_thr = 0  # the level that ended the last episode, and its tick (see _tick)
+        self.hold_t = 0
+        self.hold_w = 2 * self.min_off
 
     def _timing(self, p):
         # Durations in ticks, the time constants of the one-pole filters as shifts, and the heartbeat gate.
@@ -303,6 +306,11 @@ class Detector:
                 self.touched = 1
             if touch & TOUCH_ONE_SIDED:
                 self.one_sided += 1
+            dt = t - self.hold_t
+            if dt < self.hold_w and self.hold_thr > on:
+                # Just after an episode its tail is still settling: the onset threshold falls back from the
+                # level that ended it to the rest test's over hold_w, so a tail is not a new spasm.
+                on += (self.hold_thr - on) * (self.hold_w - dt) // self.hold_w
             if e > on:
                 self.on_ticks += 1
             # A run's ticks before an onset are rest statistics too (clipped in _learn, so a spasm's first

@@ -136,8 +136,8 @@ def _collect(self, t, e):
 @micropython.native
 def _in_episode(self, t, e, off, ms, f):
     self._collect(t, e)
-    if t - self.onset >= self.relearn and self.mean_acc >> 4 < 2 * self.on_thr - f:
-        # Low contrast for long: on average within twice the onset test's margin of the floor for relearn_s,
+    if t - self.onset >= self.relearn and self.mean_acc >> 4 < self.on_thr + ((self.on_thr - f) >> 1):
+        # Low contrast for long: on average within 1.5 times the onset test's margin of the floor for relearn_s,
         # this is a rest level that stepped up, not a spasm. End it and re-learn the floor from the minimum
         # statistics.
         self._end_episode(t, t)
@@ -215,5 +215,8 @@ def _end_episode(self, offset, t):
     else:
         kind = codes.KIND_TONIC
     self._push(codes.EV_END, kind, self.onset, offset, t + 1, self.peak, self.mean_acc >> 4, self.ep_floor)
+    off = self.off_thr
+    self.hold_thr = off + ((self.peak - off) >> 3) if self.peak > off else 0
+    self.hold_t = t
     self.state = 0
     self.run = -1
