@@ -68,14 +68,15 @@ def test_host_and_sim_type_check() -> None:
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
 
 
-# Size limits (issue 9): no module over ~400 lines, no function over ~80. Firmware modules listed here are over
-# on purpose, with a ceiling they may not grow past: on the board every module costs its own dict and names in
-# MicroPython's qstr pools (the detector split already sits ~10 names under the pool that would cost ~7.5 KB of
-# the 100 KB heap, docs/detector.md), so splitting them further costs RAM the app needs.
+# Size limits (issue 9): no module over ~400 lines, no function over ~80. Firmware modules listed here are over,
+# with a ceiling they may not grow past: every module costs its own dict and names in MicroPython's qstr pools.
+# On the board's 32-bit heap model that cost is affordable (a plain ESP32 keeps 30 kB free with 4 channels,
+# docs/firmware.md "Board profiles"), but the functional suite also runs on the 64-bit unix port at 100 kB, where
+# app.py split in two modules leaves too little heap for 2 channels and `config set`.
 MODULE_LINES = 420
 FUNCTION_LINES = 80
 OVER_ON_PURPOSE = {"firmware/app.py": 560, "firmware/protocol.py": 500, "firmware/detector.py": 440,
-                   "firmware/detchain.py": 570, "firmware/eventlog.py": 420}
+                   "firmware/detchain.py": 570}
 LONG_ON_PURPOSE = {("firmware/detchain.py", "chain")}  # viper: one call per block, pointers kept in locals
 
 
