@@ -37,7 +37,8 @@ def test_config_get_reset_on_the_virtual_device(tmp_path: Path, capsys: pytest.C
         capsys.readouterr()
         assert cli.main(["config", "get", "--port", p]) == 0
         lines = {line.split(" = ")[0].strip(): line for line in capsys.readouterr().out.splitlines()}
-        assert lines["params.sensitivity"].split("=", 1)[1].split() == ["5", "#", "default", "0.1"]
+        assert lines["params.sensitivity"].split("=", 1)[1].split()[:4] == ["5", "#", "default", "0.1"]
+        assert lines["params.sensitivity"].endswith("(5 false alarms per hour of rest)")
         assert lines["status_s"].endswith("# default 10")
         assert "#" not in lines["params.hp_hz"] and "params.twitch_ms" in lines  # defaults listed too
         # a key that does not exist: the whole message, with the closest names, one line
@@ -72,10 +73,10 @@ def test_reset_pairs() -> None:
 
 
 def test_describe_marks_changes_only() -> None:
-    cfg = fwconfig.set_values(fwconfig.defaults("dev"), [("params.sensitivity", 4), ("mains_hz", 60)])
+    cfg = fwconfig.set_values(fwconfig.defaults("dev"), [("params.sensitivity", 0.1), ("mains_hz", 60)])
     text = describe(cfg, cfg["params"])
     on = next(line for line in text.splitlines() if line.startswith("params.sensitivity "))
-    assert on.endswith("# default 4")  # set explicitly, even to the default value
+    assert on.endswith("# default 0.1 (0.1 false alarms per hour of rest)")  # set explicitly, even to the default
     assert next(line for line in text.splitlines() if line.startswith("mains_hz ")).endswith("# default 50")
     assert "params.mains_hz" not in text
 

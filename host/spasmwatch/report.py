@@ -24,6 +24,7 @@ from .report_charts import (
     fmt_tick_s,
 )
 from .report_data import DEFAULT_DEVICE_NAME, MIN_RATE_S, DayData, fmt_duration, latest_day, load_day, summary, today
+from .sensitivity import from_info, words
 from .store import Gap
 
 __all__ = ["DEFAULT_DEVICE_NAME", "DURATION_TICKS", "KIND_COLORS", "MIN_BAR_H", "MIN_RATE_S", "NO_DATA_COLOR",
@@ -57,6 +58,12 @@ def _img(b64: str, alt: str) -> str:
     return f'<img src="data:image/png;base64,{b64}" alt="{html.escape(alt)}">'
 
 
+def _sensitivity(info: object) -> str:
+    """', detector sensitivity: 0.1 false alarms per hour of rest' from a device's stored config, or ''."""
+    sens = from_info(info)
+    return "" if sens is None else f", detector sensitivity: {words(sens[0])}{'' if sens[1] else ' (default)'}"
+
+
 def render_html(data: DayData, source: str = "") -> str:
     """The complete self-contained page (no external files, scripts or fonts)."""
     import matplotlib
@@ -67,8 +74,8 @@ def render_html(data: DayData, source: str = "") -> str:
     parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
              f"<title>{html.escape(title)}</title>",
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"]
-    devs = ", ".join(f"{data.device_label(str(d['device_id']))} (firmware {d['fw_version'] or '?'})"
-                     for d in data.devices)
+    devs = ", ".join(f"{data.device_label(str(d['device_id']))} (firmware {d['fw_version'] or '?'}"
+                     f"{_sensitivity(d.get('info'))})" for d in data.devices)
     devs = devs or "unknown"
     parts.append(f"<p class='note'>Times in {html.escape(tzname)}. Device(s): {html.escape(devs)}.</p>")
     if data.empty:

@@ -114,6 +114,8 @@ def describe(cfg: dict, overrides: dict | None = None) -> str:
     overrides: the params the board stores (a parameter set to its default value is still marked as set)."""
     from spasmfw import config as fwconfig
 
+    from ..sensitivity import words
+
     defaults = effective({**fwconfig.defaults(), "mode": cfg["mode"], "rate_hz": cfg["rate_hz"]})
     default_of = dict(_flat(defaults, ""))
     rows = []
@@ -127,6 +129,8 @@ def describe(cfg: dict, overrides: dict | None = None) -> str:
         changed = (key.split(".", 1)[1] in (overrides or {})) if is_param else value != default_of.get(key, value)
         if key != "id" and changed:
             mark = f"# default {json.dumps(default_of.get(key))}"
+        if key == "params.sensitivity":  # the one detector setting a user is meant to turn: say what it means
+            mark = f"{mark or '#'} ({words(float(value))})"
         rows.append((key, text, mark))
     width = max(len(k) for k, _, _ in rows)
     vwidth = min(30, max(len(v) for _, v, _ in rows))

@@ -317,7 +317,9 @@ def _label_note(labels: list[int]) -> None:
 
 def _filter_notes(params: dict | None, mode: str, rate_hz: float) -> None:
     from ..detect import filter_notes
+    from ..sensitivity import describe
 
+    ui.note(describe(params, mode))  # the false-alarm rate the onset threshold is set for, in the user's terms
     for note in filter_notes(params, mode, rate_hz):
         ui.note(note)  # what the detector changed of the filters at this rate (never silently)
 

@@ -27,6 +27,7 @@ from spasmfw.config import MAX_CHANNELS
 
 from .. import notes as notes_mod
 from ..report_data import DEFAULT_DEVICE_NAME
+from ..sensitivity import from_info, words
 from . import stats
 from .guard import LOOPBACK_NAMES, Guard
 from .history import ReadOnlyStore
@@ -64,7 +65,9 @@ def device_info(devices: list[dict[str, object]]) -> list[dict[str, object]]:
         given = d.get("channel_names")
         names: list[str] = [str(n) for n in given] if isinstance(given, list) else []
         chans = [n if n and n != f"ch{i}" else f"ch {i}" for i, n in enumerate(names)]
-        out.append({"id": dev, "label": label, "channels": chans})
+        sens = from_info(d.get("info"))
+        out.append({"id": dev, "label": label, "channels": chans,
+                    "sensitivity": None if sens is None else words(sens[0]) + ("" if sens[1] else " (default)")})
     return out
 
 

@@ -72,10 +72,10 @@ class StoredEvent:
 class Queries(Episodes):
     def devices(self) -> list[dict[str, object]]:
         """One dict per device: device_id, first_seen, last_hello, fw_version, boot_id, name (None if never
-        given) and channel_names (a list, [] if unknown)."""
+        given), channel_names (a list, [] if unknown) and info (the config its latest hello carried, as text)."""
         cur = self.db.execute("SELECT device_id, first_seen, last_hello, fw_version, boot_id, name, "
-                              "channel_names FROM devices")
-        names = ("device_id", "first_seen", "last_hello", "fw_version", "boot_id", "name", "channel_names")
+                              "channel_names, info FROM devices")
+        names = ("device_id", "first_seen", "last_hello", "fw_version", "boot_id", "name", "channel_names", "info")
         out = []
         for r in cur:
             d = dict(zip(names, r, strict=True))

@@ -105,6 +105,10 @@ function fillChannels() {
   s.replaceChildren(el("option", {value: ""}, "all"));
   const d = INFO.devices.find((x) => x.id === $("h-device").value);
   if (d) d.channels.forEach((c, i) => s.append(el("option", {value: String(i)}, c)));
+  // the detector's one setting, in the user's terms: what the device's onset threshold allows at rest
+  const known = (d ? [d] : INFO.devices).filter((x) => x.sensitivity);
+  $("h-sensitivity").textContent = known.length
+    ? "detector sensitivity: " + known.map((x) => (d ? "" : x.label + ": ") + x.sensitivity).join("; ") : "";
 }
 
 // ---- compare ---------------------------------------------------------------------------------------------
