@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .recformat import PLOTTER_LABEL, _Parsed, _to_float
+from .recformat import PLOTTER_LABEL, RATE_MIN_HZ, _Parsed, _to_float
 from .recsniff import _sniff_delimiter as _sniff_delimiter
 from .recsniff import _split as _split
-from .rectime import _looks_like_time, _time_column_checks, time_column_scale
+from .rectime import _looks_like_time, _time_column_checks, _time_step_s, resample_even, time_column_scale, uneven
 
 
 def _find_bad_row(path: Path, lines: list[str], numbers: list[int], delim: str | None, width: int) -> None:
@@ -212,8 +212,10 @@ def _layout(
 def _apply_time_column(
     path: Path, table: np.ndarray, numbers: list[int], header: list[str] | None, lay: _Layout,
     ignore_time: bool, warnings: list[str], notes: list[str],
-) -> None:
-    """Drop a named time column from `lay.keep` (checking it, and taking the rate from it when none is known)."""
+) -> np.ndarray:
+    """Drop a named time column from `lay.keep` (checking it, and taking the rate from it when none is known).
+
+    The table comes back as it was, or put on an even grid when the rate comes from an uneven clock."""
     time_idx, scale = None, None
     if header is not None:
         for i, h in enumerate(header):
@@ -232,6 +234,11 @@ def _apply_time_column(
             )
             if lay.rate is None:
                 lay.rate, lay.origin = implied, f"time column {names[time_idx]!r}"
+                t = table[:, time_idx]
+                if uneven(t) or implied < RATE_MIN_HZ:
+                    step_s = _time_step_s(t, np.diff(t), scale)
+                    table, lay.rate = resample_even(path, t, table, names[time_idx], step_s, warnings)
+                    warnings[:] = [w for w in warnings if "later times are read as if none were" not in w]
         notes.append(f"time column {names[time_idx]!r} dropped")
     elif lay.keep and _looks_like_time(table[:, lay.keep[0]]):
         name = names[lay.keep[0]]
@@ -240,6 +247,7 @@ def _apply_time_column(
             "counter, yet is read as EMG channel 0; if it is time, name it t, time_s or time_ms in a header "
             "row, or leave it out with --channel"
         )
+    return table
 
 
 def _read_text(path: Path, raw: bytes, ignore_time: bool = False) -> _Parsed:
@@ -258,7 +266,7 @@ def _read_text(path: Path, raw: bytes, ignore_time: bool = False) -> _Parsed:
     _drop_cut_last_row(path, lines, numbers, delim, width, warnings)
     table = _parse_table(path, lines, numbers, delim, width)
     lay = _layout(path, comments, meta, header, width)
-    _apply_time_column(path, table, numbers, header, lay, ignore_time, warnings, notes)
+    table = _apply_time_column(path, table, numbers, header, lay, ignore_time, warnings, notes)
     return _Parsed(
         data=table[:, lay.keep],
         names=[lay.names[i] for i in lay.keep],

@@ -88,6 +88,47 @@ def _time_column_checks(
     return implied
 
 
+UNEVEN_CV = 0.1  # sample steps varying more than this (coefficient of variation) are an uneven clock
+
+
+def uneven(t: np.ndarray) -> bool:
+    """A time column whose steps jitter by over 10 % (gaps aside): a logger's clock, not a sampling clock.
+
+    An even clock with a few lost stretches is not: it is read as even, with a warning naming the gaps."""
+    dt = np.diff(t)
+    median = float(np.median(dt))
+    steps = dt[dt <= 1.5 * median]
+    return bool(median > 0 and steps.size > 1 and float(np.std(steps)) > UNEVEN_CV * median)
+
+
+def resample_even(
+    path: Path, t: np.ndarray, table: np.ndarray, name: str, step_s: float, warnings: list[str]
+) -> tuple[np.ndarray, float]:
+    """Samples on an uneven clock put on an even grid by linear interpolation: (table, rate).
+
+    The grid runs at the median rate, or at the detector's lowest rate (RATE_MIN_HZ) when the log is slower (a
+    MyoWare read by a PC logger at ~20 Hz, say): never treated as even when it is not, and said in a warning.
+    """
+    dt = np.diff(t)
+    median = float(np.median(dt))
+    seconds = (t - t[0]) * (step_s / median)
+    rate = float(f"{1.0 / step_s:.6g}")
+    raised = rate < RATE_MIN_HZ
+    rate = max(rate, float(RATE_MIN_HZ))
+    grid = np.arange(int(seconds[-1] * rate) + 1) / rate
+    out = np.empty((grid.size, table.shape[1]), dtype=np.float64)
+    for c in range(table.shape[1]):
+        out[:, c] = np.interp(grid, seconds, table[:, c].astype(np.float64))
+    gaps = int(np.count_nonzero(dt > 1.5 * median))
+    warnings.append(
+        f"{path}: time column {name!r} is uneven (steps {float(dt.min()) * step_s / median:.3g} to "
+        f"{float(dt.max()) * step_s / median:.3g} s, median {step_s:.3g} s, {gaps} gap(s) over 1.5 steps): "
+        f"resampled onto an even {rate:g} Hz grid by linear interpolation"
+        + (f" (raised from {1.0 / step_s:.3g} Hz, below the detector's {RATE_MIN_HZ:g} Hz)" if raised else "")
+    )
+    return out, rate
+
+
 def _looks_like_time(values: np.ndarray) -> bool:
     """A steadily increasing column (a clock or sample counter), which EMG never is over many samples."""
     if len(values) < 10:
