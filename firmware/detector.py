@@ -67,6 +67,7 @@ class Detector:
     _thresholds = detrest._thresholds
     _learn = detrest._learn
     _calibrate = detrest._calibrate
+    _held = detrest._held
 
     def __init__(self, rate_hz, mode="raw", params=None):
         p = validate(params, mode, rate_hz)
@@ -117,6 +118,8 @@ class Detector:
         self.hold_thr = 0  # the level that ended the last episode, and its tick (see _tick)
         self.hold_t = 0
         self.hold_w = 2 * self.min_off
+        self.warm = self.up_shift  # the rest model's warm-up after a calibration (see detrest._learn)
+        self.warm_n = 0
 
     def _timing(self, p):
         # Durations in ticks, the time constants of the one-pole filters as shifts, and the heartbeat gate.
@@ -220,7 +223,8 @@ class Detector:
         i = 0
         while i < n:
             st[S_IDLE] = -1 if self.fault else 0 if (self.state or self.run >= 0 or self.blank or self.cal_left
-                                                     or self.mvc_left or self.bump != -1) else 1
+                                                     or self.mvc_left or self.bump != -1
+                                                     or self.warm < self.up_shift) else 1
             st[S_FLOOR] = self.floor_acc
             st[S_DEV] = self.dev_acc
             st[S_TICK] = self.tick
@@ -306,12 +310,7 @@ class Detector:
                 self.touched = 1
             if touch & TOUCH_ONE_SIDED:
                 self.one_sided += 1
-            dt = t - self.hold_t
-            if dt < self.hold_w and self.hold_thr > on:
-                # Just after an episode its tail is still settling: the onset threshold falls back from the
-                # level that ended it to the rest test's over hold_w, so a tail is not a new spasm.
-                on += (self.hold_thr - on) * (self.hold_w - dt) // self.hold_w
-            if e > on:
+            if e > self._held(t, on):
                 self.on_ticks += 1
             # A run's ticks before an onset are rest statistics too (clipped in _learn, so a spasm's first
             # ticks barely move the model): learning only the ticks below the offset threshold would cut the

@@ -34,7 +34,8 @@ def _rest(self, e, rail_run, flat_run, elp, touch, ms_all):
     # An idle tick that reached _tick (its chain() call began while the detector was busy): chain()'s own idle
     # rule, step for step, so which of the two decides a tick never depends on where a block was cut.
     # True: the tick was rest and is done (floor re-learnt or updated); False: _tick decides it.
-    if self.run >= 0 or self.fault or self.blank or self.cal_left or self.mvc_left or self.bump != -1:
+    if (self.run >= 0 or self.fault or self.blank or self.cal_left or self.mvc_left or self.bump != -1
+            or self.warm < self.up_shift):
         return False
     f0 = self.floor_acc >> FLOOR_BITS
     if ms_all >> 4 < f0:

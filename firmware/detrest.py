@@ -64,6 +64,8 @@ def set_floor(self, floor, dev=-1):
     self.cal_left = 0
     self.search_start = self.tick
     self.search_end = self.tick + self.search
+    self.warm = self.up_shift  # a stored calibration was learnt over long rest: no warm-up
+    self.warm_n = 1 << self.up_shift
 
 
 @micropython.native
@@ -93,10 +95,31 @@ def _learn(self, e, f):
         d = 3 * sd
     elif d < -3 * sd:
         d = -3 * sd
-    self.floor_acc += (d << FLOOR_BITS) >> (self.up_shift if e > f else self.down_shift)
+    k = self.up_shift if e > f else self.down_shift
+    kd = self.up_shift
+    if self.warm < kd:
+        # Warming up (after a calibration): a running mean of the rest seen so far, weight ~1/n, until the
+        # moving averages' own length of rest has been seen; the seed counts as 4 ticks.
+        self.warm_n += 1
+        if self.warm_n >= 2 << self.warm:
+            self.warm += 1
+        if self.warm < k:
+            k = self.warm
+        kd = self.warm
+    self.floor_acc += (d << FLOOR_BITS) >> k
     if d < 0:
         d = -d
-    self.dev_acc += ((d << FLOOR_BITS) - self.dev_acc) >> self.up_shift
+    self.dev_acc += ((d << FLOOR_BITS) - self.dev_acc) >> kd
+
+
+@micropython.native
+def _held(self, t, on):
+    # Just after an episode its tail is still settling: the onset threshold falls back from the level that
+    # ended the episode to the rest test's over hold_w ticks, so a settling tail is not a new spasm.
+    dt = t - self.hold_t
+    if dt < self.hold_w and self.hold_thr > on:
+        return on + (self.hold_thr - on) * (self.hold_w - dt) // self.hold_w
+    return on
 
 
 def _calibrate(self, e, base):
@@ -128,3 +151,5 @@ def _calibrate(self, e, base):
         self.dev_acc = (self.cal_dsecond if self.cal_second >= 0 else self.cal_dbest) << FLOOR_BITS
         self.search_start = self.tick
         self.search_end = self.tick + self.search
+        self.warm = 2  # the seed counts as 4 ticks of rest (see _learn)
+        self.warm_n = 4

@@ -359,7 +359,7 @@ def test_calibrate_rest_sets_and_stores_floor(tmp_path: Path) -> None:
 @pytest.mark.parametrize("bursts, needle", [
     ([(6.0, 6.4, 80.0)], "not at rest: activity at"),  # a burst in the rest period
     ([(5.0, 20.0, 100.0)], "is over 2x the one in use"),  # held contraction: steady, but far above the floor
-    ([(10.0, 20.0, 24.0)], "not steady"),  # contraction starting half-way
+    ([(10.0, 20.0, 24.0)], "not at rest"),  # contraction starting half-way: above the onset test of the new floor
 ])
 def test_rest_that_is_not_rest_is_refused_and_the_floor_kept(tmp_path: Path, bursts: list, needle: str) -> None:
     app, board = make_app(tmp_path, channels=[emg(20, RATE, bursts, seed=2)])

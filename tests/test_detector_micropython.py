@@ -204,7 +204,7 @@ def test_two_channels_fit_a_64k_heap_with_room_to_spare(micropython_bin, tmp_pat
     # The six detector modules take ~20.7 KB on this 64-bit port (18.5 KB as one file before issue 9: each module
     # adds its dict, context and imported names); a bound on them catches growth before the app feels it.
     assert module < 22 * 1024
-    assert free3 > 31 * 1024  # about half of the 64 KB heap left for the app on this 64-bit port
+    assert free3 > 30 * 1024  # about half of the 64 KB heap left for the app on this 64-bit port
     assert abs(free3 - free2) < 1024  # steady state: nothing accumulates
 
 
