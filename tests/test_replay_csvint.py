@@ -108,3 +108,15 @@ def test_auto_engine_runs_a_short_streamed_csv_on_cpython(tmp_path: Path, monkey
     r = pipeline.replay_file(str(path), engine="auto")
     assert any(n.startswith("engine python") for n in r.source.notes), r.source.notes
     assert r.events == pipeline.replay_file(str(path), engine="fast").events
+
+
+def test_without_numba_the_general_reader_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from spasmwatch import detect
+
+    monkeypatch.setattr(pipeline, "STREAM_MIN_BYTES", 0)
+    monkeypatch.setattr(detect, "fast_available", lambda: "numba is not installed")
+    monkeypatch.setitem(sys.modules, "spasmwatch.engine.csvint", None)  # importing it now fails, as without numba
+    path = tmp_path / "r.csv"
+    write_recording(path, 500, [SIG], units="counts", mode="raw")
+    assert pipeline.replay_file(str(path), engine="fast").events == replay(read_recording(path), "raw", None,
+                                                                           "python")

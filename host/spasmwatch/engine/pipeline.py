@@ -156,7 +156,9 @@ def replay_file(path: str, mode: str | None = None, rate: float | None = None, u
             estimate = os.path.getsize(path) // BYTES_PER_VALUE * len(src.indices) // max(1, width)
             engine = "fast" if estimate > FAST_MIN_SAMPLES else "python"
             src.notes.append(f"engine {engine} (about {estimate} channel-samples)")
-        if engine == "fast" and src.table is not None:
+        from ..detect import fast_available
+
+        if engine == "fast" and src.table is not None and fast_available() is None:
             from .csvint import block_reader  # (numba is loaded for the detector anyway; pyarrow is not needed)
 
             src.read = block_reader(Path(path), *src.table)
