@@ -1,5 +1,6 @@
-"""Fuzzing the block readers: a damaged file is one clear InputError or exactly what the in-memory reader makes of it,
-never a crash or a partial, silently different result (bounded here: a few dozen examples each)."""
+"""Fuzzing the recording readers: a damaged file is one clear InputError or exactly what the in-memory reader makes
+of it, never a crash or a partial, silently different result (a few dozen examples each); and any file, of any
+shape, size and encoding, through the CLI: a replay or one line, in bounded memory (300 examples, 10**4 slow)."""
 
 from __future__ import annotations
 
