@@ -78,6 +78,11 @@ def _thresholds(self):
     if sd < self.dev_min:
         sd = self.dev_min
     self.on_thr = f + (sd * self.on_q >> 4)
+    if self.raw and self.on_thr < f << 1:
+        # The least rise that is a contraction: raw EMG's rectified envelope doubles (+6 dB). Real rest is not
+        # the normal noise the spread test assumes; slow wander of 1.5-1.9x the floor passed it (BioSPPy's
+        # quiet baseline). Not in env mode, where the floor includes the sensor's offset.
+        self.on_thr = f << 1
     self.off_thr = f + (sd * self.off_q >> 4)
     return f
 
