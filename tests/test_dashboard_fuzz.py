@@ -150,6 +150,7 @@ def test_any_request_gets_a_clean_answer(db: Path, apps: dict[bool, Any], req: t
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
+@pytest.mark.fuzz10k
 @settings(max_examples=10_000, **FUZZ)  # type: ignore[arg-type]
 @given(req=requests)
 def test_ten_thousand_requests_get_a_clean_answer(db: Path, apps: dict[bool, Any], req: tuple) -> None:

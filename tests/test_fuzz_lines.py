@@ -126,6 +126,7 @@ def test_a_checked_line_is_a_valid_message_or_one_wire_error(raw: bytes) -> None
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
+@pytest.mark.fuzz10k
 @SLOW
 @given(lines())
 def test_a_checked_line_is_a_valid_message_or_one_wire_error_slow(raw: bytes) -> None:
@@ -217,6 +218,7 @@ def test_a_refused_line_leaves_the_store_as_it_was_and_what_is_stored_reads_back
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
+@pytest.mark.fuzz10k
 @SLOW
 @given(raws=st.lists(lines(), min_size=1, max_size=6))
 def test_a_refused_line_leaves_the_store_as_it_was_slow(rig: Rig, raws: list[bytes]) -> None:

@@ -192,6 +192,7 @@ def test_any_file_is_replayed_or_one_line(tmp_path: Path, case: tuple[bytes, str
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
+@pytest.mark.fuzz10k
 @settings(max_examples=10_000, **FILES)  # type: ignore[arg-type]
 @given(case=recording_files(), rate=st.sampled_from([None, None, "500", "0", "1e6"]))
 def test_ten_thousand_files_are_replayed_or_one_line(tmp_path: Path, case: tuple[bytes, str, int],
