@@ -63,6 +63,7 @@ class Detector:
     _rhythm = detepisode._rhythm
     _end_episode = detepisode._end_episode
     calibrate_rest = detrest.calibrate_rest
+    _cal_start = detrest._cal_start
     set_floor = detrest.set_floor
     _thresholds = detrest._thresholds
     _learn = detrest._learn
@@ -107,6 +108,7 @@ class Detector:
         self.floor_acc = 0
         self.mvc = 0
         self.calibrate_rest(p["calib_ms"])
+        self.recal = self.cal_total  # ticks of the rest calibration after a fault
         self.mvc_left = 0
         self.state = 0  # 0 idle, 1 in episode
         self.fault = 0  # 0 none, else FAULT_FLAT / FAULT_RAIL
@@ -256,6 +258,8 @@ class Detector:
         if self.fault or self.blank:
             if self.blank:
                 self.blank -= 1
+                if not self.blank:  # after a lead-off the contact may differ: re-learn rest, as at power-up
+                    self._cal_start(self.recal)
             self.run = -1
             self.bump = -1
             return

@@ -42,7 +42,12 @@ def onset_sd(per_hour, tick_hz, window):
 
 def calibrate_rest(self, ms):
     """Re-learn the noise floor from the next ms of rest (the lowest quarter of that period)."""
-    self.cal_total = max(4, int(ms * self.tick_hz / 1000 + 0.5))
+    self._cal_start(max(4, int(ms * self.tick_hz / 1000 + 0.5)))
+
+
+def _cal_start(self, ticks):
+    # (integers only: also called from the per-tick path, after a fault)
+    self.cal_total = ticks
     self.cal_left = self.cal_total
     self.cal_seg = max(1, self.cal_total // 4)
     self.cal_sum = 0

@@ -16,7 +16,7 @@ from spasmwatch import cli
 from spasmwatch.commands import config as config_cmd
 
 ROOT = Path(__file__).resolve().parents[1]
-BOARD = {"monitor", "record", "calibrate", "deploy", "demo", "device", "ports",  # need a board, a pty or run long
+BOARD = {"monitor", "record", "calibrate", "deploy", "demo", "device", "ports", "selftest",  # a board, a pty, long
          "dashboard", "note"}  # serves until Ctrl-C; writes the user's own event database
 
 

@@ -81,8 +81,9 @@ def test_base_hides_quiet_electrode_bursts_behind_flat_faults() -> None:
     missed = [m.spasms[i] for i in m.missed]
     assert missed, f"all {s.truth_spasms} bursts found: the flat-fault blanking failure is not reproduced"
     faults = [e for e in events if e.kind == "fault"]
-    # every missed burst starts inside a fault or within its blanking second after it
-    near = [t for t in missed if any(f.onset_s - 0.1 <= t.onset_s <= f.offset_s + 1.5 for f in faults)]
+    # every missed burst starts inside a fault or in the blanking second and the rest re-calibration after it
+    # (BASE calibrates for 2 s)
+    near = [t for t in missed if any(f.onset_s - 0.1 <= t.onset_s <= f.offset_s + 3.5 for f in faults)]
     assert len(near) >= 0.8 * len(missed), (missed, faults[:5])
 
 
@@ -102,14 +103,18 @@ def test_base_floor_sticks_after_a_rest_level_step() -> None:
     assert longest >= 60, f"longest false episode {longest:.1f} s: the stuck floor is not reproduced"
 
 
-def test_base_misses_grasps_on_an_envelope_offset() -> None:
+def test_grasps_on_an_envelope_offset_are_measured_where_it_rests() -> None:
+    # Real RMS envelopes rest on an offset (issue: 14 of 352 grasps found when the offset was subtracted as a
+    # fixed number). The rest model measures the envelope where it rests, in every parameter set, BASE's too:
+    # so this failure is no longer reproducible by BASE_PARAMS; the tracked 20 s minimum (env_track=1) is the
+    # mechanism that swallowed whole files and is kept only as an option.
     sim, events, truth, s = _run("env_offset_grasps", 4, "env", 100.0)
     rest = np.ones(len(sim.channels[0]), bool)
     for t in truth:
         rest[int(t.onset_s * 100) - 50 : int(t.offset_s * 100) + 50] = False
     assert 70 <= np.median(sim.channels[0][rest]) <= 130  # the premise: the envelope rests at ~+100 counts
     assert s.truth_spasms >= 30
-    assert (s.sensitivity or 0.0) <= 0.5, f"{s.truth_detected}/{s.truth_spasms} grasps found"
+    assert (s.sensitivity or 0.0) >= 0.8, f"{s.truth_detected}/{s.truth_spasms} grasps found"
 
 
 def test_base_env_rest_with_artefacts_gives_false_alarms() -> None:

@@ -153,7 +153,10 @@ def test_events_equal_detect(recordings: dict[str, Path]) -> None:
 
 
 def test_commands_over_the_pty(recordings: dict[str, Path], tmp_path: Path) -> None:
-    with VirtualDevice(recordings["two"], speed=2, loop=True, state_dir=tmp_path / "state") as dev:
+    # A functional test: the board's 100 kB, as its 32-bit heap holds it, is ~140 kB on this 64-bit port
+    # (bench/firmware_heap.py: 59 kB used after boot on 32-bit, 82 kB here); at 100 kB two channels leave the
+    # config code too little room at times (a memory test's matter: tests/test_board_budget.py, on 32-bit).
+    with VirtualDevice(recordings["two"], speed=2, loop=True, state_dir=tmp_path / "state", heapsize="140k") as dev:
         link = Link(dev.port)
         assert link.ask(b"ping\n")["t"] == "ok"
         last = link.ask(b"help\n", "ok")
@@ -163,8 +166,8 @@ def test_commands_over_the_pty(recordings: dict[str, Path], tmp_path: Path) -> N
         assert sum(1 for m in link.seen[mark:] if m.get("cmd") == "help") == len(protohost.COMMANDS) + 1
         boot = link.status()["boot"]
         r = link.ask(b"config set params.sensitivity=4 status_s=1\n", timeout=20)
-        # Two channels leave the 64-bit unix port's 100 kB heap too little room for the config code at times: the
-        # board then applies the change across a restart (checked at boot) and answers from the new boot.
+        # Where the heap is short the board applies the change across a restart (checked at boot) and answers
+        # from the new boot.
         assert r["t"] == "ok" and r["data"]["saved"] is True, r
         if r["data"]["reboot"]:
             assert link.status()["boot"] == boot + 1

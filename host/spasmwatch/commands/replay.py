@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from spasmcore.errors import ConfigError, FatalError, InputError
 from spasmcore.events import Event, events_to_csv, write_events
 
-from .. import ui
+from .. import sensitivity, ui
 from .evaluate import parse_params
 
 if TYPE_CHECKING:
@@ -317,9 +317,6 @@ def _label_note(labels: list[int]) -> None:
 
 def _filter_notes(params: dict | None, mode: str, rate_hz: float) -> None:
     from ..detect import filter_notes
-    from ..sensitivity import describe
-
-    ui.note(describe(params, mode))  # the false-alarm rate the onset threshold is set for, in the user's terms
     for note in filter_notes(params, mode, rate_hz):
         ui.note(note)  # what the detector changed of the filters at this rate (never silently)
 
@@ -348,6 +345,13 @@ def _single(args: argparse.Namespace, path: Path, columns: list[int] | None, par
         if columns is None:
             _label_note(r.label_channels)
         _filter_notes(params, mode, rec.rate_hz)
+    code = _emit(args, rec, mode, events, counts)
+    ui.note(sensitivity.describe(params, mode))  # what the onset threshold allows at rest, in the user's terms
+    return code
+
+
+def _emit(args: argparse.Namespace, rec: Recording, mode: str, events: list[Event], counts: Any) -> int:
+    """Write the replay's results where the options ask (table, events CSV, JSON lines, JSON, annotated EDF)."""
     if args.annotate:
         from spasmcore.readers.edf import write_annotated
 
