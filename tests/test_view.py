@@ -212,3 +212,19 @@ def test_recent_keeps_more_than_a_screen() -> None:
     for i in range(50):
         s._record(Recent(W0 + i, 0, "twitch", 0.2, 3.0))
     assert len(s.recent) == 50
+
+
+def test_the_header_fits_80_columns_with_a_long_port_and_says_the_units() -> None:
+    # 80x24, a /dev/serial/by-id path: nothing that identifies the board or the link is cut off
+    state = fed()
+    port = "/dev/serial/by-id/usb-Silicon_Labs_CP2102N_USB_to_UART_Bridge_Controller_4c1a2b3c4d5e-if00-port0"
+    state.connect(port, W0 + 10)
+    state.apply(wire("status", 50, uptime_ms=3_600_000, state="idle", eseq=4, boot=1), W0 + 11)
+    console = Console(record=True, width=80, height=24, file=io.StringIO(), color_system=None)
+    console.print(render(state, now=W0 + 12, width=80, height=24))
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    head = lines[:3]
+    assert any(line.endswith("port0") for line in head)  # the distinguishing tail of the port path
+    assert any("reconn" in line and not line.rstrip().endswith("…") for line in head)  # the link line whole
+    assert any("counts (: off, | on)" in line for line in lines)  # the unit of the level, env, floor and on

@@ -72,24 +72,36 @@ def _device_label(state: MonitorState) -> str:
     return dev
 
 
+def _port(port: str | None, room: int) -> str:
+    """The port path, its start elided when it does not fit: the tail (by-id name, pty number) tells ports apart."""
+    port = port or "?"
+    return port if len(port) <= room else "…" + port[len(port) - max(1, room - 1):]
+
+
 def _header(state: MonitorState, width: int) -> list[Text]:
     link = state.link
     conn = Text("● connected", style="green") if state.connected else Text("● disconnected", style="bold red")
-    who = Text.assemble(  # the port last: a long /dev/serial/by-id/... path is what gets cut
+    who = Text.assemble(
         conn, f"  {_device_label(state)}  fw {state.fw or '?'}  boot {state.boot or '?'}  ",
-        f"up {fmt_uptime(state.uptime_ms)}  on {state.port or '?'}",
+        f"up {fmt_uptime(state.uptime_ms)}",
     )
     health = Text("link ok", style="green") if link.ok else Text("link degraded", style="yellow")
     how = Text.assemble(health)
     if state.rate or state.mode:
         how.append(f"  {state.rate or '?'} Hz {state.mode or ''}".rstrip())
-    how.append(f"  msgs {link.messages}  seq gaps {link.seq_gaps} ({link.lost} lost)  errors {link.errors}  "
-               f"reconnects {link.reconnects}")
+    long = (f"  msgs {link.messages}  seq gaps {link.seq_gaps} ({link.lost} lost)  errors {link.errors}  "
+            f"reconnects {link.reconnects}")
+    short = (f"  msgs {link.messages}  gaps {link.seq_gaps}/{link.lost} lost  err {link.errors}  "
+             f"reconn {link.reconnects}")
+    how.append(long if len(how) + len(long) <= width else short)  # an 80-column screen: the short labels
     if link.corrupt:
-        how.append(f"  corrupt {link.corrupt} dropped", style="yellow")
-    if width >= len(who) + len(how) + 3:  # a wide screen: one line
-        return [_line(Text.assemble(who, "   ", how), width)]
-    return [_line(who, width), _line(how, width)]
+        how.append(f"  corrupt {link.corrupt}", style="yellow")
+    one = f"  on {state.port or '?'}"
+    if width >= len(who) + len(one) + len(how) + 3:  # a wide screen: one line
+        return [_line(Text.assemble(who, one, "   ", how), width)]
+    if width >= len(who) + len(one):
+        return [_line(Text.assemble(who, one), width), _line(how, width)]
+    return [_line(who, width), _line(Text(f"on {_port(state.port, width - 3)}"), width), _line(how, width)]
 
 
 def _counts(state: MonitorState, now: float | None, width: int) -> Text:
@@ -123,7 +135,7 @@ def _channels(state: MonitorState, width: int) -> Table:
     table.add_column("ch", justify="right", no_wrap=True)
     if name_w:
         table.add_column("muscle", no_wrap=True, overflow="ellipsis", max_width=name_w)
-    table.add_column(Text("level (: off, | on)", no_wrap=True, overflow="ellipsis"), no_wrap=True,
+    table.add_column(Text("counts (: off, | on)", no_wrap=True, overflow="ellipsis"), no_wrap=True,
                      width=bar_w)
     for col in ("env", "floor", "on"):
         table.add_column(col, justify="right", no_wrap=True, width=5)
