@@ -17,9 +17,9 @@ except ImportError:  # CPython: the MicroPython emitter decorator becomes a no-o
             return f
 
 try:
-    from .detchain import FLOOR_BITS
+    from .detchain import ENV_SCALE, FLOOR_BITS
 except ImportError:  # flat modules on the board and the unix port
-    from detchain import FLOOR_BITS
+    from detchain import ENV_SCALE, FLOOR_BITS
 
 SD_PER_DEV = 1.2533  # standard deviation / mean absolute deviation of a normal distribution
 
@@ -83,11 +83,12 @@ def _thresholds(self):
     if sd < self.dev_min:
         sd = self.dev_min
     self.on_thr = f + (sd * self.on_q >> 4)
-    if self.raw and self.on_thr < f << 1:
-        # The least rise that is a contraction: raw EMG's rectified envelope doubles (+6 dB). Real rest is not
-        # the normal noise the spread test assumes; slow wander of 1.5-1.9x the floor passed it (BioSPPy's
-        # quiet baseline). Not in env mode, where the floor includes the sensor's offset.
-        self.on_thr = f << 1
+    if self.raw and self.on_thr < (f << 1) + ENV_SCALE:
+        # The least rise that is a contraction: raw EMG's rectified envelope doubles (+6 dB), and by more than
+        # the one-count step an integer envelope moves in. Real rest is not the normal noise the spread test
+        # assumes: slow wander of 1.5-1.9x the floor (BioSPPy's quiet baseline) and one- and two-count steps
+        # on a sub-count armband rest passed it. Not in env mode, where the floor includes the sensor's offset.
+        self.on_thr = (f << 1) + ENV_SCALE
     self.off_thr = f + (sd * self.off_q >> 4)
     return f
 
