@@ -42,8 +42,8 @@ PARAMS = {
 }
 del _p
 
-# Overrides that restore the defaults and mechanisms of the detector before issue 8 (thresholds at 2.5x, no
-# margin, no heartbeat gate, no floor re-learning, a fixed envelope offset): kept to show the real failures.
+# Overrides that switch off the mechanisms real recordings called for (heartbeat gate, floor re-learning, flat
+# faults only above flat_min, pops against a tracking baseline) and calibrate for 2 s: kept to show what each buys.
 BASE_PARAMS = {"calib_ms": 2000, "ecg": 0, "relearn_s": 0, "env_track": 0,
                "flat_min": 0, "pop_track": 0}
 ECG_MODES = {"off": 0, "auto": 1, "on": 2}
