@@ -113,8 +113,8 @@ def split_at(data: stats.RangeData, at: float) -> tuple[stats.RangeData, stats.R
     return part(data.start, at), part(at, data.end)
 
 
-# The dashboard's Compare (dashboard/stats.default_compare + stats.compare) picks whole days around the latest
-# note; compare_at below is the exact-time split, for it to call with its RangeData and the note's time.
+# The range report's before/after split at a note's exact time (the dashboard's Compare splits the same way,
+# with stats.compare(..., clips=stats.split_at(t))).
 def compare_at(data: stats.RangeData, at: float) -> dict[str, object]:
     """stats.compare's figures for the periods before and from `at`, split at that instant."""
     out: dict[str, object] = {"caveat": stats.OBSERVATIONAL}
