@@ -169,7 +169,8 @@ def test_example_finds_the_three_spasms(capsys: pytest.CaptureFixture[str]) -> N
     code, out, err = run(capsys, "--example")
     assert code == 0, err
     lines = out.strip().splitlines()
-    assert lines[-1].startswith("example_raw.csv: 60.0 s, 1 channel, raw mode at 1000 Hz:")
+    assert lines[-1].startswith("example_raw.csv: 60.0 s, 1 channel, raw mode at 1000 Hz, sensitivity 0.1 false "
+                                "alarms/h of rest (default):")
     rows = [line.split() for line in lines[1:-1]]
     truth = read_truth(EXAMPLE_TRUTH)
     for t in truth:  # each truth interval overlaps a detected episode
@@ -245,7 +246,7 @@ def test_physical_units_and_decimation(capsys: pytest.CaptureFixture[str], tmp_p
     assert read_recording(path).units == "uV"
     code, out, err = run(capsys, str(path))
     assert code == 0 and "decimated by 2 to 1024 Hz" in err
-    assert "raw mode at 1024 Hz: 1 episode" in out
+    assert "raw mode at 1024 Hz, sensitivity 0.1 false alarms/h of rest (default): 1 episode" in out
 
 
 @needs_detector

@@ -20,7 +20,8 @@ def test_words_and_defaults_come_from_the_firmware() -> None:
     assert S.default("raw") == detparams.PARAMS["sensitivity"][0]
     assert S.from_params({"sensitivity": 3}) == (3.0, True)
     assert S.from_params({}, "env") == (detparams.PARAMS["sensitivity"][1], False)
-    assert S.describe(None).startswith(f"sensitivity {S.default():g} (default): ")
+    assert S.describe(None) == f"sensitivity {S.default():g} false alarms/h of rest (default)"
+    assert S.describe({"sensitivity": 3}) == "sensitivity 3 false alarms/h of rest"
 
 
 @pytest.mark.parametrize("info, want", [

@@ -44,6 +44,6 @@ def from_info(info: object) -> tuple[float, bool] | None:
 
 
 def describe(params: dict | None, mode: str = "raw") -> str:
-    """'sensitivity 0.1 (default): 0.1 false alarms per hour of rest' for a replay or a report."""
+    """'sensitivity 0.1 false alarms/h of rest (default)': the setting a replay ran with, for its summary line."""
     value, given = from_params(params, mode)
-    return f"sensitivity {value:g} ({'set' if given else 'default'}): {words(value)}"
+    return f"sensitivity {value:g} false alarms/h of rest{'' if given else ' (default)'}"

@@ -252,7 +252,8 @@ def format_table(events: list[Event]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def summary(rec: Recording, mode: str, events: list[Event]) -> str:
+def summary(rec: Recording, mode: str, events: list[Event], sens: str = "") -> str:
+    """One line: the recording, how it was read, and what was found; `sens` the detector's setting, as said."""
     episodes = [e for e in events if e.kind != "fault"]
     faults = [e for e in events if e.kind == "fault"]
     by_kind = Counter(e.kind for e in episodes)
@@ -261,7 +262,7 @@ def summary(rec: Recording, mode: str, events: list[Event]) -> str:
     n_ch = len(rec.indices)
     return (
         f"{Path(rec.source).name}: {rec.duration_s:.1f} s, {n_ch} channel{'s' if n_ch != 1 else ''}, "
-        f"{mode} mode at {rec.rate_hz:g} Hz: {len(episodes)} episode{'s' if len(episodes) != 1 else ''}"
+        f"{mode} mode at {rec.rate_hz:g} Hz{sens}: {len(episodes)} episode{'s' if len(episodes) != 1 else ''}"
         f"{f' ({kinds})' if kinds else ''}, {len(faults)} fault{'s' if len(faults) != 1 else ''}"
     )
 
@@ -345,12 +346,11 @@ def _single(args: argparse.Namespace, path: Path, columns: list[int] | None, par
         if columns is None:
             _label_note(r.label_channels)
         _filter_notes(params, mode, rec.rate_hz)
-    code = _emit(args, rec, mode, events, counts)
-    ui.note(sensitivity.describe(params, mode))  # what the onset threshold allows at rest, in the user's terms
-    return code
+    # the summary says what the onset threshold allows at rest, in the user's terms
+    return _emit(args, rec, mode, events, counts, ", " + sensitivity.describe(params, mode))
 
 
-def _emit(args: argparse.Namespace, rec: Recording, mode: str, events: list[Event], counts: Any) -> int:
+def _emit(args: argparse.Namespace, rec: Recording, mode: str, events: list[Event], counts: Any, sens: str) -> int:
     """Write the replay's results where the options ask (table, events CSV, JSON lines, JSON, annotated EDF)."""
     if args.annotate:
         from spasmcore.readers.edf import write_annotated
@@ -364,7 +364,7 @@ def _emit(args: argparse.Namespace, rec: Recording, mode: str, events: list[Even
 
         if args.jsonl == "-":
             sys.stdout.write(events_to_jsonl(events))
-            print(summary(rec, mode, events), file=sys.stderr)
+            print(summary(rec, mode, events, sens), file=sys.stderr)
             return 0
         _write("events", args.jsonl, lambda: write_jsonl(args.jsonl, events))
     if args.json:
@@ -375,15 +375,15 @@ def _emit(args: argparse.Namespace, rec: Recording, mode: str, events: list[Even
         return 0
     if args.events == "-":
         sys.stdout.write(events_to_csv(events))
-        print(summary(rec, mode, events), file=sys.stderr)
+        print(summary(rec, mode, events, sens), file=sys.stderr)
         return 0
     if args.events:
         _write("events", args.events, lambda: write_events(args.events, events))
-        print(f"{summary(rec, mode, events)}; events written to {args.events}")
+        print(f"{summary(rec, mode, events, sens)}; events written to {args.events}")
         return 0
     if events:
         print(format_table(events))
-    print(summary(rec, mode, events))
+    print(summary(rec, mode, events, sens))
     return 0
 
 
