@@ -116,17 +116,21 @@ def add_note(path: str | Path, text: str, kind: str = "other", at: float | None 
         db.close()
 
 
+def _note(db: sqlite3.Connection, p: Path, note_id: int) -> Note:
+    """The stored note `note_id`; InputError if there is no such note."""
+    row = db.execute("SELECT id, at, kind, text, device_id, created_at FROM notes WHERE id=?", (note_id,)).fetchone()
+    if row is None:
+        raise InputError(f"no note {note_id} in {p} (see `spasmwatch note --list`)")
+    return Note(*row)
+
+
 def edit_note(path: str | Path, note_id: int, text: str | None = None, kind: str | None = None,
               at: float | None = None) -> Note:
     """Change a note's text, kind and/or date (what is None stays); InputError if there is no such note."""
     p = _existing(path)
     db = _connect(p)
     try:
-        row = db.execute("SELECT id, at, kind, text, device_id, created_at FROM notes WHERE id=?",
-                         (note_id,)).fetchone()
-        if row is None:
-            raise InputError(f"no note {note_id} in {p} (see `spasmwatch note --list`)")
-        old = Note(*row)
+        old = _note(db, p, note_id)
         new_text, new_kind = check(old.text if text is None else text, old.kind if kind is None else kind)
         new_at = old.at if at is None else check_at(at)
         db.execute("UPDATE notes SET at=?, kind=?, text=? WHERE id=?", (new_at, new_kind, new_text, note_id))
@@ -140,12 +144,9 @@ def delete_note(path: str | Path, note_id: int) -> Note:
     p = _existing(path)
     db = _connect(p)
     try:
-        row = db.execute("SELECT id, at, kind, text, device_id, created_at FROM notes WHERE id=?",
-                         (note_id,)).fetchone()
-        if row is None:
-            raise InputError(f"no note {note_id} in {p} (see `spasmwatch note --list`)")
+        old = _note(db, p, note_id)
         db.execute("DELETE FROM notes WHERE id=?", (note_id,))
-        return Note(*row)
+        return old
     finally:
         db.close()
 
