@@ -11,6 +11,8 @@ from typing import Any
 
 from spasmcore.errors import InputError, LinkError
 
+from .device import add_board_options
+
 DESCRIPTION = """\
 Start a simulated ESP32 running MicroPython, with no firmware on it, and print its serial port
 (`board ready on /dev/pts/N`). Point `spasmwatch deploy --port /dev/pts/N` at it to see what a deployment
@@ -31,12 +33,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("board-sim", help="a simulated ESP32 with MicroPython's REPL on a pty, for deploy",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--flash", metavar="DIR", help="the board's filesystem (default: a temporary directory)")
-    p.add_argument("--heap", metavar="SIZE", help="MicroPython heap, overriding the board profile's (e.g. 100k; "
-                   "the initial heap with a growing-heap interpreter)")
-    p.add_argument("--board", metavar="PROFILE", help="board profile: its heap model and budget (esp32: no PSRAM, "
-                   "the default; esp32s3: with PSRAM; docs/firmware.md, Board profiles)")
-    p.add_argument("--micropython", metavar="PATH", help="the MicroPython unix-port binary to run (default: "
-                   "$SPASMWATCH_MICROPYTHON, else the installed one), e.g. the 32-bit one")
+    add_board_options(p)
     p.set_defaults(func=run)
 
 

@@ -51,6 +51,16 @@ Examples:
 EXAMPLE = "example_raw.csv"
 
 
+def add_board_options(p: argparse.ArgumentParser) -> None:
+    """--heap, --board and --micropython: the simulated board's heap model and interpreter (device, board-sim)."""
+    p.add_argument("--heap", metavar="SIZE", help="MicroPython heap, overriding the board profile's (e.g. 100k; "
+                   "the initial heap with a growing-heap interpreter)")
+    p.add_argument("--board", metavar="PROFILE", help="board profile: its heap model and budget (esp32: no PSRAM, "
+                   "the default; esp32s3: with PSRAM; docs/firmware.md, Board profiles)")
+    p.add_argument("--micropython", metavar="PATH", help="the MicroPython unix-port binary to run (default: "
+                   "$SPASMWATCH_MICROPYTHON, else the installed one), e.g. the 32-bit one")
+
+
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "device",
@@ -72,12 +82,7 @@ def register(subparsers: Any) -> None:
                    help="wall: drop samples on overruns like the ESP32 (default); sim: play late, drop nothing")
     p.add_argument("--link", metavar="PATH",
                    help="also make PATH a symlink to the pty, a stable port name across restarts")
-    p.add_argument("--heap", metavar="SIZE", help="MicroPython heap, overriding the board profile's (e.g. 100k; "
-                   "the initial heap with a growing-heap interpreter)")
-    p.add_argument("--board", metavar="PROFILE", help="board profile: its heap model and budget (esp32: no PSRAM, "
-                   "the default; esp32s3: with PSRAM; docs/firmware.md, Board profiles)")
-    p.add_argument("--micropython", metavar="PATH", help="the MicroPython unix-port binary to run (default: "
-                   "$SPASMWATCH_MICROPYTHON, else the installed one), e.g. the 32-bit one")
+    add_board_options(p)
     p.add_argument("--tcp", metavar="127.0.0.1:PORT", help="also serve the protocol on this TCP port, as a board on "
                    "Wi-Fi does (connect with --port socket://127.0.0.1:PORT)")
     p.add_argument("--token", metavar="TOKEN", help="the board's net.token for --tcp (default: a new random one, "
