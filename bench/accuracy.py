@@ -4,11 +4,11 @@
                              [--json OUT.json] [--no-peers] [--no-real]
 
 Runs each scenario of `spasmwatch simulate --list` (one channel, fixed seed) through firmware/detector.py (via
-spasmwatch.detect): RAW at 1 kHz and the ECG scenarios also at 250 and 500 Hz (`--mode raw`), a MyoWare-style
+spasmwatch.engine.detect): RAW at 1 kHz and the ECG scenarios also at 250 and 500 Hz (`--mode raw`), a MyoWare-style
 ENV at 100 Hz derived by the simulator from the same scenarios (`--mode env`), or all of it (`both`, the
 default). When installed (`pip install neurokit2 biosppy`) NeuroKit2 and BioSPPy's Bonato and Solnik onset
 detectors (see bench/peers.py) run on the RAW 1 kHz signals. Each run is scored one-to-one (an episode finds one
-truth spasm at most) with spasmwatch.scoring.score; false events are every episode overlapping no truth spasm
+truth spasm at most) with spasmwatch.scoring.score.score; false events are every episode overlapping no truth spasm
 (twitches included) plus every fault event overlapping no truth fault (a `flat` fault on a healthy electrode).
 Prints one table per suite, our pooled figures and the issue's targets as PASS/MISS, then the real-recording
 checks of bench/real_data.py. `--param` overrides our detector's defaults (repeatable). Generated scenarios are
@@ -39,8 +39,8 @@ from spasmcore.errors import ConfigError  # noqa: E402
 from spasmcore.events import Event, TruthInterval  # noqa: E402
 from spasmsim import generate as gen_mod  # noqa: E402
 from spasmsim.scenarios import SCENARIOS  # noqa: E402
-from spasmwatch.detect import check_params, detect  # noqa: E402
-from spasmwatch.scoring import Scores, match, percentile, score  # noqa: E402
+from spasmwatch.engine.detect import check_params, detect  # noqa: E402
+from spasmwatch.scoring.score import Scores, match, percentile, score  # noqa: E402
 
 SEED = 1
 RATE_HZ = 1000.0

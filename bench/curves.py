@@ -8,7 +8,7 @@ Sets: the labelled recordings of ../shared/data (tum, lobov, myo, myo-rest, emgg
 from bench/labelled.py) and the simulator suite (every scenario, channel 0, seed 1, ``--minutes`` each) as
 sim-raw-250, sim-raw-500, sim-raw-1000, sim-env-50 and sim-env-100. Detectors:
 
-- ``ours``: firmware detector through spasmwatch.detect (fast engine), one point per value of the swept
+- ``ours``: firmware detector through spasmwatch.engine.detect (fast engine), one point per value of the swept
   parameter (default ``sensitivity=0.1,0.3,1,3,10,30,100``, the expected false alarms per hour of rest);
 - ``hodges-bui``, ``bonato``, ``tkeo`` (RAW only): bench/hodges.py, bonato_dt.py, tkeo.py, their threshold
   swept from its false-alarm parameter;
@@ -121,7 +121,7 @@ def sim_items(name: str, minutes: float) -> list[Item]:
 
 
 def ours(item: Item, param: str, levels: list[float], engine: str = "fast") -> list[Found]:
-    from spasmwatch.detect import detect
+    from spasmwatch.engine.detect import detect
 
     out = []
     for v in levels:

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "host"), str(ROOT)]
 
 from spasmcore.crc16 import seal  # noqa: E402
-from spasmwatch.client import Client  # noqa: E402
+from spasmwatch.link.client import Client  # noqa: E402
 from spasmwatch.monitor import Monitor  # noqa: E402
 from spasmwatch.store import Store  # noqa: E402
 

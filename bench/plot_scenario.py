@@ -25,7 +25,7 @@ from accuracy import MODE, RATE_HZ, scenario_signal  # noqa: E402
 
 from spasmfw import detector as fw  # noqa: E402
 from spasmsim.scenarios import get_scenario  # noqa: E402
-from spasmwatch.detect import detect  # noqa: E402
+from spasmwatch.engine.detect import detect  # noqa: E402
 
 DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
 TRUTH_COLOUR = {"tonic": "tab:orange", "clonus": "tab:red", "jerk": "tab:purple", "cramp": "tab:brown",

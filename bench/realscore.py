@@ -1,6 +1,6 @@
 """One-to-one scores of per-channel episodes against one truth-window list (bench/labelled.py), summed over files.
 
-The episodes of every channel are paired with the windows by spasmwatch.scoring's one-to-one matching (an
+The episodes of every channel are paired with the windows by spasmwatch.scoring.score's one-to-one matching (an
 episode finds one window at most, a window is found by one episode at most, on any channel). A window is
 *merged* when an episode overlapping it overlaps another window too; *split* when two or more episodes on
 the same channel overlap it. A *false* event is an episode overlapping no window, counted per channel-hour
@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from spasmcore.events import Event, TruthInterval
-from spasmwatch.scoring import match
+from spasmwatch.scoring.score import match
 
 Episode = tuple[float, float, str]  # onset_s, offset_s, kind ("-" for a peer)
 Found = dict[int, list[Episode]]  # file channel -> episodes

@@ -26,8 +26,8 @@ from spasmcore.errors import LinkError
 from spasmcore.recording import write_recording
 from spasmsim.device import VirtualDevice
 from spasmsim.relay import FAULTS, FaultRelay
-from spasmwatch.client import Client
-from spasmwatch.link import Link
+from spasmwatch.link.client import Client
+from spasmwatch.link.serial_link import Link
 from spasmwatch.monitor import Monitor, PlainSink
 from spasmwatch.store import Store
 

@@ -111,7 +111,7 @@ class FuzzLink:
 
 
 def monitor_run(n: int, rnd: random.Random) -> tuple[int, int, int]:
-    from spasmwatch.client import Client
+    from spasmwatch.link.client import Client
     from spasmwatch.monitor import Monitor
     from spasmwatch.store import Store
 

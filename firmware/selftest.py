@@ -1,13 +1,13 @@
 """On-board measurements for `spasmwatch selftest`: ADC per pin, time per block, heap, flash log, Wi-Fi join.
 
-The host (spasmwatch/selftest_run.py) sends, through the raw REPL after a soft reset (the app not running):
+The host (spasmwatch/board/selftest_run.py) sends, through the raw REPL after a soft reset (the app not running):
 the firmware booted as main.py boots it (start.boot), the heap left printed (`SELFTEST H <bytes>`), and only
 then this module imported, so its own code never takes the room the firmware boots in:
 
     selftest.main(app, heap_boot, SECONDS)
 
 It prints `SELFTEST P <phase> <done> <total>` progress lines and one `SELFTEST R <json>` result line. It
-only measures; the host (spasmwatch/selftest_checks.py) judges the figures. The app's own output (status
+only measures; the host (spasmwatch/board/selftest_checks.py) judges the figures. The app's own output (status
 lines) passes through as on a running board.
 """
 

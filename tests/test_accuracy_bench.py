@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from spasmcore.events import Event, TruthInterval
-from spasmwatch.scoring import score
+from spasmwatch.scoring.score import score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -15,7 +15,7 @@ from spasmfw import app as fwapp
 from spasmfw import config as fwconfig
 from spasmfw import detector as fwdet
 from spasmfw import protohost
-from spasmwatch.detect import detect
+from spasmwatch.engine.detect import detect
 
 RATE = 1000
 REST_RMS = 8.0  # ADC noise of a MyoWare at rest; much quieter reads as a flat line (lead off)

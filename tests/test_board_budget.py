@@ -28,7 +28,7 @@ from spasmfw import config as fwconfig
 from spasmfw import protocol, protohost
 from spasmsim.device import REBOOT_EXIT, precompile
 from spasmsim.generate import generate
-from spasmwatch.detect import detect
+from spasmwatch.engine.detect import detect
 
 pytestmark = [pytest.mark.micropython, pytest.mark.timeout(600)]
 

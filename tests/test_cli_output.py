@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from spasmcore.recording import write_recording
-from spasmwatch import cli, ui
+from spasmwatch import cli
+from spasmwatch.terminal import ui
 
 
 @pytest.fixture(autouse=True)

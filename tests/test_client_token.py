@@ -6,7 +6,7 @@ import pytest
 
 from spasmcore.errors import LinkError
 from spasmfw import protocol
-from spasmwatch.client import Client, DeviceError
+from spasmwatch.link.client import Client, DeviceError
 
 
 class TokenBoard:

@@ -100,8 +100,8 @@ def test_unknown_parameter_messages_fit_the_wire(name: str) -> None:
 
 
 def test_reset_errors_name_config_reset(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from spasmwatch.client import DeviceError
     from spasmwatch.commands import config as cmd
+    from spasmwatch.link.client import DeviceError
 
     class Refusing:  # a board that refuses the change: its reply names the wire command, `config set`
         def config_get(self) -> dict:

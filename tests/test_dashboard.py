@@ -16,8 +16,8 @@ from scipy.stats import mannwhitneyu
 
 from spasmsim.weeks import Weeks, fill_store, simulate_weeks
 from spasmwatch.dashboard.server import Dashboard, parse_listen
-from spasmwatch.notes import add_note, read_notes
 from spasmwatch.store import Store
+from spasmwatch.store.notes import add_note, read_notes
 
 FIRST = date(2025, 1, 6)
 DAYS = 42

@@ -23,8 +23,8 @@ from signals import emg
 from spasmcore.recording import write_recording
 from spasmsim.weeks import Weeks, fill_store, simulate_weeks
 from spasmwatch.dashboard.server import Dashboard
-from spasmwatch.notes import add_note, read_notes
 from spasmwatch.store import Store
+from spasmwatch.store.notes import add_note, read_notes
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,8 +16,8 @@ from test_dashboard_browser import browser, wait  # noqa: F401 - the module's br
 
 from spasmwatch.dashboard.live import LiveHub
 from spasmwatch.dashboard.server import Dashboard
-from spasmwatch.notes import add_note, read_notes
 from spasmwatch.store import Store
+from spasmwatch.store.notes import add_note, read_notes
 
 DAY = datetime(2025, 3, 4)
 LONG = ["left gastrocnemius, medial head", "right tibialis anterior (lower third)"]

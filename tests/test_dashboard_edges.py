@@ -15,8 +15,8 @@ from asgi_call import Reply, call
 
 from spasmwatch.dashboard.app import create_app
 from spasmwatch.dashboard.guard import MAX_BODY
-from spasmwatch.notes import add_note, read_notes
 from spasmwatch.store import Store
+from spasmwatch.store.notes import add_note, read_notes
 
 HOST = {"host": "127.0.0.1:8765"}
 JSON = {**HOST, "content-type": "application/json"}

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spasmwatch.dashboard.app import create_app
-from spasmwatch.notes import add_note
 from spasmwatch.store import Store
+from spasmwatch.store.notes import add_note
 
 TOKEN = "fuzz-token-1234"
 DAY = datetime(2025, 3, 4)

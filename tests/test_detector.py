@@ -7,7 +7,7 @@ import pytest
 from signals import clonus, emg
 
 from spasmfw import detector as fw
-from spasmwatch.detect import detect, records_python
+from spasmwatch.engine.detect import detect, records_python
 
 
 def test_defaults_valid_for_both_modes_and_rate_limits():
@@ -135,7 +135,7 @@ def test_env_offset_is_tracked_so_small_grasps_on_it_are_found():
 @pytest.mark.parametrize("params", [{}, {"tkeo": 1}, {"mains_hz": 60, "lp_hz": 300}])
 def test_results_do_not_depend_on_block_size(params, monkeypatch):
     sig = emg(20, 2000, [(4, 6, 30), *clonus(9, 3, 6)], seed=5).astype("<u2")
-    import spasmwatch.detect as d
+    import spasmwatch.engine.detect as d
 
     runs = []
     for block in (1, 7, 256, 4096):
@@ -162,7 +162,7 @@ NEW_MECHANISMS = [("ecg_spasms", "raw", 250.0), ("ecg_spasms", "env", 100.0), ("
 def test_new_mechanisms_do_not_depend_on_block_size(name, mode, rate, monkeypatch):
     # The heartbeat gate, minimum statistics, envelope baseline and floor re-learning carry state between the
     # per-sample chain and the per-tick decisions: cutting the input anywhere must not change a record.
-    import spasmwatch.detect as d
+    import spasmwatch.engine.detect as d
 
     sig = np.clip(_sim(name, mode, rate, 3), 0, 65535).astype("<u2")
     runs = []

@@ -14,7 +14,7 @@ from signals import clonus, emg
 
 from spasmfw import detchain as chain_slots  # the state and coefficient slot names (CPython sees them)
 from spasmfw import detector as fw
-from spasmwatch.detect import detect
+from spasmwatch.engine.detect import detect
 
 pytestmark = pytest.mark.micropython
 SMALL_INT = 1 << 30  # MicroPython small ints on a 32-bit ESP32 are 31-bit signed: beyond, ints go to the heap

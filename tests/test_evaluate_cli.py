@@ -203,7 +203,7 @@ def bursts_recording(path: Path, rate: int = 1000, seconds: float = 20.0) -> lis
 
 
 needs_detector = pytest.mark.skipif(
-    importlib.util.find_spec("spasmwatch.detect") is None, reason="spasmwatch.detect not written yet"
+    importlib.util.find_spec("spasmwatch.engine.detect") is None, reason="spasmwatch.engine.detect not written yet"
 )
 
 

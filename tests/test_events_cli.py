@@ -115,8 +115,8 @@ def test_detected_s_means_what_replay_means_by_it(tmp_path: Path, capsys: pytest
     """`detected_s` was end + 0.5 s in `events` (the end record's detected_ms) but the time the episode was
     detected (its onset record's) in `replay --events` (issue 22.17): one meaning, whatever arrives first."""
     from spasmfw import codes
-    from spasmwatch import wire
-    from spasmwatch.detect import records_to_events
+    from spasmwatch.engine.detect import records_to_events
+    from spasmwatch.link import wire
 
     # one tonic episode: onset 1.000 s, decided at 1.150 s, ended 4.000 s, end decided at 4.500 s (1 kHz)
     rec = [(codes.EV_ONSET, 0, 1000, -1, 1150, 0, 0, 40), (codes.EV_END, 1, 1000, 4000, 4500, 800, 300, 40)]

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from spasmfw import detector as fw
 from spasmsim import generate as gen
 from spasmsim.scenarios import SCENARIOS
-from spasmwatch.detect import _as_uint16, records_fast, records_python, stream
 from spasmwatch.engine import fast, transform
+from spasmwatch.engine.detect import _as_uint16, records_fast, records_python, stream
 
 PARAM_SETS = [{}, dict(fw.BASE_PARAMS), {"sensitivity": 6, "min_off_ms": 200, "ecg": 2, "tkeo": 1, "mains_hz": 60}]
 
@@ -95,7 +95,7 @@ def test_generated_signals_identical(kind: str, rate: int, seed: int, mode: str,
 
 def test_replay_cuts_blocks_as_the_board_does() -> None:
     from spasmfw import app
-    from spasmwatch import detect
+    from spasmwatch.engine import detect
 
     assert (detect.BOARD_BLOCK_MS, detect.BOARD_MAX_BLOCK) == (app.BLOCK_MS, app.MAX_BLOCK)
     assert [detect.drain_block(fw.Detector(r, "raw", {})) for r in (25, 200, 1000, 2000)] == [1, 10, 50, 100]
@@ -105,7 +105,7 @@ def test_stream_cut_anywhere_equals_one_run_after_faults(monkeypatch) -> None:
     """Where process() calls begin can move a record after a fault (docs/detector.md): a stream carries part
     blocks over, so however it is fed its calls fall where one run's do. (256-sample calls: with the board's 50
     this signal happens not to show the effect, so the test could not fail.)"""
-    from spasmwatch import detect
+    from spasmwatch.engine import detect
     from tests.signals import emg
 
     monkeypatch.setattr(detect, "BLOCK", 256)
@@ -176,7 +176,7 @@ def test_generated_code_has_no_hand_written_detector() -> None:
 
 
 def test_without_numba_fast_falls_back_and_says_so_once(monkeypatch, capsys) -> None:
-    from spasmwatch import detect
+    from spasmwatch.engine import detect
 
     monkeypatch.setattr(detect, "fast_available", lambda: "numba is not installed")
     monkeypatch.setattr(detect, "_FALLBACK_NOTED", False)

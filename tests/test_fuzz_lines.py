@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 
 from spasmcore.crc16 import seal
 from spasmfw import protocol
-from spasmwatch import wire
-from spasmwatch.client import Client
 from spasmwatch.commands.events import row
+from spasmwatch.link import wire
+from spasmwatch.link.client import Client
 from spasmwatch.monitor import Monitor, NullSink
 from spasmwatch.store import Store
 

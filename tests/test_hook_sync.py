@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_monitor_e2e import FakeLink, ScriptedBoard
 
-from spasmwatch.link import Link
+from spasmwatch.link.serial_link import Link
 from spasmwatch.monitor import Monitor, PlainSink
 from spasmwatch.store import Store
 

@@ -10,12 +10,14 @@ import pytest
 
 from spasmcore.errors import InputError
 from spasmfw import protocol
-from spasmwatch import cli, ui, wire
+from spasmwatch import cli
+from spasmwatch.link import wire
 from spasmwatch.monitor import PlainSink
-from spasmwatch.notes import add_note
-from spasmwatch.screen import render
 from spasmwatch.store import Store
-from spasmwatch.view import MonitorState
+from spasmwatch.store.notes import add_note
+from spasmwatch.terminal import ui
+from spasmwatch.terminal.screen import render
+from spasmwatch.terminal.view import MonitorState
 
 EVIL = "x\x1b]0;pwned\x07\x1b[2J\u202egnp.exe\x9b1m\r\nforged line"
 RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")  # what a terminal acts on
@@ -89,7 +91,7 @@ def test_board_sim_flash_that_is_a_file_is_one_line(tmp_path: Path, capsys: pyte
 
 def test_a_usb_description_reaches_the_port_list_escaped(monkeypatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A USB device names itself: `spasmwatch ports` printed that name raw."""
-    from spasmwatch import ports
+    from spasmwatch.link import ports
 
     port = ports.Port("/dev/ttyUSB0", "CP2102 " + EVIL, 0x10C4, 0xEA60, "CP210x", ports.LIKELY, True)
     monkeypatch.setattr(ports, "list_ports", lambda: [port])

@@ -11,7 +11,7 @@ import pytest
 
 from spasmcore.events import Event
 from spasmwatch import cli
-from spasmwatch.jsonl import events_to_jsonl, rows_to_jsonl
+from spasmwatch.report.jsonl import events_to_jsonl, rows_to_jsonl
 from spasmwatch.store import Store
 
 

@@ -12,9 +12,10 @@ import serial
 from fake_serial import fake_serial_device
 
 from spasmcore.errors import LinkError
-from spasmwatch import cli, link
-from spasmwatch.client import Client, DeviceError
-from spasmwatch.link import Link, explain_open_error, no_hello_error, open_serial, wait_for_port
+from spasmwatch import cli
+from spasmwatch.link import serial_link as link
+from spasmwatch.link.client import Client, DeviceError
+from spasmwatch.link.serial_link import Link, explain_open_error, no_hello_error, open_serial, wait_for_port
 
 
 def one_line(text: str) -> str:

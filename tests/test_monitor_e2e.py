@@ -19,8 +19,8 @@ from spasmcore.errors import LinkError
 from spasmcore.recording import write_recording
 from spasmfw import protocol
 from spasmsim.device import VirtualDevice
-from spasmwatch.client import Client
-from spasmwatch.link import Link, LinkLost
+from spasmwatch.link.client import Client
+from spasmwatch.link.serial_link import Link, LinkLost
 from spasmwatch.monitor import HookRunner, Monitor, PlainSink
 from spasmwatch.store import Store
 
@@ -323,7 +323,7 @@ def test_unplug_replug_reconnects_by_polling_the_port_and_syncs(tmp_path: Path, 
         return FakeLink(board, port)
 
     monkeypatch.setattr(Link, "open", staticmethod(fake_open))
-    monkeypatch.setattr("spasmwatch.link.os.path.exists", lambda p: board.plugged)
+    monkeypatch.setattr("spasmwatch.link.serial_link.os.path.exists", lambda p: board.plugged)
     out = io.StringIO()
     with Store(tmp_path / "e.sqlite3") as store:
         mon = Monitor(store, "/dev/ttyFAKE0", sink=PlainSink(out), poll_s=0.02)
@@ -512,7 +512,7 @@ def test_monitor_device_waits_for_its_board_and_ignores_another(tmp_path: Path, 
     """--device after a reconnection: another board on the port is refused (said once) until ours is back."""
     board = ScriptedBoard()
     monkeypatch.setattr(Link, "open", staticmethod(lambda port, **kw: FakeLink(board, port)))
-    monkeypatch.setattr("spasmwatch.link.os.path.exists", lambda p: board.plugged)
+    monkeypatch.setattr("spasmwatch.link.serial_link.os.path.exists", lambda p: board.plugged)
     out = io.StringIO()
     with Store(tmp_path / "e.sqlite3") as store:
         mon = Monitor(store, "/dev/ttyFAKE0", sink=PlainSink(out), poll_s=0.01, device="fake01")
@@ -553,7 +553,7 @@ def other_hello(board: ScriptedBoard, line: bytes, real) -> None:
 def test_names_set_in_the_board_config_reach_the_view_store_and_report(recording: Path, tmp_path: Path) -> None:
     """`config set name=... channels.0.name=...` on the (virtual) board: the monitor's hello carries them, the
     store keeps them, the view and the report show them instead of the hex id and "ch 0"."""
-    from spasmwatch.report import DayData
+    from spasmwatch.report.day import DayData
 
     with VirtualDevice(recording, speed=SPEED) as dev, Store(tmp_path / "e.sqlite3") as store:
         client = Client(Link.open(dev.port))

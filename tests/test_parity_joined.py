@@ -33,7 +33,7 @@ from spasmcore.tools import find_tool
 from spasmfw import app as fwapp
 from spasmfw import codes, eventlog, protocol
 from spasmfw import config as fwconfig
-from spasmwatch import detect
+from spasmwatch.engine import detect
 
 pytestmark = [pytest.mark.micropython, pytest.mark.timeout(300)]
 RATE = 1000

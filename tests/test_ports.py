@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from spasmcore.errors import LinkError
-from spasmwatch import ports
 from spasmwatch.cli import main
+from spasmwatch.link import ports
 
 
 def fake(device: str, vid: int | None = None, pid: int | None = None, description: str = "n/a",

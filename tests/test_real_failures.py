@@ -24,8 +24,8 @@ from spasmcore.events import Event
 from spasmfw import detector as detector_module
 from spasmsim import generate as gen
 from spasmsim.scenarios import get_scenario
-from spasmwatch.detect import detect
-from spasmwatch.scoring import match, score
+from spasmwatch.engine.detect import detect
+from spasmwatch.scoring.score import match, score
 
 BASE = dict(getattr(detector_module, "BASE_PARAMS", {}))
 

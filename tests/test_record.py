@@ -12,10 +12,10 @@ from signals import emg
 from spasmcore.events import read_events
 from spasmcore.recording import read_recording, write_recording
 from spasmwatch import cli
-from spasmwatch.client import Client
 from spasmwatch.commands.record import Recorder, finalize
-from spasmwatch.detect import detect
-from spasmwatch.link import Link
+from spasmwatch.engine.detect import detect
+from spasmwatch.link.client import Client
+from spasmwatch.link.serial_link import Link
 
 RATE = 1000
 BURSTS = [(3.0, 5.5, 80.0), (9.0, 9.25, 150.0), (13.0, 17.5, 60.0), (22.0, 22.3, 120.0), (26.0, 29.0, 70.0),

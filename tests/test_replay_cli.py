@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +13,6 @@ from spasmwatch.cli import main
 from spasmwatch.commands import replay as rp
 
 EXAMPLE_TRUTH = Path(__file__).resolve().parents[1] / "host" / "spasmwatch" / "examples" / "example_raw.truth.csv"
-needs_detector = pytest.mark.skipif(
-    importlib.util.find_spec("spasmwatch.detect") is None, reason="spasmwatch.detect (the detector) not there yet"
-)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -164,7 +160,6 @@ def test_decimate_halves_rate_and_keeps_counts_integer() -> None:
 # ------------------------------------------------------------------------------------------ with the detector
 
 
-@needs_detector
 def test_example_finds_the_three_spasms(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "--example")
     assert code == 0, err
@@ -179,7 +174,6 @@ def test_example_finds_the_three_spasms(capsys: pytest.CaptureFixture[str]) -> N
     assert all(float(r[2]) > 11.0 for r in rows), out
 
 
-@needs_detector
 def test_events_csv_and_stdout(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out_csv = tmp_path / "ev.csv"
     code, out, _ = run(capsys, "--example", "--events", str(out_csv))
@@ -196,19 +190,16 @@ def test_events_csv_and_stdout(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert "episodes" in err
 
 
-@needs_detector
 def test_events_unwritable(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run(capsys, "--example", "--events", str(tmp_path / "missing-dir" / "ev.csv"))
     assert_one_line_error(code, err, "cannot write")
 
 
-@needs_detector
 def test_bad_param_value_is_config_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "--example", "--param", "no_such_param=3")
     assert_one_line_error(code, err, "no_such_param")
 
 
-@needs_detector
 def test_channels_detected_independently(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "two.csv"
     burst_recording(path, channels=2)
@@ -222,7 +213,6 @@ def test_channels_detected_independently(capsys: pytest.CaptureFixture[str], tmp
     assert {e.channel for e in read_events(out_csv)} == {1}  # original channel index kept
 
 
-@needs_detector
 def test_label_column_note_and_selection(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     emg = rng.integers(-5, 6, (6000, 2))
@@ -236,7 +226,6 @@ def test_label_column_note_and_selection(capsys: pytest.CaptureFixture[str], tmp
     assert code == 0 and "label" not in err
 
 
-@needs_detector
 def test_physical_units_and_decimation(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     rng = np.random.default_rng(4)
     uv = 5 * rng.standard_normal(2048 * 10)
@@ -249,7 +238,6 @@ def test_physical_units_and_decimation(capsys: pytest.CaptureFixture[str], tmp_p
     assert "raw mode at 1024 Hz, sensitivity 0.1 false alarms/h of rest (default): 1 episode" in out
 
 
-@needs_detector
 @pytest.mark.micropython
 def test_micropython_engine_matches_python(capsys: pytest.CaptureFixture[str], micropython_bin: str) -> None:
     code, out_py, _ = run(capsys, "--example", "--events", "-")

@@ -111,7 +111,7 @@ def test_auto_engine_runs_a_short_streamed_csv_on_cpython(tmp_path: Path, monkey
 
 
 def test_without_numba_the_general_reader_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from spasmwatch import detect
+    from spasmwatch.engine import detect
 
     monkeypatch.setattr(pipeline, "STREAM_MIN_BYTES", 0)
     monkeypatch.setattr(detect, "fast_available", lambda: "numba is not installed")

@@ -208,7 +208,7 @@ def small_day(path: Path, durations: list[float], *, link_s: float | None = 8 * 
 
 
 def day(path: Path):  # noqa: ANN201
-    from spasmwatch.report_data import load_day
+    from spasmwatch.report.data import load_day
 
     with Store(path) as st:
         return load_day(st, DAY, tz=timezone.utc, now=DAY0 + 30 * 3600)
@@ -220,7 +220,7 @@ def drawn(fig):  # noqa: ANN001, ANN201
 
 
 def test_duration_axis_reads_as_seconds_not_powers_of_ten(tmp_path: Path) -> None:
-    from spasmwatch.report_charts import fig_hist
+    from spasmwatch.report.charts import fig_hist
 
     for durations in ([3.0, 3.5, 4.2, 5.0, 6.0], [0.12, 0.3, 4.0, 25.0, 70.0]):  # within a decade; wide
         path = tmp_path / f"d{len(durations)}{durations[0]}.sqlite3"
@@ -234,7 +234,7 @@ def test_duration_axis_reads_as_seconds_not_powers_of_ten(tmp_path: Path) -> Non
 
 
 def test_count_axes_have_whole_numbers_only(tmp_path: Path) -> None:
-    from spasmwatch.report_charts import fig_hist, fig_per_hour
+    from spasmwatch.report.charts import fig_hist, fig_per_hour
 
     path = tmp_path / "e.sqlite3"
     small_day(path, [2.0, 5.0])  # one or two episodes a bar: matplotlib's default ticks are 0, 0.5, 1 ...
@@ -247,7 +247,7 @@ def test_count_axes_have_whole_numbers_only(tmp_path: Path) -> None:
 
 
 def test_legends_never_cover_a_bar(day_db, tmp_path: Path) -> None:
-    from spasmwatch.report_charts import fig_hist, fig_per_hour
+    from spasmwatch.report.charts import fig_hist, fig_per_hour
 
     path = tmp_path / "e.sqlite3"
     small_day(path, [0.2, 0.3, 4.0, 4.5, 5.0, 30.0], kinds=("twitch", "tonic", "clonus"))
@@ -265,7 +265,7 @@ def test_kind_colours_are_far_apart() -> None:
 
     from matplotlib.colors import to_rgb
 
-    from spasmwatch.report_charts import KIND_COLORS
+    from spasmwatch.report.charts import KIND_COLORS
 
     hls = {k: colorsys.rgb_to_hls(*to_rgb(KIND_COLORS[k])) for k in ("twitch", "tonic", "clonus")}
     for a, b in (("twitch", "tonic"), ("twitch", "clonus"), ("tonic", "clonus")):
@@ -274,8 +274,8 @@ def test_kind_colours_are_far_apart() -> None:
 
 
 def test_device_and_channel_names_from_the_config_are_shown(tmp_path: Path) -> None:
-    from spasmwatch.report import render_html
-    from spasmwatch.report_charts import fig_timeline
+    from spasmwatch.report.charts import fig_timeline
+    from spasmwatch.report.day import render_html
 
     named, plain = tmp_path / "named.sqlite3", tmp_path / "plain.sqlite3"
     small_day(named, [2.0, 3.0, 4.0], names=True)
@@ -293,7 +293,7 @@ def test_device_and_channel_names_from_the_config_are_shown(tmp_path: Path) -> N
 
 
 def test_two_devices_on_one_day_get_their_own_timeline_rows(tmp_path: Path) -> None:
-    from spasmwatch.report_charts import fig_timeline
+    from spasmwatch.report.charts import fig_timeline
 
     path = tmp_path / "e.sqlite3"
     small_day(path, [2.0, 3.0], names=True)
@@ -305,7 +305,7 @@ def test_two_devices_on_one_day_get_their_own_timeline_rows(tmp_path: Path) -> N
 
 
 def test_too_little_monitored_time_gives_no_per_hour_rate(tmp_path: Path) -> None:
-    from spasmwatch.report_data import summary
+    from spasmwatch.report.data import summary
 
     short, enough = tmp_path / "short.sqlite3", tmp_path / "enough.sqlite3"
     small_day(short, [1.0] * 6, link_s=30)
@@ -322,7 +322,7 @@ def test_range_report_for_a_clinic_visit(tmp_path: Path, capsys) -> None:
     from datetime import date, timedelta
 
     from spasmsim.weeks import fill_store, simulate_weeks
-    from spasmwatch.notes import add_note
+    from spasmwatch.store.notes import add_note
 
     first = date(2025, 1, 6)
     w = simulate_weeks(28, first_day=first, seed=4, change_day=14)
@@ -379,8 +379,8 @@ def test_before_and_after_a_note_split_at_its_time_not_its_day(tmp_path: Path) -
     """Episodes at 11:58 counted as after a note made at 11:59 the same day (issue 22.18)."""
     from spasmwatch.dashboard import stats
     from spasmwatch.dashboard.history import ReadOnlyStore
-    from spasmwatch.notes import add_note
-    from spasmwatch.report_range import compare_at, render_range
+    from spasmwatch.report.range import compare_at, render_range
+    from spasmwatch.store.notes import add_note
 
     day = datetime(2025, 3, 4)
     at = lambda h, m: datetime(2025, 3, 4, h, m).astimezone().timestamp()  # noqa: E731

@@ -7,7 +7,7 @@ from datetime import datetime
 import matplotlib
 import pytest
 
-from spasmwatch.report_range import fig_daily
+from spasmwatch.report.range import fig_daily
 
 matplotlib.use("Agg")
 

@@ -17,8 +17,8 @@ import pytest
 from spasmfw import eventlog, protohost, selfprobe, selftest
 from spasmsim.boardsim import BoardSim
 from spasmwatch import cli
-from spasmwatch.selftest_checks import FAIL, PASS, SKIP, WARN, adc_check, judge, log_check, worst
-from spasmwatch.selftest_run import BoardRun, parse
+from spasmwatch.board.selftest_checks import FAIL, PASS, SKIP, WARN, adc_check, judge, log_check, worst
+from spasmwatch.board.selftest_run import BoardRun, parse
 
 MICROPYTHON32 = Path(__file__).resolve().parents[2] / "shared" / "tools" / "micropython32" / "micropython"
 

@@ -58,7 +58,7 @@ def test_an_envelope_at_rest_holds_about_the_stated_false_alarm_rate() -> None:
     # noise: docs/accuracy.md has the curves on recordings.
     from scipy.signal import lfilter
 
-    from spasmwatch.detect import detect
+    from spasmwatch.engine.detect import detect
 
     rng = np.random.default_rng(5)
     x = lfilter([0.3], [1, -0.7], rng.normal(0, 1, 100 * 3600))
@@ -74,7 +74,7 @@ def test_raw_rest_noise_never_passes_the_least_rise() -> None:
     # whatever the setting (so there the setting is an upper bound).
     from signals import emg
 
-    from spasmwatch.detect import detect
+    from spasmwatch.engine.detect import detect
 
     rest = emg(600, 1000, [], rest_rms=3.0, seed=5)
     assert [e for e in detect(rest, 1000, "raw", {"sensitivity": 1000}) if e.kind != "fault"] == []

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spasmcore.errors import InputError
-from spasmwatch import wire
+from spasmwatch.link import wire
 from spasmwatch.store import SCHEMA_VERSION, Store, day_bounds, default_path, iso_utc, parse_when
 
 DEV, BOOT = "a1b2c3", "boot1"
@@ -294,7 +294,7 @@ def test_time_helpers() -> None:
 def _wire(t: str, seq: int, **fields: object):
     """A message as the firmware would send it, through the real protocol codec and the host's typed parse."""
     from spasmfw import protocol
-    from spasmwatch import wire
+    from spasmwatch.link import wire
 
     return wire.read_line(protocol.encode(t, seq, fields))[1]
 

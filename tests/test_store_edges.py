@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from spasmcore.errors import FatalError, InputError
-from spasmwatch import cli, wire
+from spasmwatch import cli
+from spasmwatch.link import wire
 from spasmwatch.store import Store, StoreFull, StoreReadOnly
 
 DEV = "dev1"
@@ -101,7 +102,7 @@ def test_the_sync_mark_and_held_records_survive_a_restart(tmp_path: Path) -> Non
 def test_the_monitor_stops_on_a_full_disk_with_one_line(tmp_path: Path, monkeypatch) -> None:
     from test_monitor_e2e import FakeLink, ScriptedBoard
 
-    from spasmwatch.link import Link
+    from spasmwatch.link.serial_link import Link
     from spasmwatch.monitor import Monitor
 
     board = ScriptedBoard()

@@ -1,4 +1,4 @@
-"""The host over the network (host/spasmwatch/transport.py): pyserial's socket:// handler to the real firmware
+"""The host over the network (host/spasmwatch/link/network.py): pyserial's socket:// handler to the real firmware
 under the unix port, through the host's own Link and Client; the token; clear errors. The end-to-end tests
 through the CLI need the wifi hooks (docs/wireless.md) and skip until they are in."""
 
@@ -17,9 +17,9 @@ import pytest
 from net_runner import NetDevice, free_port
 
 from spasmcore.errors import ConfigError, LinkError
-from spasmwatch import transport
-from spasmwatch.client import Client, DeviceError
-from spasmwatch.link import Link
+from spasmwatch.link import network as transport
+from spasmwatch.link.client import Client, DeviceError
+from spasmwatch.link.serial_link import Link
 
 pytestmark = [pytest.mark.micropython, pytest.mark.timeout(240)]
 EXAMPLE = Path(str(resources.files("spasmwatch") / "examples" / "example_raw.csv"))
@@ -105,7 +105,7 @@ def _cli_has_tcp() -> bool:
 
 def _link_has_urls() -> bool:
     """Does link.open_serial take socket:// URLs yet? (Without the hook it calls one "no such port".)"""
-    from spasmwatch import link
+    from spasmwatch.link import serial_link as link
 
     try:
         link.open_serial(f"socket://127.0.0.1:{free_port()}").close()
@@ -146,7 +146,7 @@ def test_monitor_over_socket_stores_what_the_board_found_across_a_drop_and_a_res
     from test_monitor_e2e import check_store_matches
 
     from spasmcore.recording import read_recording, write_recording
-    from spasmwatch.detect import detect
+    from spasmwatch.engine.detect import detect
     from spasmwatch.monitor import Monitor, PlainSink
     from spasmwatch.store import Store
 

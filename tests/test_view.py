@@ -9,9 +9,9 @@ import pytest
 from rich.console import Console
 
 from spasmfw import protocol
-from spasmwatch import wire as typed
-from spasmwatch.screen import level_bar, plain_line, render
-from spasmwatch.view import Level, MonitorState, Recent
+from spasmwatch.link import wire as typed
+from spasmwatch.terminal.screen import level_bar, plain_line, render
+from spasmwatch.terminal.view import Level, MonitorState, Recent
 
 W0 = datetime(2025, 3, 10, 14, 20).timestamp()  # local time: the counts use local clock hours
 

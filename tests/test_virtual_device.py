@@ -16,7 +16,7 @@ from signals import emg as _emg
 from spasmcore.recording import write_recording
 from spasmfw import protocol, protohost
 from spasmsim.device import VirtualDevice
-from spasmwatch.detect import detect
+from spasmwatch.engine.detect import detect
 
 pytestmark = [pytest.mark.micropython, pytest.mark.timeout(120)]
 RATE = 1000

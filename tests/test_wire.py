@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from spasmcore.crc16 import crc16, seal, split
 from spasmfw import protocol
-from spasmwatch import wire
-from spasmwatch.clocks import Clocks
+from spasmwatch.link import wire
+from spasmwatch.link.clocks import Clocks
 
 LINES = [
     ("hello", dict(proto=2, fw="0.3.0", id="a4cf12b0c3d8", name="left leg", boot=7, rate=1000,

@@ -9,8 +9,8 @@ import re
 import sys
 
 from spasmcore.errors import FatalError
-
-from . import __version__, commands, ui
+from spasmwatch import __version__, commands
+from spasmwatch.terminal import ui
 
 
 def _add_verbosity(parser: argparse.ArgumentParser, top: bool) -> None:

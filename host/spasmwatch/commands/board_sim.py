@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from spasmcore.errors import InputError, LinkError
-
-from .device import add_board_options
+from spasmwatch.commands.device import add_board_options
 
 DESCRIPTION = """\
 Start a simulated ESP32 running MicroPython, with no firmware on it, and print its serial port

@@ -7,10 +7,9 @@ import sys
 from typing import Any
 
 from spasmcore.errors import ConfigError
-
-from ..client import DeviceError
-from .config import connect
-from .monitor import add_port_arg
+from spasmwatch.commands.config import connect
+from spasmwatch.commands.monitor import add_port_arg
+from spasmwatch.link.client import DeviceError
 
 REST_S = 10.0
 MVC_S = 5.0

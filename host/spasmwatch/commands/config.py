@@ -8,9 +8,8 @@ import time
 from typing import Any
 
 from spasmcore.errors import ConfigError, FatalError, LinkError
-
-from .. import ui
-from .monitor import add_port_arg
+from spasmwatch.commands.monitor import add_port_arg
+from spasmwatch.terminal import ui
 
 REBOOT_WAIT_S = 15.0
 
@@ -60,8 +59,8 @@ def register(subparsers: Any) -> None:
 
 
 def connect(port_spec: str | None) -> Any:
-    from ..client import Client
-    from ..link import Link, resolve_port
+    from spasmwatch.link.client import Client
+    from spasmwatch.link.serial_link import Link, resolve_port
 
     client = Client(Link.open(resolve_port(port_spec)))
     try:
@@ -113,8 +112,7 @@ def describe(cfg: dict, overrides: dict | None = None) -> str:
 
     overrides: the params the board stores (a parameter set to its default value is still marked as set)."""
     from spasmfw import config as fwconfig
-
-    from ..sensitivity import words
+    from spasmwatch.sensitivity import words
 
     defaults = effective({**fwconfig.defaults(), "mode": cfg["mode"], "rate_hz": cfg["rate_hz"]})
     default_of = dict(_flat(defaults, ""))
@@ -275,8 +273,7 @@ def _apply(port: str | None, pairs: list[tuple[str, object]], label: str = "conf
 def _print_filter_notes(cfg: dict) -> None:
     """Say what the detector changes of the filters at the configured rate (issue 8: never silently)."""
     from spasmfw import config as fwconfig
-
-    from ..detect import filter_notes
+    from spasmwatch.engine.detect import filter_notes
 
     try:
         notes = filter_notes(fwconfig.detector_params(cfg), cfg["mode"], cfg["rate_hz"])

@@ -9,7 +9,7 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
-from ..store import Store, default_path
+from spasmwatch.store import Store, default_path
 
 DESCRIPTION = """\
 Serve a dashboard for your browser on this PC: the live view of a board (when one is attached), the history
@@ -47,8 +47,8 @@ def register(subparsers: Any) -> None:
 def serve(db: Path, port: str | None, listen: str, open_browser: bool = False, *, out: Any = None,
           seconds: float | None = None) -> int:
     """Run the dashboard in the foreground until Ctrl-C (shared by `dashboard` and `demo --dashboard`)."""
-    from ..dashboard.live import LiveHub
-    from ..dashboard.server import Dashboard
+    from spasmwatch.dashboard.live import LiveHub
+    from spasmwatch.dashboard.server import Dashboard
 
     out = out or sys.stdout
     if port is not None and not db.is_file():

@@ -67,9 +67,8 @@ def make_recording(path: Path) -> Path:
 def add_history(db: Path) -> int:
     """Six weeks of simulated events of another device, and its notes, for the dashboard's History."""
     from spasmsim.weeks import fill_store, simulate_weeks
-
-    from ..notes import add_note
-    from ..store import Store
+    from spasmwatch.store import Store
+    from spasmwatch.store.notes import add_note
 
     weeks = simulate_weeks(42, seed=SEED, device_id=HISTORY_DEVICE)
     with Store(db) as store:
@@ -82,9 +81,8 @@ def add_history(db: Path) -> int:
 def run(args: argparse.Namespace) -> int:
     from spasmsim.device import VirtualDevice
     from spasmsim.netdevice import net_config
-
-    from .dashboard import serve
-    from .monitor import monitor_port
+    from spasmwatch.commands.dashboard import serve
+    from spasmwatch.commands.monitor import monitor_port
 
     if args.seconds is None and not args.dashboard:
         args.seconds = DEFAULT_SECONDS

@@ -14,8 +14,7 @@ from typing import Any, Protocol
 
 from spasmcore.errors import LinkError
 from spasmcore.firmware import mpy_cross_version
-
-from ..deploy_build import (  # noqa: F401  (re-exported: `spasmwatch.commands.deploy.X` keeps working)
+from spasmwatch.board.deploy_build import (  # noqa: F401  (re-exported: `spasmwatch.commands.deploy.X` keeps working)
     CONFIG_FILE,
     DEFAULT_MARCH,
     LIST_SCRIPT,
@@ -33,7 +32,7 @@ from ..deploy_build import (  # noqa: F401  (re-exported: `spasmwatch.commands.d
     make_plan,
     sha,
 )
-from .monitor import add_port_arg
+from spasmwatch.commands.monitor import add_port_arg
 
 HELLO_WAIT_S = 20.0
 MPREMOTE_TIMEOUT_S = 120.0
@@ -167,8 +166,7 @@ def probe_raw_repl(port: str, timeout: float = 3.0) -> None:
     Ctrl-B then returns to the normal REPL for mpremote.
     """
     from spasmfw import protocol, protohost
-
-    from ..link import Link
+    from spasmwatch.link.serial_link import Link
 
     link = Link.open(port)
     try:
@@ -242,8 +240,8 @@ class MpremoteTarget:
         self._run("reset")
 
     def wait_hello(self, timeout: float) -> dict | None:
-        from ..client import Client
-        from ..link import Link
+        from spasmwatch.link.client import Client
+        from spasmwatch.link.serial_link import Link
 
         end = time.monotonic() + timeout
         while time.monotonic() < end:
@@ -276,7 +274,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..link import open_serial, resolve_port
+    from spasmwatch.link.serial_link import open_serial, resolve_port
 
     config = load_config(args.config) if args.config else None
     port = resolve_port(args.port)

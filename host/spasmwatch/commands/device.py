@@ -96,8 +96,7 @@ def _filter_notes(state_dir: str | Path) -> list[str]:
     """The detector's notes (clamped or switched-off filters) for the config the firmware boots with."""
     from spasmfw import app as fwapp
     from spasmfw import config as fwconfig
-
-    from ..detect import filter_notes
+    from spasmwatch.engine.detect import filter_notes
 
     cfg, _err = fwconfig.load(str(Path(state_dir) / fwapp.CONFIG_FILE))
     return filter_notes(fwconfig.detector_params(cfg), cfg["mode"], cfg["rate_hz"])

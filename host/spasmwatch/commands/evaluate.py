@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from spasmcore.errors import ConfigError, InputError
 from spasmcore.events import Event, TruthInterval, read_events, read_truth, write_events
-
-from .. import ui
-from ..scoring import DEFAULT_TOLERANCE_S, false_summary, format_table, score
+from spasmwatch.scoring.score import DEFAULT_TOLERANCE_S, false_summary, format_table, score
+from spasmwatch.terminal import ui
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,7 +28,7 @@ episodes are scored. With --events EVENTS.csv the given events are scored instea
 run; the recording is then read only for its duration and channel list, and may be left out when
 --duration S is given (with --duration the recording is not read at all).
 
-Metrics are per channel, then pooled (rates per channel-hour); see spasmwatch.scoring for the exact
+Metrics are per channel, then pooled (rates per channel-hour); see spasmwatch.scoring.score for the exact
 definitions. Episodes and truth spasms are paired one-to-one: an episode finds one truth spasm at most, so
 one episode over a whole recording with N spasms scores sensitivity 1/N. Merged contractions (spasms sharing
 an episode), split ones (a spasm under two or more episodes) and the longest episode are reported apart.
@@ -125,7 +124,7 @@ def _counts(rec: Recording, i: int, mode: str) -> np.ndarray:
 
 
 def _detect(rec: Recording, mode: str, params: dict[str, int | float], engine: str) -> list[Event]:
-    from ..detect import detect  # imported here: scoring --events must not need the detector
+    from spasmwatch.engine.detect import detect  # imported here: scoring --events must not need the detector
 
     events: list[Event] = []
     with ui.progress("detecting", total=rec.duration_s * len(rec.indices)) as bar:
@@ -165,7 +164,7 @@ def _stray_truth(args: argparse.Namespace, truth: list[TruthInterval], channels:
 
 def run(args: argparse.Namespace) -> int:
     if args.recording is not None and Path(args.recording).is_dir():
-        from ..evaluate_many import evaluate_many
+        from spasmwatch.scoring.evaluate_many import evaluate_many
 
         return evaluate_many(args)
     if args.truth is None:  # one positional is the truth (`evaluate TRUTH.csv --events E --duration S`)
@@ -195,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
         assert rec is not None  # _check_args: without --events a RECORDING is required
         mode = args.mode or rec.mode or "raw"
         if args.engine is None:  # as replay: compiled, unless loading the compiler costs more than it saves
-            from ..engine.pipeline import FAST_MIN_SAMPLES
+            from spasmwatch.engine.pipeline import FAST_MIN_SAMPLES
 
             args.engine = "fast" if rec.n_samples * len(rec.indices) > FAST_MIN_SAMPLES else "python"
         events = _detect(rec, mode, parse_params(args.param), args.engine)

@@ -11,10 +11,9 @@ from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 
 from spasmcore.errors import InputError
-
-from .. import jsonl
-from ..store import Store, StoredEvent, default_path, iso_utc, parse_when
-from ..ui import safe
+from spasmwatch.report import jsonl
+from spasmwatch.store import Store, StoredEvent, default_path, iso_utc, parse_when
+from spasmwatch.terminal.ui import safe
 
 # The replay events columns first (so `read_events` and `evaluate` accept the file), then provenance.
 COLUMNS = [

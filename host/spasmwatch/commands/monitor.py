@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from spasmcore.errors import ConfigError, LinkError
-
-from ..store import Store, default_path
+from spasmwatch.store import Store, default_path
 
 DESCRIPTION = """\
 Connect to a spasmwatch board over USB serial (without resetting it), show a live view of the muscle
@@ -85,7 +84,7 @@ def _summary(store: Store, device: str | None, counts: dict[str, int]) -> str:
 def monitor_port(port: str | None, db: Path, *, seconds: float | None = None, on_event: str | None = None,
                  plain: bool = False, out: Any = None, device: str | None = None) -> int:
     """Run a monitor session (shared by `monitor` and `demo`); returns the exit code."""
-    from ..monitor import LiveSink, Monitor, PlainSink, open_client
+    from spasmwatch.monitor import LiveSink, Monitor, PlainSink, open_client
 
     live = not plain and out is None and sys.stdout.isatty()
     # a bad port, a board without the firmware or not the --device: one clear error, before any screen or

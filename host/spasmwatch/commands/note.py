@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from spasmcore.errors import InputError
-
-from ..notes import KINDS, Note, add_note, delete_note, edit_note, read_notes, show_at
-from ..store import Store, default_path, parse_when
-from ..ui import safe
+from spasmwatch.store import Store, default_path, parse_when
+from spasmwatch.store.notes import KINDS, Note, add_note, delete_note, edit_note, read_notes, show_at
+from spasmwatch.terminal.ui import safe
 
 DESCRIPTION = """\
 Store a note in the event database: a medication (a new dose of baclofen, a botulinum injection), a therapy
@@ -77,7 +76,7 @@ def _list(args: argparse.Namespace, db: Path) -> int:
         raise InputError("give a note's text or --list, not both")
     if not db.is_file():
         raise InputError(f"no event database at {db}")
-    from ..dashboard.history import ReadOnlyStore
+    from spasmwatch.dashboard.history import ReadOnlyStore
 
     with ReadOnlyStore(db) as ro:  # checks that it is an event database
         notes = read_notes(ro.db, device=args.device, invalid=True)

@@ -6,9 +6,8 @@ import argparse
 import json
 
 from spasmcore.errors import LinkError
-
-from .. import ports as P
-from ..ui import safe
+from spasmwatch.link import ports as P
+from spasmwatch.terminal.ui import safe
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from spasmcore.errors import ConfigError, FatalError, InputError, LinkError
-
-from ..ui import safe
-from .monitor import add_port_arg
+from spasmwatch.commands.monitor import add_port_arg
+from spasmwatch.terminal.ui import safe
 
 if TYPE_CHECKING:
     import numpy as np
@@ -251,9 +250,9 @@ def _comments(hello: dict[str, Any], rec: Recorder, rate: float, n: int, before:
 
 def record(port_spec: str | None, out: Path, minutes: float | None, channel_spec: str | None,
            edf: Path | None = None) -> int:
-    from ..client import Client
-    from ..link import Link, resolve_port
-    from .replay import parse_channels
+    from spasmwatch.commands.replay import parse_channels
+    from spasmwatch.link.client import Client
+    from spasmwatch.link.serial_link import Link, resolve_port
 
     port = resolve_port(port_spec)
     client = Client(Link.open(port))

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from spasmcore.errors import ConfigError, FatalError, InputError
 from spasmcore.events import Event, events_to_csv, write_events
-
-from .. import sensitivity, ui
-from .evaluate import parse_params
+from spasmwatch import sensitivity
+from spasmwatch.commands.evaluate import parse_params
+from spasmwatch.terminal import ui
 
 if TYPE_CHECKING:
     import numpy as np
@@ -178,7 +178,7 @@ def replay(rec: Recording, mode: str, params: dict[str, int | float] | None, eng
     """Detect every channel of `rec` independently; events sorted by onset, tagged with the file channel.
 
     `progress` advances by each channel's duration in seconds once that channel is done."""
-    from ..detect import detect
+    from spasmwatch.engine.detect import detect
 
     events: list[Event] = []
     for i, ch in enumerate(rec.indices):
@@ -317,7 +317,7 @@ def _label_note(labels: list[int]) -> None:
 
 
 def _filter_notes(params: dict | None, mode: str, rate_hz: float) -> None:
-    from ..detect import filter_notes
+    from spasmwatch.engine.detect import filter_notes
     for note in filter_notes(params, mode, rate_hz):
         ui.note(note)  # what the detector changed of the filters at this rate (never silently)
 
@@ -329,7 +329,7 @@ def _single(args: argparse.Namespace, path: Path, columns: list[int] | None, par
     if args.engine == "micropython":
         rec, mode, events, counts = _single_reference(args, path, columns, params)
     else:
-        from ..engine.pipeline import replay_file
+        from spasmwatch.engine.pipeline import replay_file
 
         notes: list[str] = []
         with ui.progress(f"replaying {path.name}", total=1.0) as bar:
@@ -360,7 +360,7 @@ def _emit(args: argparse.Namespace, rec: Recording, mode: str, events: list[Even
             args.annotate, rec.rate_hz, counts, [str(n) for n in rec.names], _annotations(events)))
         ui.note(f"signal and {len(events)} annotation(s) written to {args.annotate}")
     if args.jsonl:
-        from ..jsonl import events_to_jsonl, write_jsonl
+        from spasmwatch.report.jsonl import events_to_jsonl, write_jsonl
 
         if args.jsonl == "-":
             sys.stdout.write(events_to_jsonl(events))
@@ -398,7 +398,7 @@ def run(args: argparse.Namespace) -> int:
     params = parse_params(args.param) or None
     inputs = [str(example_path())] if args.example else list(args.recording)
     if len(inputs) > 1 or args.out or args.scheduler or Path(inputs[0]).is_dir():
-        from ..replay_many import replay_many
+        from spasmwatch.engine.replay_many import replay_many
 
         return replay_many(args, inputs, columns, params)
     return _single(args, Path(inputs[0]), columns, params)

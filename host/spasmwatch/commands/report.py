@@ -8,17 +8,16 @@ from datetime import timezone
 from pathlib import Path
 
 from spasmcore.errors import InputError
-
-from ..report import render_html
-from ..report_data import latest_day, load_day, today
-from ..store import day_bounds, default_path
-from .events import check_device, open_store
+from spasmwatch.commands.events import check_device, open_store
+from spasmwatch.report.data import latest_day, load_day, today
+from spasmwatch.report.day import render_html
+from spasmwatch.store import day_bounds, default_path
 
 
 def run_range(args: argparse.Namespace, tz: timezone | None) -> int:
     """--from/--to: the printable multi-day report, the database opened read-only."""
-    from ..dashboard.history import ReadOnlyStore
-    from ..report_range import render_range
+    from spasmwatch.dashboard.history import ReadOnlyStore
+    from spasmwatch.report.range import render_range
 
     if args.day:
         raise InputError("give --day, or --from/--to, not both")

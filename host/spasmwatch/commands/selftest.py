@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from spasmcore.errors import InputError, LinkError
-
-from .. import ui
-from ..selftest_checks import FAIL, PASS, SKIP, Check, judge, report, worst
-from ..selftest_run import BoardRun, run_on_board
-from .deploy import MpremoteTarget, deploy, explain_mpremote, probe_raw_repl
-from .monitor import add_port_arg
+from spasmwatch.board.selftest_checks import FAIL, PASS, SKIP, Check, judge, report, worst
+from spasmwatch.board.selftest_run import BoardRun, run_on_board
+from spasmwatch.commands.deploy import MpremoteTarget, deploy, explain_mpremote, probe_raw_repl
+from spasmwatch.commands.monitor import add_port_arg
+from spasmwatch.terminal import ui
 
 MAX_SECONDS = 600
 
@@ -64,8 +63,7 @@ def register(subparsers: Any) -> None:
 def ensure_deployed(port: str) -> None:
     """Deploy when the board's files differ from this spasmwatch's firmware (say so either way)."""
     from spasmcore.firmware import mpy_cross_version
-
-    from ..deploy_build import DEFAULT_MARCH, MARCH, SIM_MARCH, build, make_plan
+    from spasmwatch.board.deploy_build import DEFAULT_MARCH, MARCH, SIM_MARCH, build, make_plan
 
     target = MpremoteTarget(port)
     info = target.list_files()
@@ -121,7 +119,7 @@ def show(port: str, run: BoardRun, checks: list[Check]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..link import open_serial, resolve_port
+    from spasmwatch.link.serial_link import open_serial, resolve_port
 
     if args.json and not Path(args.json).resolve().parent.is_dir():
         raise InputError(f"--json {args.json}: no such directory {Path(args.json).resolve().parent}")

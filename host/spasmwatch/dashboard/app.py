@@ -24,14 +24,13 @@ from starlette.staticfiles import StaticFiles
 
 from spasmcore.errors import InputError
 from spasmfw.config import MAX_CHANNELS
-
-from .. import notes as notes_mod
-from ..report_data import DEFAULT_DEVICE_NAME
-from ..sensitivity import from_info, words
-from . import stats
-from .guard import LOOPBACK_NAMES, Guard
-from .history import ReadOnlyStore
-from .notes_api import Unsupported, note_fields, note_number
+from spasmwatch.dashboard import stats
+from spasmwatch.dashboard.guard import LOOPBACK_NAMES, Guard
+from spasmwatch.dashboard.history import ReadOnlyStore
+from spasmwatch.dashboard.notes_api import Unsupported, note_fields, note_number
+from spasmwatch.report.data import DEFAULT_DEVICE_NAME
+from spasmwatch.sensitivity import from_info, words
+from spasmwatch.store import notes as notes_mod
 
 STATIC = Path(__file__).resolve().parent / "static"
 

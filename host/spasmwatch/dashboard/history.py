@@ -2,7 +2,7 @@
 
 The same queries as the store's `events`/`gaps`/`links`/`devices`, returning the store's own row types, but on
 a connection SQLite itself refuses to write through: looking at the history can never change it. Notes, the
-one thing the dashboard writes, go through spasmwatch.notes on a connection of their own.
+one thing the dashboard writes, go through spasmwatch.store.notes on a connection of their own.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from datetime import datetime
 from pathlib import Path
 
 from spasmcore.errors import InputError
-
-from ..notes import Note, read_notes
-from ..store import Gap, Link, StoredEvent, to_wall
+from spasmwatch.store import Gap, Link, StoredEvent, to_wall
+from spasmwatch.store.notes import Note, read_notes
 
 _EVENT_COLS = [f.name for f in fields(StoredEvent)]
 _GAP_COLS = [f.name for f in fields(Gap)]

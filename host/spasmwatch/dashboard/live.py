@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from spasmcore.errors import FatalError
-
-from .. import wire
-from ..store import FAULT
-from ..view import MonitorState
-from .history import ReadOnlyStore
+from spasmwatch.dashboard.history import ReadOnlyStore
+from spasmwatch.link import wire
+from spasmwatch.store import FAULT
+from spasmwatch.terminal.view import MonitorState
 
 ENV_KEEP_S = 30.0  # envelope history a new tab gets
 RECENT = 20
@@ -99,8 +98,8 @@ class LiveHub:
         self.thread.start()
 
     def _run(self) -> None:
-        from ..monitor import Monitor, open_client
-        from ..store import Store
+        from spasmwatch.monitor import Monitor, open_client
+        from spasmwatch.store import Store
 
         while not self.stop_event.is_set():
             try:

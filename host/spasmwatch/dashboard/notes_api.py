@@ -10,9 +10,8 @@ import json
 from dataclasses import dataclass
 
 from spasmcore.errors import InputError
-
-from ..notes import check_at
-from ..when import parse_when
+from spasmwatch.store.notes import check_at
+from spasmwatch.when import parse_when
 
 
 class Unsupported(InputError):

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from spasmcore.errors import ConfigError, InputError
-
-from .app import create_app
+from spasmwatch.dashboard.app import create_app
 
 DEFAULT_LISTEN = "127.0.0.1:8765"
 

@@ -13,11 +13,10 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from spasmcore.errors import InputError
 from spasmcore.events import EPISODE_KINDS
-
-from ..notes import Note
-from ..report_data import merge_spans  # noqa: F401  (re-exported: one definition, used by both)
-from ..store import FAULT, Gap, Link, StoredEvent, day_bounds
-from .history import ReadOnlyStore
+from spasmwatch.dashboard.history import ReadOnlyStore
+from spasmwatch.report.data import merge_spans  # noqa: F401  (re-exported: one definition, used by both)
+from spasmwatch.store import FAULT, Gap, Link, StoredEvent, day_bounds
+from spasmwatch.store.notes import Note
 
 MIN_BAND_S = 3600.0  # a day's frequency band needs an hour of monitoring (a rate from minutes is a guess)
 MAX_DAYS = 400  # a range longer than this is refused: more than a year per page is not readable anyway

@@ -77,17 +77,17 @@ def expand(inputs: Iterable[str]) -> list[str]:
 def warm(engine: str) -> None:
     """Load the compiled engine (a worker's initializer: once per worker, not once per file)."""
     if engine == "fast":
-        from ..detect import resolve_engine
+        from spasmwatch.engine.detect import resolve_engine
 
         if resolve_engine("fast") == "fast":
-            from .fast import compiled
+            from spasmwatch.engine.fast import compiled
 
             compiled()
 
 
 def run_one(job: Job) -> Outcome:
     """Replay one recording; any error becomes the outcome's one-line `error`."""
-    from .pipeline import replay_file
+    from spasmwatch.engine.pipeline import replay_file
 
     notes: list[str] = []
     try:
@@ -119,7 +119,7 @@ def run_batch(jobs: list[Job], workers: int, scheduler: str | None = None,
 def _outcomes(jobs: list[Job], workers: int, scheduler: str | None) -> Iterator[Outcome]:
     engine = jobs[0].engine if jobs else "fast"
     if scheduler:
-        from .cluster import run_on_cluster
+        from spasmwatch.engine.cluster import run_on_cluster
 
         yield from run_on_cluster(jobs, scheduler)
         return

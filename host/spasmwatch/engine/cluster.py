@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from spasmcore.errors import ConfigError, FatalError
 
 if TYPE_CHECKING:
-    from .batch import Job, Outcome
+    from spasmwatch.engine.batch import Job, Outcome
 
 CONNECT_TIMEOUT_S = 20
 
@@ -23,7 +23,7 @@ def run_on_cluster(jobs: list[Job], address: str) -> Iterator[Outcome]:
         from distributed import Client, as_completed
     except ImportError:
         raise ConfigError("--scheduler needs Dask: pip install 'spasmwatch[cluster]'") from None
-    from .batch import run_one, warm
+    from spasmwatch.engine.batch import run_one, warm
 
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT_S)

@@ -16,8 +16,7 @@ import numpy as np
 from numba import njit
 
 from spasmcore.readers import Fallback
-
-from .jitload import prepare
+from spasmwatch.engine.jitload import prepare
 
 CHUNK_BYTES = 1 << 20
 

@@ -20,8 +20,7 @@ import numpy as np
 
 from spasmcore.errors import FatalError
 from spasmfw import detector as fw
-
-from . import transform
+from spasmwatch.engine import transform
 
 REC_LEN = 8  # ints per queued record: the fields Detector.pop returns
 OUT_ROWS = 1024  # records handed back per driver call (more: the driver is called again)
@@ -123,7 +122,7 @@ def compiled() -> Compiled:
     """The generated engine, built and loaded once per process."""
     global _COMPILED
     if _COMPILED is None:
-        from .jitload import prepare
+        from spasmwatch.engine.jitload import prepare
 
         prepare()
         _COMPILED = Compiled()
@@ -144,7 +143,7 @@ class FastDetector:
         # numpy views of the instance's own arrays: the compiled code and the instance share them
         self.arrays = [np.frombuffer(state[a], dtype=np.int32) for a in eng.plan.arrays]
         self.tick_samples = int(self.det.tick_samples)
-        from ..detect import drain_block
+        from spasmwatch.engine.detect import drain_block
 
         self.block = drain_block(self.det)  # samples per process() call between drains, as the reference
         self.carry = np.zeros(0, dtype=np.uint16)
@@ -167,7 +166,7 @@ class FastDetector:
     def feed(self, samples: np.ndarray) -> np.ndarray:
         """Run a block of uint16 samples (any length: the state carries over, and so does a part block, so
         process() calls fall where they would in one run); the records completed so far."""
-        from ..detect import split_carry
+        from spasmwatch.engine.detect import split_carry
 
         now, self.carry = split_carry(self.carry, np.asarray(samples, dtype=np.uint16), self.block)
         return self._run(now, final=False)

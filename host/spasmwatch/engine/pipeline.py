@@ -20,8 +20,7 @@ from spasmcore.events import Event
 from spasmcore.readers import Fallback, Source, open_source, open_whole
 from spasmcore.readers.source import BLOCK_ROWS, from_recording
 from spasmcore.recsniff import check_channels
-
-from .convert import Converter, prepare_counts
+from spasmwatch.engine.convert import Converter, prepare_counts
 
 ROWS = BLOCK_ROWS  # rows per block through every pass (a multiple of detect.BLOCK; tests make it small)
 
@@ -156,10 +155,12 @@ def replay_file(path: str, mode: str | None = None, rate: float | None = None, u
             estimate = os.path.getsize(path) // BYTES_PER_VALUE * len(src.indices) // max(1, width)
             engine = "fast" if estimate > FAST_MIN_SAMPLES else "python"
             src.notes.append(f"engine {engine} (about {estimate} channel-samples)")
-        from ..detect import fast_available
+        from spasmwatch.engine.detect import fast_available
 
         if engine == "fast" and src.table is not None and fast_available() is None:
-            from .csvint import block_reader  # (numba is loaded for the detector anyway; pyarrow is not needed)
+            from spasmwatch.engine.csvint import (
+                block_reader,  # (numba is loaded for the detector anyway; pyarrow is not needed)
+            )
 
             src.read = block_reader(Path(path), *src.table)
         try:
@@ -215,7 +216,7 @@ def _detect(src: Source, stats: list[Stats] | None, unit_list: list[str], mode: 
             collect: bool) -> tuple[Replayed, list[Stats] | None]:
     """Convert and detect in one pass over the blocks; with `collect`, the blocks' statistics too (stats None:
     counts assumed non-negative, to be checked by the caller)."""
-    from ..detect import check_params, records_to_events, stream
+    from spasmwatch.engine.detect import check_params, records_to_events, stream
 
     take = src.take if src.take is not None else list(range(len(src.indices)))
     run_mode = mode or src.mode or "raw"

@@ -6,11 +6,11 @@ when to `sync` and what is synced), sinks (plain lines, the live screen) and hoo
 
 from __future__ import annotations
 
-from .dispatch import SYNC_STALL_S
-from .hooks import HookRunner
-from .session import DEAD_S, PROBE_S, Monitor, open_client
-from .sinks import LiveSink, NullSink, PlainSink, Sink
-from .syncpolicy import SyncPolicy
+from spasmwatch.monitor.dispatch import SYNC_STALL_S
+from spasmwatch.monitor.hooks import HookRunner
+from spasmwatch.monitor.session import DEAD_S, PROBE_S, Monitor, open_client
+from spasmwatch.monitor.sinks import LiveSink, NullSink, PlainSink, Sink
+from spasmwatch.monitor.syncpolicy import SyncPolicy
 
 __all__ = ["DEAD_S", "PROBE_S", "SYNC_STALL_S", "HookRunner", "LiveSink", "Monitor", "NullSink", "PlainSink",
            "Sink", "SyncPolicy", "open_client"]

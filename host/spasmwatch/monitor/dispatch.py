@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 
-from .. import wire
-from ..client import Client, Incoming
-from ..link import LinkLost
-from ..store import Store, StoredEvent
-from ..view import MonitorState
-from .hooks import HookRunner, payload, synced_payload
-from .sinks import Sink
-from .syncpolicy import SyncPolicy
+from spasmwatch.link import wire
+from spasmwatch.link.client import Client, Incoming
+from spasmwatch.link.serial_link import LinkLost
+from spasmwatch.monitor.hooks import HookRunner, payload, synced_payload
+from spasmwatch.monitor.sinks import Sink
+from spasmwatch.monitor.syncpolicy import SyncPolicy
+from spasmwatch.store import Store, StoredEvent
+from spasmwatch.terminal.view import MonitorState
 
 SYNC_STALL_S = 15.0  # a sync whose records stop coming (its closing ok lost) is asked again
 SHOWN_KEPT = 4096  # eseqs of live records shown, so that a repeated line is not shown twice

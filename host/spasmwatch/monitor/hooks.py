@@ -10,8 +10,8 @@ import sys
 import threading
 from collections.abc import Callable
 
-from .. import wire
-from ..when import iso_utc
+from spasmwatch.link import wire
+from spasmwatch.when import iso_utc
 
 HOOK_TIMEOUT_S = 30.0
 HOOK_QUEUE = 256

@@ -8,17 +8,16 @@ import time
 from datetime import datetime
 
 from spasmcore.errors import FatalError, LinkError
-
-from .. import wire
-from ..client import Client
-from ..link import Link, LinkLost, resolve_port, wait_for_port
-from ..store import Store
-from ..ui import safe
-from ..view import MonitorState
-from .dispatch import Dispatch
-from .hooks import HookRunner
-from .sinks import LiveSink, NullSink, Sink
-from .syncpolicy import SyncPolicy
+from spasmwatch.link import wire
+from spasmwatch.link.client import Client
+from spasmwatch.link.serial_link import Link, LinkLost, resolve_port, wait_for_port
+from spasmwatch.monitor.dispatch import Dispatch
+from spasmwatch.monitor.hooks import HookRunner
+from spasmwatch.monitor.sinks import LiveSink, NullSink, Sink
+from spasmwatch.monitor.syncpolicy import SyncPolicy
+from spasmwatch.store import Store
+from spasmwatch.terminal.ui import safe
+from spasmwatch.terminal.view import MonitorState
 
 PROBE_S = 2.0  # silence after which the monitor pings the device
 DEAD_S = 6.0  # silence after which the device counts as gone (status comes every 10 s, ping replies at once)

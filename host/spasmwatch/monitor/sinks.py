@@ -7,10 +7,10 @@ import time
 from datetime import datetime
 from typing import Any, Protocol
 
-from .. import wire
-from ..screen import plain_line, render
-from ..ui import safe
-from ..view import MonitorState
+from spasmwatch.link import wire
+from spasmwatch.terminal.screen import plain_line, render
+from spasmwatch.terminal.ui import safe
+from spasmwatch.terminal.view import MonitorState
 
 
 class Sink(Protocol):

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..when import day_bounds, iso_utc, parse_when, to_wall
-from .queries import Queries, StoredEvent
-from .schema import FAULT, SCHEMA_VERSION, StoreFull, StoreReadOnly
-from .sessions import Gap, Session
+from spasmwatch.store.queries import Queries, StoredEvent
+from spasmwatch.store.schema import FAULT, SCHEMA_VERSION, StoreFull, StoreReadOnly
+from spasmwatch.store.sessions import Gap, Session
+from spasmwatch.when import day_bounds, iso_utc, parse_when, to_wall
 
 Link = Session  # the old name of the session row, kept for importers (report, dashboard); new code: Session
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
-from .. import wire
-from .schema import FAULT
-from .sessions import Sessions
+from spasmwatch.link import wire
+from spasmwatch.store.schema import FAULT
+from spasmwatch.store.sessions import Sessions
 
 
 class Episodes(Sessions):

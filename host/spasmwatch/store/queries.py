@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from spasmcore.events import Event
-
-from ..when import to_wall
-from .episodes import Episodes
-from .schema import FAULT
-from .sessions import Gap, Session
+from spasmwatch.store.episodes import Episodes
+from spasmwatch.store.schema import FAULT
+from spasmwatch.store.sessions import Gap, Session
+from spasmwatch.when import to_wall
 
 _EVENT_COLS = (
     "id device_id boot_id seq channel kind detail state onset_ms offset_ms detected_ms onset_wall "

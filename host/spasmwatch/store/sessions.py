@@ -6,7 +6,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from .schema import StoreBase
+from spasmwatch.store.schema import StoreBase
 
 
 @dataclass(frozen=True)

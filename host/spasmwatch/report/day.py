@@ -1,14 +1,14 @@
 """One-day HTML report of stored episodes for a clinician: charts (embedded PNGs) and a summary table.
 
 The page is rendered here; the day's data and summary live in report_data, the charts in report_charts. The names
-other modules and tests import from `spasmwatch.report` are re-exported below."""
+other modules and tests import from `spasmwatch.report.day` are re-exported below."""
 
 from __future__ import annotations
 
 import html
 from datetime import datetime
 
-from .report_charts import (
+from spasmwatch.report.charts import (
     DURATION_TICKS,
     KIND_COLORS,
     MIN_BAR_H,
@@ -23,9 +23,18 @@ from .report_charts import (
     fig_timeline,
     fmt_tick_s,
 )
-from .report_data import DEFAULT_DEVICE_NAME, MIN_RATE_S, DayData, fmt_duration, latest_day, load_day, summary, today
-from .sensitivity import from_info, words
-from .store import Gap
+from spasmwatch.report.data import (
+    DEFAULT_DEVICE_NAME,
+    MIN_RATE_S,
+    DayData,
+    fmt_duration,
+    latest_day,
+    load_day,
+    summary,
+    today,
+)
+from spasmwatch.sensitivity import from_info, words
+from spasmwatch.store import Gap
 
 __all__ = ["DEFAULT_DEVICE_NAME", "DURATION_TICKS", "KIND_COLORS", "MIN_BAR_H", "MIN_RATE_S", "NO_DATA_COLOR",
            "_CSS", "DayData", "_img", "_png", "_table", "chart_durations", "chart_per_hour", "chart_strength",

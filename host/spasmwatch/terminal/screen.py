@@ -9,8 +9,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from . import wire
-from .view import Level, MonitorState, onset_wall
+from spasmwatch.link import wire
+from spasmwatch.terminal.view import Level, MonitorState, onset_wall
 
 KIND_STYLES = {"twitch": "yellow", "tonic": "red", "clonus": "magenta", "fault": "bright_black"}
 BAR_WIDTH = 36

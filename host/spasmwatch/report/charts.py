@@ -8,9 +8,8 @@ import io
 import math
 
 from spasmcore.events import EPISODE_KINDS
-
-from .report_data import DayData
-from .store import FAULT
+from spasmwatch.report.data import DayData
+from spasmwatch.store import FAULT
 
 # far apart in hue and lightness, and told apart with the common colour-vision deficiencies (Okabe-Ito blue
 # and vermillion, a dark purple); faults grey

@@ -10,9 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from spasmcore.errors import LinkError
-
-from . import transport
-from .ports import guess_port, permission_hint
+from spasmwatch.link import network as transport
+from spasmwatch.link.ports import guess_port, permission_hint
 
 BAUD = 115200
 MAX_LINE = 8192  # bytes; the protocol's longest lines (raw/env stream) stay under 4096

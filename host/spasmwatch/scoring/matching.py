@@ -1,4 +1,4 @@
-"""Episode matching: overlaps of events and truth intervals, and their one-to-one pairing (see spasmwatch.scoring)."""
+"""Episode matching: overlaps of events and truth intervals, and their one-to-one pairing."""
 
 from __future__ import annotations
 

@@ -6,8 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from spasmfw.app import BLOCK_MS, HEADROOM
-
-from .selftest_run import BoardRun
+from spasmwatch.board.selftest_run import BoardRun
 
 PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
 ORDER = {SKIP: 0, PASS: 1, WARN: 2, FAIL: 3}

@@ -7,8 +7,8 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from . import wire
-from .ui import safe
+from spasmwatch.link import wire
+from spasmwatch.terminal.ui import safe
 
 RECENT_KEPT = 200  # last events kept for the view; it shows as many as the screen has rows for
 

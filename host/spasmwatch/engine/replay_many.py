@@ -9,8 +9,7 @@ from typing import Any
 
 from spasmcore.errors import ConfigError, FatalError
 from spasmcore.events import write_events
-
-from . import ui
+from spasmwatch.terminal import ui
 
 
 def _write(what: str, target: str, write: Any) -> None:
@@ -21,7 +20,7 @@ def _write(what: str, target: str, write: Any) -> None:
 
 
 def replay_many(args: argparse.Namespace, inputs: list[str], columns: list[int] | None, params: dict | None) -> int:
-    from .engine import batch
+    from spasmwatch.engine import batch
 
     for flag in ("events", "jsonl", "annotate", "json"):
         if getattr(args, flag):
@@ -48,7 +47,7 @@ def replay_many(args: argparse.Namespace, inputs: list[str], columns: list[int] 
                 stem = out_dir / f"{batch.output_stem(o.path, root)}.events"
                 _write("events", f"{stem}.csv", lambda: write_events(f"{stem}.csv", o.events))
                 if args.jsonl_out:
-                    from .jsonl import write_jsonl
+                    from spasmwatch.report.jsonl import write_jsonl
 
                     _write("events", f"{stem}.jsonl", lambda: write_jsonl(f"{stem}.jsonl", o.events, o.path))
 

@@ -129,7 +129,7 @@ class _PythonStream:
 
 class _FastStream:
     def __init__(self, rate_hz: float, mode: str, params: dict | None) -> None:
-        from .engine.fast import FastDetector
+        from spasmwatch.engine.fast import FastDetector
 
         self.det = FastDetector(rate_hz, mode, params)
 

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
 from spasmcore.events import EPISODE_KINDS
-
-from .store import FAULT, Gap, Link, Store, StoredEvent, day_bounds
+from spasmwatch.store import FAULT, Gap, Link, Store, StoredEvent, day_bounds
 
 MIN_RATE_S = 15 * 60  # less monitored time than this gives no per-hour rate (30 s would be multiplied by 120)
 DEFAULT_DEVICE_NAME = "spasmwatch"  # firmware/config.py's default `name`: not a name the user gave

@@ -8,11 +8,10 @@ import statistics
 from datetime import datetime, tzinfo
 
 from spasmcore.events import EPISODE_KINDS
-
-from .dashboard import stats
-from .dashboard.history import ReadOnlyStore
-from .report import _CSS, KIND_COLORS, DayData, _img, _png, _table, fig_hist, fmt_duration
-from .report_charts import rate_axis
+from spasmwatch.dashboard import stats
+from spasmwatch.dashboard.history import ReadOnlyStore
+from spasmwatch.report.charts import rate_axis
+from spasmwatch.report.day import _CSS, KIND_COLORS, DayData, _img, _png, _table, fig_hist, fmt_duration
 
 PRINT_CSS = """
 @media print{body{max-width:none;margin:0}h2{break-after:avoid}table,img{break-inside:avoid}}

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 from spasmcore.errors import ConfigError, LinkError
 from spasmfw import protocol
-
-from . import transport, wire
-from .clocks import Clocks
-from .link import Link, no_hello_error
+from spasmwatch.link import network as transport
+from spasmwatch.link import wire
+from spasmwatch.link.clocks import Clocks
+from spasmwatch.link.serial_link import Link, no_hello_error
 
 JUNK_KEPT = 20  # undecodable lines remembered for error messages
 

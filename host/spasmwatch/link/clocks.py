@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import wire
+from spasmwatch.link import wire
 
 
 class Clocks:

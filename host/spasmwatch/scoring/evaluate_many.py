@@ -9,13 +9,12 @@ from pathlib import Path
 
 from spasmcore.errors import ConfigError, InputError
 from spasmcore.events import read_truth
-
-from . import ui
-from .scoring import DEFAULT_TOLERANCE_S, false_summary, format_table, score_many
+from spasmwatch.scoring.score import DEFAULT_TOLERANCE_S, false_summary, format_table, score_many
+from spasmwatch.terminal import ui
 
 
 def _pairs(folder: Path) -> list[tuple[str, Path]]:
-    from .engine.batch import expand
+    from spasmwatch.engine.batch import expand
 
     pairs = []
     for rec in expand([str(folder)]):
@@ -31,8 +30,8 @@ def _pairs(folder: Path) -> list[tuple[str, Path]]:
 
 
 def evaluate_many(args: argparse.Namespace) -> int:
-    from .commands.evaluate import parse_params
-    from .engine import batch
+    from spasmwatch.commands.evaluate import parse_params
+    from spasmwatch.engine import batch
 
     if args.truth or args.events or args.duration is not None or args.save_events:
         raise ConfigError("with a FOLDER, truth files are found beside the recordings: no TRUTH.csv, --events, "

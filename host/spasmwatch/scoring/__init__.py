@@ -1,0 +1,1 @@
+"""Scoring detected episodes against ground truth: one-to-one matching, metrics, tables, folders of recordings."""
