@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -202,12 +201,6 @@ def bursts_recording(path: Path, rate: int = 1000, seconds: float = 20.0) -> lis
     return truth
 
 
-needs_detector = pytest.mark.skipif(
-    importlib.util.find_spec("spasmwatch.engine.detect") is None, reason="spasmwatch.engine.detect not written yet"
-)
-
-
-@needs_detector
 def test_end_to_end_detector(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rec, truth_csv, saved = tmp_path / "rec.csv", tmp_path / "truth.csv", tmp_path / "detected.csv"
     write_truth(truth_csv, bursts_recording(rec))
@@ -224,7 +217,6 @@ def test_end_to_end_detector(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert again["sensitivity"] == d["sensitivity"] and again["episodes"] == d["episodes"]
 
 
-@needs_detector
 def test_end_to_end_bad_param(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rec, truth_csv = tmp_path / "rec.csv", tmp_path / "truth.csv"
     write_truth(truth_csv, bursts_recording(rec, seconds=6.0)[:1])

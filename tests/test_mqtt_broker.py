@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
 from net_runner import NetDevice, free_port
 from signals import emg
@@ -19,7 +20,6 @@ from signals import emg
 from spasmcore.recording import write_recording
 
 pytestmark = [pytest.mark.micropython, pytest.mark.timeout(240)]
-mqtt = pytest.importorskip("paho.mqtt.client", reason="paho-mqtt missing: pip install -e '.[test]'")
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
 if MOSQUITTO is None:
     pytest.skip("the mosquitto broker is not installed (Debian: apt-get install mosquitto)", allow_module_level=True)
@@ -309,15 +309,6 @@ def test_idle_network_polls_allocate_nothing(tmp_path: Path, broker: Broker, mic
     assert out["mqtt_connects"] == 1 and out["mqtt_fails"] == 0, out
 
 
-def _demo_has_mqtt() -> bool:
-    import sys
-
-    out = subprocess.run([sys.executable, "-m", "spasmwatch.cli", "demo", "--help"], capture_output=True,
-                         text=True, timeout=60).stdout
-    return "--mqtt" in out
-
-
-@pytest.mark.skipif(not _demo_has_mqtt(), reason="needs the wifi hooks (docs/firmware.md)")
 @pytest.mark.slow
 def test_demo_publishes_to_the_broker(tmp_path: Path, broker: Broker) -> None:
     import sys

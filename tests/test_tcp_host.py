@@ -1,6 +1,6 @@
 """The host over the network (host/spasmwatch/link/network.py): pyserial's socket:// handler to the real firmware
-under the unix port, through the host's own Link and Client; the token; clear errors. The end-to-end tests
-through the CLI need the wifi hooks (docs/wireless.md) and skip until they are in."""
+under the unix port, through the host's own Link and Client; the token; clear errors. End to end: the monitor
+across a dropped connection and a reboot, and the CLI's `device --tcp` with `monitor --port socket://`."""
 
 from __future__ import annotations
 
@@ -97,24 +97,6 @@ def test_virtual_device_net_options() -> None:
         netdevice.net_config(tcp="127.0.0.1:7878", token="short")
 
 
-def _cli_has_tcp() -> bool:
-    out = subprocess.run([sys.executable, "-m", "spasmwatch.cli", "device", "--help"], capture_output=True,
-                         text=True, timeout=60).stdout
-    return "--tcp" in out
-
-
-def _link_has_urls() -> bool:
-    """Does link.open_serial take socket:// URLs yet? (Without the hook it calls one "no such port".)"""
-    from spasmwatch.link import serial_link as link
-
-    try:
-        link.open_serial(f"socket://127.0.0.1:{free_port()}").close()
-    except LinkError as exc:
-        return "no such port" not in str(exc)
-    return True
-
-
-HOOKS = "needs the wifi hooks (docs/firmware.md)"
 RATE = 1000
 SECONDS = 30
 SPEED = 10
@@ -134,7 +116,6 @@ def device_log(dev: NetDevice) -> tuple[list[dict], dict]:
         time.sleep(0.1)
 
 
-@pytest.mark.skipif(not _link_has_urls(), reason=HOOKS)
 @pytest.mark.slow
 def test_monitor_over_socket_stores_what_the_board_found_across_a_drop_and_a_restart(tmp_path: Path) -> None:
     """monitor --port socket://: every episode once in the store after the board is killed (the connection
@@ -203,7 +184,6 @@ def test_monitor_over_socket_stores_what_the_board_found_across_a_drop_and_a_res
         assert r.kind == e.kind and abs(r.onset_ms - e.onset_s * 1000) <= 1
 
 
-@pytest.mark.skipif(not _cli_has_tcp(), reason=HOOKS)
 @pytest.mark.slow
 def test_cli_device_tcp_and_monitor_socket(tmp_path: Path) -> None:
     """`spasmwatch device --tcp` and `spasmwatch monitor --port socket://`: the example's 3 episodes stored."""
