@@ -8,15 +8,14 @@ import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from spasmfw import codes
-
+from . import kinds
 from .errors import InputError
 
-EPISODE_KINDS = tuple(codes.KIND_NAMES.values())  # twitch, tonic, clonus: the firmware's one definition
-TRUTH_KINDS = ("tonic", "clonus", "jerk", "cramp", "fault")
+EPISODE_KINDS = kinds.episode_names()  # the kinds table's episode rows, whose codes are the firmware's
+TRUTH_KINDS = kinds.truth_names()
 # An events CSV (replay --events, evaluate --save-events, spasmwatch events) can serve as truth, e.g. to compare
 # two runs: the detector's labels are read as the truth kinds they stand for.
-TRUTH_ALIASES = {"twitch": "jerk"}
+TRUTH_ALIASES = kinds.truth_aliases()
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,7 @@ class Event:
     """One detected episode or sensor fault; times in seconds from the start of the recording."""
 
     channel: int
-    kind: str  # twitch | tonic | clonus | fault
+    kind: str  # an episode kind of spasmcore.kinds, or fault
     onset_s: float
     offset_s: float
     detected_s: float
