@@ -112,7 +112,6 @@ def board_view(text: str) -> str:
 @pytest.fixture(scope="module")
 def mypy_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
     """Run mypy once over the board view of every firmware file; errors grouped by file name."""
-    pytest.importorskip("mypy")
     base = tmp_path_factory.mktemp("mypy")
     try:
         typeshed = build_typeshed(base / "typeshed")
@@ -145,7 +144,6 @@ def test_typechecks_against_esp32_stubs(name: str, mypy_report: dict[str, list[s
 
 def test_typecheck_sees_the_stubs(tmp_path: Path) -> None:
     """The harness must fail on a misuse of the ESP32 API, or a pass would mean nothing."""
-    pytest.importorskip("mypy")
     typeshed = build_typeshed(tmp_path / "typeshed")
     bad = tmp_path / "bad.py"
     bad.write_text("import machine\nimport time\n\n\ndef f():\n    machine.Pin(2).no_such_method()\n"
