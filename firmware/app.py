@@ -1,13 +1,13 @@
 """spasmwatch firmware app: sampling loop, one detector per channel, flash event log, serial protocol."""
 
 import gc
-import sys
 from array import array
 
 try:  # CPython (tests) imports the firmware as the spasmfw package; the board and the unix port import it flat
-    from . import codes, detector, eventlog, protocol
+    from . import codes, compat, detector, eventlog, protocol
 except ImportError:
     import codes
+    import compat
     import detector
     import eventlog
     import protocol
@@ -39,49 +39,33 @@ def _ms(sample, rate):
     return sample * 1000 // rate if sample >= 0 else -1
 
 
-def _unload(name):
-    # On the board, a module loaded for one rare command leaves the heap again (start.unload does the same at
-    # boot, before this module exists); CPython keeps it, other code may hold it.
-    if sys.implementation.name == "micropython":
-        sys.modules.pop(name, None)
+# A module loaded for one rare command leaves the heap again after it (compat.unload), as start.py does at boot.
 
 
 def _public(cfg):
     # hello / config get: the Wi-Fi password, the token and a broker password as *** (only a board with net)
     if "net" not in cfg:
         return cfg
-    try:
-        from . import netconfig
-    except ImportError:
-        import netconfig
-    out = netconfig.public(cfg)
-    _unload("netconfig")
+    out = compat.mod("netconfig").public(cfg)
+    compat.unload("netconfig")
     return out
 
 
 def _config():
-    try:  # loaded at boot and for `config set` only, then dropped (see _unload): ~10 kB of validation code
-        from . import config
-    except ImportError:
-        import config
-    return config
+    # loaded at boot and for `config set` only, then dropped: ~10 kB of validation code
+    return compat.mod("config")
 
 
 def _help_texts():
-    try:  # loaded for the `help` command only, then dropped: ~1.2 kB of text a board rarely shows (cmdhelp.py)
-        from . import cmdhelp
-    except ImportError:
-        import cmdhelp
-    _unload("cmdhelp")
-    return cmdhelp.HELP
+    # loaded for the `help` command only, then dropped: ~1.2 kB of text a board rarely shows (cmdhelp.py)
+    texts = compat.mod("cmdhelp").HELP
+    compat.unload("cmdhelp")
+    return texts
 
 
 def _calib():
-    try:  # imported at the first calibration only: its code stays off the heap of a board that never calibrates
-        from . import calib
-    except ImportError:
-        import calib
-    return calib
+    # imported at the first calibration only: its code stays off the heap of a board that never calibrates
+    return compat.mod("calib")
 
 
 class App:
@@ -192,11 +176,8 @@ class App:
 
     def memory_problem(self, new):
         """Why config `new` would not leave HEADROOM free after boot ('' if it would): heapfit.fit_problem."""
-        try:  # a few hundred bytes, loaded for the question only (and unloaded by the caller's _unload)
-            from . import heapfit
-        except ImportError:
-            import heapfit
-        return heapfit.fit_problem(self.heap_at_boot(), new)
+        # a few hundred bytes, loaded for the question only (and unloaded by the caller)
+        return compat.mod("heapfit").fit_problem(self.heap_at_boot(), new)
 
     # -- output --------------------------------------------------------------------------------------
     def send(self, t, fields=None):
@@ -370,8 +351,8 @@ class App:
             return self._apply_config(args, config)
         finally:
             config = None
-            _unload("config")
-            _unload("heapfit")
+            compat.unload("config")
+            compat.unload("heapfit")
 
     def _apply_config(self, args, config):
         """Validate and save; returns cmd_config_set's `done` code."""
@@ -400,11 +381,11 @@ class App:
         """calibrate rest|mvc SECONDS, show, undo, clear: calib.py, loaded for the command only."""
         _calib().command(self, name, args)
         if self.cal is None:
-            _unload("calib")
+            compat.unload("calib")
 
     def _calibrating(self):
         if _calib().step(self):  # the run ended (result kept or refused)
-            _unload("calib")
+            compat.unload("calib")
 
     def cmd_stream_env(self, name, args):
         self.stream_env = args[0]
@@ -549,12 +530,3 @@ class App:
                     self.error(None, "loop: %r" % (e,))
                 except Exception:
                     pass
-
-
-def main(board_mod):
-    """Boot and run forever: firmware/start.py (config, detectors, then this app, defaults on failure)."""
-    try:
-        from . import start
-    except ImportError:
-        import start
-    start.main(board_mod)

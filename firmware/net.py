@@ -18,7 +18,8 @@ NET_DOWN = 3  # led state: Wi-Fi configured but not connected (board.led may sho
 
 
 class Net:
-    def __init__(self, cfg, board):
+    def __init__(self, cfg, board, broker=None):
+        # broker: netconfig.mqtt_parts of net.mqtt, worked out by netconfig.start (no import back to netconfig)
         try:
             from . import wifi
         except ImportError:
@@ -34,16 +35,15 @@ class Net:
             except ImportError:
                 import tcpserve
             self.tcp = tcpserve.TcpServer(n["tcp_port"], n["token"], n["read_open"])
-        if n["mqtt"]:
+        if broker:
             try:
-                from . import mqttpub, netconfig
+                from . import mqttpub
             except ImportError:
                 import mqttpub
-                import netconfig  # the caller may unload it afterwards: nothing here keeps a reference
             d = board.storage_dir
             path = (d if d.endswith("/") else d + "/") + mqttpub.ACKED_FILE
-            self.mqtt = mqttpub.Publisher(netconfig.mqtt_parts(n["mqtt"]), n["mqtt_prefix"], n["discovery"], dev,
-                                          cfg["name"], path, n["token"])
+            self.mqtt = mqttpub.Publisher(broker, n["mqtt_prefix"], n["discovery"], dev, cfg["name"], path,
+                                          n["token"])
         self.errors = 0
         self._said = time.ticks_add(time.ticks_ms(), -REPORT_MS)
         self._serial = board.write

@@ -141,6 +141,6 @@ def start(cfg, board):
             from . import net
         except ImportError:
             import net
-        return net.Net(cfg, board), None
+        return net.Net(cfg, board, mqtt_parts(n["mqtt"]) if n["mqtt"] else None), None
     except Exception as e:  # noqa: BLE001 - Wi-Fi must never stop the board from sampling
         return None, "wifi not started: %r" % (e,)

@@ -3,7 +3,7 @@
 `NetDevice` boots the compiled firmware (100 kB heap, as `spasmwatch device` does) on a recording with the
 virtual Wi-Fi (firmware/unix/rom_network.py) and a `net` config. Until the wifi hooks are in the app
 (docs/wireless.md), the boot script does what they will do: netconfig.start() tees the board's writer and
-net.poll(app) runs after each app.step(). Once `net` is a config key, it just runs app.main(vboard) as
+net.poll(app) runs after each app.step(). Once `net` is a config key, it just runs start.main(vboard) as
 vmain does. Serial output goes to STATE/serial.out; serial input is the process's stdin.
 """
 
@@ -32,7 +32,7 @@ vboard.STORAGE_DIR = state
 import app
 import config
 if "net" in config.DEFAULTS:  # the hooks are in: the firmware does it all itself
-    app.main(vboard)
+    __import__("start").main(vboard)
 import netconfig
 with open(state + "/net.json") as f:
     netcfg = netconfig.validate(json.load(f))

@@ -15,6 +15,7 @@ from spasmfw import app as fwapp
 from spasmfw import config as fwconfig
 from spasmfw import detector as fwdet
 from spasmfw import protohost
+from spasmfw import start as fwstart
 from spasmwatch.engine.detect import detect
 
 RATE = 1000
@@ -500,7 +501,7 @@ def test_bad_config_file_boots_with_defaults_and_error(tmp_path: Path, monkeypat
     (tmp_path / fwapp.CONFIG_FILE).write_text(text)
     mod = _BoardModule(tmp_path)
     monkeypatch.setattr(fwapp.App, "run", lambda self: self.hello())
-    fwapp.main(mod)
+    fwstart.main(mod)
     msgs = mod.boards[0].messages()
     assert msgs[0]["t"] == "error" and needle in msgs[0]["msg"]
     assert msgs[1]["t"] == "hello" and msgs[1]["config"]["rate_hz"] == fwconfig.DEFAULTS["rate_hz"]
@@ -510,7 +511,7 @@ def test_board_refusing_config_falls_back_to_defaults(tmp_path: Path, monkeypatc
     fwconfig.save(str(tmp_path / fwapp.CONFIG_FILE), fwconfig.validate({"channels": [34]}))
     mod = _BoardModule(tmp_path, fail_pins=True)
     monkeypatch.setattr(fwapp.App, "run", lambda self: self.hello())
-    fwapp.main(mod)
+    fwstart.main(mod)
     msgs = mod.boards[0].messages()
     assert msgs[0]["t"] == "error" and "board setup failed" in msgs[0]["msg"]
 
