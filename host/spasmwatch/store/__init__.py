@@ -1,22 +1,23 @@
 """SQLite store of episodes, faults, link sessions and data gaps received from spasmwatch devices.
 
-schema (file, versions, transactions, errors) < sessions (devices, boots, links, gaps) < episodes (rows from
-records, what the sync policy needs) < queries (reads); `Store` is all of them. Time parsing is in `when`.
+`Store` owns one `Database` (connection, schema, transactions) and composes its parts: `Sessions` (devices,
+boots, link sessions, gaps), `SyncMarks` (records held, for the sync policy), `Episodes` (rows from records)
+and `Queries` (every read, shared by the read-only store). Row records are in `rows`, time parsing in `when`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from spasmwatch.store.queries import Queries, StoredEvent
+from spasmwatch.store.rows import Gap, Session, StoredEvent
 from spasmwatch.store.schema import FAULT, SCHEMA_VERSION, StoreFull, StoreReadOnly
-from spasmwatch.store.sessions import Gap, Session
+from spasmwatch.store.store import ReadOnlyStore, Store
 from spasmwatch.when import day_bounds, iso_utc, parse_when, to_wall
 
 Link = Session  # the old name of the session row, kept for importers (report, dashboard); new code: Session
 
-__all__ = ["FAULT", "SCHEMA_VERSION", "Gap", "Link", "Session", "Store", "StoreFull", "StoreReadOnly",
-           "StoredEvent", "day_bounds", "default_path", "iso_utc", "parse_when", "to_wall"]
+__all__ = ["FAULT", "SCHEMA_VERSION", "Gap", "Link", "ReadOnlyStore", "Session", "Store", "StoreFull",
+           "StoreReadOnly", "StoredEvent", "day_bounds", "default_path", "iso_utc", "parse_when", "to_wall"]
 
 
 def default_path() -> Path:
@@ -24,14 +25,3 @@ def default_path() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("spasmwatch", appauthor=False)) / "events.sqlite3"
-
-
-class Store(Queries):
-    """The event database. Writes outside `batch()` commit one by one; inside, as one transaction.
-    `readonly=True` opens an existing file without ever writing it (events, report)."""
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -6,18 +6,23 @@ from __future__ import annotations
 import time
 
 from spasmwatch.link import wire
+from spasmwatch.store.database import Database
 from spasmwatch.store.schema import FAULT
 from spasmwatch.store.sessions import Sessions
+from spasmwatch.store.syncmarks import SyncMarks
 
 
-class Episodes(Sessions):
+class Episodes:
+    """The store's writes of episodes and faults, from typed messages or their fields."""
+
+    def __init__(self, db: Database, sessions: Sessions, marks: SyncMarks) -> None:
+        self._db, self._sessions, self._marks = db, sessions, marks
+
     def _wall(self, device_id: str, boot_id: str, ms: int | None, given: float | None) -> float | None:
         if given is not None or ms is None:
             return given
-        origin = self.boot_wall(device_id, boot_id)
+        origin = self._sessions.boot_wall(device_id, boot_id)
         return origin + ms / 1000 if origin is not None else None
-
-    # ---- episodes and faults -----------------------------------------------------------------------------
 
     def add_onset(
         self,
@@ -66,7 +71,7 @@ class Episodes(Sessions):
         """
         received_at = time.time() if received_at is None else received_at
         if onset_wall is None or offset_wall is None:  # one look-up of the boot's origin for both
-            origin = self.boot_wall(device_id, boot_id)
+            origin = self._sessions.boot_wall(device_id, boot_id)
             if origin is not None:
                 onset_wall = origin + onset_ms / 1000 if onset_wall is None else onset_wall
                 offset_wall = origin + offset_ms / 1000 if offset_wall is None else offset_wall
@@ -75,7 +80,7 @@ class Episodes(Sessions):
             offset_wall=offset_wall, duration_s=(offset_ms - onset_ms) / 1000, peak=peak, mean=mean,
             peak_x=peak_x, mean_x=mean_x, floor=floor,
         )
-        with self.batch():
+        with self._db.batch():
             row = self._find(device_id, boot_id, seq, channel, onset_ms, kind == FAULT)
             if row is not None:
                 row_id, state = row
@@ -84,18 +89,17 @@ class Episodes(Sessions):
                 # detected_ms keeps the onset record's: when the episode was detected, as replay means it
                 sets = ", ".join(f"{k}=coalesce({k}, ?)" if k == "detected_ms" else f"{k}=coalesce(?, {k})"
                                  for k in values)
-                self.db.execute(
+                self._db.execute(
                     f"UPDATE events SET state='closed', seq=coalesce(?, seq), {sets} WHERE id=?",
                     (seq, *values.values(), row_id),
                 )
                 return True
             cols = ["device_id", "boot_id", "seq", "channel", "state", "onset_ms", "received_at", *values]
-            self.db.execute(
+            return self._db.execute(
                 f"INSERT INTO events ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
                 "ON CONFLICT(device_id, boot_id, seq) DO NOTHING",
                 (device_id, boot_id, seq, channel, "closed", onset_ms, received_at, *values.values()),
-            )
-            return self.db.execute("SELECT changes()").fetchone()[0] > 0
+            ).rowcount > 0
 
     def add_fault(
         self,
@@ -126,13 +130,13 @@ class Episodes(Sessions):
               floor: float | None, received_at: float | None) -> bool:
         received_at = time.time() if received_at is None else received_at
         onset_wall = self._wall(device_id, boot_id, onset_ms, onset_wall)
-        with self.batch():
+        with self._db.batch():
             found = self._find(device_id, boot_id, seq, channel, onset_ms, kind == FAULT)
             if found is not None:
                 if detected_ms is not None and kind != FAULT:  # its end came first: the onset says when detected
-                    self.db.execute("UPDATE events SET detected_ms=? WHERE id=?", (detected_ms, found[0]))
+                    self._db.execute("UPDATE events SET detected_ms=? WHERE id=?", (detected_ms, found[0]))
                 return False
-            self.db.execute(
+            self._db.execute(
                 "INSERT INTO events (device_id, boot_id, seq, channel, kind, detail, state, onset_ms, "
                 "detected_ms, onset_wall, peak, floor, received_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
@@ -144,20 +148,18 @@ class Episodes(Sessions):
     def _find(self, device_id: str, boot_id: str, seq: int | None, channel: int, onset_ms: int,
               fault: bool) -> tuple[int, str] | None:
         if seq is not None:
-            row = self.db.execute(
-                "SELECT id, state FROM events WHERE device_id=? AND boot_id=? AND seq=?",
-                (device_id, boot_id, seq),
-            ).fetchone()
+            row = self._db.row("SELECT id, state FROM events WHERE device_id=? AND boot_id=? AND seq=?",
+                               (device_id, boot_id, seq))
             if row is not None:
                 return row[0], row[1]
         # The onset record (own eseq) and the end record (a later eseq) are one episode: within one boot a
         # channel cannot start two episodes (or two faults) at the same millisecond, so that is the key.
         kind_test = "kind = 'fault'" if fault else "(kind IS NULL OR kind != 'fault')"
-        row = self.db.execute(
+        row = self._db.row(
             f"SELECT id, state FROM events WHERE device_id=? AND boot_id=? AND channel=? AND onset_ms=? "
             f"AND {kind_test} ORDER BY id LIMIT 1",
             (device_id, boot_id, channel, onset_ms),
-        ).fetchone()
+        )
         return (row[0], row[1]) if row else None
 
     def add_message(self, msg: wire.Message, device_id: str | None, boot_id: str | None, *,
@@ -170,10 +172,10 @@ class Episodes(Sessions):
         before the device is known, is ignored.
         """
         wall = time.time() if wall is None else wall
-        with self.batch():
+        with self._db.batch():
             match msg:
                 case wire.Hello():
-                    self.note_hello(msg.id, str(msg.boot), fw_version=msg.fw, wall=wall,
+                    self._sessions.note_hello(msg.id, str(msg.boot), fw_version=msg.fw, wall=wall,
                                     info=None if msg.config is None else str(msg.config), name=msg.name,
                                     channel_names=list(msg.channels))
                     return True
@@ -183,13 +185,13 @@ class Episodes(Sessions):
                     b = str(boot) if boot is not None else boot_id
                     if b is None:
                         return False
-                    self.note_uptime(device_id, b, uptime, wall)
+                    self._sessions.note_uptime(device_id, b, uptime, wall)
                     return True
                 case wire.Log(boot=boot, record=record):
                     return self.add_record(record, device_id, str(boot), wall)
                 case wire.Onset() | wire.End() | wire.Fault() if boot_id is not None:
                     # the device sent this no earlier than its latest device time: a bound on the boot's origin
-                    self.note_uptime(device_id, boot_id, msg.latest_ms, wall)
+                    self._sessions.note_uptime(device_id, boot_id, msg.latest_ms, wall)
                     return self.add_record(msg, device_id, boot_id, wall)
             return False
 
@@ -197,11 +199,9 @@ class Episodes(Sessions):
         """One onset, end or fault record (live or replayed): its row written or completed, its eseq noted
         as held. True when the events table changed (a replay of what is stored changes nothing)."""
         seq = rec.eseq if rec.eseq > 0 else None  # eseq 0: the board could not log it
-        with self.batch():
-            if seq is not None:
-                self.db.execute("INSERT OR IGNORE INTO records (device_id, eseq) VALUES (?, ?)", (device_id, seq))
-                if self.db.execute("SELECT changes()").fetchone()[0] == 0:
-                    return False  # this record was stored before: the first copy stays, whatever this one says
+        with self._db.batch():
+            if seq is not None and not self._marks.hold(device_id, seq):
+                return False  # this record was stored before: the first copy stays, whatever this one says
             match rec:
                 case wire.Onset():
                     return self.add_onset(device_id, boot_id, rec.ch, rec.onset_ms, seq=seq,
@@ -217,31 +217,9 @@ class Episodes(Sessions):
 
     def abandon_open(self, device_id: str, current_boot: str) -> int:
         """Mark open rows of earlier boots as abandoned (the device rebooted before their end)."""
-        with self.batch():
-            cur = self.db.execute(
+        with self._db.batch():
+            cur = self._db.execute(
                 "UPDATE events SET state='abandoned' WHERE device_id=? AND boot_id!=? AND state='open'",
                 (device_id, current_boot),
             )
             return cur.rowcount
-
-
-    # ---- what the sync policy needs -----------------------------------------------------------------------
-
-    def sync_mark(self, device_id: str) -> tuple[int, set[int]]:
-        """(synced_to, held): every eseq <= synced_to is stored or known not to be on the board; `held` are
-        the stored eseqs above it (the policy asks for the holes between them)."""
-        row = self.db.execute("SELECT synced_to FROM sync_marks WHERE device_id=?", (device_id,)).fetchone()
-        synced = int(row[0]) if row else 0
-        held = {int(r[0]) for r in self.db.execute(
-            "SELECT eseq FROM records WHERE device_id=? AND eseq>?", (device_id, synced))}
-        return synced, held
-
-    def set_sync_mark(self, device_id: str, synced_to: int, *, reset: bool = False) -> None:
-        """Move the device's synced_to mark; `reset` (the board's log restarted lower: re-flashed) also
-        forgets which eseqs were held, since the board's new records reuse those numbers."""
-        with self.batch():
-            if reset:
-                self.db.execute("DELETE FROM records WHERE device_id=?", (device_id,))
-            self.db.execute("INSERT INTO sync_marks (device_id, synced_to) VALUES (?, ?) "
-                            "ON CONFLICT(device_id) DO UPDATE SET synced_to=excluded.synced_to",
-                            (device_id, synced_to))

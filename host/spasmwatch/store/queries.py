@@ -1,83 +1,33 @@
-"""Reading the store: episodes and faults in a time window, link sessions, gaps, counts per hour or day."""
+"""Reading the store: episodes and faults in a time window, link sessions, gaps, devices, notes, counts."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from spasmcore.events import Event
-from spasmwatch.store.episodes import Episodes
-from spasmwatch.store.schema import FAULT
-from spasmwatch.store.sessions import Gap, Session
+from spasmwatch.store.database import Database
+from spasmwatch.store.notes import Note, read_notes
+from spasmwatch.store.rows import EVENT_COLS, GAP_COLS, SESSION_COLS, Gap, Session, StoredEvent
 from spasmwatch.when import to_wall
 
-_EVENT_COLS = (
-    "id device_id boot_id seq channel kind detail state onset_ms offset_ms detected_ms onset_wall "
-    "offset_wall duration_s peak mean peak_x mean_x floor received_at"
-).split()
+When = datetime | float | None
+_DEVICE_COLS = ("device_id", "first_seen", "last_hello", "fw_version", "boot_id", "name", "channel_names", "info")
 
 
-@dataclass(frozen=True)
-class StoredEvent:
-    """One row of the events table: an episode or fault, open or closed."""
+class Queries:
+    """Every read of the event database, the same on a writable store and a read-only one."""
 
-    id: int
-    device_id: str
-    boot_id: str
-    seq: int | None
-    channel: int
-    kind: str | None
-    detail: str
-    state: str
-    onset_ms: int
-    offset_ms: int | None
-    detected_ms: int | None
-    onset_wall: float | None
-    offset_wall: float | None
-    duration_s: float | None
-    peak: float | None
-    mean: float | None
-    peak_x: float | None
-    mean_x: float | None
-    floor: float | None
-    received_at: float
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    @property
-    def is_fault(self) -> bool:
-        return self.kind == FAULT
-
-    def to_event(self) -> Event:
-        """The replay-style record; times are device seconds since boot."""
-        onset = self.onset_ms / 1000
-        offset = self.offset_ms / 1000 if self.offset_ms is not None else onset
-        return Event(
-            channel=self.channel,
-            kind=self.kind or "open",
-            onset_s=onset,
-            offset_s=offset,
-            detected_s=self.detected_ms / 1000 if self.detected_ms is not None else onset,
-            duration_s=self.duration_s if self.duration_s is not None else offset - onset,
-            peak=self.peak or 0.0,
-            mean=self.mean or 0.0,
-            peak_x=self.peak_x or 0.0,
-            mean_x=self.mean_x or 0.0,
-            detail=self.detail,
-        )
-
-
-
-class Queries(Episodes):
     def devices(self) -> list[dict[str, object]]:
-        """One dict per device: device_id, first_seen, last_hello, fw_version, boot_id, name (None if never
-        given), channel_names (a list, [] if unknown) and info (the config its latest hello carried, as text)."""
-        cur = self.db.execute("SELECT device_id, first_seen, last_hello, fw_version, boot_id, name, "
-                              "channel_names, info FROM devices")
-        names = ("device_id", "first_seen", "last_hello", "fw_version", "boot_id", "name", "channel_names", "info")
+        """One dict per device, first seen first: device_id, first_seen, last_hello, fw_version, boot_id, name
+        (None if never given), channel_names (a list, [] if unknown) and info (the config its latest hello
+        carried, as text)."""
         out = []
-        for r in cur:
-            d = dict(zip(names, r, strict=True))
+        for r in self._db.rows(f"SELECT {', '.join(_DEVICE_COLS)} FROM devices ORDER BY first_seen, device_id"):
+            d = dict(zip(_DEVICE_COLS, r, strict=True))
             try:
                 chans = json.loads(str(d["channel_names"])) if d["channel_names"] else []
             except ValueError:
@@ -89,63 +39,48 @@ class Queries(Episodes):
     def last_seq(self, device_id: str) -> int:
         """Highest event-log seq stored for the device across boots, 0 when none: `sync N` resumes after it
         (the device's eseq starts at 1 and an end always has a higher eseq than its onset)."""
-        row = self.db.execute("SELECT max(seq) FROM events WHERE device_id=?", (device_id,)).fetchone()
-        return 0 if row[0] is None else int(row[0])
+        row = self._db.row("SELECT max(seq) FROM events WHERE device_id=?", (device_id,))
+        return 0 if row is None or row[0] is None else int(row[0])
 
     def event_by_seq(self, device_id: str, seq: int) -> StoredEvent | None:
         """The row that holds event-log record `seq` of the device (its end's, or its onset's while open)."""
-        row = self.db.execute(f"SELECT {', '.join(_EVENT_COLS)} FROM events WHERE device_id=? AND seq=?",
-                              (device_id, seq)).fetchone()
+        row = self._db.row(f"SELECT {EVENT_COLS} FROM events WHERE device_id=? AND seq=?", (device_id, seq))
         return None if row is None else StoredEvent(*row)
 
-    def events(
-        self,
-        since: datetime | float | None = None,
-        until: datetime | float | None = None,
-        device: str | None = None,
-        *,
-        states: tuple[str, ...] = ("open", "closed"),
-    ) -> list[StoredEvent]:
+    def events(self, since: When = None, until: When = None, device: str | None = None, *,
+               states: tuple[str, ...] = ("open", "closed"), channel: int | None = None) -> list[StoredEvent]:
         """Rows with onset in [since, until) by wall clock (rows of unknown wall time only when unbounded)."""
         where: list[str] = [f"state IN ({', '.join('?' * len(states))})"]
         args: list[object] = list(states)
-        if since is not None:
-            where.append("onset_wall >= ?")
-            args.append(to_wall(since))
-        if until is not None:
-            where.append("onset_wall < ?")
-            args.append(to_wall(until))
-        if device is not None:
-            where.append("device_id = ?")
-            args.append(device)
-        cur = self.db.execute(
-            f"SELECT {', '.join(_EVENT_COLS)} FROM events WHERE {' AND '.join(where)} "
-            "ORDER BY onset_wall IS NULL, onset_wall, device_id, boot_id, onset_ms, id",
-            args,
-        )
-        return [StoredEvent(*row) for row in cur]
+        for cond, value in (("onset_wall >= ?", to_wall(since)), ("onset_wall < ?", to_wall(until)),
+                            ("device_id = ?", device), ("channel = ?", channel)):
+            if value is not None:
+                where.append(cond)
+                args.append(value)
+        rows = self._db.rows(f"SELECT {EVENT_COLS} FROM events WHERE {' AND '.join(where)} "
+                             "ORDER BY onset_wall IS NULL, onset_wall, device_id, boot_id, onset_ms, id", args)
+        return [StoredEvent(*r) for r in rows]
 
-    def gaps(self, since: datetime | float | None = None, until: datetime | float | None = None,
-             device: str | None = None) -> list[Gap]:
+    def recent(self, device: str, n: int) -> list[StoredEvent]:
+        """The device's last n rows (open and closed) by onset, oldest first."""
+        rows = self._db.rows(f"SELECT {EVENT_COLS} FROM events WHERE device_id = ? AND state IN ('open', 'closed') "
+                             "ORDER BY onset_wall IS NULL, onset_wall DESC, id DESC LIMIT ?", (device, n))
+        return [StoredEvent(*r) for r in reversed(rows)]
+
+    def gaps(self, since: When = None, until: When = None, device: str | None = None) -> list[Gap]:
         where, args = _window("coalesce(end_wall, start_wall)", "start_wall", "device_id = ?", since, until, device)
-        cur = self.db.execute(f"SELECT * FROM gaps WHERE {' AND '.join(where)} ORDER BY start_wall", args)
-        return [Gap(*row) for row in cur]
+        rows = self._db.rows(f"SELECT {GAP_COLS} FROM gaps WHERE {' AND '.join(where)} ORDER BY start_wall", args)
+        return [Gap(*r) for r in rows]
 
-    def links(self, since: datetime | float | None = None, until: datetime | float | None = None,
-              device: str | None = None) -> list[Session]:
+    def links(self, since: When = None, until: When = None, device: str | None = None) -> list[Session]:
         where, args = _window("coalesce(disconnected_at, last_seen_at)", "connected_at",
                               "(device_id = ? OR device_id IS NULL)", since, until, device)
-        cur = self.db.execute(f"SELECT * FROM links WHERE {' AND '.join(where)} ORDER BY connected_at", args)
-        return [Session(*row) for row in cur]
+        rows = self._db.rows(f"SELECT {SESSION_COLS} FROM links WHERE {' AND '.join(where)} ORDER BY connected_at",
+                             args)
+        return [Session(*r) for r in rows]
 
-    def counts(
-        self,
-        by: str = "hour",
-        since: datetime | float | None = None,
-        until: datetime | float | None = None,
-        device: str | None = None,
-        tz: tzinfo | None = None,
-    ) -> dict[datetime, Counter[str]]:
+    def counts(self, by: str = "hour", since: When = None, until: When = None, device: str | None = None,
+               tz: tzinfo | None = None) -> dict[datetime, Counter[str]]:
         """Closed episodes and faults per hour or day (bucket start in tz, default local time) by kind."""
         if by not in ("hour", "day"):
             raise ValueError("by must be 'hour' or 'day'")
@@ -164,12 +99,18 @@ class Queries(Episodes):
 
     def first_last_wall(self, device: str | None = None) -> tuple[float | None, float | None]:
         where, args = ("WHERE device_id=?", [device]) if device else ("", [])
-        row = self.db.execute(f"SELECT min(onset_wall), max(onset_wall) FROM events {where}", args).fetchone()
-        return row[0], row[1]
+        row = self._db.row(f"SELECT min(onset_wall), max(onset_wall) FROM events {where}", args)
+        return (row[0], row[1]) if row else (None, None)
+
+    def notes(self, since: When = None, until: When = None, device: str | None = None,
+              invalid: bool = False) -> list[Note]:
+        """As notes.read_notes: those with a date out of range only when `invalid` (to list them for fixing)."""
+        with self._db.lock:
+            return read_notes(self._db.db, to_wall(since), to_wall(until), device, invalid)
 
 
-def _window(end_col: str, start_col: str, device_clause: str, since: datetime | float | None,
-            until: datetime | float | None, device: str | None) -> tuple[list[str], list[object]]:
+def _window(end_col: str, start_col: str, device_clause: str, since: When, until: When,
+            device: str | None) -> tuple[list[str], list[object]]:
     """WHERE clauses and arguments for rows overlapping [since, until) of one device (gaps and link sessions)."""
     where: list[str] = ["1"]
     args: list[object] = []

@@ -1,12 +1,9 @@
-"""The store's SQLite file: tables, versioned migrations, transactions, and one-line errors for disk full
-and read-only databases."""
+"""What the store's SQLite file holds: tables, versioned migrations, and one-line errors for disk full and
+read-only databases."""
 
 from __future__ import annotations
 
 import sqlite3
-import urllib.parse
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from spasmcore.errors import FatalError, InputError
@@ -129,109 +126,37 @@ def store_error(path: Path, exc: sqlite3.Error) -> FatalError:
     return InputError(f"{path}: not a spasmwatch event database ({exc})")
 
 
-class StoreBase:
-    """The connection, schema version and transactions; the other store modules add the queries."""
+def check_readable(db: sqlite3.Connection, path: Path) -> None:
+    """InputError unless `db` is an event database this spasmwatch can read as it is (without migrating)."""
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise InputError(f"{path}: schema version {version} is newer than this spasmwatch ({SCHEMA_VERSION})")
+    if version == 0:
+        raise InputError(f"{path}: an SQLite file that is not a spasmwatch event database")
+    if version < _OLDEST_READABLE:
+        raise InputError(f"{path}: schema version {version} is too old to read as it is: run "
+                         "`spasmwatch monitor` on it once with write access to update it")
 
-    def __init__(self, path: str | Path, *, must_exist: bool = False, readonly: bool = False) -> None:
-        self.path = Path(path)
-        self.readonly = readonly
-        if (must_exist or readonly) and not self.path.is_file():
-            raise InputError(f"no event database at {self.path} (record one with `spasmwatch monitor`)")
-        self._depth = 0
-        try:
-            if readonly:
-                self.db = self._connect_readonly()
-                self._check_readable()
-                return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves so a batch is exactly one transaction.
-            self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=10.0)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: a committed transaction survives a killed process (only power loss can lose
-            # the last few commits), at a fraction of FULL's fsync cost.
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
-        except PermissionError as exc:
-            raise StoreReadOnly(f"{self.path}: cannot create the database ({exc}); use --db for another "
-                                "file") from None
-        except sqlite3.Error as exc:
-            raise store_error(self.path, exc) from None
 
-    def _connect_readonly(self) -> sqlite3.Connection:
-        """mode=ro: SQLite itself refuses every write. A WAL database in a folder we may not write (no -shm
-        file to create) is opened immutable: nobody can be writing it there."""
-        uri = f"file:{urllib.parse.quote(str(self.path.resolve()))}"
-        try:
-            db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, timeout=10.0)
-            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            return db
-        except sqlite3.OperationalError:
-            return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None, timeout=10.0)
-
-    def _version(self) -> int:
-        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
-
-    def _check_readable(self) -> None:
-        version = self._version()
-        if version > SCHEMA_VERSION:
-            raise InputError(f"{self.path}: schema version {version} is newer than this spasmwatch "
-                             f"({SCHEMA_VERSION})")
-        if version == 0:
-            raise InputError(f"{self.path}: an SQLite file that is not a spasmwatch event database")
-        if version < _OLDEST_READABLE:
-            raise InputError(f"{self.path}: schema version {version} is too old to read as it is: run "
-                             "`spasmwatch monitor` on it once with write access to update it")
-
-    def _migrate(self) -> None:
-        version = self._version()
-        if version == SCHEMA_VERSION:
-            return
-        if version > SCHEMA_VERSION:
-            raise InputError(
-                f"{self.path}: schema version {version} is newer than this spasmwatch ({SCHEMA_VERSION})"
-            )
-        if version == 0 and self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-            raise InputError(f"{self.path}: an SQLite file that is not a spasmwatch event database")
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            # a new database gets the current schema; an older one the steps from its version (data kept)
-            steps = _MIGRATIONS[:1] if version == 0 else _MIGRATIONS[version:]
-            for step in steps:
-                for statement in step.split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
-            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-
-    @contextmanager
-    def batch(self) -> Iterator[StoreBase]:
-        """Group writes into one transaction (nested batches join the outer one). A full disk or a read-only
-        file becomes StoreFull / StoreReadOnly (one line for the user); the transaction is rolled back."""
-        try:
-            if self._depth == 0:
-                self.db.execute("BEGIN IMMEDIATE")
-            self._depth += 1
-            try:
-                yield self
-            except BaseException:
-                self._depth -= 1
-                if self._depth == 0 and self.db.in_transaction:
-                    self.db.execute("ROLLBACK")
-                raise
-            self._depth -= 1
-            if self._depth == 0:
-                self.db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if self._depth == 0 and self.db.in_transaction:
-                self.db.execute("ROLLBACK")
-            raise store_error(self.path, exc) from None
-
-    def close(self) -> None:
-        self.db.close()
-
-    def journal_mode(self) -> str:
-        return str(self.db.execute("PRAGMA journal_mode").fetchone()[0])
+def migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Bring a new or older event database to SCHEMA_VERSION in one transaction (its data kept)."""
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise InputError(f"{path}: schema version {version} is newer than this spasmwatch ({SCHEMA_VERSION})")
+    if version == 0 and db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        raise InputError(f"{path}: an SQLite file that is not a spasmwatch event database")
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        # a new database gets the current schema; an older one the steps from its version (data kept)
+        steps = _MIGRATIONS[:1] if version == 0 else _MIGRATIONS[version:]
+        for step in steps:
+            for statement in step.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise

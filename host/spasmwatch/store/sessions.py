@@ -4,43 +4,16 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 
-from spasmwatch.store.schema import StoreBase
-
-
-@dataclass(frozen=True)
-class Gap:
-    id: int
-    device_id: str | None
-    boot_id: str | None
-    kind: str
-    start_wall: float
-    end_wall: float | None
-    first_seq: int | None
-    last_seq: int | None
-    detail: str
+from spasmwatch.store.database import Database
 
 
-@dataclass(frozen=True)
-class Session:
-    """One row of `links`: a serial session with a device (not the serial port itself, link.Link)."""
+class Sessions:
+    """The store's writes about the link: devices and their boots, link sessions, data gaps."""
 
-    id: int
-    device_id: str | None
-    port: str | None
-    connected_at: float
-    last_seen_at: float
-    disconnected_at: float | None
-    reason: str | None
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    @property
-    def end(self) -> float:
-        """End of the covered interval: a host killed mid-session leaves only last_seen_at."""
-        return self.disconnected_at if self.disconnected_at is not None else self.last_seen_at
-
-
-class Sessions(StoreBase):
     def note_hello(
         self,
         device_id: str,
@@ -59,8 +32,8 @@ class Sessions(StoreBase):
         """
         wall = time.time() if wall is None else wall
         chans = json.dumps(channel_names) if channel_names is not None else None
-        with self.batch():
-            self.db.execute(
+        with self._db.batch():
+            self._db.execute(
                 "INSERT INTO devices (device_id, first_seen, last_hello, fw_version, boot_id, info, name, "
                 "channel_names) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET "
@@ -82,8 +55,8 @@ class Sessions(StoreBase):
         """
         wall = time.time() if wall is None else wall
         boot_wall = wall - uptime_ms / 1000 if uptime_ms is not None else None
-        with self.batch():
-            self.db.execute(
+        with self._db.batch():
+            self._db.execute(
                 "INSERT INTO boots (device_id, boot_id, boot_wall, first_seen, last_seen) "
                 "VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(device_id, boot_id) DO UPDATE SET "
@@ -95,15 +68,14 @@ class Sessions(StoreBase):
             )
 
     def boot_wall(self, device_id: str, boot_id: str) -> float | None:
-        row = self.db.execute(
-            "SELECT boot_wall FROM boots WHERE device_id=? AND boot_id=?", (device_id, boot_id)
-        ).fetchone()
+        """The wall-clock time of the boot's device ms 0 (None until a hello or status told its uptime)."""
+        row = self._db.row("SELECT boot_wall FROM boots WHERE device_id=? AND boot_id=?", (device_id, boot_id))
         return row[0] if row else None
 
     def link_open(self, port: str | None, device_id: str | None = None, wall: float | None = None) -> int:
         wall = time.time() if wall is None else wall
-        with self.batch():
-            cur = self.db.execute(
+        with self._db.batch():
+            cur = self._db.execute(
                 "INSERT INTO links (device_id, port, connected_at, last_seen_at) VALUES (?, ?, ?, ?)",
                 (device_id, port, wall, wall),
             )
@@ -111,8 +83,8 @@ class Sessions(StoreBase):
 
     def link_seen(self, link_id: int, wall: float | None = None, device_id: str | None = None) -> None:
         wall = time.time() if wall is None else wall
-        with self.batch():
-            self.db.execute(
+        with self._db.batch():
+            self._db.execute(
                 "UPDATE links SET last_seen_at=max(last_seen_at, ?), device_id=coalesce(?, device_id) "
                 "WHERE id=?",
                 (wall, device_id, link_id),
@@ -120,8 +92,8 @@ class Sessions(StoreBase):
 
     def link_close(self, link_id: int, wall: float | None = None, reason: str = "") -> None:
         wall = time.time() if wall is None else wall
-        with self.batch():
-            self.db.execute(
+        with self._db.batch():
+            self._db.execute(
                 "UPDATE links SET disconnected_at=?, last_seen_at=max(last_seen_at, ?), reason=? WHERE id=?",
                 (wall, wall, reason, link_id),
             )
@@ -139,8 +111,8 @@ class Sessions(StoreBase):
         detail: str = "",
     ) -> int:
         """A stretch with missing data: a link seq gap, a disconnect, a reboot, a device queue overflow."""
-        with self.batch():
-            cur = self.db.execute(
+        with self._db.batch():
+            cur = self._db.execute(
                 "INSERT INTO gaps (device_id, boot_id, kind, start_wall, end_wall, first_seq, last_seq, "
                 "detail) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

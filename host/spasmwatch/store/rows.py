@@ -1,0 +1,95 @@
+"""The store's rows as records: an episode or fault (`StoredEvent`), a data gap, a link session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from spasmcore.events import Event
+from spasmwatch.store.schema import FAULT
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One row of the events table: an episode or fault, open or closed."""
+
+    id: int
+    device_id: str
+    boot_id: str
+    seq: int | None
+    channel: int
+    kind: str | None
+    detail: str
+    state: str
+    onset_ms: int
+    offset_ms: int | None
+    detected_ms: int | None
+    onset_wall: float | None
+    offset_wall: float | None
+    duration_s: float | None
+    peak: float | None
+    mean: float | None
+    peak_x: float | None
+    mean_x: float | None
+    floor: float | None
+    received_at: float
+
+    @property
+    def is_fault(self) -> bool:
+        return self.kind == FAULT
+
+    def to_event(self) -> Event:
+        """The replay-style record; times are device seconds since boot."""
+        onset = self.onset_ms / 1000
+        offset = self.offset_ms / 1000 if self.offset_ms is not None else onset
+        return Event(
+            channel=self.channel,
+            kind=self.kind or "open",
+            onset_s=onset,
+            offset_s=offset,
+            detected_s=self.detected_ms / 1000 if self.detected_ms is not None else onset,
+            duration_s=self.duration_s if self.duration_s is not None else offset - onset,
+            peak=self.peak or 0.0,
+            mean=self.mean or 0.0,
+            peak_x=self.peak_x or 0.0,
+            mean_x=self.mean_x or 0.0,
+            detail=self.detail,
+        )
+
+
+@dataclass(frozen=True)
+class Gap:
+    """One row of `gaps`: a stretch with missing data (a lost line, a disconnect, a reboot, an overflow)."""
+
+    id: int
+    device_id: str | None
+    boot_id: str | None
+    kind: str
+    start_wall: float
+    end_wall: float | None
+    first_seq: int | None
+    last_seq: int | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class Session:
+    """One row of `links`: a serial session with a device (not the serial port itself, link.Link)."""
+
+    id: int
+    device_id: str | None
+    port: str | None
+    connected_at: float
+    last_seen_at: float
+    disconnected_at: float | None
+    reason: str | None
+
+    @property
+    def end(self) -> float:
+        """End of the covered interval: a host killed mid-session leaves only last_seen_at."""
+        return self.disconnected_at if self.disconnected_at is not None else self.last_seen_at
+
+
+# the columns of each table in the order of its record's fields (SELECT these, then Record(*row))
+EVENT_COLS = ", ".join(f.name for f in fields(StoredEvent))
+GAP_COLS = ", ".join(f.name for f in fields(Gap))
+SESSION_COLS = ", ".join(f.name for f in fields(Session))
