@@ -29,13 +29,13 @@ import pytest
 from test_virtual_device import Link
 
 from spasmcore.recording import write_recording
-from spasmcore.tools import find_tool
 from spasmfw import app as fwapp
 from spasmfw import codes, eventlog, protocol
 from spasmfw import config as fwconfig
 from spasmwatch.engine import detect
 
-pytestmark = [pytest.mark.micropython, pytest.mark.timeout(300)]
+# micropython_bin fails, naming the test extra, where the unix port (a dependency) is missing
+pytestmark = [pytest.mark.micropython, pytest.mark.timeout(300), pytest.mark.usefixtures("micropython_bin")]
 RATE = 1000
 MINUTES = 15.0  # per part; four parts: one hour of signal on each of two channels
 CHANNELS = 2
@@ -43,9 +43,6 @@ PARTS = [("ecg_leadoff", ("rail", "flat", "flat")), ("everyday_mixed", ("flat", 
          ("tonic_moderate", ("flat", "flat", "rail")), ("clonus_mixed", ("rail", "flat", "flat"))]
 ENV_HZ = 37  # stream.env_hz of the second run: 1000 // 37 = 27-sample blocks (the board's own are 50)
 FIELDS = ("etype", "kind", "onset_ms", "offset_ms", "detected_ms", "peak", "mean", "floor")
-
-if find_tool("micropython") is None:
-    pytest.skip("the MicroPython unix port (micropython) is not installed", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
