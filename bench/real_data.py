@@ -60,7 +60,7 @@ TITLES = {
 
 def parse_params(items: list[str]) -> dict:
     """NAME=VALUE strings -> a parameter dict: numbers as int or float, other values as text (ecg=off), which the
-    detector's validate() accepts or rejects (spasmwatch.commands.evaluate.parse_params takes numbers only)."""
+    detector's validate() accepts or rejects (spasmwatch.engine.params.parse_params takes numbers only)."""
     out: dict = {}
     for item in items:
         name, sep, text = item.partition("=")

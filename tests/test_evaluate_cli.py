@@ -176,7 +176,7 @@ def test_truth_channel_missing_from_recording(
 
 def test_param_parsing() -> None:
     from spasmcore.errors import ConfigError
-    from spasmwatch.commands.evaluate import parse_params
+    from spasmwatch.engine.params import parse_params
 
     assert parse_params(["on_x=4", "min_ms = 2.5"]) == {"on_x": 4, "min_ms": 2.5}
     assert isinstance(parse_params(["a=4"])["a"], int)

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spasmcore.events import Event, TruthInterval
-from spasmwatch.scoring.score import format_table, match, percentile, score
+from spasmwatch.scoring.score import match, percentile, score
+from spasmwatch.scoring.table import format_table
 
 
 def ev(on: float, off: float, kind: str = "tonic", ch: int = 0, det: float | None = None) -> Event:
@@ -348,7 +349,7 @@ def test_false_events_by_kind_in_table_json_and_empty() -> None:
     zero = score([], [], 0)  # no rest time: rates undefined, counts zero
     assert zero.false_alarms_by_kind == {"twitch": 0, "tonic": 0, "clonus": 0}
     assert zero.false_alarms_per_rest_hour_by_kind == {"twitch": None, "tonic": None, "clonus": None}
-    from spasmwatch.scoring.score import false_summary
+    from spasmwatch.scoring.table import false_summary
 
     assert false_summary(s).startswith("false events per hour of rest: 1.00")
     assert "twitch 1.00, tonic 0.00, clonus 0.00" in false_summary(s)

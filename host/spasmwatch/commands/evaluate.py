@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from spasmcore.errors import ConfigError, InputError
 from spasmcore.events import Event, TruthInterval, read_events, read_truth, write_events
-from spasmwatch.scoring.score import DEFAULT_TOLERANCE_S, false_summary, format_table, score
+from spasmwatch.engine.params import parse_params
+from spasmwatch.scoring.score import DEFAULT_TOLERANCE_S, score
+from spasmwatch.scoring.table import false_summary, format_table
 from spasmwatch.terminal import ui
 
 if TYPE_CHECKING:
@@ -86,31 +88,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="with a FOLDER: run on this Dask cluster")
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
     p.set_defaults(func=run)
-
-
-def parse_params(items: list[str]) -> dict[str, int | float]:
-    """NAME=VALUE strings to a dict; integer-looking values stay ints (the detector works in integers).
-
-    A parameter with named values (`ecg=off|auto|on`) takes its name, mapped to the detector's number."""
-    from spasmfw.detector import ECG_MODES
-
-    params: dict[str, int | float] = {}
-    for item in items:
-        name, sep, text = item.partition("=")
-        name, text = name.strip(), text.strip()
-        if not sep or not name or not text:
-            raise ConfigError(f"--param {item!r}: expected NAME=VALUE")
-        if name == "ecg" and text in ECG_MODES:
-            params[name] = ECG_MODES[text]
-            continue
-        try:
-            params[name] = int(text)
-        except ValueError:
-            try:
-                params[name] = float(text)
-            except ValueError:
-                raise ConfigError(f"--param {name}: {text!r} is not a number") from None
-    return params
 
 
 def _counts(rec: Recording, i: int, mode: str) -> np.ndarray:

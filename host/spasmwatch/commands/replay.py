@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from spasmcore.errors import ConfigError, FatalError, InputError
 from spasmcore.events import Event, events_to_csv, write_events
 from spasmwatch import sensitivity
-from spasmwatch.commands.evaluate import parse_params
+from spasmwatch.engine.params import parse_params
 from spasmwatch.terminal import ui
 
 if TYPE_CHECKING:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from spasmcore.errors import ConfigError, InputError
 from spasmcore.events import read_truth
-from spasmwatch.scoring.score import DEFAULT_TOLERANCE_S, false_summary, format_table, score_many
+from spasmwatch.scoring.score import DEFAULT_TOLERANCE_S, score_many
+from spasmwatch.scoring.table import false_summary, format_table
 from spasmwatch.terminal import ui
 
 
@@ -30,8 +31,8 @@ def _pairs(folder: Path) -> list[tuple[str, Path]]:
 
 
 def evaluate_many(args: argparse.Namespace) -> int:
-    from spasmwatch.commands.evaluate import parse_params
     from spasmwatch.engine import batch
+    from spasmwatch.engine.params import parse_params
 
     if args.truth or args.events or args.duration is not None or args.save_events:
         raise ConfigError("with a FOLDER, truth files are found beside the recordings: no TRUTH.csv, --events, "

@@ -45,8 +45,8 @@ from dataclasses import asdict, dataclass, field
 
 from spasmcore.events import EPISODE_KINDS, Event, TruthInterval
 
-# The split by job (issue 9): matching (overlaps), this module (counts and scores), scoretable (text). The names
-# of all three stay importable from here.
+# Split by job: matching (overlaps), this module (counts and scores), table (text, imports this module). The
+# matching names stay importable from here.
 from spasmwatch.scoring.matching import CORRECT_LABELS as CORRECT_LABELS
 from spasmwatch.scoring.matching import DEFAULT_TOLERANCE_S as DEFAULT_TOLERANCE_S
 from spasmwatch.scoring.matching import FAULT_KIND as FAULT_KIND
@@ -54,8 +54,6 @@ from spasmwatch.scoring.matching import SPASM_KINDS as SPASM_KINDS
 from spasmwatch.scoring.matching import Matching as Matching
 from spasmwatch.scoring.matching import _overlaps as _overlaps
 from spasmwatch.scoring.matching import match as match
-from spasmwatch.scoring.table import false_summary as false_summary
-from spasmwatch.scoring.table import format_table as format_table
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

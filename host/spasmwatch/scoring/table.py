@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from spasmcore.events import EPISODE_KINDS
 from spasmwatch.scoring.matching import SPASM_KINDS
+from spasmwatch.scoring.score import Scores
 
-if TYPE_CHECKING:  # scoring re-exports this module's functions: a runtime import would be circular
-    from spasmwatch.scoring.score import Scores
 
 def _fmt(value: object, digits: int = 3) -> str:
     if value is None:

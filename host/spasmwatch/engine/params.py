@@ -1,0 +1,30 @@
+"""Detector parameters given on the command line (`--param NAME=VALUE`), as the detector takes them."""
+
+from __future__ import annotations
+
+from spasmcore.errors import ConfigError
+
+
+def parse_params(items: list[str]) -> dict[str, int | float]:
+    """NAME=VALUE strings to a dict; integer-looking values stay ints (the detector works in integers).
+
+    A parameter with named values (`ecg=off|auto|on`) takes its name, mapped to the detector's number."""
+    from spasmfw.detector import ECG_MODES
+
+    params: dict[str, int | float] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name, text = name.strip(), text.strip()
+        if not sep or not name or not text:
+            raise ConfigError(f"--param {item!r}: expected NAME=VALUE")
+        if name == "ecg" and text in ECG_MODES:
+            params[name] = ECG_MODES[text]
+            continue
+        try:
+            params[name] = int(text)
+        except ValueError:
+            try:
+                params[name] = float(text)
+            except ValueError:
+                raise ConfigError(f"--param {name}: {text!r} is not a number") from None
+    return params
