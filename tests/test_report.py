@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import itertools
 import json
 import random
 import re
@@ -265,12 +266,14 @@ def test_kind_colours_are_far_apart() -> None:
 
     from matplotlib.colors import to_rgb
 
-    from spasmwatch.report.charts import KIND_COLORS
+    from spasmcore import kinds
 
-    hls = {k: colorsys.rgb_to_hls(*to_rgb(KIND_COLORS[k])) for k in ("twitch", "tonic", "clonus")}
-    for a, b in (("twitch", "tonic"), ("twitch", "clonus"), ("tonic", "clonus")):
+    hls = {k.name: colorsys.rgb_to_hls(*to_rgb(k.color)) for k in kinds.episodes()}
+    pairs = list(itertools.combinations(hls, 2))
+    assert len(pairs) >= 3
+    for a, b in pairs:
         hue = abs(hls[a][0] - hls[b][0]) * 360
-        assert min(hue, 360 - hue) >= 60, (a, b)  # the old twitch and tonic were 15° apart: both orange
+        assert min(hue, 360 - hue) >= 60, (a, b)  # twitch and tonic once were 15° apart: both orange
 
 
 def test_device_and_channel_names_from_the_config_are_shown(tmp_path: Path) -> None:

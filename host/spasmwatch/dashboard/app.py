@@ -22,6 +22,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from spasmcore import kinds
 from spasmcore.errors import InputError
 from spasmfw.config import MAX_CHANNELS
 from spasmwatch.dashboard import stats
@@ -109,7 +110,12 @@ class Api:
                    "last_day": _local_day(last), "today": _local_day(time.time()),
                    "latest_note": notes[-1].to_json() if notes else None, "live": self.live is not None,
                    "sensor_note": stats.SENSOR_NOTE, "caveat": stats.OBSERVATIONAL,
-                   "bands": [b[1] for b in stats.BANDS], "clonus_classes": list(stats.CLONUS_CLASSES)})
+                   "bands": [b[1] for b in stats.BANDS], "clonus_classes": list(stats.CLONUS_CLASSES),
+                   "day_heads": list(stats.DAY_HEADS), "clinical_note": stats.CLINICAL_NOTE, **kinds.as_json()})
+
+    async def kinds_table(self, req: Request) -> Response:
+        """The spasm kinds table (spasmcore.kinds): names, labels, colours and order, for the page."""
+        return ok(kinds.as_json())
 
     def history_data(self, first: str, last: str, device: str | None, channel: int | None) -> dict[str, object]:
         data = stats.load_range(self.ro, first, last, device, channel, now=time.time())
@@ -212,6 +218,7 @@ def create_app(db: str | Path, *, token: str | None = None, listen_host: str = "
     routes = [
         Route("/", index),
         Route("/api/info", _guarded(api.info)),
+        Route("/api/kinds", _guarded(api.kinds_table)),
         Route("/api/history", _guarded(api.history)),
         Route("/api/compare", _guarded(api.compare)),
         Route("/api/notes", _guarded(api.notes), methods=["GET", "POST"]),

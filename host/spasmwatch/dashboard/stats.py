@@ -11,8 +11,8 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
+from spasmcore import kinds
 from spasmcore.errors import InputError
-from spasmcore.events import EPISODE_KINDS
 from spasmwatch.dashboard.history import ReadOnlyStore
 from spasmwatch.report.data import merge_spans  # noqa: F401  (re-exported: one definition, used by both)
 from spasmwatch.store import FAULT, Gap, Link, StoredEvent, day_bounds
@@ -27,10 +27,15 @@ FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)
 # be told from a sensor and is never given)
 BANDS = ((0, "none"), (2, "< 1/h"), (3, "1–10/h"), (4, "> 10/h"))
 CLONUS_CLASSES = ("< 3 s", "3–10 s", "> 10 s")  # SCATS clonus: mild, moderate, severe
+# the per-day clinical table's columns, in the range report and on the dashboard alike
+DAY_HEADS = ("day", "monitored", "episodes", "per monitored h", "frequency band", "time in spasm",
+             "clonus < 3 s", "3–10 s", "> 10 s", "faults", "gaps")
 DURATION_EDGES = (0.0, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)  # seconds; the last bin is open-ended
 STRENGTH_EDGES = (0.0, 2, 4, 6, 8, 10, 15, 20, 30, 50)  # x resting floor; the last bin is open-ended
 SENSOR_NOTE = ("sensor-derived from the detected episodes, not a validated clinical score: the scales they "
                "borrow their bands from are rated by a clinician or the person")
+CLINICAL_NOTE = ("Frequency band (Penn-Spasm-Frequency-Scale-style) and clonus duration classes (SCATS-style): "
+                 f"{SENSOR_NOTE}. A band needs an hour of monitoring that day.")
 OBSERVATIONAL = ("Observational: a difference between two periods can come from the change made, or from "
                  "anything else that changed with it (activity, season, illness, wear time, electrode "
                  "placement, the condition's own course). It does not show that the treatment caused it.")
@@ -58,7 +63,7 @@ class RangeData:
     first: str
     last: str
     days: list[tuple[str, float, float]]  # (YYYY-MM-DD, start, end)
-    episodes: list[StoredEvent] = field(default_factory=list)  # closed twitch/tonic/clonus
+    episodes: list[StoredEvent] = field(default_factory=list)  # closed, of an episode kind
     open_episodes: list[StoredEvent] = field(default_factory=list)
     faults: list[StoredEvent] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
@@ -144,7 +149,7 @@ def _median(values: list[float]) -> float | None:
 def summarize(eps: list[StoredEvent], monitored_s: float | None) -> dict[str, object]:
     """Counts, rate per monitored hour, time in spasm, medians and kind mix of a set of closed episodes."""
     durs = [e.duration_s or 0.0 for e in eps]
-    counts = {k: sum(1 for e in eps if e.kind == k) for k in EPISODE_KINDS}
+    counts = {k: sum(1 for e in eps if e.kind == k) for k in kinds.episode_names()}
     hours = monitored_s / 3600 if monitored_s else None
     return {
         "episodes": len(eps), "by_kind": counts, "monitored_s": monitored_s,
@@ -169,8 +174,9 @@ def day_stats(data: RangeData) -> list[dict[str, object]]:
         row = {"day": day, "start": start, "end": end, **summarize(eps, monitored)}
         level, label = penn_band(len(eps), monitored)
         classes = [0, 0, 0]
+        graded = kinds.scats_clonus()
         for e in eps:
-            if e.kind == "clonus":
+            if e.kind in graded:
                 classes[clonus_class(e.duration_s or 0.0)] += 1
         row.update(faults=len(faults), fault_s=sum(f.duration_s or 0.0 for f in faults),
                    gaps=sum(1 for g in data.gaps if start <= g.start_wall < end),
@@ -183,7 +189,7 @@ def day_stats(data: RangeData) -> list[dict[str, object]]:
 
 def histogram(values: list[tuple[str, float]], edges: tuple[float, ...]) -> dict[str, object]:
     """Counts per bin and kind; bin i is [edges[i], edges[i+1]), the last one [edges[-1], inf)."""
-    counts = {k: [0] * len(edges) for k in EPISODE_KINDS}
+    counts = {k: [0] * len(edges) for k in kinds.episode_names()}
     for kind, v in values:
         if kind in counts:
             i = max(j for j, e in enumerate(edges) if v >= e) if v >= edges[0] else 0

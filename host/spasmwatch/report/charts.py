@@ -7,13 +7,10 @@ import base64
 import io
 import math
 
-from spasmcore.events import EPISODE_KINDS
+from spasmcore import kinds
 from spasmwatch.report.data import DayData
 from spasmwatch.store import FAULT
 
-# far apart in hue and lightness, and told apart with the common colour-vision deficiencies (Okabe-Ito blue
-# and vermillion, a dark purple); faults grey
-KIND_COLORS = {"twitch": "#56b4e9", "tonic": "#d55e00", "clonus": "#5e3c99", "fault": "#555555"}
 NO_DATA_COLOR = "#e8e8e8"
 MIN_BAR_H = 1 / 60  # episodes shorter than a minute are drawn one minute wide so they show on a 24 h axis
 # duration axis ticks (seconds) and how they read
@@ -62,9 +59,9 @@ def fig_timeline(data: DayData):  # noqa: ANN201 - a matplotlib Figure
         for e in everything:
             if (e.device_id, e.channel) != key or e.onset_wall is None:
                 continue
-            kind = e.kind or "twitch"
+            kind = e.kind or kinds.open_kind()
             width = max((e.duration_s or 0.0) / 3600, MIN_BAR_H)
-            ax.broken_barh([(data.h(e.onset_wall), width)], (row - 0.35, 0.7), color=KIND_COLORS.get(kind),
+            ax.broken_barh([(data.h(e.onset_wall), width)], (row - 0.35, 0.7), color=kinds.color(kind),
                            hatch="//" if kind == FAULT else None, alpha=0.5 if e.state == "open" else 1.0,
                            zorder=2)
     ax.set_yticks(range(len(rows)))
@@ -73,7 +70,7 @@ def fig_timeline(data: DayData):  # noqa: ANN201 - a matplotlib Figure
                         for dev, ch in rows])
     ax.set_ylim(-0.6, len(rows) - 0.4)
     _hour_axis(ax, data)
-    handles = [Patch(color=KIND_COLORS[k], label=k) for k in (*EPISODE_KINDS, FAULT)]
+    handles = [Patch(color=k.color, label=k.label) for k in (*kinds.episodes(), kinds.get(FAULT)) if k]
     if data.links:
         handles.append(Patch(color=NO_DATA_COLOR, label="not monitored"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
@@ -97,13 +94,13 @@ def fig_per_hour(data: DayData):  # noqa: ANN201 - a matplotlib Figure
     n = int(-(-data.hours // 1))
     fig, ax = plt.subplots(figsize=(10, 2.6))
     bottom = [0] * n
-    for kind in EPISODE_KINDS:
+    for kind in kinds.episodes():
         counts = [0] * n
         for e in data.episodes:
-            if e.kind == kind and e.onset_wall is not None:
+            if e.kind == kind.name and e.onset_wall is not None:
                 counts[min(n - 1, int(data.h(e.onset_wall)))] += 1
-        ax.bar([i + 0.5 for i in range(n)], counts, width=0.85, bottom=bottom, color=KIND_COLORS[kind],
-               label=kind)
+        ax.bar([i + 0.5 for i in range(n)], counts, width=0.85, bottom=bottom, color=kind.color,
+               label=kind.label)
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     _hour_axis(ax, data)
     ax.set_ylim(0, max(bottom + [1]) * 1.1)
@@ -165,8 +162,8 @@ def fig_hist(data: DayData, value, title: str, xlabel: str, log: bool):  # noqa:
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(5, 3))
-    series = [[v for e in data.episodes if e.kind == k and (v := value(e)) is not None and v > 0]
-              for k in EPISODE_KINDS]
+    series = [[v for e in data.episodes if e.kind == k.name and (v := value(e)) is not None and v > 0]
+              for k in kinds.episodes()]
     flat = [v for s in series for v in s]
     if flat:
         lo, hi = min(flat), max(flat)
@@ -175,9 +172,9 @@ def fig_hist(data: DayData, value, title: str, xlabel: str, log: bool):  # noqa:
             ax.set_xscale("log")
         else:
             bins = np.linspace(lo * 0.9, hi * 1.1, 20).tolist()
-        kinds = [k for k, s in zip(EPISODE_KINDS, series, strict=True) if s]
-        ax.hist([s for s in series if s], bins=bins, stacked=True, label=kinds,
-                color=[KIND_COLORS[k] for k in kinds])
+        shown = [k for k, s in zip(kinds.episodes(), series, strict=True) if s]
+        ax.hist([s for s in series if s], bins=bins, stacked=True, label=[k.label for k in shown],
+                color=[k.color for k in shown])
         if log:
             _duration_axis(ax, lo * 0.9, hi * 1.1)
         _legend_outside(ax)

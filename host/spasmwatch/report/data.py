@@ -6,7 +6,7 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from spasmcore.events import EPISODE_KINDS
+from spasmcore import kinds
 from spasmwatch.store import FAULT, Gap, Link, Store, StoredEvent, day_bounds
 
 MIN_RATE_S = 15 * 60  # less monitored time than this gives no per-hour rate (30 s would be multiplied by 120)
@@ -21,7 +21,7 @@ class DayData:
     start: float
     end: float
     tz: tzinfo | None
-    episodes: list[StoredEvent] = field(default_factory=list)  # closed twitch/tonic/clonus
+    episodes: list[StoredEvent] = field(default_factory=list)  # closed, of an episode kind
     open_episodes: list[StoredEvent] = field(default_factory=list)
     faults: list[StoredEvent] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
@@ -118,9 +118,9 @@ def summary(data: DayData) -> list[tuple[str, str]]:
     eps = data.episodes
     durs = [e.duration_s or 0.0 for e in eps]
     rows: list[tuple[str, str]] = [("Spasm episodes", str(len(eps)))]
-    for kind in EPISODE_KINDS:
-        kd = [e.duration_s or 0.0 for e in eps if e.kind == kind]
-        rows.append((f"  {kind}", f"{len(kd)}" + (f" (total {fmt_duration(sum(kd))})" if kd else "")))
+    for kind in kinds.episodes():
+        kd = [e.duration_s or 0.0 for e in eps if e.kind == kind.name]
+        rows.append((f"  {kind.label}", f"{len(kd)}" + (f" (total {fmt_duration(sum(kd))})" if kd else "")))
     rows.append(("Total time in spasm", fmt_duration(sum(durs)) if eps else "–"))
     if eps:
         med, top = fmt_duration(statistics.median(durs)), fmt_duration(max(durs))

@@ -10,7 +10,6 @@ from datetime import datetime
 
 from spasmwatch.report.charts import (
     DURATION_TICKS,
-    KIND_COLORS,
     MIN_BAR_H,
     NO_DATA_COLOR,
     _png,
@@ -36,7 +35,7 @@ from spasmwatch.report.data import (
 from spasmwatch.sensitivity import from_info, words
 from spasmwatch.store import Gap
 
-__all__ = ["DEFAULT_DEVICE_NAME", "DURATION_TICKS", "KIND_COLORS", "MIN_BAR_H", "MIN_RATE_S", "NO_DATA_COLOR",
+__all__ = ["DEFAULT_DEVICE_NAME", "DURATION_TICKS", "MIN_BAR_H", "MIN_RATE_S", "NO_DATA_COLOR",
            "_CSS", "DayData", "_img", "_png", "_table", "chart_durations", "chart_per_hour", "chart_strength",
            "chart_timeline", "fig_hist", "fig_per_hour", "fig_timeline", "fmt_duration", "fmt_tick_s", "latest_day",
            "load_day", "render_html", "summary", "today"]

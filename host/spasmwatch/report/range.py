@@ -7,11 +7,11 @@ import html
 import statistics
 from datetime import datetime, tzinfo
 
-from spasmcore.events import EPISODE_KINDS
+from spasmcore import kinds
 from spasmwatch.dashboard import stats
 from spasmwatch.dashboard.history import ReadOnlyStore
 from spasmwatch.report.charts import rate_axis
-from spasmwatch.report.day import _CSS, KIND_COLORS, DayData, _img, _png, _table, fig_hist, fmt_duration
+from spasmwatch.report.day import _CSS, DayData, _img, _png, _table, fig_hist, fmt_duration
 
 PRINT_CSS = """
 @media print{body{max-width:none;margin:0}h2{break-after:avoid}table,img{break-inside:avoid}}
@@ -36,7 +36,7 @@ def fig_daily(data: stats.RangeData, days: list[dict[str, object]]):  # noqa: AN
     fig, ax = plt.subplots(figsize=(10, 3.2))
     xs = [float(date2num(datetime.fromtimestamp(float(d["start"]) + 43200))) for d in days]  # type: ignore[arg-type]
     rates = [float(d["rate_h"]) if d["rate_h"] is not None else 0.0 for d in days]  # type: ignore[arg-type]
-    ax.bar(xs, rates, width=0.8, color=KIND_COLORS["clonus"], alpha=0.75, label="spasms per monitored hour")
+    ax.bar(xs, rates, width=0.8, color=kinds.ALL_SPASMS_COLOR, alpha=0.75, label="spasms per monitored hour")
     ax.set_ylabel("spasms / monitored h")
     rate_axis(ax, rates)
     ax2 = ax.twinx()
@@ -73,7 +73,7 @@ def summary_rows(fig: dict[str, object], days: list[dict[str, object]]) -> list[
     rows = [["Days", f"{len(days)} ({len(rated)} with at least 1 h monitored)"],
             ["Monitored time", fmt_duration(monitored) if isinstance(monitored, float) else "not recorded"],
             ["Spasm episodes", str(fig["episodes"])]]
-    rows += [[f"  {k}", str(by_kind[k])] for k in EPISODE_KINDS]
+    rows += [[f"  {k.label}", str(by_kind[k.name])] for k in kinds.episodes()]
     rows += [["Spasms per monitored hour", _num(fig["rate_h"], 2)],
              ["Median of the daily rates", _num(statistics.median(daily), 2) if daily else "–"],
              ["Time in spasm", f"{fmt_duration(fig['spasm_s'])} ({_pct(fig['spasm_pct'])} of monitored time)"],  # type: ignore[arg-type]
@@ -145,7 +145,7 @@ def compare_section(data: stats.RangeData, tz: tzinfo | None) -> str:
             ["Time in spasm (of monitored time)", _pct(a["spasm_pct"]), _pct(b["spasm_pct"])],
             ["Median duration", fmt_duration(a["median_duration_s"]), fmt_duration(b["median_duration_s"])],
             ["Median strength (× rest)", _num(a["median_peak_x"]), _num(b["median_peak_x"])]]
-    rows += [[f"{k} share", _pct(a["kind_pct"][k]), _pct(b["kind_pct"][k])] for k in EPISODE_KINDS]
+    rows += [[f"{k.label} share", _pct(a["kind_pct"][k.name]), _pct(b["kind_pct"][k.name])] for k in kinds.episodes()]
     test = res["rate_test"]
     assert isinstance(test, dict)
     p = (f"{test['test']} of the daily rates: p = {test['p']:.2g}." if test["p"] is not None
@@ -185,8 +185,7 @@ def render_range(ro: ReadOnlyStore, first: str, last: str, device: str | None = 
     parts.append("<h2>Per day</h2><p class='note'>Frequency band: Penn-Spasm-Frequency-Scale-style, by spasms per "
                  "monitored hour (none, &lt; 1/h, 1–10/h, &gt; 10/h; needs 1 h of monitoring). Clonus by duration: "
                  f"SCATS-style classes. Both {html.escape(stats.SENSOR_NOTE)}.</p>")
-    parts.append(_table(["day", "monitored", "episodes", "per monitored h", "frequency band", "time in spasm",
-                         "clonus < 3 s", "3–10 s", "> 10 s", "faults", "gaps"], day_rows(days)))
+    parts.append(_table(list(stats.DAY_HEADS), day_rows(days)))
     if data.notes:
         parts.append("<h2>Notes and interventions</h2>" + _table(
             ["time", "kind", "note"], [[f"{datetime.fromtimestamp(n.at, tz):%Y-%m-%d %H:%M}", n.kind, n.text]

@@ -9,10 +9,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from spasmcore import kinds
 from spasmwatch.link import wire
 from spasmwatch.terminal.view import Level, MonitorState, onset_wall
 
-KIND_STYLES = {"twitch": "yellow", "tonic": "red", "clonus": "magenta", "fault": "bright_black"}
 BAR_WIDTH = 36
 
 # ---- rendering -------------------------------------------------------------------------------------------
@@ -106,7 +106,7 @@ def _header(state: MonitorState, width: int) -> list[Text]:
 
 def _counts(state: MonitorState, now: float | None, width: int) -> Text:
     hour, day = state.counts(now)
-    detail = lambda c: ", ".join(f"{k} {c[k]}" for k in wire.KIND_NAMES if c[k])  # noqa: E731
+    detail = lambda c: ", ".join(f"{k.label} {c[k.name]}" for k in kinds.episodes() if c[k.name])  # noqa: E731
     text = Text(f"this hour: {sum(hour.values())}", style="bold")
     if hour:
         text.append(f" ({detail(hour)})")
@@ -181,11 +181,12 @@ def _recent(state: MonitorState, rows: int, width: int) -> Table:
     table.add_column("strength", justify="right", no_wrap=True)
     shown = list(state.recent)[:max(0, rows)]
     for r in shown:
-        kind = r.kind if r.kind != "fault" else f"fault {r.detail}"
+        row = kinds.get(r.kind)
+        kind = f"{r.kind} {r.detail}" if r.kind == kinds.FAULT else row.label if row else r.kind
         cells = [datetime.fromtimestamp(r.wall).strftime("%H:%M:%S"), str(r.channel)]
         if named:
             cells.append(channel_label(state, r.channel))
-        table.add_row(*cells, Text(kind, style=KIND_STYLES.get(r.kind, "")), f"{r.duration_s:.1f} s",
+        table.add_row(*cells, Text(kind, style=row.style if row else ""), f"{r.duration_s:.1f} s",
                       f"{r.peak_x:.1f}x" if r.peak_x else "-")
     if not state.recent:
         table.add_row("none yet", "", *([""] if named else []), "", "", "")

@@ -1,8 +1,9 @@
 // spasmwatch dashboard, shared part: fetching, formatting, charts (uPlot); talks only to the server that served it.
 "use strict";
 
-const KINDS = ["twitch", "tonic", "clonus"];
-const COLORS = {twitch: "#56b4e9", tonic: "#d55e00", clonus: "#5e3c99", fault: "#555555"};
+// The spasm kinds come from the server (spasmcore.kinds, in /api/info): no name, label or colour is written here.
+let KINDS = [];  // the episode kinds' names, in display order
+const KIND = {};  // name -> row: label, color, clinical, about
 const $ = (id) => document.getElementById(id);
 const el = (tag, attrs = {}, text) => {
   const e = document.createElement(tag);
@@ -12,6 +13,28 @@ const el = (tag, attrs = {}, text) => {
 };
 let INFO = null;
 const charts = {};
+
+// the kinds table: rows by name, CSS variables --kind-<name> for the stylesheet, the legend's swatches
+function setKinds(info) {
+  KINDS = info.episodes;
+  for (const k of info.kinds) {
+    KIND[k.name] = k;
+    document.documentElement.style.setProperty(`--kind-${k.name}`, k.color);
+  }
+  const legend = $("h-legend");
+  legend.querySelectorAll(".kind-swatch").forEach((s) => s.remove());
+  legend.prepend(...info.kinds.map((k) => {
+    const s = el("span", {class: "kind-swatch", "data-kind": k.name, title: k.about});
+    const swatch = el("i");
+    swatch.style.background = `var(--kind-${k.name})`;  // CSSOM: the page's CSP refuses style attributes
+    s.append(swatch, k.label);
+    return s;
+  }));
+}
+// an episode still in progress (no kind yet) is drawn as the table's "open" kind
+const kindOf = (e) => e.kind || INFO.open;
+const kindColor = (name) => (KIND[name] || KIND[INFO.open]).color;
+const kindLabel = (name) => (KIND[name] ? KIND[name].label : name);
 
 async function api(path, opts) {
   const r = await fetch(path, opts);
@@ -111,7 +134,7 @@ function rateChart(h) {
              hours: {range: [0, 24]}},
     axes: [{}, {scale: "rate", label: "spasms / monitored h"},
            {scale: "hours", side: 1, label: "monitored h", grid: {show: false}}],
-    series: [{}, {label: "spasms per monitored hour", scale: "rate", fill: "#5e3c9955", stroke: "#5e3c99",
+    series: [{}, {label: "spasms per monitored hour", scale: "rate", fill: `${INFO.all_color}55`, stroke: INFO.all_color,
                   paths: bars, points: {show: false}},
              {label: "monitored hours", scale: "hours", stroke: "#2a9d3a", width: 2, spanGaps: false}],
   }, [xs, rate, mon], h.notes);
@@ -135,7 +158,8 @@ function timelineChart(h) {
   rows.sort();
   const all = h.episodes.concat(h.faults).filter((e) => e.t !== null).sort((a, b) => a.t - b.t);
   const xs = all.map((e) => e.t);
-  const series = KINDS.concat(["fault"]).map((k) => all.map((e) => ((e.kind || "twitch") === k ? rows.indexOf(key(e)) : null)));
+  const shown = KINDS.concat([INFO.fault]);
+  const series = shown.map((k) => all.map((e) => (kindOf(e) === k ? rows.indexOf(key(e)) : null)));
   const several = new Set(rows.map((r) => r.split(":")[0])).size > 1;
   const label = (i) => {
     const [dev, ch] = rows[i].split(/:(?=[^:]*$)/);
@@ -147,8 +171,9 @@ function timelineChart(h) {
     scales: {x: {time: true, range: [h.start, h.end]}, y: {range: [-0.6, Math.max(1, rows.length) - 0.4]}},
     axes: [{}, {splits: () => rows.map((_, i) => i), values: (u, ticks) => ticks.map((t) => (rows[t] ? label(t) : "")),
                 size: labelWidth}],
-    series: [{}].concat(KINDS.concat(["fault"]).map((k) => ({
-      label: k, stroke: COLORS[k], paths: () => null, points: {show: true, size: k === "fault" ? 9 : 7, fill: COLORS[k]},
+    series: [{}].concat(shown.map((k) => ({
+      label: kindLabel(k), stroke: kindColor(k), paths: () => null,
+      points: {show: true, size: k === INFO.fault ? 9 : 7, fill: kindColor(k)},
     }))),
     hooks: {drawClear: [shadeSpans(h.spans)]},
   }, [xs, ...series], h.notes);
@@ -171,7 +196,7 @@ function histChart(id, hist, label, fmtEdge) {
     axes: [{splits: () => xs, values: (u, t) => t.map((i) => (i === 0 ? `<${fmtEdge(hist.edges[1], false)}` :
                                                               fmtEdge(hist.edges[i], i === n - 1))), size: 40},
            {label: "episodes", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]}],
-    series: [{label}].concat(cum.map(({k}) => ({label: k, stroke: COLORS[k], fill: COLORS[k], paths: bars,
+    series: [{label}].concat(cum.map(({k}) => ({label: kindLabel(k), stroke: kindColor(k), fill: kindColor(k), paths: bars,
                                                 points: {show: false}}))),
     legend: {live: false},
   }, [xs, ...cum.map((c) => c.vals)], []);

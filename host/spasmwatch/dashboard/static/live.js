@@ -31,11 +31,13 @@ function liveRender() {
   $("live-counts").replaceChildren(
     card("hour", "episodes this hour", String(c.hour.total)),
     card("today", "episodes today", String(c.today.total)),
-    ...KINDS.map((k) => card(`today-${k}`, `${k} today`, String(c.today[k] || 0))),
+    ...KINDS.map((k) => card(`today-${k}`, `${kindLabel(k)} today`, String(c.today[k] || 0))),
   );
   $("live-events").replaceChildren(...(s.recent.length ? s.recent.map((e) => {
     const li = el("li", {class: "live-event", "data-kind": e.kind || "open", "data-id": String(e.id)});
-    li.append(el("b", {class: `k-${e.kind || "twitch"}`}, e.kind || "in progress"),
+    const kind = el("b", {class: "kind"}, e.kind ? kindLabel(e.kind) : "in progress");
+    kind.style.color = kindColor(e.kind);  // CSSOM: the page's CSP refuses style attributes
+    li.append(kind,
               document.createTextNode(` ${fmtClock(e.t)} · ${chName(e.device, e.ch)} · ${e.d === null ? "…" : fmtDur(e.d)}` +
                                       (e.peak_x ? ` · ${e.peak_x.toFixed(1)}× rest` : "") + (e.detail ? ` · ${e.detail}` : "")));
     return li;
@@ -128,6 +130,7 @@ function showTab(name) {
 
 async function start() {
   INFO = await api("/api/info");
+  setKinds(INFO);
   fillDevices();
   $("h-date").value = INFO.last_day || INFO.today;
   document.querySelectorAll("nav button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));

@@ -70,7 +70,7 @@ async function loadHistory() {
     card("spasm_time", "time in spasm", `${fmtDur(t.spasm_s)}${t.spasm_pct === null ? "" : ` (${fmtNum(t.spasm_pct)} %)`}`),
     card("median_duration", "median duration", fmtDur(t.median_duration_s)),
     card("median_strength", "median strength (× rest)", fmtNum(t.median_peak_x)),
-    ...KINDS.map((k) => card(`kind-${k}`, k, String(t.by_kind[k]))),
+    ...KINDS.map((k) => card(`kind-${k}`, kindLabel(k), String(t.by_kind[k]))),
     card("faults", "sensor faults", String(t.faults)),
     card("gaps", "data gaps", String(t.gaps)),
   );
@@ -78,10 +78,8 @@ async function loadHistory() {
   timelineChart(h);
   histChart("h-dur", h.duration_hist, "duration", durEdge);
   histChart("h-str", h.strength_hist, "strength", strEdge);
-  $("h-sensor-note").textContent = `Frequency band (Penn-Spasm-Frequency-Scale-style) and clonus duration classes ` +
-    `(SCATS-style): ${INFO.sensor_note}. A band needs an hour of monitoring that day.`;
-  table($("h-clinical"), ["day", "monitored", "episodes", "per monitored h", "frequency band", "time in spasm",
-                          "clonus < 3 s", "3–10 s", "> 10 s", "faults", "gaps"],
+  $("h-sensor-note").textContent = INFO.clinical_note;
+  table($("h-clinical"), INFO.day_heads,
         h.days.map((d) => [d.day, d.monitored_s === null ? "?" : fmtDur(d.monitored_s), String(d.episodes),
                            fmtNum(d.rate_h), d.band_level === null ? `– (${d.band})` : d.band, fmtDur(d.spasm_s),
                            ...d.clonus_classes.map(String), String(d.faults), String(d.gaps)]));
@@ -153,13 +151,14 @@ async function loadCompare(useDefault) {
     ["time in spasm", `${fmtDur(A.spasm_s)} (${pct(A.spasm_pct)})`, `${fmtDur(B.spasm_s)} (${pct(B.spasm_pct)})`],
     ["median duration", fmtDur(A.median_duration_s), fmtDur(B.median_duration_s)],
     ["median strength (× rest)", fmtNum(A.median_peak_x), fmtNum(B.median_peak_x)],
-    ...KINDS.map((k) => [`${k} share`, pct(A.kind_pct[k]), pct(B.kind_pct[k])]),
+    ...KINDS.map((k) => [`${kindLabel(k)} share`, pct(A.kind_pct[k]), pct(B.kind_pct[k])]),
     ["days with ≥ 1 h monitored", String(A.daily_rates.length), String(B.daily_rates.length)],
   ];
   const t = $("c-table");
   table(t, ["", "before", "after"], rows);
-  t.querySelectorAll("tr").forEach((tr, i) => { if (i) tr.setAttribute("data-key", ["episodes", "monitored", "rate", "spasm_time",
-    "median_duration", "median_strength", "share-twitch", "share-tonic", "share-clonus", "days"][i - 1]); });
+  const keys = ["episodes", "monitored", "rate", "spasm_time", "median_duration", "median_strength",
+                ...KINDS.map((k) => `share-${k}`), "days"];
+  t.querySelectorAll("tr").forEach((tr, i) => { if (i) tr.setAttribute("data-key", keys[i - 1]); });
   const test = (x, what) => (x.p === null ? `${what}: no test (${x.reason}).` :
     `${what}: ${x.test}, p = ${x.p.toPrecision(2)}.`);
   $("c-test").textContent = `${test(r.rate_test, "Spasms per monitored hour per day")} ${test(r.spasm_time_test, "Share of monitored time in spasm per day")}`;
@@ -172,7 +171,7 @@ async function loadCompare(useDefault) {
     scales: {x: {time: false, range: [0.5, n + 0.5]}, y: {range: (u, lo, hi) => [0, Math.max(1, hi * 1.15)]}},
     axes: [{label: "day of the period"}, {label: "per monitored h"}],
     series: [{label: "day"}, {label: "before", stroke: "#888", width: 1.5, points: {show: true, size: 6}},
-             {label: "after", stroke: "#5e3c99", width: 2, points: {show: true, size: 6}}],
+             {label: "after", stroke: INFO.all_color, width: 2, points: {show: true, size: 6}}],
     legend: {live: false},
   }, [xs, pick(A), pick(B)], []);
 }
