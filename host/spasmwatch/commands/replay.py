@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spasmcore import kinds
 from spasmcore.errors import ConfigError, FatalError, InputError
 from spasmcore.events import Event, events_to_csv, write_events
 from spasmwatch import sensitivity
@@ -254,16 +255,17 @@ def format_table(events: list[Event]) -> str:
 
 def summary(rec: Recording, mode: str, events: list[Event], sens: str = "") -> str:
     """One line: the recording, how it was read, and what was found; `sens` the detector's setting, as said."""
-    episodes = [e for e in events if e.kind != "fault"]
-    faults = [e for e in events if e.kind == "fault"]
+    episodes = [e for e in events if e.kind != kinds.FAULT]
+    faults = [e for e in events if e.kind == kinds.FAULT]
     by_kind = Counter(e.kind for e in episodes)
-    kinds = ", ".join(f"{by_kind[k]} {k}" for k in ("tonic", "clonus", "twitch") if by_kind[k])
-    kinds += "".join(f", {n} {k}" for k, n in sorted(by_kind.items()) if k not in ("tonic", "clonus", "twitch"))
+    order = kinds.episode_names()  # the table's order; a kind the table lacks last, by name
+    found = ", ".join(f"{by_kind[k]} {kinds.label(k)}" for k in order if by_kind[k])
+    found += "".join(f", {n} {k}" for k, n in sorted(by_kind.items()) if k not in order)
     n_ch = len(rec.indices)
     return (
         f"{Path(rec.source).name}: {rec.duration_s:.1f} s, {n_ch} channel{'s' if n_ch != 1 else ''}, "
         f"{mode} mode at {rec.rate_hz:g} Hz{sens}: {len(episodes)} episode{'s' if len(episodes) != 1 else ''}"
-        f"{f' ({kinds})' if kinds else ''}, {len(faults)} fault{'s' if len(faults) != 1 else ''}"
+        f"{f' ({found})' if found else ''}, {len(faults)} fault{'s' if len(faults) != 1 else ''}"
     )
 
 
