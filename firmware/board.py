@@ -6,7 +6,7 @@ import sys
 import time
 
 import machine
-from codes import FAULT, IDLE, SPASM  # led() states, defined once in firmware/codes.py
+from codes import FAULT, IDLE, NET_DOWN, SPASM  # led() states, defined once in firmware/codes.py
 from config import ADC1_PINS  # ADC2 stops working once WiFi is on; the one list is config's
 
 STORAGE_DIR = "/"  # littlefs root, the MicroPython ESP32 default filesystem
@@ -135,7 +135,7 @@ class Board:
             on = 1
         elif state == FAULT:
             on = (ms // 100) & 1  # 5 Hz
-        elif state == 3:  # net.NET_DOWN: idle with Wi-Fi configured but not connected
+        elif state == NET_DOWN:  # idle with Wi-Fi configured but not connected
             on = 1 if ms % 2000 < 100 or 300 <= ms % 2000 < 400 else 0  # two flashes every 2 s
         else:
             on = 1 if ms % 2000 < 100 else 0  # 0.1 s flash every 2 s

@@ -26,3 +26,4 @@ FAULT_NAMES = {FAULT_FLAT: "flat", FAULT_RAIL: "rail"}
 IDLE = 0
 SPASM = 1
 FAULT = 2
+NET_DOWN = 3  # idle with Wi-Fi configured but not connected (net.Net.led_state; a board may show it, else idle)

@@ -10,25 +10,15 @@ MAX_BOOT_FAILS-th boot in a row uses the defaults too (config.json is kept, to b
 import gc
 import json
 import os
-import sys
+
+try:  # CPython (tests) imports the firmware as the spasmfw package; the board imports it flat
+    from . import compat
+except ImportError:
+    import compat
 
 CONFIG_FILE = "config.json"
 FAILS_FILE = "bootfail.txt"  # boots in a row that did not get the app running; App clears it
 MAX_BOOT_FAILS = 3
-
-
-def _mod(name):
-    # A firmware module, flat on the board, inside the spasmfw package under CPython.
-    pkg = __name__.rpartition(".")[0]
-    full = pkg + "." + name if pkg else name
-    __import__(full)
-    return sys.modules[full]
-
-
-def unload(name):
-    """On the board, drop a module so its code leaves the heap (CPython keeps it: other code may hold it)."""
-    if sys.implementation.name == "micropython":
-        sys.modules.pop(name, None)
 
 
 def _file(storage, name):
@@ -54,7 +44,7 @@ def write_fails(storage, n):
 def _config(storage, uid, fails, why):
     # (config, error or None, detector params, `config set` reply or None); its own frame, so no stale reference
     # keeps the config module alive once it is unloaded (MicroPython's VM leaves them in a frame's stack slots).
-    config = _mod("config")
+    config = compat.mod("config")
     reply = None
     if why:
         cfg, err = config.defaults(uid), why
@@ -68,7 +58,7 @@ def _config(storage, uid, fails, why):
             cfg, reply = _pending(config, storage, cfg)
     params = config.detector_params(cfg)
     config = None
-    unload("config")
+    compat.unload("config")
     return cfg, err, params, reply
 
 
@@ -87,8 +77,8 @@ def _pending(config, storage, cfg):
         data = json.loads(text)  # {"pairs": [[key, value], ...], "heap": the last boot's App.heap_at_boot()}
         pairs, heap = (data, None) if isinstance(data, list) else (data["pairs"], data["heap"])  # a list: pairs only
         new = config.set_values(cfg, [tuple(p) for p in pairs])
-        why = _mod("heapfit").fit_problem(heap, new) if heap else ""
-        unload("heapfit")
+        why = compat.mod("heapfit").fit_problem(heap, new) if heap else ""
+        compat.unload("heapfit")
         if why:  # refused as the running app would have: a config the heap cannot hold is never saved
             raise ValueError(why)
         config.save(_file(storage, CONFIG_FILE), new, True)
@@ -99,7 +89,7 @@ def _pending(config, storage, cfg):
 
 def _detectors(cfg, params, mem_free):
     # (detectors, heap one took): built while the heap is still in one piece.
-    detector = _mod("detector")
+    detector = compat.mod("detector")
     dets = []
     size = 0
     for _ in cfg["channels"]:
@@ -124,14 +114,14 @@ def start(board_mod):
         try:
             dets, size = _detectors(cfg, params, getattr(gc, "mem_free", int))  # CPython: no heap figure
             board = board_mod.Board(cfg)
-            app = _mod("app")
+            app = compat.mod("app")
             return app.App(board, cfg, err, params, dets, size, _file(storage, FAILS_FILE), reply)
         except MemoryError as e:
             why = "this config needs more heap than this board has (%r); using defaults" % (e,)
         except Exception as e:  # e.g. a pin the hardware refuses: fall back to the default wiring
             why = "board setup failed with this config (%r); using defaults" % (e,)
         dets = board = app = cfg = params = None
-        unload("app")  # a half-imported app must not be taken for a whole one
+        compat.unload("app")  # a half-imported app must not be taken for a whole one
         gc.collect()
     raise MemoryError("the default config does not start: %s" % (why,))
 
@@ -143,16 +133,16 @@ def boot(board_mod):
         _start_net(app)
         gc.collect()
         app.heap_idle = app.b.mem_free()  # what a new config is checked against: left with the network running
-    unload(__name__)
+    compat.unload(__name__)
     return app
 
 
 def _start_net(app):
     # Wi-Fi, TCP, MQTT before the boot hello (so the TCP tee is in place); here, as this module leaves the heap
-    netconfig = _mod("netconfig")
+    netconfig = compat.mod("netconfig")
     app.net, err = netconfig.start(app.cfg, app.b)
     netconfig = None
-    unload("netconfig")  # the running network side does not need it
+    compat.unload("netconfig")  # the running network side does not need it
     if err:
         app.error(None, err)
 
