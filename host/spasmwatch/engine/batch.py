@@ -1,7 +1,7 @@
 """Replay many recordings: files and folders expanded, spread over worker processes (or a Dask cluster).
 
-Each worker loads the compiled engine once (its initializer), then replays whole recordings with
-pipeline.replay_file; only small results (events and what was read) travel back. A recording that fails is one
+Each worker loads the compiled engine once (its initializer, job.warm), then replays whole recordings with
+job.run_one; only small results (events and what was read) travel back. A recording that fails is one
 line in the summary, never the end of the batch.
 """
 
@@ -10,53 +10,15 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from spasmcore import kinds
 from spasmcore.errors import FatalError
-from spasmcore.events import Event
+from spasmwatch.engine.job import Job, Outcome, run_one, warm
+
+__all__ = ["Job", "Outcome", "default_jobs", "expand", "format_summary", "output_stem", "run_batch", "summary_rows"]
 
 RECORDING_SUFFIXES = {".csv", ".tsv", ".txt", ".dat", ".log", ".edf", ".bdf", ".rec", ".wav", ".mat"}
 OUTPUT_MARKERS = (".events.", "summary.csv")  # our own outputs in a folder are not recordings
-
-
-@dataclass
-class Job:
-    path: str
-    mode: str | None
-    rate: float | None
-    units: str | None
-    columns: list[int] | None
-    params: dict | None
-    engine: str
-
-
-@dataclass
-class Outcome:
-    """What one recording gave (picklable: it crosses process and cluster boundaries)."""
-
-    path: str
-    events: list[Event] = field(default_factory=list)
-    fmt: str = ""
-    rate_hz: float = 0.0
-    units: str = ""
-    mode: str = ""
-    n_samples: int = 0
-    channels: list[int] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    labels: list[int] = field(default_factory=list)
-    error: str = ""
-
-    @property
-    def duration_s(self) -> float:
-        return self.n_samples / self.rate_hz if self.rate_hz else 0.0
-
-    @property
-    def episodes(self) -> list[Event]:
-        return [e for e in self.events if e.kind != "fault"]
 
 
 def expand(inputs: Iterable[str]) -> list[str]:
@@ -73,33 +35,6 @@ def expand(inputs: Iterable[str]) -> list[str]:
         else:
             out.append(str(p))
     return list(dict.fromkeys(out))
-
-
-def warm(engine: str) -> None:
-    """Load the compiled engine (a worker's initializer: once per worker, not once per file)."""
-    if engine == "fast":
-        from spasmwatch.engine.detect import resolve_engine
-
-        if resolve_engine("fast") == "fast":
-            from spasmwatch.engine.fast import compiled
-
-            compiled()
-
-
-def run_one(job: Job) -> Outcome:
-    """Replay one recording; any error becomes the outcome's one-line `error`."""
-    from spasmwatch.engine.pipeline import replay_file
-
-    notes: list[str] = []
-    try:
-        r = replay_file(job.path, mode=job.mode, rate=job.rate, units=job.units, columns=job.columns,
-                        params=job.params, engine=job.engine, notes=notes)
-    except (FatalError, ValueError) as exc:
-        return Outcome(path=job.path, error=str(exc))
-    s = r.source
-    return Outcome(path=job.path, events=r.events, fmt=s.fmt, rate_hz=s.rate_hz, units=s.units, mode=r.mode,
-                   n_samples=r.n_samples, channels=list(s.indices), names=list(s.names), warnings=list(s.warnings),
-                   notes=[*s.notes, *notes], labels=r.label_channels)
 
 
 def default_jobs(n_files: int) -> int:
@@ -142,18 +77,18 @@ def _outcomes(jobs: list[Job], workers: int, scheduler: str | None) -> Iterator[
 def summary_rows(outcomes: list[Outcome]) -> list[dict[str, object]]:
     rows = []
     for o in outcomes:
-        found = Counter(e.kind for e in o.episodes)
+        kinds = Counter(e.kind for e in o.episodes)
         rows.append({"recording": o.path, "format": o.fmt, "duration_s": round(o.duration_s, 3),
                      "rate_hz": o.rate_hz, "mode": o.mode, "channels": len(o.channels), "episodes": len(o.episodes),
-                     **{k: found[k] for k in kinds.episode_names()},  # a column per kind, in the table's order
+                     "tonic": kinds["tonic"], "clonus": kinds["clonus"], "twitch": kinds["twitch"],
                      "faults": len(o.events) - len(o.episodes), "error": o.error})
     return rows
 
 
 def format_summary(outcomes: list[Outcome]) -> str:
     """An aligned table, one row per recording (errors in the last column)."""
-    cols = ["recording", "format", "duration_s", "mode", "channels", "episodes", *kinds.episode_names(), "faults",
-            "error"]
+    cols = ["recording", "format", "duration_s", "mode", "channels", "episodes", "tonic", "clonus", "twitch",
+            "faults", "error"]
     rows = [[str(r[c]) if r[c] != "" else "" for c in cols] for r in summary_rows(outcomes)]
     widths = [max(len(x) for x in [c, *(r[k] for r in rows)]) for k, c in enumerate(cols)]
     left = {0, 1, 3, len(cols) - 1}

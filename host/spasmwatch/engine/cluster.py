@@ -1,6 +1,6 @@
 """The same batch on a Dask cluster (`replay --scheduler tcp://HOST:PORT`, the optional `cluster` extra).
 
-Dask does the scheduling (no home-made one): each recording is one task running batch.run_one on a worker that
+Dask does the scheduling (no home-made one): each recording is one task running job.run_one on a worker that
 has spasmwatch installed and can read the recording's path; results come back as they finish. The compiled
 engine is loaded once per worker before the tasks (client.run), as the local worker processes do.
 """
@@ -8,12 +8,9 @@ engine is loaded once per worker before the tasks (client.run), as the local wor
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from spasmcore.errors import ConfigError, FatalError
-
-if TYPE_CHECKING:
-    from spasmwatch.engine.batch import Job, Outcome
+from spasmwatch.engine.job import Job, Outcome, run_one, warm
 
 CONNECT_TIMEOUT_S = 20
 
@@ -23,8 +20,6 @@ def run_on_cluster(jobs: list[Job], address: str) -> Iterator[Outcome]:
         from distributed import Client, as_completed
     except ImportError:
         raise ConfigError("--scheduler needs Dask: pip install 'spasmwatch[cluster]'") from None
-    from spasmwatch.engine.batch import run_one, warm
-
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError) as exc:
