@@ -7,19 +7,14 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from spasmcore.events import EPISODE_KINDS, Event, TruthInterval
+from spasmcore import kinds
+from spasmcore.events import Event, TruthInterval
 
-SPASM_KINDS = ("tonic", "clonus", "jerk", "cramp")
-FAULT_KIND = "fault"
+# The kinds table's (spasmcore.kinds): truth spasm kinds, and the detected labels that count as correct for each.
+SPASM_KINDS = kinds.spasm_truth_names()
+FAULT_KIND = kinds.FAULT
+CORRECT_LABELS: dict[str, tuple[str, ...]] = kinds.correct_labels()
 DEFAULT_TOLERANCE_S = 0.1
-
-# Detected labels that count as correct for each truth kind.
-CORRECT_LABELS: dict[str, tuple[str, ...]] = {
-    "clonus": ("clonus",),
-    "jerk": ("twitch",),
-    "tonic": ("tonic", "clonus"),
-    "cramp": ("tonic", "clonus"),
-}
 
 
 @dataclass(frozen=True)
@@ -161,20 +156,21 @@ def match(
     if not tolerance_s >= 0:
         raise ValueError(f"tolerance must be >= 0 s, got {tolerance_s}")
     episodes, fault_events, spasms, faults = [], [], [], []
+    episode_kinds, spasm_kinds = kinds.episode_names(), kinds.spasm_truth_names()
     for ev in events:
-        if ev.kind in EPISODE_KINDS:
+        if ev.kind in episode_kinds:
             episodes.append(ev)
         elif ev.kind == FAULT_KIND:
             fault_events.append(ev)
         else:
-            raise ValueError(f"unknown event kind {ev.kind!r} (expected {', '.join(EPISODE_KINDS)} or fault)")
+            raise ValueError(f"unknown event kind {ev.kind!r} (expected {', '.join(episode_kinds)} or fault)")
     for t in truth:
-        if t.kind in SPASM_KINDS:
+        if t.kind in spasm_kinds:
             spasms.append(t)
         elif t.kind == FAULT_KIND:
             faults.append(t)
         else:
-            raise ValueError(f"unknown truth kind {t.kind!r} (expected {', '.join(SPASM_KINDS)} or fault)")
+            raise ValueError(f"unknown truth kind {t.kind!r} (expected {', '.join(spasm_kinds)} or fault)")
     hits, episode_spasms = _overlaps(episodes, spasms, tolerance_s)
     _, episode_faults = _overlaps(episodes, faults, tolerance_s)
     fault_hits, fault_event_faults = _overlaps(fault_events, faults, tolerance_s)
