@@ -135,13 +135,13 @@ def test_env_offset_is_tracked_so_small_grasps_on_it_are_found():
 @pytest.mark.parametrize("params", [{}, {"tkeo": 1}, {"mains_hz": 60, "lp_hz": 300}])
 def test_results_do_not_depend_on_block_size(params, monkeypatch):
     sig = emg(20, 2000, [(4, 6, 30), *clonus(9, 3, 6)], seed=5).astype("<u2")
-    import spasmwatch.engine.detect as d
+    import spasmwatch.engine.blocks as b
 
     runs = []
     for block in (1, 7, 256, 4096):
         if block == 1:
             sig_small = sig[:8000]
-        monkeypatch.setattr(d, "BLOCK", block)
+        monkeypatch.setattr(b, "BLOCK", block)
         runs.append(records_python(sig if block > 1 else sig_small, 2000, "raw", params))
     assert runs[1] == runs[2] == runs[3]
     assert runs[0] == records_python(sig[:8000], 2000, "raw", params)
@@ -162,13 +162,14 @@ NEW_MECHANISMS = [("ecg_spasms", "raw", 250.0), ("ecg_spasms", "env", 100.0), ("
 def test_new_mechanisms_do_not_depend_on_block_size(name, mode, rate, monkeypatch):
     # The heartbeat gate, minimum statistics, envelope baseline and floor re-learning carry state between the
     # per-sample chain and the per-tick decisions: cutting the input anywhere must not change a record.
+    import spasmwatch.engine.blocks as b
     import spasmwatch.engine.detect as d
 
     sig = np.clip(_sim(name, mode, rate, 3), 0, 65535).astype("<u2")
     runs = []
     # (512: 5 s at 100 Hz; the ENV ECG scenario logs heartbeat twitches faster than 16 records per 10 s)
     for block in (13, 256, 512):
-        monkeypatch.setattr(d, "BLOCK", block)
+        monkeypatch.setattr(b, "BLOCK", block)
         runs.append(d.records_python(sig, rate, mode, {}))
     assert runs[0] == runs[1] == runs[2]
     assert any(r[0] == fw.EV_END for r in runs[0])

@@ -95,20 +95,20 @@ def test_generated_signals_identical(kind: str, rate: int, seed: int, mode: str,
 
 def test_replay_cuts_blocks_as_the_board_does() -> None:
     from spasmfw import app
-    from spasmwatch.engine import detect
+    from spasmwatch.engine import blocks
 
-    assert (detect.BOARD_BLOCK_MS, detect.BOARD_MAX_BLOCK) == (app.BLOCK_MS, app.MAX_BLOCK)
-    assert [detect.drain_block(fw.Detector(r, "raw", {})) for r in (25, 200, 1000, 2000)] == [1, 10, 50, 100]
+    assert (blocks.BOARD_BLOCK_MS, blocks.BOARD_MAX_BLOCK) == (app.BLOCK_MS, app.MAX_BLOCK)
+    assert [blocks.drain_block(fw.Detector(r, "raw", {})) for r in (25, 200, 1000, 2000)] == [1, 10, 50, 100]
 
 
 def test_stream_cut_anywhere_equals_one_run_after_faults(monkeypatch) -> None:
     """Where process() calls begin can move a record after a fault (docs/detector.md): a stream carries part
     blocks over, so however it is fed its calls fall where one run's do. (256-sample calls: with the board's 50
     this signal happens not to show the effect, so the test could not fail.)"""
-    from spasmwatch.engine import detect
+    from spasmwatch.engine import blocks
     from tests.signals import emg
 
-    monkeypatch.setattr(detect, "BLOCK", 256)
+    monkeypatch.setattr(blocks, "BLOCK", 256)
     rng = np.random.default_rng(5)
     sig = emg(20, 1000, [(3, 5, 80.0), (9, 9.3, 100.0), (14, 17, 60.0)], seed=5)
     for a in rng.integers(0, 20000, 4):

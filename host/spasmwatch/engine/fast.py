@@ -21,6 +21,7 @@ import numpy as np
 from spasmcore.errors import FatalError
 from spasmfw import detector as fw
 from spasmwatch.engine import transform
+from spasmwatch.engine.blocks import drain_block, split_carry
 
 REC_LEN = 8  # ints per queued record: the fields Detector.pop returns
 OUT_ROWS = 1024  # records handed back per driver call (more: the driver is called again)
@@ -143,8 +144,6 @@ class FastDetector:
         # numpy views of the instance's own arrays: the compiled code and the instance share them
         self.arrays = [np.frombuffer(state[a], dtype=np.int32) for a in eng.plan.arrays]
         self.tick_samples = int(self.det.tick_samples)
-        from spasmwatch.engine.detect import drain_block
-
         self.block = drain_block(self.det)  # samples per process() call between drains, as the reference
         self.carry = np.zeros(0, dtype=np.uint16)
         self.out = np.zeros((OUT_ROWS, 8), dtype=np.int64)
@@ -166,8 +165,6 @@ class FastDetector:
     def feed(self, samples: np.ndarray) -> np.ndarray:
         """Run a block of uint16 samples (any length: the state carries over, and so does a part block, so
         process() calls fall where they would in one run); the records completed so far."""
-        from spasmwatch.engine.detect import split_carry
-
         now, self.carry = split_carry(self.carry, np.asarray(samples, dtype=np.uint16), self.block)
         return self._run(now, final=False)
 
