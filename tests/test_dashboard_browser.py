@@ -289,3 +289,37 @@ def test_live_page_follows_the_virtual_board_through_unplug_and_a_reopened_tab(b
         for d in devices:
             d.close()
         shutil.rmtree(state, ignore_errors=True)
+
+
+def test_a_kind_added_to_the_table_shows_in_the_page(browser: Any, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page writes out no kind: a row added to spasmcore.kinds (and its code) is a summary card and a legend
+    swatch in its colour, with nothing changed in the static files."""
+    from spasmcore import kinds
+    from spasmfw import codes
+
+    mixed = kinds.Kind("mixed", "mixed (tonic + clonus)", "#4d9221", "green", 4, "mixed", "tonic",
+                       "tonic with superimposed clonus")
+    monkeypatch.setattr(kinds, "KINDS", (*kinds.episodes(), mixed, *[k for k in kinds.KINDS if k.code is None]))
+    monkeypatch.setitem(codes.KIND_NAMES, 4, "mixed")
+    db = tmp_path / "events.sqlite3"
+    noon = datetime(2025, 3, 10, 12).timestamp()
+    with Store(db) as st:
+        st.note_hello("dev1", "1", uptime_ms=0, wall=noon, channel_names=["calf"])
+        st.add_end("dev1", "1", 0, "mixed", 1000, 5000, seq=1, peak=400.0, mean=200.0, peak_x=10.0, mean_x=5.0,
+                   floor=40.0)
+    dash = Dashboard(db, "127.0.0.1:0")
+    dash.start()
+    try:
+        browser.get(dash.url + "#history")
+        wait(lambda: browser.find_element(By.TAG_NAME, "body").get_attribute("data-ready"), "the page to start")
+        show_range(browser, "2025-03-10", "2025-03-10")
+        wait(lambda: card(browser, "h-summary", "kind-mixed") == "1", "the new kind's card")
+        swatch = browser.find_element(By.CSS_SELECTOR, "#h-legend [data-kind='mixed']")
+        assert swatch.text == "mixed (tonic + clonus)"
+        colour = browser.execute_script("return getComputedStyle(arguments[0].querySelector('i')).backgroundColor",
+                                        swatch)
+        assert colour == "rgb(77, 146, 33)"
+        assert [k["name"] for k in browser.execute_script("return INFO.kinds")][3] == "mixed"
+    finally:
+        dash.stop()
