@@ -11,7 +11,8 @@ EV_FAULT_END = 4
 # The wire message each record type becomes (a fault's start and end are one message type with a state).
 EV_NAMES = {EV_ONSET: "onset", EV_END: "end", EV_FAULT_START: "fault", EV_FAULT_END: "fault"}
 
-# Episode kinds: the kind field of an EV_END record.
+# Episode kinds: the kind field of an EV_END record, and its name on the wire. The board needs no more; labels,
+# colours, display order and the clinical class of each are the host's one table, host/spasmcore/kinds.py.
 KIND_TWITCH = 1
 KIND_TONIC = 2
 KIND_CLONUS = 3
