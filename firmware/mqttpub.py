@@ -14,10 +14,13 @@ import socket
 import time
 
 try:
-    from . import protocol
+    from . import codes, protocol
+    from .compat import const
 except ImportError:
+    import codes
     import protocol
-try:
+    from compat import const
+try:  # optional: a port built without them (not the ESP32 nor the unix port) still publishes, unsigned
     import binascii
     import hashlib
 except ImportError:  # a build without them publishes unsigned events
@@ -29,7 +32,9 @@ ACK_MS = 10000  # a PUBACK later than this: the connection is rebuilt and the ev
 BACKOFF_MS = (1000, 2000, 5000, 10000, 30000, 60000)
 ACKED_FILE = "mqtt.txt"  # eseq of the last event the broker acknowledged, so a reboot resumes there
 SAVE_EVERY = 16  # acknowledged events between two writes of ACKED_FILE while a backlog drains
-OFF, CONNECTING, CONNACK, UP = 0, 1, 2, 3
+OFF, CONNECTING, CONNACK, UP = 0, 1, 2, 3  # Publisher.state; CONNACK: connected, waiting for the broker's CONNACK
+_PT_CONNACK = const(2)  # MQTT control packet types (the high nibble of a packet's first byte) this reads
+_PT_PUBACK = const(4)
 PUBLISHED = (protocol.EV_END, protocol.EV_FAULT_START, protocol.EV_FAULT_END)
 _LATER = (errno.EAGAIN, errno.EINPROGRESS)
 _HUP = select.POLLHUP | select.POLLERR
@@ -237,6 +242,10 @@ class Publisher:
         self.state = CONNECTING
         self.t0 = time.ticks_ms()
 
+    def up(self):
+        """True while connected and acknowledged by the broker."""
+        return self.state == UP
+
     def _on_connack(self, app):
         self.state = UP
         self.fails = 0
@@ -311,11 +320,11 @@ class Publisher:
             if len(buf) < end:
                 break
             kind = buf[0] >> 4
-            if kind == 2:  # CONNACK
+            if kind == _PT_CONNACK:
                 if end < 4 or buf[3] != 0:
                     raise OSError("mqtt: connection refused, code %d" % (buf[3] if end >= 4 else -1))
                 self._on_connack(app)
-            elif kind == 4 and end >= 4 and self.inflight and (buf[2] << 8 | buf[3]) == self.inflight_pid:
+            elif kind == _PT_PUBACK and end >= 4 and self.inflight and (buf[2] << 8 | buf[3]) == self.inflight_pid:
                 self._acked(app)
             buf = buf[end:]
         self.inb = buf
@@ -343,8 +352,9 @@ class Publisher:
         shown = st * 1048576 + self.count
         if shown != self.shown:
             self.shown = shown
-            self._send(publish_packet(self.base + "/state", '{"spasm":"%s","fault":"%s","count":%d,"boot":%d}' % (
-                "ON" if st == 1 else "OFF", "ON" if st == 2 else "OFF", self.count, app.boot), 0, True))
+            state = '{"spasm":"%s","fault":"%s","count":%d,"boot":%d}' % (
+                "ON" if st == codes.SPASM else "OFF", "ON" if st == codes.FAULT else "OFF", self.count, app.boot)
+            self._send(publish_packet(self.base + "/state", state, 0, True))
             return
         if not self.inflight:
             self._next_event(app, now)

@@ -9,37 +9,28 @@ stops sampling or logging: the flash log keeps every event for `sync` and for MQ
 import time
 
 try:
-    from . import protocol
+    from . import codes, compat, protocol
 except ImportError:
+    import codes
+    import compat
     import protocol
 
 REPORT_MS = 60000  # at most one `error` line per minute about network trouble
-NET_DOWN = 3  # led state: Wi-Fi configured but not connected (board.led may show it; else idle)
 
 
 class Net:
     def __init__(self, cfg, board, broker=None):
         # broker: netconfig.mqtt_parts of net.mqtt, worked out by netconfig.start (no import back to netconfig)
-        try:
-            from . import wifi
-        except ImportError:
-            import wifi
+        wifi = compat.mod("wifi")
         n = cfg["net"]
         dev = cfg["id"] or board.unique_id
         self.wifi = wifi.Wifi(n["ssid"], n["password"], n["hostname"] or "spasmwatch-" + dev[-4:])
         self.tcp = None
         self.mqtt = None
         if n["tcp_port"]:
-            try:
-                from . import tcpserve
-            except ImportError:
-                import tcpserve
-            self.tcp = tcpserve.TcpServer(n["tcp_port"], n["token"], n["read_open"])
+            self.tcp = compat.mod("tcpserve").TcpServer(n["tcp_port"], n["token"], n["read_open"])
         if broker:
-            try:
-                from . import mqttpub
-            except ImportError:
-                import mqttpub
+            mqttpub = compat.mod("mqttpub")
             d = board.storage_dir
             path = (d if d.endswith("/") else d + "/") + mqttpub.ACKED_FILE
             self.mqtt = mqttpub.Publisher(broker, n["mqtt_prefix"], n["discovery"], dev, cfg["name"], path,
@@ -80,7 +71,7 @@ class Net:
         if w.up:
             extra.append(("rssi", w.rssi))
         if self.mqtt is not None:
-            extra.append(("mqtt", "up" if self.mqtt.state == 3 else "down"))
+            extra.append(("mqtt", "up" if self.mqtt.up() else "down"))
         extra.append(("reconn", w.reconnects))
         for k, v in extra:
             f[k] = v
@@ -92,5 +83,5 @@ class Net:
                 f.pop(extra.pop()[0])
 
     def led_state(self, state):
-        """The app's LED state, or NET_DOWN while idle with the Wi-Fi link down."""
-        return NET_DOWN if state == 0 and not self.wifi.up else state
+        """The app's LED state, or codes.NET_DOWN while idle with the Wi-Fi link down."""
+        return codes.NET_DOWN if state == codes.IDLE and not self.wifi.up else state
