@@ -1,22 +1,18 @@
-"""Seeded fault soaks (issue 11): the real firmware (unix port) through the fault relay into the real monitor and
+"""Seeded fault soaks: the real firmware (unix port) through the fault relay into the real monitor and
 store; every relay fault both ways, SIGKILL power cuts; nothing lost, doubled or stored wrong."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
+import soak_harness as soak
 
 from spasmsim.relay import FAULTS
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-
-import soak  # noqa: E402
-
-# `python bench/soak.py` runs the long ones (docs/reliability.md). These once failed 1 run in ~3-8 under load:
-# the harness asked "settled?" a second time 0.5 s after the monitor had caught up, racing the running board.
-pytestmark = [pytest.mark.micropython, pytest.mark.timeout(300)]
+# `python bench/soak.py` runs the long ones (docs/reliability.md). These short ones (~40 s for the file) stay in
+# the default run; `pytest -m soak` runs only them, `-m "not soak"` leaves them out.
+pytestmark = [pytest.mark.soak, pytest.mark.slow, pytest.mark.micropython, pytest.mark.timeout(300)]
 
 
 def assert_clean(r: dict) -> None:
@@ -53,7 +49,7 @@ def test_power_cuts_with_lost_boot_hellos_lose_nothing(tmp_path: Path) -> None:
     # only the boot hellos are dropped (other faults make the monitor ask for a hello sooner, hiding it at times)
     r = soak.soak(0.1, seed=5, rate=0.0, cut_every=(1.0, 2.5), workdir=tmp_path, min_cuts=3, max_wall=150,
                   lose_hello=True)
-    # every boot hello dropped but the last one's (the settle phase's boot, bench/soak.py _last_boot_at)
+    # every boot hello dropped but the last one's (the settle phase's boot, soak_harness._last_boot_at)
     assert r["power_cuts"] >= 4 and r["faults"] == {"drop": r["power_cuts"] - 1}
     assert r["live"] > 0 and r["live_not_logged"] == 0  # every announced event is on flash
     assert_clean(r)
