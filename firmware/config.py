@@ -4,8 +4,9 @@ import json
 import os
 
 try:  # CPython (host, tests) imports the firmware as the spasmfw package; the board imports it flat
-    from . import detector, protocol
+    from . import compat, detector, protocol
 except ImportError:
+    import compat
     import detector
     import protocol
 
@@ -216,11 +217,7 @@ def validate(cfg, uid=None):
     _bool(out, "watchdog", "watchdog")
     _int(out, "log_kb", 8, 1024)
     if out.get("net"):  # Wi-Fi, TCP, MQTT (docs/wireless.md): netconfig is loaded only for a board that has them
-        try:
-            from . import netconfig
-        except ImportError:
-            import netconfig
-        out["net"] = netconfig.validate(out["net"])
+        out["net"] = compat.mod("netconfig").validate(out["net"])
     else:
         out.pop("net", None)  # {} = off: the config (and hello) stay as without Wi-Fi
     return out

@@ -3,12 +3,7 @@
 import os
 import struct
 
-try:
-    from binascii import crc32
-
-    HAVE_CRC32 = True
-except ImportError:  # a build without binascii.crc32: slow but tiny bitwise CRC-32 (same values)
-    HAVE_CRC32 = False
+from binascii import crc32  # built into the ESP32 and unix ports (their stubs and builds list it)
 
 # Record layout (little-endian, 44 bytes): magic "SW", version, etype, eseq, boot, ch, kind, 2 pad,
 # onset_ms, offset_ms, detected_ms (-1 = none), peak, mean, floor, then CRC-32 of the 40 bytes before it.
@@ -26,14 +21,7 @@ BATCH = 8  # records read per open() in since()
 
 
 def _crc(data):
-    if HAVE_CRC32:
-        return crc32(data) & 0xFFFFFFFF
-    c = 0xFFFFFFFF
-    for b in data:
-        c ^= b
-        for _ in range(8):
-            c = (c >> 1) ^ (0xEDB88320 if c & 1 else 0)
-    return c ^ 0xFFFFFFFF
+    return crc32(data) & 0xFFFFFFFF
 
 
 def _exists(path):

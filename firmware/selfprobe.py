@@ -6,17 +6,18 @@ Its own module so its code is on the heap only while it runs, never while the ap
 import os
 import time
 
+try:  # CPython (tests) imports the firmware as the spasmfw package; the board imports it flat
+    from . import compat
+except ImportError:
+    import compat
+
 LOG_RECORDS = 16  # flash check: records written, read back, then a torn one added and recovered
 LOG_DIR = "selftest.log"
 ADC_MS = 1000  # ADC sanity: one second of samples per pin, read as the app reads them
 
 
 def _eventlog():
-    try:  # CPython (tests) imports the firmware as the spasmfw package; the board imports it flat
-        from . import eventlog
-    except ImportError:
-        import eventlog
-    return eventlog
+    return compat.mod("eventlog")
 
 
 def adc_figures(bufs, nch, n, acc):
