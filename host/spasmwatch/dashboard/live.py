@@ -111,8 +111,8 @@ class LiveHub:
             self._waiting(None)
             try:
                 with Store(self.db) as store:  # the monitor's own connection, written exactly as `monitor` does
-                    mon = Monitor(store, self.port, sink=HubSink(self), stream_env=True, poll_s=self.poll_s)
-                    mon.state = self.state
+                    mon = Monitor(store, self.port, sink=HubSink(self), stream_env=True, poll_s=self.poll_s,
+                                  state=self.state)
                     self.monitor = mon
                     mon.attach(client, hello)
                     if self.stop_event.is_set():

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from spasmwatch.link import wire
-from spasmwatch.link.client import Client, Incoming
+from spasmwatch.link.client import Incoming
 from spasmwatch.link.serial_link import LinkLost
 from spasmwatch.monitor.hooks import HookRunner, payload, synced_payload
+from spasmwatch.monitor.linksession import LinkSession
 from spasmwatch.monitor.sinks import Sink
 from spasmwatch.monitor.syncpolicy import SyncPolicy
 from spasmwatch.store import Store, StoredEvent
@@ -41,53 +43,45 @@ def _same(rec: wire.Record, row: StoredEvent) -> bool:
 
 
 class Dispatch:
-    """The message half of Monitor (session.py holds the connection half); the attributes are Monitor's."""
+    """What the monitor does with each typed message from the board: the store, the view, the sink, the
+    --on-event hooks and the sync policy; the device's identity and boot. The connection is `link`'s."""
 
-    store: Store
-    client: Client | None
-    sink: Sink
-    state: MonitorState
-    hooks: HookRunner | None
-    device_id: str | None
-    boot_id: str | None
-    connected: bool
-    link_id: int | None
-    last_seq_no: int | None
-    prev_rx_wall: float
-    gap_start: float | None
-    gap_reason: str
-    policy: SyncPolicy
-    sync_new: int
-    counts: dict[str, int]
-    devices_seen: list[str]
-    stream_env: bool
-    want_device: str | None
-    port_spec: str | None
-    last_seen_store: float
-    _saved_mark: int
-    _revived: bool
-    _refused: str | None
-    _asked_boot: int | None
-    _shown: set[int]
-    # --on-event runs for synced records above this eseq: the board's newest when the session's first sync ended
-    # (None until then: what that sync brings is history, which may be months)
-    _hook_after: int | None = None
+    def __init__(self, store: Store, link: LinkSession, sink: Sink, state: MonitorState, *,
+                 hooks: HookRunner | None = None, want_device: str | None = None, stream_env: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.store, self.link, self.sink, self.state, self.hooks = store, link, sink, state, hooks
+        self.want_device = want_device  # --device: only this device id is accepted on the port
+        self.stream_env = stream_env
+        self.clock = clock
+        self.device_id: str | None = None
+        self.boot_id: str | None = None
+        self.last_seq_no: int | None = None  # message seq of the current run
+        self.policy = SyncPolicy()  # replaced by the device's own at its hello
+        self.sync_new = 0  # rows the running sync added or completed
+        self.counts = {"live": 0, "synced": 0, "syncs": 0, "reconnects": 0, "deferred": 0, "conflicts": 0}
+        self.devices_seen: list[str] = []  # device ids that answered this session, in order
+        self.refused: str | None = None  # the other device last refused (said once, not on every poll)
+        self._saved_mark = 0
+        self._shown: set[int] = set()  # eseqs of live records shown (each once, as stored)
+        self._asked_boot: int | None = None  # the boot a live record came from while we knew another
+        # --on-event runs for synced records above this eseq: the board's newest when the session's first sync
+        # ended (None until then: what that sync brings is history, which may be months)
+        self._hook_after: int | None = None
 
-    def _wrong_device(self, hello: wire.Hello) -> str:
+    def wrong_device(self, hello: wire.Hello) -> str:
         """Why this hello is not the device --device insists on, "" when it is (or nothing is insisted on)."""
         if self.want_device is None or hello.id == self.want_device:
             return ""
         return f"the board there is device {hello.id}, not {self.want_device} (--device)"
 
-    def _handle(self, inc: Incoming) -> None:
+    def handle(self, inc: Incoming) -> None:
+        """One line from the board (the monitor revived a silent link before, if it had to)."""
         msg = inc.message
         if msg is None:
             self.state.bad_line(inc.error or "undecodable line", inc.kind)
             return
-        if not self.connected:
-            self._revive(inc.wall)
         if isinstance(msg, wire.Hello):
-            self._hello(msg, inc.wall)
+            self.hello(msg, inc.wall)
             return
         hook = None
         with self.store.batch():  # one message, one transaction: its row, its gap, the sync mark
@@ -108,7 +102,7 @@ class Dispatch:
             self._save_mark()
         if hook is not None and self.hooks is not None:
             self.hooks.submit(hook)  # after the commit: the command hears only of stored events
-        self._maybe_sync()
+        self.maybe_sync()
 
     def _live(self, msg: wire.Record, inc: Incoming) -> dict | None:
         self.counts["live"] += 1
@@ -126,7 +120,7 @@ class Dispatch:
         if not changed or inc.msg is None:
             return None
         return payload(inc.msg, msg, self.device_id, self.boot_id, inc.wall,
-                       self.client.port if self.client else None)
+                       self.link.port)
 
     def _show(self, msg: wire.Record, wall: float) -> None:
         """The view and the sink get a live record once, as stored."""
@@ -159,11 +153,11 @@ class Dispatch:
         boot we know would file it wrongly (and an end could overwrite that boot's row of the same onset), so it
         is left on the board's flash for the sync that follows the hello asked for here."""
         self.counts["deferred"] += 1
-        if self.client is not None and self._asked_boot != boot:
+        if self.link.client is not None and self._asked_boot != boot:
             self._asked_boot = boot
             self.sink.notice(f"the device is in boot {boot}, not {self.boot_id} (its restart hello was lost): "
                              "asking it again; its records come back by sync")
-            self.client.send("hello")
+            self.link.send("hello")
         self.policy.lines_lost()
 
     def _replayed(self, msg: wire.Log, inc: Incoming) -> dict | None:
@@ -171,11 +165,11 @@ class Dispatch:
             return None
         changed = self.store.add_message(msg, self.device_id, self.boot_id, wall=inc.wall)
         self.sync_new += int(changed)
-        self.policy.stored(msg.record.eseq, replayed=True, now=time.monotonic())
+        self.policy.stored(msg.record.eseq, replayed=True, now=self.clock())
         # --on-event for what the live stream missed (once: a record already stored changes nothing)
         if not changed or inc.msg is None or self._hook_after is None or msg.record.eseq <= self._hook_after:
             return None
-        return synced_payload(inc.msg, msg, self.device_id, inc.wall, self.client.port if self.client else None)
+        return synced_payload(inc.msg, msg, self.device_id, inc.wall, self.link.port)
 
     def _track_seq(self, msg: wire.Message, wall: float) -> None:
         """A jump in the message seq means lost lines: note the gap; the policy asks again for what they held."""
@@ -189,11 +183,11 @@ class Dispatch:
         self.last_seq_no = seq
 
     def _status(self, msg: wire.Status, wall: float) -> None:
-        if self.device_id is None or self.client is None:
+        if self.device_id is None or self.link.client is None:
             return
         self.store.add_message(msg, self.device_id, self.boot_id, wall=wall)
         if msg.boot is not None and str(msg.boot) != self.boot_id:
-            self.client.send("hello")  # a restart whose hello we missed: its reply resets everything
+            self.link.send("hello")  # a restart whose hello we missed: its reply resets everything
             return
         if msg.eseq is None:
             return
@@ -226,18 +220,18 @@ class Dispatch:
             self._saved_mark = self.policy.synced_to
             self.policy.holes_crossed = False
 
-    def _maybe_sync(self) -> None:
+    def maybe_sync(self) -> None:
         """Send the `sync N` the policy asks for, if any (one at a time; N = the lowest hole)."""
-        if self.client is None or not self.connected or self.device_id is None:
+        if self.link.client is None or not self.link.connected or self.device_id is None:
             return
-        now = time.monotonic()
+        now = self.clock()
         since = self.policy.due(now)
         if since is None:
             return
         self.policy.sent(since, now)
         self.sync_new = 0
         self.counts["syncs"] += 1
-        self.client.send("sync", since)
+        self.link.send("sync", since)
 
     def _load_policy(self, dev: str) -> None:
         synced, held = self.store.sync_mark(dev)
@@ -246,19 +240,25 @@ class Dispatch:
 
     # ---- device identity and boots -----------------------------------------------------------------------
 
-    def _hello(self, msg: wire.Hello, wall: float, fresh_link: bool = False) -> None:
+    def hello(self, msg: wire.Hello, wall: float, fresh_link: bool = False) -> None:
+        """The board's greeting: which device and boot this is, its session and gaps, and what to ask it."""
         dev, boot = msg.id, str(msg.boot)
-        wrong = self._wrong_device(msg)
+        wrong = self.wrong_device(msg)
         if wrong:  # a board that came back on the same open port is another one: not ours to store
             self.sink.notice(f"{wrong}; waiting for {self.want_device}")
-            self._refused = dev
+            self.refused = dev
             raise LinkLost(f"device {dev} answered instead of {self.want_device}")  # step() lets go of the port
         new_boot = dev != self.device_id or boot != self.boot_id
         old = (self.device_id, self.boot_id)
         if dev not in self.devices_seen:
             self.devices_seen.append(dev)
         if self.device_id is not None and dev != self.device_id:
-            self._device_changed(old, dev, wall, fresh_link)
+            self.sink.notice(f"warning: a different device answered on {self.link.port}: {dev} (was {old[0]}); "
+                             f"its events are stored apart (use --device {old[0]} to accept only that one)")
+            self.link.other_device(old, dev, wall, fresh_link, self.link.port)
+        if msg.proto > wire.KNOWN_PROTO:
+            self.sink.notice(f"warning: the device speaks protocol v{msg.proto}, this spasmwatch knows v"
+                             f"{wire.KNOWN_PROTO}: update spasmwatch")
         with self.store.batch():
             self.state.apply(msg, wall)
             self.store.add_message(msg, None, None, wall=wall)
@@ -267,49 +267,11 @@ class Dispatch:
                 self._hook_after = None
             self.device_id, self.boot_id = dev, boot
             self.last_seq_no = msg.seq
-            self._link_after_hello(msg, old, new_boot, wall, fresh_link)
-        self._revived = False
-        self._refused = None
+            self.link.hello(old, (dev, boot), wall, self.clock(), fresh_link)
+        self.refused = None
         if new_boot or fresh_link:
             self.sink.message(msg, wall)
-            if self.stream_env and self.client is not None:
-                self.client.send("stream env", True)  # not saved on the device: ask again after every boot
+            if self.stream_env:
+                self.link.send("stream env", True)  # not saved on the device: ask again after every boot
             self.policy.lines_lost()  # what happened while we were away or the board restarted: ask
-        self._maybe_sync()
-
-    def _link_after_hello(self, msg: wire.Hello, old: tuple[str | None, str | None], new_boot: bool,
-                          wall: float, fresh_link: bool) -> None:
-        dev, boot = msg.id, str(msg.boot)
-        if msg.proto > wire.KNOWN_PROTO:
-            self.sink.notice(f"warning: the device speaks protocol v{msg.proto}, this spasmwatch knows v"
-                             f"{wire.KNOWN_PROTO}: update spasmwatch")
-        if fresh_link or self.link_id is None:
-            self.link_id = self.store.link_open(self.client.port if self.client else None, dev, wall)
-            self.last_seen_store = time.monotonic()
-        else:
-            self.store.link_seen(self.link_id, wall, device_id=dev)
-        if new_boot and old[0] == dev and old[1] is not None and not fresh_link and not self._revived:
-            self.store.add_gap("reboot", self.prev_rx_wall, wall, device_id=dev, boot_id=boot,
-                               detail=f"device restarted (boot {old[1]} -> {boot})")
-        if self.gap_start is not None:
-            self.store.add_gap("disconnect", self.gap_start, wall, device_id=dev, boot_id=boot,
-                               detail=self.gap_reason)
-            self.gap_start = None
-
-    def _device_changed(self, old: tuple[str | None, str | None], dev: str, wall: float,
-                        fresh_link: bool) -> None:
-        """Another board answered on the port: say so, and start over for it (its events are its own)."""
-        port = self.client.port if self.client else self.port_spec
-        self.sink.notice(f"warning: a different device answered on {port}: {dev} (was {old[0]}); its "
-                         f"events are stored apart (use --device {old[0]} to accept only that one)")
-        if self.gap_start is not None:  # the first device went away and has not come back
-            self.store.add_gap("disconnect", self.gap_start, wall, device_id=old[0], boot_id=old[1],
-                               detail=f"{self.gap_reason}; then device {dev} answered on {port}")
-            self.gap_start = None
-        if not fresh_link and self.link_id is not None:  # same open port: the session so far was the old one's
-            self.store.link_close(self.link_id, wall, reason=f"device {dev} answered instead")
-            self.link_id = None
-        self._revived = False
-
-    def _revive(self, wall: float) -> None:
-        raise NotImplementedError  # session.Monitor
+        self.maybe_sync()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 from spasmwatch.store.database import Database
 from spasmwatch.store.episodes import Episodes
 from spasmwatch.store.queries import Queries
 from spasmwatch.store.sessions import Sessions
 from spasmwatch.store.syncmarks import SyncMarks
+
+S = TypeVar("S", bound="Store")
 
 
 class Store:
@@ -38,7 +41,7 @@ class Store:
         self.recent, self.gaps, self.links, self.counts = q.recent, q.gaps, q.links, q.counts
         self.first_last_wall, self.notes = q.first_last_wall, q.notes
 
-    def __enter__(self) -> Store:
+    def __enter__(self: S) -> S:
         return self
 
     def __exit__(self, *exc: object) -> None:
