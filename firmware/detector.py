@@ -6,23 +6,11 @@ detepisode (runs and episodes); this module holds the Detector and re-exports wh
 `detector.X`, so they need import only this module.
 """
 
-try:
-    import micropython
-    from micropython import const
-except ImportError:  # CPython: the MicroPython emitter decorator and const() become no-ops
-
-    class micropython:  # noqa: N801 - stands in for the MicroPython module
-        @staticmethod
-        def native(f):
-            return f
-
-    def const(x):
-        return x
-
 from array import array
 
 try:  # CPython, the spasmfw package: what users name as detector.X is re-exported, so they import this module only
     from . import codes, detbeats, detchain, detepisode, detrest
+    from .compat import const, micropython
     from .codes import EV_END, EV_FAULT_END, EV_FAULT_START, EV_ONSET, FAULT_FLAT, FAULT_NAMES, FAULT_RAIL  # noqa: F401
     from .codes import KIND_CLONUS, KIND_NAMES, KIND_TONIC, KIND_TWITCH  # noqa: F401
     from .detbeats import BEAT_LOCK
@@ -36,6 +24,7 @@ except ImportError:  # the board and the unix port (flat modules): only the name
     import detchain
     import detepisode
     import detrest
+    from compat import const, micropython
     from detbeats import BEAT_LOCK
     from detchain import ENV_SCALE, FLOOR_BITS, LO_INIT, S_DEV, S_ENV, S_FLOOR, S_IDLE, S_NT, S_TICK
     from detchain import TK_W, TOUCH_DEAD, TOUCH_ONE_SIDED, TOUCH_RAIL, chain
@@ -177,6 +166,7 @@ class Detector:
         # The state of one run or episode (the decisions on it are in detepisode).
         self.onset = 0
         self.peak = 0
+        self.tail_ref = 0  # the peak forgotten at the floor's rise rate: what the 7/8 fall is measured from
         self.fpeak = 0
         self.wide = 0  # ticks at or above half the peak: a pop is a spike of one to three ticks
         self.spike = 0

@@ -1,24 +1,13 @@
 """Runs and episodes of the detector: onset rules, pop rejection, the episode's end, its kind and clonus rhythm."""
 
 try:
-    import micropython
-    from micropython import const
-except ImportError:  # CPython: the MicroPython emitter decorator and const() become no-ops
-
-    class micropython:  # noqa: N801 - stands in for the MicroPython module
-        @staticmethod
-        def native(f):
-            return f
-
-    def const(x):
-        return x
-
-try:
     from . import codes  # (codes.X once per episode: a name imported from it would cost heap in every module)
     from .detbeats import BEAT_LOCK
+    from .compat import const, micropython
     from .detchain import FLOOR_BITS, LO_INIT, TOUCH_DEAD
 except ImportError:  # flat modules on the board and the unix port
     import codes
+    from compat import const, micropython
     from detbeats import BEAT_LOCK
     from detchain import FLOOR_BITS, LO_INIT, TOUCH_DEAD
 
@@ -123,6 +112,12 @@ def _collect(self, t, e):
     self.n_ep += 1
     if e > self.peak:
         self.peak = e
+    # The 7/8 fall is measured from a peak that fades at the floor's rise rate: a grasp's relaxing tail ends
+    # within seconds, while a sustained contraction (a cramp fading over minutes) is not cut at 1/8 of a
+    # saturated start.
+    self.tail_ref -= self.tail_ref >> self.up_shift
+    if e > self.tail_ref:
+        self.tail_ref = e
     v = self.fast  # width on the unsmoothed 10 ms mean: smoothing would stretch a pop
     if v > self.fpeak:
         if v > self.fpeak * 2:  # a new dominant peak: earlier ticks are no longer near it
@@ -148,8 +143,8 @@ def _in_episode(self, t, e, off, ms, f):
     # Back to rest is relative to the episode's size too: an envelope that fell by 7/8 of its rise above the
     # offset threshold is rest again (a strong grasp leaves a slowly relaxing tail many rest spreads high).
     mid = self.on_thr + off  # (x2) a quiet stretch is broken only above mid-way between the thresholds
-    if self.peak > off:
-        off += (self.peak - off) >> 3
+    if self.tail_ref > off:
+        off += (self.tail_ref - off) >> 3
     if e < off:
         self.blip = -1
         if self.quiet < 0:
@@ -217,7 +212,7 @@ def _end_episode(self, offset, t):
         kind = codes.KIND_TONIC
     self._push(codes.EV_END, kind, self.onset, offset, t + 1, self.peak, self.mean_acc >> 4, self.ep_floor)
     off = self.off_thr
-    self.hold_thr = off + ((self.peak - off) >> 3) if self.peak > off else 0
+    self.hold_thr = off + ((self.tail_ref - off) >> 3) if self.tail_ref > off else 0
     self.hold_t = t
     self.state = 0
     self.run = -1

@@ -12,6 +12,12 @@ VS = 3.3  # supply, V
 MID = VS / 2  # RAW output is centred on Vs/2
 RAIL_LO, RAIL_HI = 0.02, VS - 0.02  # output swing of the sensor's op-amps
 RAW_HP_HZ = 20.0  # assumed first-order high-pass of the RAW path (the sensor is AC-coupled, ~20-500 Hz)
+# The envelope circuit couples the band-passed signal into its rectifier through one more first-order 20 Hz
+# high-pass, so ENV sees electrode wander through two poles. With one pole, wander of a few mV at 0.05-0.5 Hz
+# rectified into ENV humps of hundreds of counts at rest; a real MyoWare's ENV rests within a few counts of
+# its level (the ENV rest of ../shared/data/myoware_rrp moves by 0.005-0.14 V under bursts of 0.4-1.9 V), as
+# tests/test_simulator.py checks on the wander-heavy scenarios.
+ENV_HP_HZ = 20.0
 # RAW_GAIN (200) and ENV_GAIN (electrode -> ENV, 200 x (1 + 50 kOhm pot) = 10200) and the envelope
 # time constant (50 ms, first order) are shared with spasmcore.frontend, which documents their sources.
 
@@ -50,6 +56,8 @@ class FrontEnd:
         self.lp = (np.array([alpha]), np.array([1.0, alpha - 1.0]))  # first-order envelope smoother
         self.hp_zi: np.ndarray | None = None
         self.lp_zi = np.zeros(1)
+        self.env_hp = signal.butter(1, ENV_HP_HZ, "highpass", fs=fs, output="sos")
+        self.env_hp_zi = np.zeros((1, 2))  # starts from mid-rail: the RAW path starts in steady state
 
     def raw(self, uv: np.ndarray) -> np.ndarray:
         if self.hp_zi is None:  # start in steady state so the electrode offset causes no start-up transient
@@ -61,7 +69,8 @@ class FrontEnd:
         """ENV output from RAW volts: full-wave rectify about mid-rail, smooth, amplify (nominal gain x
         `gain_fold`, the pot), plus `offset_v` (0 for the MyoWare itself; an RMS/ENV stage resting on a DC
         offset otherwise)."""
-        smooth, self.lp_zi = signal.lfilter(*self.lp, np.abs(raw_v - MID), zi=self.lp_zi)
+        coupled, self.env_hp_zi = signal.sosfilt(self.env_hp, raw_v - MID, zi=self.env_hp_zi)
+        smooth, self.lp_zi = signal.lfilter(*self.lp, np.abs(coupled), zi=self.lp_zi)
         return np.clip(smooth * (ENV_GAIN / RAW_GAIN * gain_fold) + offset_v, RAIL_LO, RAIL_HI)
 
 
