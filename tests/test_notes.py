@@ -10,8 +10,7 @@ import pytest
 
 from spasmcore.errors import InputError
 from spasmwatch import cli
-from spasmwatch.dashboard.history import ReadOnlyStore
-from spasmwatch.store import SCHEMA_VERSION, Store
+from spasmwatch.store import SCHEMA_VERSION, ReadOnlyStore, Store
 from spasmwatch.store.notes import add_note, delete_note, edit_note, read_notes
 
 T0 = 1_700_000_000.0  # 2023-11-14: notes are about days since 2000

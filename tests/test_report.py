@@ -381,8 +381,8 @@ def test_range_report_errors(day_db, capsys, tmp_path: Path) -> None:
 def test_before_and_after_a_note_split_at_its_time_not_its_day(tmp_path: Path) -> None:
     """Episodes at 11:58 counted as after a note made at 11:59 the same day (issue 22.18)."""
     from spasmwatch.dashboard import stats
-    from spasmwatch.dashboard.history import ReadOnlyStore
     from spasmwatch.report.range import compare_at, render_range
+    from spasmwatch.store import ReadOnlyStore
     from spasmwatch.store.notes import add_note
 
     day = datetime(2025, 3, 4)

@@ -76,7 +76,7 @@ def _list(args: argparse.Namespace, db: Path) -> int:
         raise InputError("give a note's text or --list, not both")
     if not db.is_file():
         raise InputError(f"no event database at {db}")
-    from spasmwatch.dashboard.history import ReadOnlyStore
+    from spasmwatch.store import ReadOnlyStore
 
     with ReadOnlyStore(db) as ro:  # checks that it is an event database
         notes = read_notes(ro.db, device=args.device, invalid=True)

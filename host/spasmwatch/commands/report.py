@@ -16,8 +16,8 @@ from spasmwatch.store import day_bounds, default_path
 
 def run_range(args: argparse.Namespace, tz: timezone | None) -> int:
     """--from/--to: the printable multi-day report, the database opened read-only."""
-    from spasmwatch.dashboard.history import ReadOnlyStore
     from spasmwatch.report.range import render_range
+    from spasmwatch.store import ReadOnlyStore
 
     if args.day:
         raise InputError("give --day, or --from/--to, not both")

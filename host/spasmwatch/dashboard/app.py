@@ -27,10 +27,10 @@ from spasmcore.errors import InputError
 from spasmfw.config import MAX_CHANNELS
 from spasmwatch.dashboard import stats
 from spasmwatch.dashboard.guard import LOOPBACK_NAMES, Guard
-from spasmwatch.dashboard.history import ReadOnlyStore
 from spasmwatch.dashboard.notes_api import Unsupported, note_fields, note_number
 from spasmwatch.report.data import DEFAULT_DEVICE_NAME
 from spasmwatch.sensitivity import from_info, words
+from spasmwatch.store import ReadOnlyStore
 from spasmwatch.store import notes as notes_mod
 
 STATIC = Path(__file__).resolve().parent / "static"

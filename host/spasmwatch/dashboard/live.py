@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from spasmcore.errors import FatalError
-from spasmwatch.dashboard.history import ReadOnlyStore
 from spasmwatch.link import wire
-from spasmwatch.store import FAULT
+from spasmwatch.store import FAULT, ReadOnlyStore
 from spasmwatch.terminal.view import MonitorState
 
 ENV_KEEP_S = 30.0  # envelope history a new tab gets

@@ -13,9 +13,8 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from spasmcore import kinds
 from spasmcore.errors import InputError
-from spasmwatch.dashboard.history import ReadOnlyStore
 from spasmwatch.report.data import merge_spans  # noqa: F401  (re-exported: one definition, used by both)
-from spasmwatch.store import FAULT, Gap, Link, StoredEvent, day_bounds
+from spasmwatch.store import FAULT, Gap, Link, ReadOnlyStore, StoredEvent, day_bounds
 from spasmwatch.store.notes import Note
 
 MIN_BAND_S = 3600.0  # a day's frequency band needs an hour of monitoring (a rate from minutes is a guess)

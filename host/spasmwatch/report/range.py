@@ -9,9 +9,9 @@ from datetime import datetime, tzinfo
 
 from spasmcore import kinds
 from spasmwatch.dashboard import stats
-from spasmwatch.dashboard.history import ReadOnlyStore
 from spasmwatch.report.charts import rate_axis
 from spasmwatch.report.day import _CSS, DayData, _img, _png, _table, fig_hist, fmt_duration
+from spasmwatch.store import ReadOnlyStore
 
 PRINT_CSS = """
 @media print{body{max-width:none;margin:0}h2{break-after:avoid}table,img{break-inside:avoid}}
