@@ -70,6 +70,7 @@ TRUTH: tuple[TruthKind, ...] = (
 
 # The rate of all spasms together (a daily rate, not one kind): a colour of no kind, so it is not read as one.
 ALL_SPASMS_COLOR = "#44546a"
+UNKNOWN_COLOR = "#999999"
 
 
 def episodes() -> tuple[Kind, ...]:
@@ -96,9 +97,10 @@ def label(name: str) -> str:
 
 
 def color(name: str | None) -> str:
-    """The row's colour; an episode still open (no kind yet) as the first kind, the shortest one."""
-    k = get(name) or episodes()[0]
-    return k.color
+    """The row's colour; an episode still open (no kind yet) as the first kind, the shortest one; a kind the
+    table lacks (a store written by newer firmware) grey."""
+    k = get(name or open_kind())
+    return k.color if k else UNKNOWN_COLOR
 
 
 def open_kind() -> str:
@@ -144,4 +146,5 @@ def as_json() -> dict[str, object]:
     """The table for the browser: every row in order, which are episodes, and the colours of no kind."""
     return {"kinds": [{**asdict(k), "episode": k.code is not None} for k in KINDS],
             "episodes": list(episode_names()), "fault": FAULT, "open": open_kind(),
-            "scats_clonus": list(scats_clonus()), "all_color": ALL_SPASMS_COLOR}
+            "scats_clonus": list(scats_clonus()), "all_color": ALL_SPASMS_COLOR,
+            "unknown_color": UNKNOWN_COLOR}

@@ -33,7 +33,7 @@ function setKinds(info) {
 }
 // an episode still in progress (no kind yet) is drawn as the table's "open" kind
 const kindOf = (e) => e.kind || INFO.open;
-const kindColor = (name) => (KIND[name] || KIND[INFO.open]).color;
+const kindColor = (name) => (KIND[name || INFO.open] ? KIND[name || INFO.open].color : INFO.unknown_color);
 const kindLabel = (name) => (KIND[name] ? KIND[name].label : name);
 
 async function api(path, opts) {
