@@ -1,21 +1,10 @@
 """Heartbeat gate of the detector: narrow envelope bumps, the beat rhythm they keep, and where it predicts a beat."""
 
 try:
-    import micropython
-    from micropython import const
-except ImportError:  # CPython: the MicroPython emitter decorator and const() become no-ops
-
-    class micropython:  # noqa: N801 - stands in for the MicroPython module
-        @staticmethod
-        def native(f):
-            return f
-
-    def const(x):
-        return x
-
-try:
+    from .compat import const, micropython
     from .detchain import LO_INIT
 except ImportError:  # flat modules on the board and the unix port
+    from compat import const, micropython
     from detchain import LO_INIT
 
 BEAT_LOCK = const(4)  # regular beats in a row before a heartbeat rhythm gates runs

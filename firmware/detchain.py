@@ -1,22 +1,9 @@
 """The detector's per-sample chain: integer filters, envelope and 10 ms tick summaries, and its slot layout."""
 
-try:
-    import micropython
-    from micropython import const
-except ImportError:  # CPython: the MicroPython emitter decorator and const() become no-ops
-
-    class micropython:  # noqa: N801 - stands in for the MicroPython module
-        @staticmethod
-        def viper(f):
-            return f
-
-        native = viper
-
-    def const(x):
-        return x
-
-    def ptr16(buf):  # in viper, a raw view of the sample buffer; in CPython the buffer itself
-        return buf
+try:  # CPython, the spasmfw package: compat's stand-ins, ptr16 included
+    from .compat import const, micropython, ptr16
+except ImportError:  # flat on the board and the unix port, where viper's ptr16 is a compile-time builtin
+    from compat import const, micropython
 
 from array import array
 import math

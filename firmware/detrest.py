@@ -8,17 +8,10 @@ onset threshold's distance from the floor, in rest standard deviations; see docs
 import math
 
 try:
-    import micropython
-except ImportError:  # CPython: the MicroPython emitter decorator becomes a no-op
-
-    class micropython:  # noqa: N801 - stands in for the MicroPython module
-        @staticmethod
-        def native(f):
-            return f
-
-try:
+    from .compat import micropython
     from .detchain import ENV_SCALE, FLOOR_BITS
 except ImportError:  # flat modules on the board and the unix port
+    from compat import micropython
     from detchain import ENV_SCALE, FLOOR_BITS
 
 SD_PER_DEV = 1.2533  # standard deviation / mean absolute deviation of a normal distribution
