@@ -116,10 +116,12 @@ def test_detected_s_means_what_replay_means_by_it(tmp_path: Path, capsys: pytest
     detected (its onset record's) in `replay --events` (issue 22.17): one meaning, whatever arrives first."""
     from spasmfw import codes
     from spasmwatch.engine.detect import records_to_events
+    from spasmwatch.engine.record import Record
     from spasmwatch.link import wire
 
     # one tonic episode: onset 1.000 s, decided at 1.150 s, ended 4.000 s, end decided at 4.500 s (1 kHz)
-    rec = [(codes.EV_ONSET, 0, 1000, -1, 1150, 0, 0, 40), (codes.EV_END, 1, 1000, 4000, 4500, 800, 300, 40)]
+    rec = [Record(codes.EV_ONSET, 0, 1000, -1, 1150, 0, 0, 40),
+           Record(codes.EV_END, 1, 1000, 4000, 4500, 800, 300, 40)]
     (want,) = records_to_events(rec, 1000.0)
     onset = wire.Onset(1, 0, 1, 1000, 1150, boot=1)
     end = wire.End(2, 0, 2, "tonic", 1000, 4000, 4500, 50.0, 18.75, 2.5, 20.0, 7.5, boot=1)

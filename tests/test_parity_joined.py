@@ -33,6 +33,7 @@ from spasmfw import app as fwapp
 from spasmfw import codes, eventlog, protocol
 from spasmfw import config as fwconfig
 from spasmwatch.engine import detect
+from spasmwatch.engine.record import from_record
 
 # micropython_bin fails, naming the test extra, where the unix port (a dependency) is missing
 pytestmark = [pytest.mark.micropython, pytest.mark.timeout(300), pytest.mark.usefixtures("micropython_bin")]
@@ -125,7 +126,7 @@ def compare(flash: list[dict], logs: list[dict], done: dict, want: dict[int, lis
     # and replay's events (seconds) are the device's records paired the same way (ms == samples at 1 kHz)
     mine = []
     for ch in range(CHANNELS):
-        recs = [tuple(f[k] for k in FIELDS) for f in flash if f["ch"] == ch]
+        recs = [from_record([f[k] for k in FIELDS]) for f in flash if f["ch"] == ch]
         mine += detect.records_to_events(recs, RATE, ch)
     mine.sort(key=lambda e: (e.onset_s, e.channel))
     assert mine == events

@@ -16,8 +16,8 @@ from spasmcore.events import Event
 from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR
 from spasmfw import detector as fw
 from spasmwatch.engine.blocks import drain_block, split_carry
+from spasmwatch.engine.record import Record, from_record
 
-Record = tuple[int, int, int, int, int, int, int, int]
 ENGINES = ("fast", "python", "micropython")
 _FALLBACK_NOTED = False
 
@@ -78,7 +78,7 @@ class _PythonStream:
         self.carry = np.zeros(0, dtype="<u2")
 
     def _drain(self, out: list[Record]) -> None:
-        out.extend(iter(self.det.pop, None))
+        out.extend(from_record(r) for r in iter(self.det.pop, None))
         if self.det.dropped:
             raise FatalError("the detector's record queue overflowed between two drains (records lost)")
 
@@ -111,10 +111,10 @@ class _FastStream:
         self.det = FastDetector(rate_hz, mode, params)
 
     def feed(self, samples: np.ndarray) -> list[Record]:
-        return [tuple(r) for r in self.det.feed(samples).tolist()]  # type: ignore[misc]
+        return [from_record(r) for r in self.det.feed(samples).tolist()]
 
     def finish(self) -> list[Record]:
-        return [tuple(r) for r in self.det.finish().tolist()]  # type: ignore[misc]
+        return [from_record(r) for r in self.det.finish().tolist()]
 
 
 def stream(rate_hz: float, mode: str, params: dict | None, engine: str = "fast") -> _PythonStream | _FastStream:
@@ -155,7 +155,7 @@ def records_micropython(samples: np.ndarray, rate_hz: float, mode: str, params: 
         proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise FatalError(f"micropython detector failed: {proc.stderr.strip().splitlines()[-1:]}")
-    return [tuple(int(v) for v in line.split(",")) for line in proc.stdout.splitlines() if line]  # type: ignore[misc]
+    return [from_record(line.split(",")) for line in proc.stdout.splitlines() if line]
 
 
 def records_to_events(records: Iterable[Record], rate_hz: float, channel: int = 0) -> list[Event]:
@@ -163,28 +163,28 @@ def records_to_events(records: Iterable[Record], rate_hz: float, channel: int = 
     events: list[Event] = []
     decided: float | None = None
     fault_detected = 0.0
-    for etype, kind, onset, offset, detected, peak, mean, floor in records:
-        s = lambda n: n / rate_hz  # noqa: E731
-        if etype == fw.EV_ONSET:
-            decided = s(detected)
-        elif etype == fw.EV_FAULT_START:
-            fault_detected = s(detected)
-        elif etype in (fw.EV_END, fw.EV_FAULT_END):
-            is_fault = etype == fw.EV_FAULT_END
-            fl = max(floor, 1)
+    s = lambda n: n / rate_hz  # noqa: E731
+    for r in records:
+        if r.etype == fw.EV_ONSET:
+            decided = s(r.detected)
+        elif r.etype == fw.EV_FAULT_START:
+            fault_detected = s(r.detected)
+        elif r.closes:
+            is_fault = r.etype == fw.EV_FAULT_END
+            fl = max(r.floor, 1)
             events.append(
                 Event(
                     channel=channel,
-                    kind="fault" if is_fault else fw.KIND_NAMES[kind],
-                    onset_s=s(onset),
-                    offset_s=s(offset),
-                    detected_s=fault_detected if is_fault else (decided if decided is not None else s(detected)),
-                    duration_s=s(offset - onset),
-                    peak=peak / fw.ENV_SCALE,
-                    mean=mean / fw.ENV_SCALE,
-                    peak_x=round(peak / fl, 2),
-                    mean_x=round(mean / fl, 2),
-                    detail=fw.FAULT_NAMES[kind] if is_fault else "",
+                    kind="fault" if is_fault else fw.KIND_NAMES[r.kind],
+                    onset_s=s(r.onset),
+                    offset_s=s(r.offset),
+                    detected_s=fault_detected if is_fault else (decided if decided is not None else s(r.detected)),
+                    duration_s=s(r.offset - r.onset),
+                    peak=r.peak / fw.ENV_SCALE,
+                    mean=r.mean / fw.ENV_SCALE,
+                    peak_x=round(r.peak / fl, 2),
+                    mean_x=round(r.mean / fl, 2),
+                    detail=fw.FAULT_NAMES[r.kind] if is_fault else "",
                 )
             )
             if not is_fault:

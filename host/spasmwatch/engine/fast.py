@@ -22,8 +22,8 @@ from spasmcore.errors import FatalError
 from spasmfw import detector as fw
 from spasmwatch.engine import transform
 from spasmwatch.engine.blocks import drain_block, split_carry
+from spasmwatch.engine.record import REC_LEN, TICK_FIELDS, Record
 
-REC_LEN = 8  # ints per queued record: the fields Detector.pop returns
 OUT_ROWS = 1024  # records handed back per driver call (more: the driver is called again)
 
 DRIVER = '''
@@ -80,7 +80,7 @@ class Compiled:
     def _render(self) -> str:
         slots = dict(self.plan.slots)
         flushed = len(slots)  # one extra slot: the driver's own "flush done" flag
-        queue = len(vars(fw.Detector(1000, "raw", {}))["q"])  # REC_LEN ints per record (pop's 8 fields) x queue
+        queue = len(vars(fw.Detector(1000, "raw", {}))["q"])  # REC_LEN ints per record x queue
         header = ('"""Generated from the firmware detector by spasmwatch.engine.transform; do not edit."""\n\n'
                   "from numba import njit\n\n"
                   f"SLOTS = {slots!r}\nARRAYS = {self.plan.arrays!r}\nN_SLOTS = {flushed + 1}\n\n")
@@ -146,7 +146,7 @@ class FastDetector:
         self.tick_samples = int(self.det.tick_samples)
         self.block = drain_block(self.det)  # samples per process() call between drains, as the reference
         self.carry = np.zeros(0, dtype=np.uint16)
-        self.out = np.zeros((OUT_ROWS, 8), dtype=np.int64)
+        self.out = np.zeros((OUT_ROWS, REC_LEN), dtype=np.int64)
 
     def _run(self, samples: np.ndarray, final: bool) -> np.ndarray:
         data = np.ascontiguousarray(samples, dtype=np.uint16)
@@ -159,7 +159,7 @@ class FastDetector:
                 raise FatalError("the detector's record queue overflowed between two drains (records lost)")
             if rows < len(self.out):
                 break
-        recs = np.concatenate(chunks) if chunks else np.zeros((0, 8), dtype=np.int64)
+        recs = np.concatenate(chunks) if chunks else np.zeros((0, REC_LEN), dtype=np.int64)
         return to_samples(recs, self.tick_samples)
 
     def feed(self, samples: np.ndarray) -> np.ndarray:
@@ -175,9 +175,9 @@ class FastDetector:
 
 
 def to_samples(recs: np.ndarray, d: int) -> np.ndarray:
-    """Queue rows (tick units) as Detector.pop returns them: onset, offset (unless -1) and detected x d."""
+    """Queue rows (tick units) as Detector.pop returns them: the TICK_FIELDS x d (an offset of -1 kept)."""
     out = recs.copy()
-    out[:, 2] *= d
-    out[:, 3] = np.where(recs[:, 3] >= 0, recs[:, 3] * d, -1)
-    out[:, 4] *= d
+    for name in TICK_FIELDS:
+        k = Record._fields.index(name)
+        out[:, k] = np.where(recs[:, k] >= 0, recs[:, k] * d, -1)  # -1: not yet (only an open offset has it)
     return out

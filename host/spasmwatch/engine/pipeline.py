@@ -21,6 +21,7 @@ from spasmcore.readers import Fallback, Source, open_source, open_whole
 from spasmcore.readers.source import BLOCK_ROWS, from_recording
 from spasmcore.recsniff import check_channels
 from spasmwatch.engine.convert import Converter, prepare_counts
+from spasmwatch.engine.record import Record
 
 ROWS = BLOCK_ROWS  # rows per block through every pass (a multiple of detect.BLOCK; tests make it small)
 
@@ -231,7 +232,7 @@ def _detect(src: Source, stats: list[Stats] | None, unit_list: list[str], mode: 
             c.prepare(_channel_blocks(src, k), 0, 0.0, 0.0)  # counts: no pass needed, lo >= 0 assumed
         convs.append(c)
     streams = [stream(src.rate_hz, run_mode, params, engine=engine) for _ in take]
-    records: list[list] = [[] for _ in take]
+    records: list[list[Record]] = [[] for _ in take]
     kept: list[list[np.ndarray]] = [[] for _ in take]
     seen: list[Stats] = []
     done, n_events = 0, 0
@@ -246,7 +247,7 @@ def _detect(src: Source, stats: list[Stats] | None, unit_list: list[str], mode: 
             counts = np.clip(convs[j](block[:, k]), 0, 65535).astype("<u2")
             got = streams[j].feed(counts)
             records[j] += got
-            n_events += sum(1 for r in got if r[0] in (2, 4))
+            n_events += sum(1 for r in got if r.closes)
             if keep_counts:
                 kept[j].append(counts)
         done += block.shape[0]

@@ -1,0 +1,42 @@
+"""The detector's record on the host: one named tuple of the firmware queue's fields, made in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from spasmcore.errors import FatalError
+from spasmfw import codes
+
+
+class Record(NamedTuple):
+    """One record of firmware/detector.py's queue, in the order Detector._push stores it and pop() returns it.
+
+    A NamedTuple, not a dataclass: it is a plain tuple to pickle (batch workers, Dask) and compares equal to
+    the device's own tuple, so parity tests compare them directly."""
+
+    etype: int  # codes.EV_ONSET, EV_END, EV_FAULT_START or EV_FAULT_END
+    kind: int  # EV_END: the spasm kind code (codes.KINDS); a fault: its fault code; an onset: 0
+    onset: int  # sample index of the onset (a fault's start)
+    offset: int  # sample index of the end; -1 while open (an onset, a fault's start)
+    detected: int  # sample index at which the detector decided
+    peak: int  # EV_END: envelope peak, counts x detector.ENV_SCALE; else 0
+    mean: int  # EV_END: envelope mean, counts x detector.ENV_SCALE; else 0
+    floor: int  # the noise floor at the time, counts x detector.ENV_SCALE
+
+    @property
+    def closes(self) -> bool:
+        """An episode's or a fault's end: the record that completes an event."""
+        return self.etype in (codes.EV_END, codes.EV_FAULT_END)
+
+
+REC_LEN = len(Record._fields)  # ints per queued record (the firmware's _REC_LEN)
+TICK_FIELDS = ("onset", "offset", "detected")  # kept in ticks inside the queue; pop() scales them to samples
+
+
+def from_record(values: Sequence[int | str]) -> Record:
+    """The one place a device's record becomes a Record: Detector.pop()'s tuple, a row of the compiled
+    engine's int64 array, or a line of MicroPython's replay split at its commas."""
+    if len(values) != REC_LEN:
+        raise FatalError(f"a detector record of {len(values)} fields, not {REC_LEN} ({', '.join(Record._fields)})")
+    return Record._make(int(v) for v in values)
