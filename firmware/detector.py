@@ -16,7 +16,7 @@ try:  # CPython, the spasmfw package: what users name as detector.X is re-export
     from .detbeats import BEAT_LOCK
     from .detchain import COEF_BITS, ENV_SCALE, FLOOR_BITS, LO_INIT, S_DEV, S_ENV, S_FLOOR, S_IDLE, S_NT, S_TICK  # noqa: F401
     from .detchain import TK_W, TOUCH_DEAD, TOUCH_ONE_SIDED, TOUCH_RAIL, chain
-    from .detparams import BASE_PARAMS, ECG_MODES, PARAMS, filters, validate  # noqa: F401
+    from .detparams import ECG_MODES, PARAMS, filters, validate  # noqa: F401
 except ImportError:  # the board and the unix port (flat modules): only the names used here or by the firmware as
     # detector.X (ENV_SCALE, PARAMS, validate), as every module global costs heap
     import codes  # (codes.X on faults only)
@@ -56,6 +56,7 @@ class Detector:
     set_floor = detrest.set_floor
     _thresholds = detrest._thresholds
     _learn = detrest._learn
+    _rewarm = detrest._rewarm
     _calibrate = detrest._calibrate
     _held = detrest._held
 
@@ -294,6 +295,7 @@ class Detector:
                 # to an onset: the rest level itself stepped up (electrode shift, ECG, posture). Re-learn it.
                 self.floor_acc = (ms + (ms_all >> 8)) << FLOOR_BITS
                 self.run = -1
+                self._rewarm()  # and its spread is measured anew
                 return
             if e <= off:
                 self._run_quiet(t, e, f)

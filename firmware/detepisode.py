@@ -139,6 +139,7 @@ def _in_episode(self, t, e, off, ms, f):
         self._end_episode(t, t)
         if ms < LO_INIT >> 5:
             self.floor_acc = (ms + (ms >> 3)) << FLOOR_BITS
+        self._rewarm()  # a new rest level: its spread is measured anew too
         return
     # Back to rest is relative to the episode's size too: an envelope that fell by 7/8 of its rise above the
     # offset threshold is rest again (a strong grasp leaves a slowly relaxing tail many rest spreads high).
@@ -166,6 +167,7 @@ def _in_episode(self, t, e, off, ms, f):
         if t - self.onset >= self.max_ep:  # a floor that jumped (electrode shift): end and re-learn
             self._end_episode(t, t)
             self.floor_acc = e << FLOOR_BITS
+            self._rewarm()
 
 
 @micropython.native

@@ -66,6 +66,13 @@ def set_floor(self, floor, dev=-1):
     self.warm_n = 1 << self.up_shift
 
 
+def _rewarm(self):
+    # The rest level was re-learnt (it stepped): the spread learnt at the old level says nothing about the new
+    # one, so the model warms up again as after a calibration, a running mean of the rest seen from here on.
+    self.warm = 2
+    self.warm_n = 4
+
+
 @micropython.native
 def _thresholds(self):
     # The floor plus multiples of the rest spread: the onset's from the false-alarm target (onset_sd).

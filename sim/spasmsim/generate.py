@@ -200,9 +200,10 @@ def generate(scenario: str | Scenario, seed: int = 1, minutes: float | None = No
                 i0, i1 = max(f0, a) - a, max(min(f1, b) - a, 0)
                 if mode == "env":  # RAW off mid-rail reads as a full envelope; RAW at mid-rail as none
                     off_v = offset if np.isscalar(offset) else np.asarray(offset)[i0:i1]
-                    level = np.clip(abs(level - adc.MID) * (adc.ENV_GAIN / adc.RAW_GAIN * sc.env_gain_fold) + off_v,
-                                    adc.RAIL_LO, adc.RAIL_HI)
-                volts[i0:i1] = level
+                    volts[i0:i1] = np.clip(abs(level - adc.MID) * (adc.ENV_GAIN / adc.RAW_GAIN * sc.env_gain_fold)
+                                           + off_v, adc.RAIL_LO, adc.RAIL_HI)
+                else:
+                    volts[i0:i1] = level
             k0, k1 = np.searchsorted(pick, [a, b])
             counts[k0:k1] = adc.to_counts(volts[pick[k0:k1] - a], adc_rng, sc.adc_noise)
         adc.add_glitches(counts, _rng(seed, S_GLITCH, ch), rate)
