@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import io
+import sys
 import tokenize
 from pathlib import Path
 
@@ -105,3 +106,29 @@ def test_every_engine_gives_records() -> None:
 def test_a_record_of_the_wrong_length_is_one_clear_error() -> None:
     with pytest.raises(FatalError, match=r"^a detector record of 7 fields, not 8 \(etype, kind, onset"):
         from_record((1, 0, 7, -1, 9, 0, 0))
+
+
+def test_a_field_added_to_event_is_written_and_read(tmp_path: Path) -> None:
+    """The events CSV is written and read by Event's own fields: spasmcore/events.py with one more field (its
+    source, one line added, loaded as a module) writes and reads it back with no other edit."""
+    import importlib.util
+
+    import spasmcore.events as events
+
+    src = Path(events.__file__).read_text()
+    line = '    detail: str = ""'
+    assert src.count(line) == 1
+    spec = importlib.util.spec_from_loader("spasmcore._events_wider", loader=None)
+    assert spec is not None
+    wider = importlib.util.module_from_spec(spec)
+    wider.__package__ = "spasmcore"
+    sys.modules[spec.name] = wider  # (dataclasses look their module up by name)
+    try:
+        exec(compile(src.replace(line, line + "\n    area: float = 0.0"), events.__file__, "exec"), wider.__dict__)
+        ev = wider.Event(channel=2, kind="tonic", onset_s=1.0, offset_s=3.0, detected_s=1.25, duration_s=2.0,
+                         peak=5.0, mean=2.5, peak_x=4.0, mean_x=2.0, area=7.5)
+        wider.write_events(tmp_path / "e.csv", [ev])
+        assert "area" in (tmp_path / "e.csv").read_text().splitlines()[0]
+        assert wider.read_events(tmp_path / "e.csv") == [ev]
+    finally:
+        del sys.modules[spec.name]

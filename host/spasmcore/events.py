@@ -36,6 +36,8 @@ class Event:
 
 
 EVENT_COLUMNS = [f.name for f in fields(Event)]
+# the measured columns an events CSV may leave out, read by name (a float field added to Event is read too)
+_MEASURES = [f.name for f in fields(Event) if f.type == "float" and f.name not in ("onset_s", "offset_s")]
 
 
 @dataclass(frozen=True)
@@ -103,22 +105,11 @@ def read_events(path: str | Path) -> list[Event]:
     for line, row in _rows(path, required):
         onset = _float(row, "onset_s", path, line)
         offset = _float(row, "offset_s", path, line)
-        get = lambda k, d=onset: _float(row, k, path, line) if row.get(k) not in (None, "") else d  # noqa: B023
-        events.append(
-            Event(
-                channel=int(_float(row, "channel", path, line)),
-                kind=row["kind"].strip(),
-                onset_s=onset,
-                offset_s=offset,
-                detected_s=get("detected_s"),
-                duration_s=get("duration_s", offset - onset),
-                peak=get("peak", 0.0),
-                mean=get("mean", 0.0),
-                peak_x=get("peak_x", 0.0),
-                mean_x=get("mean_x", 0.0),
-                detail=(row.get("detail") or "").strip(),
-            )
-        )
+        missing = {"detected_s": onset, "duration_s": offset - onset}  # what a column left out stands for; else 0
+        measures = {k: _float(row, k, path, line) if row.get(k) not in (None, "") else missing.get(k, 0.0)
+                    for k in _MEASURES}
+        events.append(Event(channel=int(_float(row, "channel", path, line)), kind=row["kind"].strip(),
+                            onset_s=onset, offset_s=offset, detail=(row.get("detail") or "").strip(), **measures))
     return events
 
 

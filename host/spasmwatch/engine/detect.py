@@ -6,7 +6,7 @@ import json
 import subprocess
 import tempfile
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from spasmcore.events import Event
 from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR
 from spasmfw import detector as fw
 from spasmwatch.engine.blocks import drain_block, split_carry
-from spasmwatch.engine.record import Record, from_record
+from spasmwatch.engine.record import Record, from_record, records_to_events
 
 ENGINES = ("fast", "python", "micropython")
 _FALLBACK_NOTED = False
@@ -156,41 +156,6 @@ def records_micropython(samples: np.ndarray, rate_hz: float, mode: str, params: 
     if proc.returncode != 0:
         raise FatalError(f"micropython detector failed: {proc.stderr.strip().splitlines()[-1:]}")
     return [from_record(line.split(",")) for line in proc.stdout.splitlines() if line]
-
-
-def records_to_events(records: Iterable[Record], rate_hz: float, channel: int = 0) -> list[Event]:
-    """Pair onset/end and fault start/end records into Events with times in seconds."""
-    events: list[Event] = []
-    decided: float | None = None
-    fault_detected = 0.0
-    s = lambda n: n / rate_hz  # noqa: E731
-    for r in records:
-        if r.etype == fw.EV_ONSET:
-            decided = s(r.detected)
-        elif r.etype == fw.EV_FAULT_START:
-            fault_detected = s(r.detected)
-        elif r.closes:
-            is_fault = r.etype == fw.EV_FAULT_END
-            fl = max(r.floor, 1)
-            events.append(
-                Event(
-                    channel=channel,
-                    kind="fault" if is_fault else fw.KIND_NAMES[r.kind],
-                    onset_s=s(r.onset),
-                    offset_s=s(r.offset),
-                    detected_s=fault_detected if is_fault else (decided if decided is not None else s(r.detected)),
-                    duration_s=s(r.offset - r.onset),
-                    peak=r.peak / fw.ENV_SCALE,
-                    mean=r.mean / fw.ENV_SCALE,
-                    peak_x=round(r.peak / fl, 2),
-                    mean_x=round(r.mean / fl, 2),
-                    detail=fw.FAULT_NAMES[r.kind] if is_fault else "",
-                )
-            )
-            if not is_fault:
-                decided = None
-    events.sort(key=lambda e: (e.onset_s, e.kind))
-    return events
 
 
 def detect(

@@ -1,12 +1,14 @@
-"""The detector's record on the host: one named tuple of the firmware queue's fields, made in one place."""
+"""The detector's record on the host: one named tuple of the firmware queue's fields, made and read in one place."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from spasmcore.errors import FatalError
+from spasmcore.events import Event
 from spasmfw import codes
+from spasmfw import detector as fw
 
 
 class Record(NamedTuple):
@@ -40,3 +42,39 @@ def from_record(values: Sequence[int | str]) -> Record:
     if len(values) != REC_LEN:
         raise FatalError(f"a detector record of {len(values)} fields, not {REC_LEN} ({', '.join(Record._fields)})")
     return Record._make(int(v) for v in values)
+
+
+def records_to_events(records: Iterable[Record], rate_hz: float, channel: int = 0) -> list[Event]:
+    """Pair onset/end and fault start/end records into Events with times in seconds (where each field of a
+    record goes: an episode field added to Record is carried into Event here)."""
+    events: list[Event] = []
+    decided: float | None = None
+    fault_detected = 0.0
+    s = lambda n: n / rate_hz  # noqa: E731
+    for r in records:
+        if r.etype == codes.EV_ONSET:
+            decided = s(r.detected)
+        elif r.etype == codes.EV_FAULT_START:
+            fault_detected = s(r.detected)
+        elif r.closes:
+            is_fault = r.etype == codes.EV_FAULT_END
+            fl = max(r.floor, 1)
+            events.append(
+                Event(
+                    channel=channel,
+                    kind="fault" if is_fault else fw.KIND_NAMES[r.kind],
+                    onset_s=s(r.onset),
+                    offset_s=s(r.offset),
+                    detected_s=fault_detected if is_fault else (decided if decided is not None else s(r.detected)),
+                    duration_s=s(r.offset - r.onset),
+                    peak=r.peak / fw.ENV_SCALE,
+                    mean=r.mean / fw.ENV_SCALE,
+                    peak_x=round(r.peak / fl, 2),
+                    mean_x=round(r.mean / fl, 2),
+                    detail=fw.FAULT_NAMES[r.kind] if is_fault else "",
+                )
+            )
+            if not is_fault:
+                decided = None
+    events.sort(key=lambda e: (e.onset_s, e.kind))
+    return events
