@@ -46,6 +46,43 @@ def device_log(port: str) -> tuple[list[dict], dict]:
         client.close()
 
 
+class ManualClock:
+    """The monitor's monotonic clock, moved only by the test: silence, probes and sync stalls happen when the test
+    says so, however slowly a loaded machine runs the board (Monitor(clock=...))."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def step_until(mon: Monitor, cond, what: str, timeout: float = 60) -> None:
+    """Run the monitor's loop until cond() (a bound of real time many times what an idle machine needs)."""
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        mon.step()
+
+
+def in_thread(body) -> tuple[threading.Thread, list[BaseException]]:
+    """Start body() beside the monitor's loop; its failure is kept for the test to raise after join()."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            body()
+        except BaseException as exc:  # re-raised in the test's thread
+            errors.append(exc)
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t, errors
+
+
 def wait_until_played(port: str, samples: int, timeout: float = 120) -> None:
     """Poll `status` until the device has processed `samples` (~3 s at SPEED on an idle machine; the
     timeout is generous because a busy machine plays the sim clock late)."""
@@ -131,28 +168,31 @@ def test_kill_restart_and_second_monitor_end_with_every_event_once(recording: Pa
     # sim clock: every twitch is played (a busy machine would drop samples, and episodes with them)
     dev = VirtualDevice(recording, speed=SPEED, state_dir=tmp_path / "state", clock="sim")
     out = io.StringIO()
+    clock = ManualClock()  # the board falls silent for the monitor only when the test moves its clock
     try:
         dev.start()
         with Store(db) as store:
-            mon = Monitor(store, dev.port, sink=PlainSink(out), probe_s=0.4, dead_s=1.2)
+            mon = Monitor(store, dev.port, sink=PlainSink(out), probe_s=0.4, dead_s=1.2, clock=clock)
             mon.connect()
 
-            def chaos() -> None:  # kill the board once it has reported a few events, power it up again
-                end = time.monotonic() + 20
-                while len(mon.state.recent) < 3 and time.monotonic() < end:
-                    time.sleep(0.05)
-                dev.kill()
-                time.sleep(2.0)  # longer than dead_s: the monitor sees a silent device
-                dev.start()
-                while mon.state.boot != "2" and time.monotonic() < end:
-                    time.sleep(0.05)
-                time.sleep(0.8)
-                mon.stop()  # then the board goes on logging with nobody listening
+            def noticed_silence() -> bool:
+                clock.advance(0.5)  # silent time passes (lines already on their way reset it: so, again)
+                return not mon.link.connected
 
-            t = threading.Thread(target=chaos)
-            t.start()
-            mon.run(30)
+            def chaos() -> None:  # kill the board once it has reported a few events, power it up again
+                try:
+                    wait_for(lambda: len(mon.state.recent) >= 3, "3 events before the power cut")
+                    dev.kill()
+                    wait_for(noticed_silence, "the monitor to find the board silent")
+                    dev.start()
+                    wait_for(lambda: mon.boot_id == "2" and not mon.syncing, "boot 2 greeted and synced")
+                finally:
+                    mon.stop()  # then the board goes on logging with nobody listening
+
+            t, errors = in_thread(chaos)
+            mon.run()
             t.join()
+            assert not errors, errors
             first_rows = len(store.events(states=("open", "closed", "abandoned")))
             assert mon.counts["reconnects"] >= 1
             gaps = store.gaps()
@@ -162,10 +202,10 @@ def test_kill_restart_and_second_monitor_end_with_every_event_once(recording: Pa
 
         wait_until_played(dev.port, SECONDS * RATE)  # boot 2 plays the recording to its end, unwatched
         with Store(db) as store:
-            mon2 = Monitor(store, dev.port, sink=PlainSink(out))
+            mon2 = Monitor(store, dev.port, sink=PlainSink(out), clock=ManualClock())
             mon2.connect()
-            mon2.run(1.5)
-            assert mon2.counts["synced"] > 0  # it caught up from the last event the store held
+            step_until(mon2, lambda: mon2.counts["synced"] > 0 and not mon2.syncing, "the second monitor's sync")
+            mon2.close()  # it caught up from the last event the store held
             logs, done = device_log(dev.port)
             rows = check_store_matches(store, logs, done, last_boot="2")
         assert first_rows < len(rows)
@@ -183,7 +223,8 @@ def test_on_event_hook_gets_each_live_event_as_json(recording: Path, tmp_path: P
     with VirtualDevice(recording, speed=SPEED) as dev, Store(tmp_path / "e.sqlite3") as store:
         mon = Monitor(store, dev.port, sink=PlainSink(out), on_event=f"cat >> '{hook_out}'")
         mon.connect()
-        mon.run(2.5)
+        step_until(mon, lambda: mon.counts["live"] >= 6, "6 live records")
+        mon.close()  # lets the queued hook commands finish
         rows = store.events()
     payloads = [json.loads(line) for line in hook_out.read_text().splitlines()]
     assert len(payloads) >= 4
@@ -215,7 +256,8 @@ def test_a_failing_hook_is_one_line_on_stderr_and_monitoring_goes_on(
         hooks = mon.hooks
         assert hooks is not None
         mon.connect()
-        mon.run(2.5)  # ends by letting the queued hook commands finish
+        step_until(mon, lambda: mon.counts["live"] >= 6, "6 live records")
+        mon.close()  # lets the queued hook commands finish
         rows = store.events(states=("closed",))
     err = [ln for ln in capsys.readouterr().err.splitlines() if "--on-event" in ln]
     runs = len(ran.read_text().splitlines())
@@ -387,25 +429,35 @@ def test_port_vanishes_and_returns(recording: Path, tmp_path: Path) -> None:
     port.symlink_to(dev.start())
     devices = [dev]
 
+    def played_and_stored() -> bool:
+        """Boot 2's last status says the whole recording played (samples processed or dropped as overruns), and the
+        store holds every record it names."""
+        st = mon.state.status or {}
+        played = st.get("samples", 0) + st.get("dropped", 0)
+        return (st.get("boot") == 2 and played >= SECONDS * RATE and not mon.syncing
+                and mon.policy.synced_to >= (st.get("eseq") or 0))
+
     def unplug_replug() -> None:
-        time.sleep(1.5)
-        port.unlink()
-        devices[0].close()
-        time.sleep(1.0)
-        new = VirtualDevice(recording, speed=SPEED, state_dir=state)
-        devices.append(new)
-        port.symlink_to(new.start())
-        time.sleep(SECONDS / SPEED + 0.5)
-        mon.stop()
+        try:
+            wait_for(lambda: len(mon.state.recent) >= 2, "2 events before the unplug")
+            port.unlink()
+            devices[0].close()
+            wait_for(lambda: mon.client is None, "the monitor to find the port gone")
+            new = VirtualDevice(recording, speed=SPEED, state_dir=state)
+            devices.append(new)
+            port.symlink_to(new.start())
+            wait_for(played_and_stored, "boot 2 played whole and stored")
+        finally:
+            mon.stop()
 
     try:
         with Store(tmp_path / "e.sqlite3") as store:
             mon = Monitor(store, str(port), sink=PlainSink(out), poll_s=0.1)
             mon.connect()
-            t = threading.Thread(target=unplug_replug)
-            t.start()
-            mon.run(30)
+            t, errors = in_thread(unplug_replug)
+            mon.run()
             t.join()
+            assert not errors, errors
             logs, done = device_log(str(port))
             check_store_matches(store, logs, done, last_boot="2")
             gaps = store.gaps()
@@ -422,13 +474,14 @@ def test_a_sync_whose_end_is_lost_is_asked_again(tmp_path: Path, monkeypatch) ->
     board.episode(1000, live=False)
     monkeypatch.setattr(Link, "open", staticmethod(lambda port, **kw: FakeLink(board, port)))
     monkeypatch.setattr("spasmwatch.monitor.dispatch.SYNC_STALL_S", 0.2)
+    clock = ManualClock()
     with Store(tmp_path / "e.sqlite3") as store:
-        mon = Monitor(store, "/dev/ttyFAKE0")
+        mon = Monitor(store, "/dev/ttyFAKE0", clock=clock)
         mon.connect()
         board.out = [line for line in board.out if b'"cmd":"sync"' not in line]  # the sync's ok is lost
         mon.step()
         assert mon.syncing and len(store.events()) == 1
-        time.sleep(0.3)
+        clock.advance(0.3)
         mon.step()  # stalled: sync again
         assert board.commands.count("sync") == 2
         for _ in range(3):  # (the lost ok also shows as a seq jump: one more sync, queued behind this one)
@@ -721,8 +774,9 @@ def test_a_lossy_link_loses_nothing(tmp_path: Path, monkeypatch, seed: int) -> N
 
     monkeypatch.setattr(Link, "open", staticmethod(lossy_open))
     monkeypatch.setattr("spasmwatch.monitor.dispatch.SYNC_STALL_S", 0.05)
+    clock = ManualClock()
     with Store(tmp_path / "e.sqlite3") as store:
-        mon = Monitor(store, "/dev/ttyFAKE0", probe_s=30, dead_s=60)
+        mon = Monitor(store, "/dev/ttyFAKE0", probe_s=30, dead_s=60, clock=clock)
         while mon.client is None:
             try:
                 mon.connect()  # the hello itself may be lost
@@ -735,10 +789,10 @@ def test_a_lossy_link_loses_nothing(tmp_path: Path, monkeypatch, seed: int) -> N
             mon.step(0)
         links[-1].drop = 0.0  # the link heals: what is missing must now come back
         end = time.monotonic() + 30
-        while time.monotonic() < end and (mon.syncing or mon.policy.due(time.monotonic() + 1) is not None
+        while time.monotonic() < end and (mon.syncing or mon.policy.due(clock() + 1) is not None
                                           or mon.policy.synced_to < board.eseq):
             board.send("status", uptime_ms=99_000, eseq=board.eseq, boot=board.boot)
-            time.sleep(0.06)
+            clock.advance(0.06)  # past the sync stall: a sync whose ok was lost is asked again
             mon.step(0)
         rows = store.events()
         mon.close()
