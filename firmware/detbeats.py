@@ -87,7 +87,12 @@ def _beat(self, tb):
                 elif 4 * iv < 3 * rr:
                     return  # between two beats (a twitch or noise): keep the rhythm's reference
             else:
-                return  # too soon after a beat to be one
+                # Too soon after a beat to be one: a heart never beats this fast, so beat-like bumps this
+                # close are EMG (the bursts of a clonus train), and the rhythm they seemed to keep loses
+                # confidence.
+                if self.beats > 0:
+                    self.beats -= 1
+                return
         elif iv < self.rr_min:
             return  # too soon after the first candidate: keep it
         elif iv <= self.rr_max:

@@ -75,7 +75,10 @@ class Detector:
         self.on_q = int(detrest.onset_sd(p["sensitivity"], self.tick_hz, window) * 16 + 0.5)
         self.off_q = int(p["off_sd"] * detrest.SD_PER_DEV * 16 + 0.5)
         self.min_floor = max(1, int(p["min_floor"] * ENV_SCALE + 0.5))
-        self.dev_min = ENV_SCALE >> 2  # a uniform +-1/2 count quantisation error: mean deviation 1/4 count
+        # The least spread: a uniform +-1/2 count quantisation error (mean deviation 1/4 count). An envelope
+        # input can rest in the ADC's dead zone (an ESP32 reads 0 below ~0.1 V), which hides the converter's own
+        # noise of about a count: there the spread is never taken below one count.
+        self.dev_min = ENV_SCALE >> 2 if self.raw else ENV_SCALE
         self.dev_acc = 0
         self.on_thr = 0
         self.off_thr = 0

@@ -199,7 +199,7 @@ def generate(scenario: str | Scenario, seed: int = 1, minutes: float | None = No
             for f0, f1, level in faults:  # lead-off: the output sits flat or at a rail
                 i0, i1 = max(f0, a) - a, max(min(f1, b) - a, 0)
                 if mode == "env":  # RAW off mid-rail reads as a full envelope; RAW at mid-rail as none
-                    off_v = offset if np.isscalar(offset) else np.asarray(offset)[i0:i1]
+                    off_v = np.broadcast_to(np.asarray(offset, dtype=float), volts.shape)[i0:i1]
                     volts[i0:i1] = np.clip(abs(level - adc.MID) * (adc.ENV_GAIN / adc.RAW_GAIN * sc.env_gain_fold)
                                            + off_v, adc.RAIL_LO, adc.RAIL_HI)
                 else:
