@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 sys.path[:0] = [str(ROOT.parent / "host"), str(ROOT.parent / "sim"), str(ROOT.parent), str(ROOT)]
 
-from spasmfw import detector as fw  # noqa: E402
 from spasmwatch import detect  # noqa: E402
+from spasmwatch.engine.params import BASE_PARAMS  # noqa: E402
 
-SETS = [{}, dict(fw.BASE_PARAMS), {"sensitivity": 6, "min_off_ms": 200, "ecg": 2, "tkeo": 1, "mains_hz": 60}]
+SETS = [{}, dict(BASE_PARAMS), {"sensitivity": 6, "min_off_ms": 200, "ecg": 2, "tkeo": 1, "mains_hz": 60}]
 DATA = ROOT.parent.parent / "shared" / "data"
 REAL = [  # (glob under ../shared/data, replay options) as docs/accuracy.md replays them
     ("biosppy/*.txt", {}), ("emgGO/*.mat", {}), ("lobov/*.csv", {}),

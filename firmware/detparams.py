@@ -42,10 +42,6 @@ PARAMS = {
 }
 del _p
 
-# Overrides that switch off the mechanisms real recordings called for (heartbeat gate, floor re-learning, flat
-# faults only above flat_min, pops against a tracking baseline) and calibrate for 2 s: kept to show what each buys.
-BASE_PARAMS = {"calib_ms": 2000, "ecg": 0, "relearn_s": 0, "env_track": 0,
-               "flat_min": 0, "pop_track": 0}
 ECG_MODES = {"off": 0, "auto": 1, "on": 2}
 
 

@@ -23,7 +23,7 @@ except ImportError:
 try:  # optional: a port built without them (not the ESP32 nor the unix port) still publishes, unsigned
     import binascii
     import hashlib
-except ImportError:  # a build without them publishes unsigned events
+except ImportError:
     hashlib = None  # type: ignore[assignment]
 
 KEEPALIVE_S = 60
@@ -41,8 +41,7 @@ _HUP = select.POLLHUP | select.POLLERR
 
 
 def _age(now, t):
-    """ms since tick t; a negative ticks_diff can only mean t is over half the tick period old (2**29 ms,
-    ~6.2 days on the ESP32), so it reads as "long ago" instead of "in the future"."""
+    # ms since tick t; a negative ticks_diff means t is over half the tick period (2**29 ms, ~6.2 days) old
     d = time.ticks_diff(now, t)
     return d if d >= 0 else 1 << 29
 
@@ -57,9 +56,8 @@ def sign_pads(key):
 
 
 def signed(payload, pads):
-    """The event JSON with `"sig"` last: HMAC-SHA256(net.token, the JSON before it), 16 bytes as hex. A
-    subscriber cuts `,"sig":"..."` off, puts `}` back and checks (docs/wireless.md): a forged or altered event
-    fails, so one published by anyone else allowed on the broker cannot take a real (id, boot, eseq)."""
+    """The event JSON with `"sig"` last: HMAC-SHA256(net.token, the JSON before it), 16 bytes as hex. A subscriber
+    cuts `,"sig":"..."` off, puts `}` back and checks (docs/wireless.md): a forged or altered event fails."""
     inner = hashlib.sha256(pads[0])
     inner.update(payload.encode())
     outer = hashlib.sha256(pads[1])
@@ -124,10 +122,8 @@ def discovery(disc, base, dev, name):
                                                         "payload_on": "ON", "payload_off": "OFF",
                                                         "device_class": "problem"})):
         cfg = {"name": label, "unique_id": dev + "_" + key}
-        for k in common:
-            cfg[k] = common[k]
-        for k in extra:
-            cfg[k] = extra[k]
+        cfg.update(common)
+        cfg.update(extra)
         out.append(("%s/%s/%s/%s/config" % (disc, comp, dev, key), json.dumps(cfg)))
     return out
 
@@ -242,8 +238,7 @@ class Publisher:
         self.state = CONNECTING
         self.t0 = time.ticks_ms()
 
-    def up(self):
-        """True while connected and acknowledged by the broker."""
+    def up(self):  # connected, and the broker's CONNACK received
         return self.state == UP
 
     def _on_connack(self, app):
@@ -352,9 +347,9 @@ class Publisher:
         shown = st * 1048576 + self.count
         if shown != self.shown:
             self.shown = shown
-            state = '{"spasm":"%s","fault":"%s","count":%d,"boot":%d}' % (
-                "ON" if st == codes.SPASM else "OFF", "ON" if st == codes.FAULT else "OFF", self.count, app.boot)
-            self._send(publish_packet(self.base + "/state", state, 0, True))
+            self._send(publish_packet(self.base + "/state", '{"spasm":"%s","fault":"%s","count":%d,"boot":%d}' % (
+                "ON" if st == codes.SPASM else "OFF", "ON" if st == codes.FAULT else "OFF", self.count,
+                app.boot), 0, True))
             return
         if not self.inflight:
             self._next_event(app, now)

@@ -17,18 +17,15 @@ import sys
 import time
 from array import array
 
+try:  # CPython (tests) imports the firmware as the spasmfw package; the board imports it flat
+    from . import compat
+except ImportError:
+    import compat
+
 MARK = "SELFTEST "
 BUCKET_US = 200  # histogram of the work per block in 200 us steps, up to 25.6 ms (the last bucket: longer)
 BUCKETS = 128
 WIFI_WAIT_MS = 30000  # after the run, a Wi-Fi join still going gets this long to finish
-
-
-def _mod(name):
-    # A firmware module, flat on the board, inside the spasmfw package under CPython (as start.py does).
-    pkg = __name__.rpartition(".")[0]
-    full = pkg + "." + name if pkg else name
-    __import__(full)
-    return sys.modules[full]
 
 
 def say(phase, done, total):
@@ -136,10 +133,9 @@ def wifi_check(app):
 def _probe(name, *args):
     # One selfprobe.py function, the module loaded for it and dropped again (a frame of its own: no stale
     # reference keeps its code on the heap).
-    mod = _mod("selfprobe")
+    mod = compat.mod("selfprobe")
     fn = getattr(mod, name)
-    if sys.implementation.name == "micropython":
-        sys.modules.pop(mod.__name__, None)
+    compat.unload("selfprobe")
     mod = None
     return fn(*args)
 

@@ -16,8 +16,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from spasmcore import protohost
 from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR
-from spasmfw import protocol, protohost
+from spasmfw import protocol
 from spasmsim.device import precompile, prepare_state
 
 BOOT = r"""

@@ -11,10 +11,10 @@ import pytest
 from mpy_runner import run as mpy_run
 from signals import emg as _emg
 
+from spasmcore import protohost
 from spasmfw import app as fwapp
 from spasmfw import config as fwconfig
 from spasmfw import detector as fwdet
-from spasmfw import protohost
 from spasmfw import start as fwstart
 from spasmwatch.engine.detect import detect
 

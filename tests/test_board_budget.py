@@ -22,10 +22,11 @@ import pytest
 from conftest import micropython32
 from net_runner import TcpClient, free_port
 
+from spasmcore import protohost
 from spasmcore.boards import board, heap_args
 from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR, interpreter_march
 from spasmfw import config as fwconfig
-from spasmfw import protocol, protohost
+from spasmfw import protocol
 from spasmsim.device import REBOOT_EXIT, precompile
 from spasmsim.generate import generate
 from spasmwatch.engine.detect import detect

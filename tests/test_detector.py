@@ -8,6 +8,7 @@ from signals import clonus, emg
 
 from spasmfw import detector as fw
 from spasmwatch.engine.detect import detect, records_python
+from spasmwatch.engine.params import BASE_PARAMS
 
 
 def test_defaults_valid_for_both_modes_and_rate_limits():
@@ -195,7 +196,7 @@ def test_heartbeats_are_not_twitches_but_a_spasm_among_them_is_found():
 def test_a_healthy_electrode_quieter_than_a_count_raises_no_flat_fault():
     sig = _sim("quantised_rest", "raw", 1000.0, 3)
     assert [e for e in detect(sig, 1000.0, "raw") if e.kind == "fault"] == []
-    assert [e for e in detect(sig, 1000.0, "raw", fw.BASE_PARAMS) if e.detail == "flat"] != []
+    assert [e for e in detect(sig, 1000.0, "raw", BASE_PARAMS) if e.detail == "flat"] != []
     dead = np.full(5000, 2051)  # a reading that never changes is still a lead-off
     assert [(e.kind, e.detail) for e in detect(dead, 1000.0, "raw")] == [("fault", "flat")]
 
@@ -211,7 +212,7 @@ def test_a_rest_level_that_steps_up_is_relearnt():
     events = detect(np.asarray(sim.channels[0]), 1000.0, "raw")
     assert sum(e.duration_s for e in events) < 40  # one re-learning episode per step at most, not minutes
     assert len(events) <= 2
-    base = detect(np.asarray(sim.channels[0]), 1000.0, "raw", fw.BASE_PARAMS)
+    base = detect(np.asarray(sim.channels[0]), 1000.0, "raw", BASE_PARAMS)
     assert sum(e.duration_s for e in base) > 120
 
 

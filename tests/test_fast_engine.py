@@ -16,8 +16,9 @@ from spasmsim import generate as gen
 from spasmsim.scenarios import SCENARIOS
 from spasmwatch.engine import fast, transform
 from spasmwatch.engine.detect import _as_uint16, records_fast, records_python, stream
+from spasmwatch.engine.params import BASE_PARAMS
 
-PARAM_SETS = [{}, dict(fw.BASE_PARAMS), {"sensitivity": 6, "min_off_ms": 200, "ecg": 2, "tkeo": 1, "mains_hz": 60}]
+PARAM_SETS = [{}, dict(BASE_PARAMS), {"sensitivity": 6, "min_off_ms": 200, "ecg": 2, "tkeo": 1, "mains_hz": 60}]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -132,9 +133,9 @@ def test_int32_overflow_raises_as_on_cpython() -> None:
     rng.integers(0, 4096)  # (the draw test_generated_signals_identical makes first: its failing example)
     sig = _as_uint16(rng.integers(0, 65536, 309))
     with pytest.raises(OverflowError):
-        records_python(sig, 103.0, "env", dict(fw.BASE_PARAMS))
+        records_python(sig, 103.0, "env", dict(BASE_PARAMS))
     with pytest.raises(OverflowError):
-        records_fast(sig, 103.0, "env", dict(fw.BASE_PARAMS))
+        records_fast(sig, 103.0, "env", dict(BASE_PARAMS))
 
 
 def test_drain_matches_pop() -> None:

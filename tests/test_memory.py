@@ -15,9 +15,10 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from spasmcore import protohost
 from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR
 from spasmfw import config as fwconfig
-from spasmfw import protocol, protohost
+from spasmfw import protocol
 from spasmsim.device import precompile
 
 pytestmark = pytest.mark.micropython

@@ -1,5 +1,5 @@
 """The simulator reproduces the real recordings' failures (issue 8): with the issue's base-commit parameters
-(`BASE_PARAMS` in firmware/detector.py, or the defaults where it is absent) the detector fails each new
+(`BASE_PARAMS` in host/spasmwatch/engine/params.py) the detector fails each new
 scenario the way it fails the real files. A scenario that cannot reproduce a real failure is not a test.
 
 Real failures (issue 8, measured on real recordings at the base commit):
@@ -21,13 +21,13 @@ import numpy as np
 import pytest
 
 from spasmcore.events import Event
-from spasmfw import detector as detector_module
 from spasmsim import generate as gen
 from spasmsim.scenarios import get_scenario
 from spasmwatch.engine.detect import detect
+from spasmwatch.engine.params import BASE_PARAMS
 from spasmwatch.scoring.score import match, score
 
-BASE = dict(getattr(detector_module, "BASE_PARAMS", {}))
+BASE = dict(BASE_PARAMS)
 
 
 def _run(scenario: str, minutes: float, mode: str = "raw", rate: float | None = None, seed: int = 1,

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from spasmfw import eventlog, protohost, selfprobe, selftest
+from spasmcore import protohost
+from spasmfw import eventlog, selfprobe, selftest
 from spasmsim.boardsim import BoardSim
 from spasmwatch import cli
 from spasmwatch.board.selftest_checks import FAIL, PASS, SKIP, WARN, adc_check, judge, log_check, worst

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-SUFFIX_LEN = 6  # " *XXXX"
+from binascii import crc_hqx
 
-# CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, not reflected, xorout 0 (check value 0x29B1 for b"123456789").
-_TABLE = []
-for _byte in range(256):
-    _c = _byte << 8
-    for _ in range(8):
-        _c = ((_c << 1) ^ 0x1021) if _c & 0x8000 else _c << 1
-    _TABLE.append(_c & 0xFFFF)
+SUFFIX_LEN = 6  # " *XXXX"
 
 
 def crc16(data: bytes) -> int:
-    """CRC-16/CCITT-FALSE of `data`."""
-    crc = 0xFFFF
-    for b in data:
-        crc = ((crc << 8) & 0xFFFF) ^ _TABLE[(crc >> 8) ^ b]
-    return crc
+    """CRC-16/CCITT-FALSE of `data` (the firmware's protocol.crc16): the standard library's CRC-CCITT from 0xFFFF."""
+    return crc_hqx(data, 0xFFFF)
 
 
 def seal(text: bytes) -> bytes:

@@ -293,7 +293,8 @@ class VirtualDevice:
 
     def _watch_boot(self, data: bytes) -> None:
         """Keep the first hello (and the errors before it) from the device's output, which still goes to the pty."""
-        from spasmfw import protocol, protohost
+        from spasmcore import protohost
+        from spasmfw import protocol
 
         *lines, self._boot_out = (self._boot_out + data).split(b"\n")
         self._boot_out = self._boot_out[-4096:]

@@ -12,6 +12,11 @@ from spasmcore.firmware import FIRMWARE_DIR, compile_mpy
 
 SOURCE_ONLY = ("boot.py", "main.py")  # MicroPython runs these two from source, never from .mpy
 NOT_DEPLOYED = ("__init__.py",)  # makes firmware/ the spasmfw package on CPython only
+# Where the board starts: boot.py and main.py at reset, selftest.py from `spasmwatch selftest` over the raw REPL.
+# Every other deployed module is imported from these; host-only code lives in host/ (spasmcore.protohost, the
+# BASE_PARAMS of spasmwatch.engine.params), and tests/test_firmware_shape.py fails on a firmware module the
+# board never imports.
+BOARD_ENTRIES = ("boot.py", "main.py", "selftest.py")
 CONFIG_FILE = "config.json"
 MARCH = {9: "xtensa", 10: "xtensawin", 11: "rv32imc"}  # sys.implementation._mpy arch codes of ESP32 chips
 SIM_MARCH = {1: "x86", 2: "x64"}  # the MicroPython unix port of `spasmwatch board-sim` on a PC

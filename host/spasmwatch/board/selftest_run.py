@@ -53,7 +53,8 @@ class BoardRun:
 
 def _app_error(line: str) -> str | None:
     """The message of one of the app's protocol `error` lines, or None for anything else."""
-    from spasmfw import protocol, protohost
+    from spasmcore import protohost
+    from spasmfw import protocol
 
     if '"error"' not in line:
         return None

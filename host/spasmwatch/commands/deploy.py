@@ -165,7 +165,8 @@ def probe_raw_repl(port: str, timeout: float = 3.0) -> None:
     running app; the firmware leaves Ctrl-C enabled for this) and Ctrl-A, and expects the raw REPL banner;
     Ctrl-B then returns to the normal REPL for mpremote.
     """
-    from spasmfw import protocol, protohost
+    from spasmcore import protohost
+    from spasmfw import protocol
     from spasmwatch.link.serial_link import Link
 
     link = Link.open(port)

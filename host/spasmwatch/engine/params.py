@@ -1,8 +1,13 @@
-"""Detector parameters given on the command line (`--param NAME=VALUE`), as the detector takes them."""
+"""Detector parameters on the host: `--param NAME=VALUE` as the detector takes them, and BASE_PARAMS."""
 
 from __future__ import annotations
 
 from spasmcore.errors import ConfigError
+
+# Overrides that switch off the mechanisms real recordings called for (heartbeat gate, floor re-learning, flat
+# faults only above flat_min, pops against a tracking baseline) and calibrate for 2 s: kept to show what each buys
+# (tests and bench; the board never uses it, so it is not in the firmware).
+BASE_PARAMS = {"calib_ms": 2000, "ecg": 0, "relearn_s": 0, "env_track": 0, "flat_min": 0, "pop_track": 0}
 
 
 def parse_params(items: list[str]) -> dict[str, int | float]:

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from spasmcore import protohost
 from spasmcore.crc16 import seal, split
-from spasmfw import codes, protocol, protohost
+from spasmfw import codes, protocol
 
 KIND_NAMES = tuple(codes.KIND_NAMES.values())  # twitch, tonic, clonus: the detector's, one definition
 FAULT_NAMES = tuple(codes.FAULT_NAMES.values())  # flat, rail

@@ -1,39 +1,38 @@
 """Host side of the serial protocol: decode device lines, build command lines, the commands' help as text.
 
-Runs on the host only: the board never needs it, so it stays off its heap.
+The board never runs this (it is not deployed); it uses the firmware's own parser and limits, so what the host
+writes is what the board accepts.
 """
 
+from __future__ import annotations
+
 import json
+from typing import Any
 
-try:  # CPython (host, tests) imports the firmware as the spasmfw package; the board imports it flat
-    from . import cmdhelp, protocol
-    from .protocol import MAX_LINE, ProtocolError, _dump, _hex4, _key_ok, crc16, parse_command, text_of
-except ImportError:
-    import cmdhelp
-    import protocol
-    from protocol import MAX_LINE, ProtocolError, _dump, _hex4, _key_ok, crc16, parse_command, text_of
+from spasmcore.crc16 import seal as _seal
+from spasmfw import cmdhelp, protocol
+from spasmfw.protocol import MAX_LINE, ProtocolError, _dump, _key_ok, parse_command, text_of
 
-COMMANDS = {k: cmdhelp.HELP[k].decode() for k in cmdhelp.HELP}  # name -> help line (host side)
+COMMANDS = {k: v.decode() for k, v in cmdhelp.HELP.items()}  # command name -> its help line
 
 
-def seal(text):
-    """Line bytes with the v2 check: text (bytes, no newline) + b" *XXXX\n" (host-only: the board seals in
-    protocol.encode_into, in place)."""
-    return text + b" *" + _hex4(crc16(text)) + b"\n"
+def seal(text: bytes) -> bytes:
+    """Line bytes with the v2 check: text (no newline) + b" *XXXX\\n" (the board seals in protocol.encode_into)."""
+    return _seal(text) + b"\n"
 
 
-def decode(line):
+def decode(line: bytes | str) -> dict[str, Any]:
     """Parse one device->host line (bytes or str, newline optional) into a dict with at least t and seq.
 
     A v2 line's ` *XXXX` check is verified and removed (ChecksumError if it fails); a v1 line has none.
     """
-    line = text_of(line, "line")
-    if not line.startswith("{"):
-        raise ProtocolError("not a message line: " + line[:40])
+    text = text_of(line, "line")
+    if not text.startswith("{"):
+        raise ProtocolError("not a message line: " + text[:40])
     try:
-        msg = json.loads(line)
+        msg = json.loads(text)
     except ValueError:
-        raise ProtocolError("bad JSON: " + line[:40]) from None
+        raise ProtocolError("bad JSON: " + text[:40]) from None
     if not isinstance(msg, dict):
         raise ProtocolError("message is not a JSON object")
     t = msg.get("t")
@@ -45,28 +44,21 @@ def decode(line):
     return msg
 
 
-def _fmt_value(v):
-    if isinstance(v, str):
-        if v and _bare_ok(v):
-            return v
-        return _dump(v)
-    return _dump(v)
+def _fmt_value(v: Any) -> str:
+    return v if isinstance(v, str) and v and _bare_ok(v) else str(_dump(v))
 
 
-def _bare_ok(s):
+def _bare_ok(s: str) -> bool:
     # A string can go unquoted if parse_value would give it back unchanged.
     if s.lower() in ("true", "false", "on", "off", "null", "none"):
         return False
     if s[0] in '"[{-+.0123456789':
         return False
-    for c in s:
-        if c in ' \t"[]{}=\\' or ord(c) < 33 or ord(c) > 126:
-            return False
-    return True
+    return not any(c in ' \t"[]{}=\\' or ord(c) < 33 or ord(c) > 126 for c in s)
 
 
-def format_command(name, *args, check=False):
-    """Host side: the line (bytes, newline-terminated) that parse_command turns back into (name, args).
+def format_command(name: str, *args: Any, check: bool = False) -> bytes:
+    """The line (bytes, newline-terminated) that the firmware's parse_command turns back into (name, args).
 
     check=True appends the ` *XXXX` check (send it to v2 devices only: a v1 device refuses the extra word).
     """
@@ -76,8 +68,7 @@ def format_command(name, *args, check=False):
     if name == "config set":
         if not args:
             raise ProtocolError("config set needs KEY=VALUE")
-        for kv in args:
-            key, value = kv
+        for key, value in args:
             if not _key_ok(key):
                 raise ProtocolError("config set: bad key " + str(key))
             words.append(key + "=" + _fmt_value(value))
@@ -88,12 +79,12 @@ def format_command(name, *args, check=False):
     elif name in ("calibrate rest", "calibrate mvc", "sync"):
         if len(args) != 1:
             raise ProtocolError(name + " needs one argument")
-        words.append(_dump(args[0]))
+        words.append(str(_dump(args[0])))
     elif args:
         raise ProtocolError(name + " takes no arguments")
     text = " ".join(words).encode()
     data = seal(text) if check else text + b"\n"
     if len(data) > MAX_LINE:
-        raise ProtocolError("command is %d bytes, over MAX_LINE %d" % (len(data), MAX_LINE))
+        raise ProtocolError(f"command is {len(data)} bytes, over MAX_LINE {MAX_LINE}")
     parse_command(data)  # refuse to send what the device would reject
     return data
