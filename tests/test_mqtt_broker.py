@@ -127,8 +127,13 @@ def test_every_episode_once_across_a_broker_restart(tmp_path: Path, broker: Brok
         sub.wait(lambda: len(events(sub)) >= 2)
         broker.stop()
         down_at = len([m for m in dev.serial_lines() if m["t"] == "end"])
-        time.sleep(4)  # episodes go on while the broker is away: only the flash log has them
-        during = len([m for m in dev.serial_lines() if m["t"] == "end"]) - down_at
+        end = time.monotonic() + 60
+        while True:  # episodes go on while the broker is away: only the flash log has them
+            during = len([m for m in dev.serial_lines() if m["t"] == "end"]) - down_at
+            if during >= 2:
+                break
+            assert time.monotonic() < end, dev.stderr()
+            time.sleep(0.1)
         broker.start()
         samples = len(bursts) * 2 * RATE
         end = time.monotonic() + 90
@@ -220,8 +225,10 @@ def test_events_of_a_boot_that_died_offline_are_published_after_the_reboot(tmp_p
             time.sleep(0.1)
         dev.kill()  # power cut with unpublished episodes on flash
         offline = {(1, m["eseq"]) for m in dev.serial_lines() if m["t"] == "end"}
-        dev.start()  # boot 2 plays the recording again
-        time.sleep(1)
+        dev.start()  # boot 2 plays the recording again, first with the broker still away
+        while not any(m["t"] == "status" and m["boot"] == 2 for m in dev.serial_lines()):
+            assert time.monotonic() < end + 60, dev.stderr()
+            time.sleep(0.1)
         broker.start()
         while not any(m["t"] == "status" and m["boot"] == 2 and m["samples"] >= 14 * RATE
                       for m in dev.serial_lines()):
