@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 sys.path[:0] = [str(ROOT.parent / "host"), str(ROOT.parent / "sim"), str(ROOT.parent), str(ROOT)]
 
-from spasmwatch import detect  # noqa: E402
+from spasmwatch.engine import detect  # noqa: E402
 from spasmwatch.engine.params import BASE_PARAMS  # noqa: E402
 
 SETS = [{}, dict(BASE_PARAMS), {"sensitivity": 6, "min_off_ms": 200, "ecg": 2, "tkeo": 1, "mains_hz": 60}]

@@ -22,7 +22,7 @@ sys.path[:0] = [str(ROOT.parent / "host"), str(ROOT.parent / "sim"), str(ROOT)]
 import numpy as np  # noqa: E402
 
 from spasmsim import generate as gen  # noqa: E402
-from spasmwatch import detect  # noqa: E402
+from spasmwatch.engine import detect  # noqa: E402
 
 RATE = 1000.0
 

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "host"), str(ROOT)]
 
 from spasmcore.crc16 import seal  # noqa: E402
-from spasmwatch import wire  # noqa: E402
+from spasmwatch.link import wire  # noqa: E402
 
 MESSAGES = [
     {"t": "hello", "proto": 2, "fw": "0.3.0", "id": "a4cf12b0c3d8", "name": "left leg", "boot": 7, "rate": 1000,
