@@ -46,6 +46,7 @@ SEED = 1
 RATE_HZ = 1000.0
 MODE = "raw"
 ENV_RATE_HZ = 100.0
+ENV_RATES_HZ = (100.0, 50.0)  # MyoWare-style envelopes as an ESP32 samples them; the targets hold at both
 ECG_SCENARIOS = ("ecg_leadoff", "ecg_rest", "ecg_spasms")
 ECG_RATES_HZ = (250.0, 500.0)  # besides 1 kHz, which the RAW suite runs
 # The bench runs these shorter than their `simulate` default, to keep a full run within ~3 min on 2 cores.
@@ -71,14 +72,14 @@ Job = tuple[str, float, str, float]  # scenario, minutes, mode, rate
 
 def suite(quick: bool, mode: str = "raw") -> list[Job]:
     """(scenario, minutes, mode, rate) of the suite: `raw` = every scenario at RAW 1 kHz and the ECG scenarios
-    at RAW 250 and 500 Hz, `env` = every scenario as ENV at 100 Hz, `both` = all of it; `quick` = 1 min each."""
+    at RAW 250 and 500 Hz, `env` = every scenario as ENV at 100 and 50 Hz, `both` = all of it; `quick` = 1 min each."""
     minutes = lambda sc: QUICK_MINUTES if quick else BENCH_MINUTES.get(sc.name, float(sc.minutes))  # noqa: E731
     jobs: list[Job] = []
     if mode in ("raw", "both"):
         jobs += [(sc.name, minutes(sc), "raw", RATE_HZ) for sc in SCENARIOS]
         jobs += [(sc.name, minutes(sc), "raw", r) for r in ECG_RATES_HZ for sc in SCENARIOS if sc.name in ECG_SCENARIOS]
     if mode in ("env", "both"):
-        jobs += [(sc.name, minutes(sc), "env", ENV_RATE_HZ) for sc in SCENARIOS]
+        jobs += [(sc.name, minutes(sc), "env", r) for r in ENV_RATES_HZ for sc in SCENARIOS]
     return jobs
 
 
@@ -409,16 +410,19 @@ def summary_line(det: str, s: Scores) -> str:
     return text
 
 
-SENS_TARGET, F1_TARGET, FALSE_TARGET = 0.97, 0.95, 1.0  # issue 8: every scenario; false events per rest hour
+SENS_TARGET = 0.97  # every scenario
+F1_TARGET = {"raw": 0.95, "env": 0.90}  # every scenario
+FALSE_TARGET = {"raw": 2.0, "env": 5.0}  # false events of every kind per hour of rest, pooled over the suite
 
 
-def issue_checks(group: str, per: list[dict]) -> list[str]:
-    """PASS/MISS of the issue's targets for one suite (mode and rate): sensitivity and F1 in every scenario,
-    false events of all kinds per hour of rest pooled over the suite."""
+def issue_checks(group: str, per: list[dict], mode: str) -> list[str]:
+    """PASS/MISS of the detection targets for one suite (mode and rate): sensitivity and F1 in every scenario,
+    false events of all kinds per hour of rest pooled over the suite (docs/accuracy.md, the targets table)."""
+    f1_target, false_target = F1_TARGET[mode], FALSE_TARGET[mode]
     low_sens = [f"{r['scenario']} {r['s'].sensitivity:.3f}" for r in per
                 if r["s"].sensitivity is not None and r["s"].sensitivity < SENS_TARGET]
     low_f1 = [f"{r['scenario']} {(r['s'].f1 or 0.0):.3f}" for r in per
-              if r["s"].truth_spasms and (r["s"].f1 or 0.0) < F1_TARGET]
+              if r["s"].truth_spasms and (r["s"].f1 or 0.0) < f1_target]
     n_false = sum(sum(r["kinds"].values()) for r in per)
     rest_h = sum(r["s"].rest_s for r in per) / 3600
     rate = n_false / rest_h if rest_h > 0 else 0.0
@@ -428,9 +432,9 @@ def issue_checks(group: str, per: list[dict]) -> list[str]:
     return [
         f"  {verdict(not low_sens)}  {group:13s} sensitivity >= {SENS_TARGET} every scenario"
         + (f"  (below: {', '.join(low_sens)})" if low_sens else ""),
-        f"  {verdict(not low_f1)}  {group:13s} F1 >= {F1_TARGET} every scenario"
+        f"  {verdict(not low_f1)}  {group:13s} F1 >= {f1_target} every scenario"
         + (f"  (below: {', '.join(low_f1)})" if low_f1 else ""),
-        f"  {verdict(rate <= FALSE_TARGET)}  {group:13s} false events <= {FALSE_TARGET:g} / rest h: measured {rate:.1f}"
+        f"  {verdict(rate <= false_target)}  {group:13s} false events <= {false_target:g} / rest h: measured {rate:.1f}"
         f" ({n_false} in {rest_h:.2f} h of rest" + (f": {where})" if where else ")"),
     ]
 
@@ -470,7 +474,7 @@ def report(jobs: list[Job], names: list[str], results: list[dict], params: dict 
         if (rs[0]["mode"], rs[0]["rate_hz"]) == ("raw", RATE_HZ):
             lines += ["pooled targets for ours (RAW 1 kHz):",
                       *target_lines(pooled_[OURS], per_scenario, [d for d in dets if d != OURS]), ""]
-        checks += issue_checks(group, per)
+        checks += issue_checks(group, per, rs[0]["mode"])
         data["groups"][group] = {
             "per_scenario": {
                 sc: {d: {**s.to_dict(), "false_events_by_kind": false_events(r["events"][d], r["truth"], s)}
@@ -479,7 +483,7 @@ def report(jobs: list[Job], names: list[str], results: list[dict], params: dict 
             },
             "pooled": {d: {k: v for k, v in s.to_dict().items() if k != "per_channel"} for d, s in pooled_.items()},
         }
-    lines += ["issue 8 targets (ours" + (f", params {params}" if params else ", defaults") + "):", *checks]
+    lines += ["targets (ours" + (f", params {params}" if params else ", defaults") + "):", *checks]
     warn = sorted({r["scenario"] for r in results if r["rest_warning"]})
     if warn:
         lines.append(f"note: a spasm starts within the peers' {REST_S:g} s rest period in {', '.join(warn)}")
@@ -510,7 +514,7 @@ def parse_params(items: list[str]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mode", choices=("raw", "env", "both"), default="both",
-                    help="RAW (1 kHz, ECG scenarios also 250/500 Hz), ENV (100 Hz) or both (default)")
+                    help="RAW (1 kHz, ECG scenarios also 250/500 Hz), ENV (100 and 50 Hz) or both (default)")
     ap.add_argument("--quick", action="store_true", help=f"{QUICK_MINUTES:g} min per scenario (smoke run)")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -521,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         params = parse_params(args.param)
-        for mode, rate in (("raw", RATE_HZ), ("raw", ECG_RATES_HZ[0]), ("env", ENV_RATE_HZ)):
+        for mode, rate in (("raw", RATE_HZ), ("raw", ECG_RATES_HZ[0]), *(("env", r) for r in ENV_RATES_HZ)):
             check_params(params, mode, rate)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

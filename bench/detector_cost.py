@@ -108,7 +108,7 @@ def main() -> int:
     for (det_us, bare_us), label in zip(best, ("rest", "rest + 1/3 bursts"), strict=True):
         print(f"  {label:18} detector {det_us * 1000 / n:7.1f} ns/sample, bare loop {bare_us * 1000 / n:5.1f}, "
               f"ratio {det_us / bare_us:5.2f} x")
-    print("  (target <= 3 x at rest, issue 8)")
+    print("  (target <= 3 x at rest)")
     print(f"CPython {sys.version.split()[0]}: detector {cpython_cost(args.firmware.resolve()):8.1f} ns/sample")
     return 0
 

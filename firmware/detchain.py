@@ -4,6 +4,10 @@ try:  # CPython, the spasmfw package: compat's stand-ins, ptr16 included
     from .compat import const, micropython, ptr16
 except ImportError:  # flat on the board and the unix port, where viper's ptr16 is a compile-time builtin
     from compat import const, micropython
+    try:  # (CPython running the flat files, as bench/detector_cost.py does)
+        from compat import ptr16
+    except ImportError:
+        pass
 
 from array import array
 import math
