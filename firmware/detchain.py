@@ -14,7 +14,10 @@ import math
 
 # MicroPython folds a const() only inside the module that defines it, and viper indexes and shifts with native
 # ints only: so every slot and constant chain() uses is defined here. Names with an underscore exist only at
-# compile time (no RAM on the board); the public ones are also module globals, for detector.py.
+# compile time (no RAM on the board); the public ones are also module globals, for detector.py. That is why this
+# module is longer than the project's 450 lines: chain() (~340 lines, viper) and the ~100 slots it reads as
+# folded constants cannot be split apart without turning every slot access of the per-sample loop into a module
+# dict lookup.
 ENV_SCALE = const(16)  # envelope, floor and thresholds are in ADC counts x 16 (4 fractional bits)
 COEF_BITS = const(12)  # biquad coefficients in Q12: every product stays below 2**28 (see docs/detector.md)
 FLOOR_BITS = const(12)  # extra fractional bits of the slowly adapting noise floor
