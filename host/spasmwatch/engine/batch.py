@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from spasmcore import kinds
 from spasmcore.errors import FatalError
 from spasmwatch.engine.job import Job, Outcome, run_one, warm
 
@@ -77,18 +78,18 @@ def _outcomes(jobs: list[Job], workers: int, scheduler: str | None) -> Iterator[
 def summary_rows(outcomes: list[Outcome]) -> list[dict[str, object]]:
     rows = []
     for o in outcomes:
-        kinds = Counter(e.kind for e in o.episodes)
+        found = Counter(e.kind for e in o.episodes)
         rows.append({"recording": o.path, "format": o.fmt, "duration_s": round(o.duration_s, 3),
                      "rate_hz": o.rate_hz, "mode": o.mode, "channels": len(o.channels), "episodes": len(o.episodes),
-                     "tonic": kinds["tonic"], "clonus": kinds["clonus"], "twitch": kinds["twitch"],
+                     **{k: found[k] for k in kinds.episode_names()},  # a column per kind, in the table's order
                      "faults": len(o.events) - len(o.episodes), "error": o.error})
     return rows
 
 
 def format_summary(outcomes: list[Outcome]) -> str:
     """An aligned table, one row per recording (errors in the last column)."""
-    cols = ["recording", "format", "duration_s", "mode", "channels", "episodes", "tonic", "clonus", "twitch",
-            "faults", "error"]
+    cols = ["recording", "format", "duration_s", "mode", "channels", "episodes", *kinds.episode_names(), "faults",
+            "error"]
     rows = [[str(r[c]) if r[c] != "" else "" for c in cols] for r in summary_rows(outcomes)]
     widths = [max(len(x) for x in [c, *(r[k] for r in rows)]) for k, c in enumerate(cols)]
     left = {0, 1, 3, len(cols) - 1}
