@@ -4,8 +4,9 @@ import gc
 from array import array
 
 try:  # CPython (tests) imports the firmware as the spasmfw package; the board and the unix port import it flat
-    from . import codes, compat, detector, eventlog, protocol
+    from . import appcmds, codes, compat, detector, eventlog, protocol
 except ImportError:
+    import appcmds
     import codes
     import compat
     import detector
@@ -27,7 +28,6 @@ STATE_NAMES = ("idle", "spasm", "fault")
 TICKS_MASK = 0x3FFFFFFF
 RUNNING_PASSES = 100  # loop passes (~5 s) after which a boot counts as good (start.py's failure count cleared)
 HEADROOM = 8192  # heap a config must leave free once booted (heapfit.HEADROOM, where the check is)
-RESTART_KEYS = ("channels", "rate_hz", "mode", "led_pin", "buzzer_pin", "watchdog", "log_kb", "net")
 
 
 def _path(board, name):
@@ -37,35 +37,6 @@ def _path(board, name):
 
 def _ms(sample, rate):
     return sample * 1000 // rate if sample >= 0 else -1
-
-
-# A module loaded for one rare command leaves the heap again after it (compat.unload), as start.py does at boot.
-
-
-def _public(cfg):
-    # hello / config get: the Wi-Fi password, the token and a broker password as *** (only a board with net)
-    if "net" not in cfg:
-        return cfg
-    out = compat.mod("netconfig").public(cfg)
-    compat.unload("netconfig")
-    return out
-
-
-def _config():
-    # loaded at boot and for `config set` only, then dropped: ~10 kB of validation code
-    return compat.mod("config")
-
-
-def _help_texts():
-    # loaded for the `help` command only, then dropped: ~1.2 kB of text a board rarely shows (cmdhelp.py)
-    texts = compat.mod("cmdhelp").HELP
-    compat.unload("cmdhelp")
-    return texts
-
-
-def _calib():
-    # imported at the first calibration only: its code stays off the heap of a board that never calibrates
-    return compat.mod("calib")
 
 
 class App:
@@ -79,7 +50,8 @@ class App:
         self.boot_reply = reply
         self.b = board
         self.cfg = cfg
-        self.params = params if params is not None else _config().detector_params(cfg)  # what the detectors get
+        # what the detectors get (start.py passes them; else the config code works them out, then leaves)
+        self.params = params if params is not None else compat.mod("config").detector_params(cfg)
         self.seq = 0
         self.rate = cfg["rate_hz"]
         self.nch = len(cfg["channels"])
@@ -146,6 +118,10 @@ class App:
         self.det_base = self.samples
         self.apply_calibration()
 
+    def path(self, name):
+        """A file of the board's storage."""
+        return _path(self.b, name)
+
     def calib_path(self):
         return _path(self.b, CALIB_FILE)
 
@@ -200,7 +176,7 @@ class App:
         self.send("hello", {
             "proto": protocol.VERSION, "fw": FW_VERSION, "id": cfg["id"] or self.b.unique_id, "boot": self.boot,
             "name": cfg["name"], "rate": self.rate, "channels": [c["name"] for c in cfg["channels"]],
-            "mode": cfg["mode"], "scale": detector.ENV_SCALE, "config": _public(cfg),
+            "mode": cfg["mode"], "scale": detector.ENV_SCALE, "config": appcmds.public(cfg),
         })
 
     def status(self):
@@ -271,63 +247,13 @@ class App:
         gc.collect()  # commands are rare; a clean heap gives their replies (config, sync) room
         try:
             name, args = protocol.parse_command(line)
-            first = name.split(" ")[0]
-            fn = getattr(self, "cmd_" + name.replace(" ", "_"), None) or getattr(self, "cmd_" + first)
-            fn(name, args)
+            # the command table: appcmds' function of the same name (calibrate: one for all its subcommands)
+            fn = getattr(appcmds, name.replace(" ", "_"), None) or getattr(appcmds, name.split(" ")[0])
+            fn(self, name, args)
         except ValueError as e:  # ProtocolError included: a bad argument, named in the message
             self.error(name, e)
         except Exception as e:  # a bug in a handler must not stop sampling: report it and carry on
             self.error(name, "internal error: %r" % (e,))
-
-    def cmd_hello(self, name, args):
-        self.hello()
-
-    def cmd_ping(self, name, args):
-        self.ok(name)
-
-    def cmd_status(self, name, args):
-        self.status()
-
-    def cmd_help(self, name, args):
-        # One ok line per command: readable in a terminal, still one JSON message per line for programs.
-        for _, text in sorted(_help_texts().items()):  # sorted: MicroPython dicts have no stable order
-            self.send("ok", {"cmd": "help", "data": text.decode()})
-        self.ok(name, "end of help")
-
-    def cmd_config_get(self, name, args):
-        self.ok(name, _public(self.cfg))
-
-    def cmd_config_set(self, name, args):
-        self._precheck(args)
-        try:
-            done = self._config_set(args)  # 1: saved, 2: saved, new detector parameters, 3: saved, restart
-        except MemoryError:
-            # No heap for the config code now: start.py applies (checks, heapfit too) the pairs at the next boot.
-            with open(_path(self.b, CONFIG_FILE + ".pending"), "w") as f:
-                f.write(protocol.json.dumps({"pairs": [list(p) for p in args], "heap": self.heap_at_boot()}))
-            self.reset()
-            return
-        if done == 2:
-            self.rebuild = name  # at the top of the next pass, then the reply (see _rebuild)
-            return
-        self.ok(name, {"saved": True, "reboot": done == 3})
-        if done == 3:
-            self.reset()
-
-    def _precheck(self, args):
-        # Detector parameters are checked by the (resident) detector first: a typo is refused at once, even
-        # on a board that would need a restart to find room for the config code.
-        p = dict(self.params)
-        for key, value in args:
-            if key.startswith("params.") and key[7:] in detector.PARAMS:
-                if value is None:
-                    p.pop(key[7:], None)  # null: back to the default
-                else:
-                    p[key[7:]] = value
-        try:
-            detector.validate(p, self.cfg["mode"], self.rate)
-        except ValueError as e:
-            raise ValueError("params." + str(e)) from None
 
     def _rebuild(self):
         # New detectors for new parameters, then the `config set` reply. Done from step() before it touches a
@@ -344,65 +270,11 @@ class App:
         if restart:
             self.reset()
 
-    def _config_set(self, args):
-        # Its own frame: the config code is unloaded on return (MicroPython frames keep stale references).
-        config = _config()
-        try:
-            return self._apply_config(args, config)
-        finally:
-            config = None
-            compat.unload("config")
-            compat.unload("heapfit")
-
-    def _apply_config(self, args, config):
-        """Validate and save; returns cmd_config_set's `done` code."""
-        new = config.set_values(self.cfg, args)  # ValueError names the bad key and its range
-        old = self.cfg
-        restart = False
-        for k in RESTART_KEYS:
-            if new.get(k) != old.get(k):  # net is optional
-                restart = True  # pins, sampling and flash layout are set up at boot
-        if restart:
-            why = self.memory_problem(new)
-            if why:
-                raise ValueError(why)  # refused before it is saved: the next boot must fit the heap
-        config.save(_path(self.b, CONFIG_FILE), new, True)  # set_values validated it
-        self.cfg = new
-        self.params = config.detector_params(new)
-        self.status_ms = int(new["status_s"] * 1000)
-        if new["stream"] != old["stream"]:
-            self.stream_env = new["stream"]["env"]
-            self.stream_raw = new["stream"]["raw"]
-        if restart:
-            return 3
-        return 2 if new["params"] != old["params"] or new["mains_hz"] != old["mains_hz"] else 1
-
-    def cmd_calibrate(self, name, args):
-        """calibrate rest|mvc SECONDS, show, undo, clear: calib.py, loaded for the command only."""
-        _calib().command(self, name, args)
-        if self.cal is None:
-            compat.unload("calib")
-
     def _calibrating(self):
-        if _calib().step(self):  # the run ended (result kept or refused)
+        if compat.mod("calib").step(self):  # the run ended (result kept or refused)
             compat.unload("calib")
 
-    def cmd_stream_env(self, name, args):
-        self.stream_env = args[0]
-        self.env_vals = [[] for _ in range(self.nch)]
-        self.ok(name, {"on": args[0], "hz": self.rate // self._env_step()})
-
-    def cmd_stream_raw(self, name, args):
-        self.stream_raw = args[0]
-        self.ok(name, {"on": args[0]})
-
-    def cmd_sync(self, name, args):
-        self._stop_sync()
-        self.sync_gen = self.log.since(args[0])
-        self.sync_count = 0
-        self.sync_at = args[0]
-
-    def _stop_sync(self):
+    def stop_sync(self):
         close = getattr(self.sync_gen, "close", None)
         if close is not None:
             close()  # releases the segment file the generator holds open
@@ -420,17 +292,8 @@ class App:
             self.sync_count += 1
             self.sync_at = r["eseq"]
 
-    def cmd_log_clear(self, name, args):
-        self._stop_sync()  # a sync in progress would read files being removed
-        self.log.clear()
-        self.ok(name, {"eseq": self.log.last_seq})
-
-    def cmd_reboot(self, name, args):
-        self.ok(name)
-        self.reset()
-
     # -- main loop -----------------------------------------------------------------------------------
-    def _env_step(self):
+    def env_step(self):
         return max(1, self.rate // self.cfg["stream"]["env_hz"])
 
     def _streams(self, n):
@@ -463,7 +326,7 @@ class App:
             self._rebuild()
         n = self.block
         if self.stream_env:
-            n = min(n, self._env_step())  # one envelope value per block
+            n = min(n, self.env_step())  # one envelope value per block
         got = b.read_block(self.bufs, n)
         if got:
             pending = 0

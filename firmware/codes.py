@@ -28,3 +28,8 @@ IDLE = 0
 SPASM = 1
 FAULT = 2
 NET_DOWN = 3  # idle with Wi-Fi configured but not connected (net.Net.led_state; a board may show it, else idle)
+
+# What a `config set` needs once saved (config.apply_set, appcmds.config_set).
+CFG_SAVED = 1  # nothing more: the running app took it
+CFG_NEW_PARAMS = 2  # new detector parameters: the detectors are set up again (App._rebuild), then the reply
+CFG_RESTART = 3  # pins, sampling or flash layout changed: the board restarts

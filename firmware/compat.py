@@ -22,8 +22,8 @@ except ImportError:  # CPython: the emitter decorators and const() become no-ops
     def const(x):
         return x
 
-    def ptr16(buf):  # viper's raw view of a buffer (a compile-time builtin on MicroPython); CPython: the buffer
-        return buf
+
+ptr16 = const  # viper's raw view of a buffer: compile-time in viper code (never called there); CPython: the buffer
 
 
 _PKG = __name__.rpartition(".")[0]  # "spasmfw" under CPython; "" on the board, where the modules are flat

@@ -4,14 +4,17 @@ import json
 import os
 
 try:  # CPython (host, tests) imports the firmware as the spasmfw package; the board imports it flat
-    from . import compat, detector, protocol
+    from . import codes, compat, detector, protocol
 except ImportError:
+    import codes
     import compat
     import detector
     import protocol
 
 ADC1_PINS = (32, 33, 34, 35, 36, 37, 38, 39)  # ADC2 is unusable while WiFi runs, so only ADC1
 WIRED_PINS = (36, 39, 34, 35)  # the pins docs/firmware.md wires channels 0-3 to (the virtual board uses them)
+CONFIG_FILE = "config.json"  # in the board's storage (as app.CONFIG_FILE and start.CONFIG_FILE)
+RESTART_KEYS = ("channels", "rate_hz", "mode", "led_pin", "buzzer_pin", "watchdog", "log_kb", "net")  # set at boot
 MAX_FILE = 2048  # bytes of config.json at most (a full 4-channel config is ~700): refused before parsing
 MAX_DEPTH = 4  # JSON nesting at most (config > channels > channel is 3)
 # GPIOs that can drive a LED/buzzer: not flash (6-11), not input-only (34-39), not UART0 (1, 3: the USB
@@ -310,6 +313,33 @@ def set_values(cfg, pairs):
         else:
             node[last] = value
     return validate(out)
+
+
+def apply_set(app, pairs):
+    """`config set` on the running app: validated, checked against the heap if it needs a restart, saved, taken
+    over; returns codes.CFG_SAVED, CFG_NEW_PARAMS or CFG_RESTART. ValueError names a refused key or the heap."""
+    new = set_values(app.cfg, pairs)
+    old = app.cfg
+    restart = False
+    for k in RESTART_KEYS:
+        if new.get(k) != old.get(k):  # net is optional
+            restart = True  # pins, sampling and flash layout are set up at boot
+    if restart:
+        why = app.memory_problem(new)
+        if why:
+            raise ValueError(why)  # refused before it is saved: the next boot must fit the heap
+    save(app.path(CONFIG_FILE), new, True)  # set_values validated it
+    app.cfg = new
+    app.params = detector_params(new)
+    app.status_ms = int(new["status_s"] * 1000)
+    if new["stream"] != old["stream"]:
+        app.stream_env = new["stream"]["env"]
+        app.stream_raw = new["stream"]["raw"]
+    if restart:
+        return codes.CFG_RESTART
+    if new["params"] != old["params"] or new["mains_hz"] != old["mains_hz"]:
+        return codes.CFG_NEW_PARAMS
+    return codes.CFG_SAVED
 
 
 def _index(node, part, label):

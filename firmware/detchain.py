@@ -1,13 +1,9 @@
 """The detector's per-sample chain: integer filters, envelope and 10 ms tick summaries, and its slot layout."""
 
-try:  # CPython, the spasmfw package: compat's stand-ins, ptr16 included
+try:  # CPython, the spasmfw package
     from .compat import const, micropython, ptr16
-except ImportError:  # flat on the board and the unix port, where viper's ptr16 is a compile-time builtin
-    from compat import const, micropython
-    try:  # (CPython running the flat files, as bench/detector_cost.py does)
-        from compat import ptr16
-    except ImportError:
-        pass
+except ImportError:  # flat: the board, the unix port, CPython running the flat files (bench/detector_cost.py)
+    from compat import const, micropython, ptr16
 
 from array import array
 import math

@@ -14,9 +14,6 @@ except ImportError:
 # Commands a client may send without the token when net.read_open is true. Everything else (config set,
 # log clear, reboot, calibrate, and any command added later) needs `auth TOKEN` first.
 READ_ONLY = ("hello", "ping", "status", "help", "config get", "sync", "stream env", "stream raw", "calibrate show")
-# the command names (protocol v2 keeps them in NAMES, v1 had the COMMANDS dict)
-NAMES = getattr(protocol, "NAMES", None) or tuple(getattr(protocol, "COMMANDS", ()))
-_unseal = getattr(protocol, "unseal", None)  # v2: strips and checks a line's ` *XXXX`
 OUT_CAP = 2048  # bytes waiting for a slow client (a hello fits twice); beyond that whole lines are dropped (seq gap)
 MAX_READ = 256  # bytes read per poll, so a flood of input cannot starve sampling
 AUTH_GAP_MS = 2000  # after a wrong token that address waits this long (slows guessing to 1800 an hour)
@@ -243,7 +240,7 @@ class TcpServer:
             words = []
             if not isinstance(line, tuple):
                 try:
-                    words = (_unseal(line)[0] if _unseal is not None else line).split()
+                    words = protocol.unseal(line)[0].split()  # without its ` *XXXX` check
                 except ValueError:
                     pass
             self._to_cand = True
@@ -267,13 +264,11 @@ class TcpServer:
         if isinstance(line, tuple):  # too long / binary: the same error reply as on serial
             self._reply(app, line)
             return
-        text = line
-        if _unseal is not None:
-            try:
-                text = _unseal(line)[0]
-            except ValueError:  # a wrong check: the app's own reply, as on serial
-                self._reply(app, line)
-                return
+        try:
+            text = protocol.unseal(line)[0]  # without its ` *XXXX` check
+        except ValueError:  # a wrong check: the app's own reply, as on serial
+            self._reply(app, line)
+            return
         words = text.split()
         if not words:
             self._reply(app, line)
@@ -283,8 +278,8 @@ class TcpServer:
             self._auth(app, words)
             return
         two = first + b" " + words[1].lower() if len(words) > 1 else b""
-        name = two.decode() if two and two.decode() in NAMES else first.decode()
-        if name not in NAMES:  # not a command at all: the app's usual `unknown command` error
+        name = two.decode() if two and two.decode() in protocol.NAMES else first.decode()
+        if name not in protocol.NAMES:  # not a command at all: the app's usual `unknown command` error
             self._reply(app, line)
         elif self.authed or (self.read_open and name in READ_ONLY):
             app.handle(line)

@@ -211,10 +211,10 @@ def test_malformed_input_gets_error_and_sampling_continues(tmp_path: Path, junk:
 def test_handler_crash_is_reported_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     app, board = make_app(tmp_path)
 
-    def boom(self: fwapp.App, name: str, args: tuple) -> None:
+    def boom(app: fwapp.App, name: str, args: tuple) -> None:
         raise KeyError("bug")
 
-    monkeypatch.setattr(fwapp.App, "cmd_ping", boom)
+    monkeypatch.setattr(fwapp.appcmds, "ping", boom)  # the command table: one function per command
     r = replies(command(app, board, b"ping\n"))
     assert r[0]["t"] == "error" and "internal error" in r[0]["msg"]
     before = app.samples

@@ -412,7 +412,7 @@ def test_main_reports_every_figure_and_the_block_the_app_reads(tmp_path: Path, m
     app.cfg = {"channels": [{"pin": 36}], "mode": "raw"}
     app.rate, app.block, app.nch, app.net = 1000, 50, 1, None
     app.bufs = [array("H", bytes(100))]
-    app.stream_env, app._env_step = True, lambda: 20  # an envelope stream at 50 Hz: 20-sample blocks
+    app.stream_env, app.env_step = True, lambda: 20  # an envelope stream at 50 Hz: 20-sample blocks
     app._running = lambda: setattr(app, "ran", True)
     selftest.main(app, 40000, 2)
     line = capsys.readouterr().out.strip().splitlines()[-1]
