@@ -22,8 +22,12 @@ except ImportError:  # CPython: the emitter decorators and const() become no-ops
     def const(x):
         return x
 
+    def ptr16(buf):  # viper's raw view of a buffer, built into viper code on MicroPython; CPython: the buffer itself
+        return buf
 
-ptr16 = const  # viper's raw view of a buffer: compile-time in viper code (never called there); CPython: the buffer
+    import builtins
+
+    builtins.ptr16 = ptr16  # built in as on MicroPython: for CPython running the flat files too (detchain)
 
 
 _PKG = __name__.rpartition(".")[0]  # "spasmfw" under CPython; "" on the board, where the modules are flat

@@ -2,8 +2,8 @@
 
 try:  # CPython, the spasmfw package
     from .compat import const, micropython, ptr16
-except ImportError:  # flat: the board, the unix port, CPython running the flat files (bench/detector_cost.py)
-    from compat import const, micropython, ptr16
+except ImportError:  # flat: the board and the unix port, where viper code has ptr16 built in, and CPython running
+    from compat import const, micropython  # the flat files (bench/detector_cost.py), where compat makes it a builtin
 
 from array import array
 import math
