@@ -148,7 +148,7 @@ def main(app, heap_boot, seconds=60):
     res = {"seconds": seconds, "impl": sys.implementation.name, "platform": sys.platform,
            "mpy": getattr(sys.implementation, "_mpy", 0), "heap_boot": heap_boot,
            "own_bytes": heap_boot - mem_free()}
-    block = min(app.block, app._env_step()) if app.stream_env else app.block  # as App.step reads them
+    block = min(app.block, app.env_step()) if app.stream_env else app.block  # as App.step reads them
     res["config"] = {"pins": [c["pin"] for c in app.cfg["channels"]], "rate_hz": app.rate,
                      "mode": app.cfg["mode"], "block": block, "wifi": app.net is not None}
     res["block_us"] = block * 1000000 // app.rate
