@@ -112,10 +112,10 @@ def _collect(self, t, e):
     self.n_ep += 1
     if e > self.peak:
         self.peak = e
-    # The 7/8 fall is measured from a peak that fades at the floor's rise rate: a grasp's relaxing tail ends
-    # within seconds, while a sustained contraction (a cramp fading over minutes) is not cut at 1/8 of a
-    # saturated start.
-    self.tail_ref -= self.tail_ref >> self.up_shift
+    # The 7/8 fall is measured from a peak that fades over 4 times the floor's rise time (~40 s): a cramp that
+    # holds for minutes is not cut at 1/8 of its saturated start, while the pauses of a grasp-and-release
+    # cycle (~5 s, a real MyoWare's log) still end the episode.
+    self.tail_ref -= self.tail_ref >> (self.up_shift + 2)
     if e > self.tail_ref:
         self.tail_ref = e
     v = self.fast  # width on the unsmoothed 10 ms mean: smoothing would stretch a pop

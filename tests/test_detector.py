@@ -103,6 +103,19 @@ def test_env_mode_on_an_envelope_signal():
     assert abs(events[0].onset_s - 20) < 0.1 and abs(events[0].offset_s - 26) < 0.2
 
 
+def test_a_cramp_fading_from_the_rail_is_one_episode():
+    # A cramp that starts at the rail and holds for minutes at an eighth of that: an episode ends at 7/8 below
+    # its peak only as the peak fades (over ~40 s), so the cramp is not cut at a minute and then into pieces.
+    rate = 50
+    t = np.arange(300 * rate) / rate
+    env = _noisy_envelope(rate, 300, 20)
+    cramp = (t > 20) & (t < 240)
+    env[cramp] += 380 + 3600 * np.exp(-(t[cramp] - 20) / 5)
+    events = [e for e in detect(np.rint(np.clip(env, 0, 4095)), rate, mode="env") if e.kind != "fault"]
+    assert len(events) == 1
+    assert abs(events[0].onset_s - 20) < 0.2 and abs(events[0].offset_s - 240) < 1.5
+
+
 def test_env_mode_with_a_fixed_offset_ignores_a_slow_noise_free_wobble():
     # A wobble with no noise at all gives the tracked baseline nothing to learn a floor from; a fixed offset
     # (env_track=0, the multiplicative floor of the whole level) still rejects it.
