@@ -242,3 +242,11 @@ def test_a_chunked_flood_is_refused_in_bounded_memory(db: Path) -> None:
         tracemalloc.stop()
     assert r.status == 413
     assert peak < 4 * MAX_BODY + 1_000_000, peak  # the limit and some change, not the 10 MB
+
+
+def test_a_head_request_reads_and_never_adds_a_note(db: Path) -> None:
+    # HEAD is answered by the GET handler (Starlette adds it to every GET route): a body on it is no note.
+    app = create_app(db)
+    before = notes_of(db)
+    r = call(app, "HEAD", "/api/notes", "", JSON, b'{"text": "not a note"}')
+    assert r.status == 200 and notes_of(db) == before

@@ -159,7 +159,7 @@ class Api:
         return ok(res)
 
     async def notes(self, req: Request) -> Response:
-        if req.method == "GET":  # every note, those with a date no page can show too: so they can be fixed
+        if req.method in ("GET", "HEAD"):  # every note (with a date no page can show too: so it can be fixed)
             device, _ = self._filters(req)
             return ok([n.to_json() for n in self.ro.notes(device=device, invalid=True)])
         given = note_fields(await json_body(req))
