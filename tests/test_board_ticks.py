@@ -15,6 +15,7 @@ from test_app import make_app, run_for
 
 from spasmcore.firmware import FIRMWARE_DIR, UNIX_DIR
 from spasmfw import codes as fwcodes
+from spasmfw import compat as fwcompat
 from spasmfw import config as fwconfig
 from spasmfw import protocol as fwprotocol
 
@@ -53,7 +54,7 @@ class BoardTime:
 
 def load(name: str, path: Path, monkeypatch: pytest.MonkeyPatch, clock: BoardTime, **flat: ModuleType) -> ModuleType:
     """A fresh copy of one firmware module, imported flat as on a board, with `time` replaced by the clock."""
-    for dep, mod in {"protocol": fwprotocol, "codes": fwcodes, "config": fwconfig, **flat}.items():
+    for dep, mod in {"protocol": fwprotocol, "codes": fwcodes, "compat": fwcompat, "config": fwconfig, **flat}.items():
         monkeypatch.setitem(sys.modules, dep, mod)
     spec = importlib.util.spec_from_file_location("board_" + name, path)
     assert spec is not None and spec.loader is not None
