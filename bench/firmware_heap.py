@@ -91,7 +91,7 @@ def compile_dir(fw: Path, dest: Path, march: str | None) -> None:
 def fill_log(state: Path, fw: Path, exe: str, records: int) -> None:
     """Write `records` events into the board's log and set boot.txt to 3 (as after three boots)."""
     code = (f"import sys\nsys.path.insert(0, {str(fw)!r})\nimport eventlog\n"
-            f"log = eventlog.EventLog({str(state / 'events')!r}, max_bytes=64 * 1024, ram=0, boot=2)\n"
+            f"log = eventlog.EventLog({str(state / 'events')!r}, max_bytes=64 * 1024, boot=2)\n"
             f"for i in range({records}):\n"
             "    log.append((2, 0, 2, 1000 * i, 1000 * i + 500, 1000 * i + 600, 900, 400, 40))\n")
     subprocess.run([exe, "-c", code], check=True)

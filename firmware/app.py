@@ -65,8 +65,7 @@ class App:
         else:
             self.apply_calibration()
         counters = eventlog.Counters(_path(board, COUNTERS))
-        self.log = eventlog.EventLog(_path(board, LOG_DIR), max_bytes=cfg["log_kb"] * 1024, ram=0,
-                                     counters=counters)
+        self.log = eventlog.EventLog(_path(board, LOG_DIR), max_bytes=cfg["log_kb"] * 1024, counters=counters)
         # The boot id follows the highest one anywhere on flash: the counter file, its checked copy, the log.
         self.boot = eventlog.next_boot_id(_path(board, BOOT_FILE), max(self.log.last_boot, counters.boot))
         self.log.boot_id = self.boot
@@ -217,23 +216,25 @@ class App:
             r = det.pop()
             if r is None:
                 return
-            etype, kind, onset, offset, detected, peak, mean, floor = r
-            onset_ms = _ms(base + onset, rate)
-            offset_ms = _ms(base + offset, rate) if offset >= 0 else -1
-            det_ms = _ms(base + detected, rate)
+            etype, kind = r[0], r[1]
+            rec = {"etype": etype, "ch": ch, "kind": kind}  # and the fields of codes.REC_FIELDS by name
+            i = 2
+            for name in codes.REC_FIELDS:
+                v = r[i]
+                rec[name] = _ms(base + v, rate) if v >= 0 and codes.REC_KINDS[i - 2] == "t" else v  # -1: none
+                i += 1
             try:
-                eseq = self.log.append((etype, ch, kind, onset_ms, offset_ms, det_ms, peak, mean, floor))
+                eseq = self.log.append(rec)
             except Exception as e:  # flash full or failing: keep detecting and report it
                 eseq = 0
                 self.error("log", "event not stored: %r" % (e,))
-            t, f = protocol.event_fields(etype, ch, eseq, kind, onset_ms, offset_ms, det_ms, peak, mean, floor)
+            t, f = protocol.event_fields(etype, ch, eseq, kind, rec)
             f["boot"] = self.boot  # a host that missed this boot's hello must not file it under the last boot
             self.send(t, f)
 
     def log_message(self, r):
         et = r["etype"]
-        f = protocol.event_fields(et, r["ch"], r["eseq"], r["kind"], r["onset_ms"], r["offset_ms"],
-                                  r["detected_ms"], r["peak"], r["mean"], r["floor"])[1]
+        f = protocol.event_fields(et, r["ch"], r["eseq"], r["kind"], r)[1]
         f["ev"] = codes.EV_NAMES.get(et, str(et))
         f["boot"] = r["boot"]
         self.send("log", f)

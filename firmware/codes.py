@@ -11,6 +11,17 @@ EV_FAULT_END = 4
 # The wire message each record type becomes (a fault's start and end are one message type with a state).
 EV_NAMES = {EV_ONSET: "onset", EV_END: "end", EV_FAULT_START: "fault", EV_FAULT_END: "fault"}
 
+# The fields of a detector record after its type and kind, in record order: Detector.pop() returns them (times as
+# sample indices), the event log stores them (times in ms since boot) and an `end` message carries them under
+# these names. REC_KINDS says how each travels, one letter per field in the same order: t, a sample index made ms
+# since boot by the app (-1: none); l, an envelope level in counts x scale (the host divides by hello's scale);
+# i, a plain integer. A new field goes at the end of both: the event log reads an older, shorter record with the
+# new field at its default (-1 for a time, else 0), and a host reads a line without it (older firmware) as None.
+# Names and letters, not a tuple of pairs: seven tuples cost 288 B of the 64-bit unix port's 100 kB heap, where
+# tests/test_virtual_device.py's two channels then no longer boot (two objects: 64 B).
+REC_FIELDS = ("onset_ms", "offset_ms", "detected_ms", "peak", "mean", "floor")
+REC_KINDS = "tttlll"
+
 # Episode kinds: the kind field of an EV_END record, and its name on the wire. The board needs no more; labels,
 # colours, display order and the clinical class of each are the host's one table, host/spasmcore/kinds.py.
 KIND_TWITCH = 1

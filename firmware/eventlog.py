@@ -5,15 +5,23 @@ import struct
 
 from binascii import crc32  # built into the ESP32 and unix ports (their stubs and builds list it)
 
-# Record layout (little-endian, 44 bytes): magic "SW", version, etype, eseq, boot, ch, kind, 2 pad,
-# onset_ms, offset_ms, detected_ms (-1 = none), peak, mean, floor, then CRC-32 of the 40 bytes before it.
-FMT = "<2sBBIIBB2xiiiiiiI"
-REC = struct.calcsize(FMT)
-BODY = REC - 4
+try:  # CPython (tests) imports the firmware as the spasmfw package; the board and the unix port import it flat
+    from . import codes
+except ImportError:
+    import codes
+
+# Record layout (little-endian): magic "SW", version 1, etype, eseq, boot, ch, kind, n, 1 pad (16 bytes), then
+# the n int32 fields of codes.REC_FIELDS in their order, then CRC-32 of the bytes before it (44 bytes for six
+# fields). Firmware before n was written left 0 there, for its six fields. A segment holds records of one size:
+# after an update that changes n the next append starts a new segment, and the older ones are read with their
+# own size (fields they lack take their default), so an old log is never misread.
 MAGIC = b"SW"
 REC_VERSION = 1
 ET_CLEAR = 0  # marker written by clear() so eseq survives an empty log; never returned by since()
-KEYS = ("etype", "ch", "kind", "onset_ms", "offset_ms", "detected_ms", "peak", "mean", "floor")
+FIELDS = codes.REC_FIELDS
+N = len(FIELDS)
+REC = 20 + 4 * N
+DEFAULTS = tuple(-1 if k == "t" else 0 for k in codes.REC_KINDS)  # a field a record or a dict lacks: a time -1
 PREFIX = "ev"
 SUFFIX = ".log"
 I32_MAX = 0x7FFFFFFF
@@ -24,12 +32,21 @@ def _crc(data):
     return crc32(data) & 0xFFFFFFFF
 
 
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
+def _layout(buf):
+    # The size of the record whose header starts buf, or 0 when it is no header of ours.
+    return 20 + 4 * (buf[14] or 6) if buf[0] == MAGIC[0] and buf[1] == MAGIC[1] and buf[2] == REC_VERSION else 0
+
+
+def _fmt(size):
+    # what _unpack reads of a record of `size` bytes: etype, eseq, boot, ch, kind, then its fields
+    return "<BIIBB2x%di" % ((size - 20) // 4)
+
+
+def _unpack(buf, size, fmt):
+    # -> (etype, eseq, boot, ch, kind, field...) of one record of `size` bytes, or None if it fails its checks
+    if _layout(buf) != size or _crc(memoryview(buf)[:size - 4]) != struct.unpack_from("<I", buf, size - 4)[0]:
+        return None
+    return struct.unpack_from(fmt, buf, 3)
 
 
 def _size(path):
@@ -40,18 +57,12 @@ def _size(path):
 
 
 def _sync():
-    s = getattr(os, "sync", None)
-    if s is not None:
-        s()
+    if hasattr(os, "sync"):  # the ESP32 port has it, the unix port not
+        os.sync()
 
 
 def _clamp(v):
-    v = int(v)
-    if v > I32_MAX:
-        return I32_MAX
-    if v < -I32_MAX:
-        return -I32_MAX
-    return v
+    return max(-I32_MAX, min(I32_MAX, int(v)))
 
 
 MAX_ID = 0x7FFFFFFF  # boot ids and eseqs stay below 2**31 (68 years at a boot a second): a stored counter
@@ -134,15 +145,14 @@ class Counters:
 
 
 class EventLog:
-    """Event log in directory `path`, at most `max_bytes` on flash, last `ram` records also kept in RAM.
+    """Event log in directory `path`, at most `max_bytes` on flash.
 
-    append() takes a dict with keys KEYS (missing ones default to 0, offset/detected to -1) or a tuple in
-    KEYS order: (etype, ch, kind, onset_ms, offset_ms, detected_ms, peak, mean, floor). For faults put the
-    detail code in kind, start_ms in onset_ms and end_ms in offset_ms. Records come back as dicts with those
-    keys plus eseq and boot.
+    append() takes a dict with keys etype, ch, kind and the names of codes.REC_FIELDS (a missing field takes its
+    DEFAULTS value) or a tuple in that order. For faults put the detail code in kind, start_ms in onset_ms and
+    end_ms in offset_ms. Records come back as dicts with those keys plus eseq and boot.
     """
 
-    def __init__(self, path, max_bytes=64 * 1024, ram=32, boot=0, segments=2, counters=None):
+    def __init__(self, path, max_bytes=64 * 1024, boot=0, segments=2, counters=None):
         self.path = path.rstrip("/") or "/"
         self.segments = max(2, segments)
         # Each segment holds whole records only; the log never exceeds segments * seg_bytes <= max_bytes.
@@ -153,9 +163,7 @@ class EventLog:
         self.bad = 0  # corrupt records skipped (middle) or dropped (torn tail) since open
         self.counters = counters  # Counters: eseq floor kept beside the log (None: the log alone)
         self._buf = bytearray(REC)
-        self._ram = [None] * ram if ram > 0 else []
-        self._ri = 0
-        if not _exists(self.path):
+        if _size(self.path) < 0:
             os.mkdir(self.path)
         self._open()
 
@@ -174,20 +182,23 @@ class EventLog:
         out.sort()
         return out
 
-    def _unpack(self, buf):
-        # -> tuple of fields or None if the record fails its magic/version/CRC check
-        if buf[0] != MAGIC[0] or buf[1] != MAGIC[1]:
-            return None
-        r = struct.unpack(FMT, buf)
-        if r[1] != REC_VERSION or _crc(memoryview(buf)[:BODY]) != r[13]:
-            return None
-        return r
+    def _seg_rec(self, fname):
+        # The record size of one segment (its first record's; REC when it has none readable).
+        buf = self._buf
+        try:
+            with open(fname, "rb") as f:
+                n = f.readinto(memoryview(buf)[:16])
+        except OSError:
+            return REC
+        return (n == 16 and _layout(buf)) or REC
 
     def _scan(self, fname, visit=None):
-        """Walk the records of one segment; returns (good_end, last_good_tuple, bad_records_after_it).
+        """Walk the records of one segment; returns (good_end, last_good_tuple, bad_records_after_it, size).
         good_end is the byte offset after the last good record, so a torn or corrupt tail is excluded;
-        bad records before it are counted in self.bad."""
-        buf = self._buf
+        bad records before it are counted in self.bad. size: the segment's record size."""
+        size = self._seg_rec(fname)
+        buf = self._buf if size == REC else bytearray(size)
+        fmt = _fmt(size)
         good_end = 0
         last = None
         pos = 0
@@ -195,14 +206,14 @@ class EventLog:
         try:
             f = open(fname, "rb")
         except OSError:
-            return 0, None, 0
+            return 0, None, 0, size
         try:
             while True:
                 n = f.readinto(buf)
-                if not n or n < REC:
+                if not n or n < size:
                     break
-                pos += REC
-                r = self._unpack(buf)
+                pos += size
+                r = _unpack(buf, size, fmt)
                 if r is None:
                     pending_bad += 1
                     continue
@@ -214,7 +225,7 @@ class EventLog:
                     visit(r)
         finally:
             f.close()
-        return good_end, last, pending_bad
+        return good_end, last, pending_bad, size
 
     def _open(self):
         nums = self._numbers()
@@ -223,19 +234,23 @@ class EventLog:
         self._nums = nums
         self._next = 1
         # The newest record is in the newest segment holding a good one (it can be empty after a crash).
+        newest = 0  # the record size of the newest segment
         for i in range(len(nums) - 1, -1, -1):
             fname = self._name(nums[i])
-            good_end, last, tail_bad = self._scan(fname)
+            good_end, last, tail_bad, rec = self._scan(fname)
+            newest = newest or rec
             size = _size(fname)
             if size != good_end:
                 # Torn or corrupt tail (power loss mid-write): cut it so the next append stays aligned.
-                self.bad += tail_bad + (1 if size > good_end + tail_bad * REC else 0)
+                self.bad += tail_bad + (1 if size > good_end + tail_bad * rec else 0)
                 self._truncate(fname, good_end)
             if last is not None:
-                self.last_seq = last[3]
-                self.last_boot = last[4]
+                self.last_seq = last[1]
+                self.last_boot = last[2]
                 break
         self._active_size = _size(self._name(nums[-1])) if nums else 0
+        if newest and newest != REC:
+            self._active_size = self.seg_bytes  # records of another layout (a firmware update): a new segment
         c = self.counters
         if c is not None and c.eseq > self.last_seq:  # the newest record was torn or lost: never reuse its eseq
             self.last_seq = c.eseq
@@ -251,8 +266,7 @@ class EventLog:
                     n = src.readinto(buf)
                     if not n:
                         break
-                    if n > left:
-                        n = left
+                    n = min(n, left)
                     dst.write(memoryview(buf)[:n])
                     left -= n
         os.remove(fname)
@@ -260,7 +274,7 @@ class EventLog:
         _sync()
 
     # --- writing -------------------------------------------------------------------------------------
-    def _write(self, etype, ch, kind, onset, offset, detected, peak, mean, floor, seq=0):
+    def _write(self, etype, ch, kind, vals, seq=0):
         if not seq:
             seq = self.last_seq + 1
             if seq >= MAX_ID:
@@ -268,10 +282,10 @@ class EventLog:
             if self.counters is not None:
                 self.counters.write(self.boot_id, seq)  # first: a torn record below still used its number
         buf = self._buf
-        struct.pack_into(FMT, buf, 0, MAGIC, REC_VERSION, etype, seq, self.boot_id, ch, kind,
-                         _clamp(onset), _clamp(offset), _clamp(detected), _clamp(peak), _clamp(mean),
-                         _clamp(floor), 0)
-        struct.pack_into("<I", buf, BODY, _crc(memoryview(buf)[:BODY]))
+        struct.pack_into("<2sBBIIBBBx", buf, 0, MAGIC, REC_VERSION, etype, seq, self.boot_id, ch, kind, N)
+        for i in range(N):
+            struct.pack_into("<i", buf, 16 + 4 * i, _clamp(vals[i] if i < len(vals) else DEFAULTS[i]))
+        struct.pack_into("<I", buf, REC - 4, _crc(memoryview(buf)[:REC - 4]))
         nums = self._nums
         rotate = not nums or self._active_size + REC > self.seg_bytes
         if rotate:
@@ -297,19 +311,15 @@ class EventLog:
         """Store one event; returns its eseq."""
         if isinstance(fields, dict):
             g = fields.get
-            # Fault events may use their wire names: detail, start_ms, end_ms.
-            v = (g("etype", 0), g("ch", 0), g("kind", g("detail", 0)), g("onset_ms", g("start_ms", -1)),
-                 g("offset_ms", g("end_ms", -1)), g("detected_ms", -1), g("peak", 0), g("mean", 0),
-                 g("floor", 0))
+            v = [g("etype", 0), g("ch", 0), g("kind", 0)]
+            for i in range(N):
+                v.append(g(FIELDS[i], DEFAULTS[i]))
         else:
             v = fields
         etype = int(v[0])
         if not 1 <= etype <= 255:
             raise ValueError("etype must be 1..255")
-        seq = self._write(etype, int(v[1]) & 0xFF, int(v[2]) & 0xFF, v[3], v[4], v[5], v[6], v[7], v[8])
-        if self._ram:
-            self._ram[self._ri] = self._dict_from(self._buf)
-            self._ri = (self._ri + 1) % len(self._ram)
+        seq = self._write(etype, int(v[1]) & 0xFF, int(v[2]) & 0xFF, v[3:])
         return seq
 
     def clear(self):
@@ -323,20 +333,16 @@ class EventLog:
         self._nums = []
         self._next = nxt
         if self.last_seq > 0:
-            self._write(ET_CLEAR, 0, 0, -1, -1, -1, 0, 0, 0, self.last_seq)
-        if self._ram:
-            self._ram = [None] * len(self._ram)
-            self._ri = 0
+            self._write(ET_CLEAR, 0, 0, DEFAULTS, self.last_seq)
 
     # --- reading -------------------------------------------------------------------------------------
-    def _dict_from(self, buf):
-        r = struct.unpack(FMT, buf)
-        return self._dict(r)
-
     @staticmethod
     def _dict(r):
-        return {"eseq": r[3], "boot": r[4], "etype": r[2], "ch": r[5], "kind": r[6], "onset_ms": r[7],
-                "offset_ms": r[8], "detected_ms": r[9], "peak": r[10], "mean": r[11], "floor": r[12]}
+        # the record's fields by name; a field an older, shorter record lacks takes its default
+        d = {"eseq": r[1], "boot": r[2], "etype": r[0], "ch": r[3], "kind": r[4]}
+        for i in range(N):
+            d[FIELDS[i]] = r[5 + i] if 5 + i < len(r) else DEFAULTS[i]
+        return d
 
     def since(self, eseq=0):
         """Yield stored records (dicts) with eseq > `eseq`, oldest first, read from flash.
@@ -346,7 +352,6 @@ class EventLog:
         A segment deleted by rotation in the meantime is skipped; records appended meanwhile are included.
         """
         buf = bytearray(REC * BATCH)  # own buffer: append() may run between two yields
-        mv = memoryview(buf)
         last = -1
         while True:
             n = -1
@@ -358,6 +363,11 @@ class EventLog:
                 return
             last = n
             name = self._name(n)
+            rec = self._seg_rec(name)  # a segment written before a firmware update may hold another size
+            fmt = _fmt(rec)
+            if len(buf) != rec * BATCH:
+                buf = bytearray(rec * BATCH)
+            mv = memoryview(buf)
             pos = 0
             while True:
                 try:
@@ -366,26 +376,15 @@ class EventLog:
                         got = f.readinto(buf) or 0
                 except OSError:  # rotated away
                     break
-                k = got // REC
-                pos += k * REC
+                k = got // rec
+                pos += k * rec
                 for j in range(k):
-                    r = self._unpack(mv[j * REC:(j + 1) * REC])
-                    if r is None or r[2] == ET_CLEAR or r[3] <= eseq:
+                    r = _unpack(mv[j * rec:(j + 1) * rec], rec, fmt)
+                    if r is None or r[0] == ET_CLEAR or r[1] <= eseq:
                         continue
                     yield self._dict(r)
                 if got < len(buf):
                     break
-
-    def recent(self):
-        """The last `ram` records appended since boot (dicts), oldest first."""
-        ring = self._ram
-        out = []  # type: list
-        n = len(ring)
-        for i in range(n):
-            r = ring[(self._ri + i) % n]
-            if r is not None:
-                out.append(r)
-        return out
 
     def size(self):
         """Bytes used on flash by the segment files."""

@@ -193,18 +193,18 @@ def encode(t, seq, fields=None):
     return bytes(encode_into(bytearray(MAX_REPLY + 8 + 6 * len(repr(fields))), t, seq, fields))
 
 
-def event_fields(etype, ch, eseq, kind, onset_ms, offset_ms, detected_ms, peak, mean, floor):
-    """(message type, fields) of one detector or log record: the one record -> message mapping."""
+def event_fields(etype, ch, eseq, kind, rec):
+    """(message type, fields) of a detector or log record, rec its codes.REC_FIELDS by name: an end has them all."""
+    on = rec["onset_ms"]
     if etype == EV_ONSET:
-        return "onset", {"ch": ch, "eseq": eseq, "onset_ms": onset_ms, "detected_ms": detected_ms}
+        return "onset", {"ch": ch, "eseq": eseq, "onset_ms": on, "detected_ms": rec["detected_ms"]}
     if etype == EV_END:
-        return "end", {"ch": ch, "eseq": eseq, "kind": KINDS.get(kind, str(kind)), "onset_ms": onset_ms,
-                       "offset_ms": offset_ms, "detected_ms": detected_ms, "duration_ms": offset_ms - onset_ms,
-                       "peak": peak, "mean": mean, "floor": floor}
-    start = etype == EV_FAULT_START
-    return "fault", {"ch": ch, "eseq": eseq, "state": "start" if start else "end",
-                     "detail": FAULTS.get(kind, str(kind)), "start_ms": onset_ms,
-                     "end_ms": -1 if start else offset_ms}
+        f = {"ch": ch, "eseq": eseq, "kind": KINDS.get(kind, str(kind)), "duration_ms": rec["offset_ms"] - on}
+        for k in codes.REC_FIELDS:
+            f[k] = rec[k]
+        return "end", f
+    return "fault", {"ch": ch, "eseq": eseq, "state": "end" if etype == EV_FAULT_END else "start", "start_ms": on,
+                     "detail": FAULTS.get(kind, str(kind)), "end_ms": rec["offset_ms"] if etype == EV_FAULT_END else -1}
 
 
 def _tokens(text):

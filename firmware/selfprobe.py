@@ -81,7 +81,7 @@ def log_check(storage):
     out = {"written": 0, "read": 0, "same": False, "torn_dropped": False, "append_after": False,
            "write_us_max": 0, "write_us_mean": 0}  # type: dict
     try:
-        log = eventlog.EventLog(path, max_bytes=64 * eventlog.REC, ram=0)
+        log = eventlog.EventLog(path, max_bytes=64 * eventlog.REC)
         worst = total = 0
         for i in range(LOG_RECORDS):
             t = time.ticks_us()
@@ -97,7 +97,7 @@ def log_check(storage):
         out["same"] = same and n == LOG_RECORDS
         with open(log._name(log._nums[-1]), "ab") as f:  # a record cut off halfway, as by a power cut
             f.write(bytes(log._buf)[:eventlog.REC // 2])
-        log = eventlog.EventLog(path, max_bytes=64 * eventlog.REC, ram=0)
+        log = eventlog.EventLog(path, max_bytes=64 * eventlog.REC)
         out["torn_dropped"] = log.last_seq == LOG_RECORDS and log.bad == 1
         seq = log.append((1, 0, 1, 0, 0, 0, 7, 0, 0))
         n, same, last = _peaks(log)

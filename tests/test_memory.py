@@ -79,7 +79,7 @@ def flash(tmp: Path, cfg_text: str | None, rate: int = 1000) -> Path:
     x.tofile(state / "samples.bin")
     (state / "vboard.json").write_text(json.dumps({"data": "samples.bin", "channels": 4, "rate_hz": rate,
                                                    "speed": 0, "loop": True, "unique_id": "memtest"}))
-    log = eventlog.EventLog(str(state / "events"), max_bytes=64 * 1024, ram=0, boot=2)
+    log = eventlog.EventLog(str(state / "events"), max_bytes=64 * 1024, boot=2)
     for i in range(200):
         log.append((2, 0, 2, 1000 * i, 1000 * i + 500, 1000 * i + 600, 900, 400, 40))
     (state / "boot.txt").write_text("3")

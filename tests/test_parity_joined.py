@@ -79,7 +79,7 @@ def run_device(path: Path, n: int, state: Path, stream_env: bool) -> tuple[list[
         errors = [m for m in link.seen if m["t"] == "error"]
     assert not errors, errors
     used = json.loads((state / fwapp.CONFIG_FILE).read_text())
-    flash = list(eventlog.EventLog(str(state / fwapp.LOG_DIR), max_bytes=used["log_kb"] * 1024, ram=0).since(0))
+    flash = list(eventlog.EventLog(str(state / fwapp.LOG_DIR), max_bytes=used["log_kb"] * 1024).since(0))
     return flash, logs, done, used
 
 
@@ -120,8 +120,7 @@ def compare(flash: list[dict], logs: list[dict], done: dict, want: dict[int, lis
         compared += len(got)
     # what a host receives: every `sync` line is the flash record's wire form, field for field
     for f, m in zip(flash, logs, strict=True):
-        t, fields = protocol.event_fields(f["etype"], f["ch"], f["eseq"], f["kind"], f["onset_ms"],
-                                          f["offset_ms"], f["detected_ms"], f["peak"], f["mean"], f["floor"])
+        t, fields = protocol.event_fields(f["etype"], f["ch"], f["eseq"], f["kind"], f)
         assert {k: m[k] for k in fields} == fields and m["ev"] == t
     # and replay's events (seconds) are the device's records paired the same way (ms == samples at 1 kHz)
     mine = []

@@ -23,7 +23,7 @@ out = {}
 def boot(state):
     # what app.App does at boot: counters, log, boot id from everything on flash
     c = E.Counters(state + "/counters")
-    log = E.EventLog(state + "/events", max_bytes=4096, ram=0, counters=c)
+    log = E.EventLog(state + "/events", max_bytes=4096, counters=c)
     b = E.next_boot_id(state + "/boot.txt", max(log.last_boot, c.boot))
     log.boot_id = b
     c.write(b, log.last_seq)
