@@ -9,7 +9,7 @@ the problem; the client counts it and drops the line, so nothing half-valid reac
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 from spasmcore import protohost
@@ -81,6 +81,10 @@ class Onset:
 
 @dataclass(frozen=True)
 class End:
+    """An episode's end. Its fields from onset_ms on are the firmware's record fields (spasmfw.codes.REC_FIELDS),
+    parsed by the kind the table gives each; a field newer than some boards' firmware has a default (None) here,
+    taken when a line lacks it. The store keeps every field in a column of its own name (store.rows)."""
+
     seq: int
     ch: int
     eseq: int
@@ -273,17 +277,34 @@ def _onset(d: dict, scale: float) -> Onset:
     return Onset(d["seq"], _int(d, "ch", 0, MAX_CH), _int(d, "eseq"), onset, detected, _boot(d))
 
 
+# An end's record fields as the firmware's table gives them: (name, how it travels); the ones End gives a default
+# may be missing from a line (older firmware).
+END_FIELDS = tuple(zip(codes.REC_FIELDS, codes.REC_KINDS, strict=True))
+_END_OPTIONAL = {f.name for f in fields(End) if f.default is not MISSING}
+I32 = 2**31
+
+
+def _record_field(d: dict, name: str, how: str, scale: float) -> float:
+    if how == "t":
+        return _ms(d, name)
+    if how == "l":
+        return _num(d, name) / scale
+    return _int(d, name, -I32, I32 - 1)
+
+
 def _end(d: dict, scale: float) -> End:
-    onset, offset, detected = _ms(d, "onset_ms"), _ms(d, "offset_ms"), _ms(d, "detected_ms")
+    rec: dict[str, Any] = {name: _record_field(d, name, how, scale) for name, how in END_FIELDS
+                           if name in d or name not in _END_OPTIONAL}
+    onset, offset, detected = rec["onset_ms"], rec["offset_ms"], rec["detected_ms"]
     if offset < onset or detected < onset:
         raise WireError(f"{d['t']}: offset_ms {offset} / detected_ms {detected} before onset_ms {onset}")
     if "duration_ms" in d and _int(d, "duration_ms") != offset - onset:  # catches a digit lost in a time
         raise WireError(f"{d['t']}: duration_ms {d['duration_ms']} is not offset_ms - onset_ms")
-    peak, mean, floor = (_num(d, k) / scale for k in ("peak", "mean", "floor"))
-    if mean > peak:
-        raise WireError(f"{d['t']}: mean {mean:g} above peak {peak:g}")
-    return End(d["seq"], _int(d, "ch", 0, MAX_CH), _int(d, "eseq"), _str(d, "kind", KIND_NAMES), onset, offset,
-               detected, peak, mean, floor, _ratio(peak, floor), _ratio(mean, floor), _boot(d))
+    if rec["mean"] > rec["peak"]:
+        raise WireError(f"{d['t']}: mean {rec['mean']:g} above peak {rec['peak']:g}")
+    return End(seq=d["seq"], ch=_int(d, "ch", 0, MAX_CH), eseq=_int(d, "eseq"), kind=_str(d, "kind", KIND_NAMES),
+               peak_x=_ratio(rec["peak"], rec["floor"]), mean_x=_ratio(rec["mean"], rec["floor"]), boot=_boot(d),
+               **rec)
 
 
 def _fault(d: dict, scale: float) -> Fault:

@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from spasmcore.errors import InputError
-from spasmwatch.store.schema import StoreReadOnly, check_readable, migrate, store_error
+from spasmwatch.store.rows import END_MORE
+from spasmwatch.store.schema import StoreReadOnly, add_columns, check_readable, migrate, store_error
 
 
 class Database:
@@ -28,6 +29,7 @@ class Database:
             raise InputError(f"no event database at {self.path} (record one with `spasmwatch monitor`)")
         self.lock = threading.RLock()
         self._depth = 0
+        self.columns: set[str] = set()  # the events table's columns (an older read-only database may lack some)
         try:
             self.db = self._open_readonly() if readonly else self._open()
         except PermissionError as exc:
@@ -46,6 +48,7 @@ class Database:
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         migrate(db, self.path)
+        self.columns = add_columns(db, END_MORE)
         return db
 
     def _open_readonly(self) -> sqlite3.Connection:
@@ -60,6 +63,7 @@ class Database:
             db = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None, timeout=10.0,
                                  check_same_thread=False)
         check_readable(db, self.path)
+        self.columns = {str(r[1]) for r in db.execute("PRAGMA table_info(events)")}
         return db
 
     def rows(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:

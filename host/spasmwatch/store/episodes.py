@@ -4,9 +4,11 @@ makes one; each message is one transaction, and the eseqs held feed the sync pol
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from spasmwatch.link import wire
 from spasmwatch.store.database import Database
+from spasmwatch.store.rows import END_VALUES
 from spasmwatch.store.schema import FAULT
 from spasmwatch.store.sessions import Sessions
 from spasmwatch.store.syncmarks import SyncMarks
@@ -62,8 +64,10 @@ class Episodes:
         floor: float | None = None,
         detail: str = "",
         received_at: float | None = None,
+        **more: Any,
     ) -> bool:
         """Complete an episode (from an `end` or a replayed `log` record); False when it was already closed.
+        `more`: the values of the End fields beyond these (store.rows.END_MORE), each in its own column.
 
         Matching: the row with the same (device, boot, seq) if any, else the row of the same
         (device, boot, channel, onset_ms) episode or fault, else a new closed row. The firmware logs the
@@ -78,7 +82,7 @@ class Episodes:
         values = dict(
             kind=kind, detail=detail, offset_ms=offset_ms, detected_ms=detected_ms, onset_wall=onset_wall,
             offset_wall=offset_wall, duration_s=(offset_ms - onset_ms) / 1000, peak=peak, mean=mean,
-            peak_x=peak_x, mean_x=mean_x, floor=floor,
+            peak_x=peak_x, mean_x=mean_x, floor=floor, **more,
         )
         with self._db.batch():
             row = self._find(device_id, boot_id, seq, channel, onset_ms, kind == FAULT)
@@ -207,9 +211,9 @@ class Episodes:
                     return self.add_onset(device_id, boot_id, rec.ch, rec.onset_ms, seq=seq,
                                           detected_ms=rec.detected_ms, received_at=wall)
                 case wire.End():
+                    values = {n: getattr(rec, n) for n in END_VALUES if n not in ("kind", "onset_ms", "offset_ms")}
                     return self.add_end(device_id, boot_id, rec.ch, rec.kind, rec.onset_ms, rec.offset_ms, seq=seq,
-                                        detected_ms=rec.detected_ms, peak=rec.peak, mean=rec.mean,
-                                        peak_x=rec.peak_x, mean_x=rec.mean_x, floor=rec.floor, received_at=wall)
+                                        received_at=wall, **values)
                 case wire.Fault():
                     return self.add_fault(device_id, boot_id, rec.ch, rec.detail, rec.start_ms, rec.end_ms, seq=seq,
                                           received_at=wall)

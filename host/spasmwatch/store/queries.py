@@ -8,7 +8,7 @@ from datetime import datetime, tzinfo
 
 from spasmwatch.store.database import Database
 from spasmwatch.store.notes import Note, read_notes
-from spasmwatch.store.rows import EVENT_COLS, GAP_COLS, SESSION_COLS, Gap, Session, StoredEvent
+from spasmwatch.store.rows import GAP_COLS, SESSION_COLS, Gap, Session, StoredEvent, event_cols, stored_event
 from spasmwatch.when import to_wall
 
 When = datetime | float | None
@@ -44,8 +44,9 @@ class Queries:
 
     def event_by_seq(self, device_id: str, seq: int) -> StoredEvent | None:
         """The row that holds event-log record `seq` of the device (its end's, or its onset's while open)."""
-        row = self._db.row(f"SELECT {EVENT_COLS} FROM events WHERE device_id=? AND seq=?", (device_id, seq))
-        return None if row is None else StoredEvent(*row)
+        row = self._db.row(f"SELECT {event_cols(self._db.columns)} FROM events WHERE device_id=? AND seq=?",
+                           (device_id, seq))
+        return None if row is None else stored_event(row)
 
     def events(self, since: When = None, until: When = None, device: str | None = None, *,
                states: tuple[str, ...] = ("open", "closed"), channel: int | None = None) -> list[StoredEvent]:
@@ -57,15 +58,16 @@ class Queries:
             if value is not None:
                 where.append(cond)
                 args.append(value)
-        rows = self._db.rows(f"SELECT {EVENT_COLS} FROM events WHERE {' AND '.join(where)} "
+        rows = self._db.rows(f"SELECT {event_cols(self._db.columns)} FROM events WHERE {' AND '.join(where)} "
                              "ORDER BY onset_wall IS NULL, onset_wall, device_id, boot_id, onset_ms, id", args)
-        return [StoredEvent(*r) for r in rows]
+        return [stored_event(r) for r in rows]
 
     def recent(self, device: str, n: int) -> list[StoredEvent]:
         """The device's last n rows (open and closed) by onset, oldest first."""
-        rows = self._db.rows(f"SELECT {EVENT_COLS} FROM events WHERE device_id = ? AND state IN ('open', 'closed') "
-                             "ORDER BY onset_wall IS NULL, onset_wall DESC, id DESC LIMIT ?", (device, n))
-        return [StoredEvent(*r) for r in reversed(rows)]
+        rows = self._db.rows(f"SELECT {event_cols(self._db.columns)} FROM events WHERE device_id = ? AND state IN "
+                             "('open', 'closed') ORDER BY onset_wall IS NULL, onset_wall DESC, id DESC LIMIT ?",
+                             (device, n))
+        return [stored_event(r) for r in reversed(rows)]
 
     def gaps(self, since: When = None, until: When = None, device: str | None = None) -> list[Gap]:
         where, args = _window("coalesce(end_wall, start_wall)", "start_wall", "device_id = ?", since, until, device)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 from spasmcore.events import Event
+from spasmwatch.link import wire
 from spasmwatch.store.schema import FAULT
 
 
@@ -32,6 +34,7 @@ class StoredEvent:
     mean_x: float | None
     floor: float | None
     received_at: float
+    more: tuple[tuple[str, Any], ...] = ()  # (name, value) of each column in END_MORE, the End fields beyond these
 
     @property
     def is_fault(self) -> bool:
@@ -89,7 +92,29 @@ class Session:
         return self.disconnected_at if self.disconnected_at is not None else self.last_seen_at
 
 
+# The End fields the events table keeps under their own names (kind, times, levels, strengths, and any field
+# added to the firmware's record): Episodes.add_end writes them all. Those StoredEvent does not name are END_MORE:
+# columns of their own, added to an older database when it opens (store.schema.add_columns), read into `more`.
+END_VALUES = tuple(f.name for f in fields(wire.End) if f.name not in ("seq", "ch", "eseq", "boot"))
+END_MORE = {f.name: "REAL" if "float" in str(f.type) else "INTEGER" for f in fields(wire.End)
+            if f.name in END_VALUES and f.name not in {g.name for g in fields(StoredEvent)}}
+
+
+_EVENT_BASE = [f.name for f in fields(StoredEvent) if f.name != "more"]
+
+
+def event_cols(have: set[str]) -> str:
+    """The events columns in StoredEvent's order, then END_MORE's (NULL where a read-only older database lacks
+    one): SELECT these, then `stored_event(row)`."""
+    return ", ".join(_EVENT_BASE + [n if n in have else "NULL" for n in END_MORE])
+
+
+def stored_event(row: tuple) -> StoredEvent:
+    n = len(_EVENT_BASE)
+    return StoredEvent(**dict(zip(_EVENT_BASE, row[:n], strict=True)),
+                       more=tuple(zip(END_MORE, row[n:], strict=True)))
+
+
 # the columns of each table in the order of its record's fields (SELECT these, then Record(*row))
-EVENT_COLS = ", ".join(f.name for f in fields(StoredEvent))
 GAP_COLS = ", ".join(f.name for f in fields(Gap))
 SESSION_COLS = ", ".join(f.name for f in fields(Session))

@@ -138,6 +138,17 @@ def check_readable(db: sqlite3.Connection, path: Path) -> None:
                          "`spasmwatch monitor` on it once with write access to update it")
 
 
+def add_columns(db: sqlite3.Connection, columns: dict[str, str]) -> set[str]:
+    """Add each of `columns` (name: SQL type) the events table lacks, NULL in the rows it has (an episode field
+    newer than the database); returns the events table's columns."""
+    have = {str(r[1]) for r in db.execute("PRAGMA table_info(events)")}
+    for name, sqltype in columns.items():
+        if name not in have:
+            db.execute(f"ALTER TABLE events ADD COLUMN {name} {sqltype}")
+            have.add(name)
+    return have
+
+
 def migrate(db: sqlite3.Connection, path: Path) -> None:
     """Bring a new or older event database to SCHEMA_VERSION in one transaction (its data kept)."""
     version = int(db.execute("PRAGMA user_version").fetchone()[0])
