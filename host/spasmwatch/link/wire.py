@@ -81,9 +81,8 @@ class Onset:
 
 @dataclass(frozen=True)
 class End:
-    """An episode's end. Its fields from onset_ms on are the firmware's record fields (spasmfw.codes.REC_FIELDS),
-    parsed by the kind the table gives each; a field newer than some boards' firmware has a default (None) here,
-    taken when a line lacks it. The store keeps every field in a column of its own name (store.rows)."""
+    """An episode's end: onset_ms to floor are spasmfw.codes.REC_FIELDS, parsed by their kinds (a field added there is
+    one line here, with a default for lines of older firmware); the store keeps each in its own column."""
 
     seq: int
     ch: int
@@ -281,15 +280,12 @@ def _onset(d: dict, scale: float) -> Onset:
 # may be missing from a line (older firmware).
 END_FIELDS = tuple(zip(codes.REC_FIELDS, codes.REC_KINDS, strict=True))
 _END_OPTIONAL = {f.name for f in fields(End) if f.default is not MISSING}
-I32 = 2**31
 
 
 def _record_field(d: dict, name: str, how: str, scale: float) -> float:
     if how == "t":
         return _ms(d, name)
-    if how == "l":
-        return _num(d, name) / scale
-    return _int(d, name, -I32, I32 - 1)
+    return _num(d, name) / scale if how == "l" else _int(d, name, -(2**31), 2**31 - 1)  # REC_KINDS: l, i
 
 
 def _end(d: dict, scale: float) -> End:
