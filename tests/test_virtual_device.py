@@ -299,9 +299,11 @@ def test_reboot_command_starts_a_new_boot(recordings: dict[str, Path]) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_an_hour_in_100k_heap_without_leak(recordings: dict[str, Path]) -> None:
+def test_an_hour_on_the_boards_heap_without_leak(recordings: dict[str, Path]) -> None:
+    # The board's heap as this interpreter holds it (VirtualDevice's default: 1.4x on a 64-bit port); whether it
+    # is enough is tests/test_board_budget.py's matter, on a 32-bit interpreter. Here: nothing leaks in an hour.
     hour = 3600 * RATE
-    with VirtualDevice(recordings["two"], speed=0, loop=True, heapsize="100k") as dev:
+    with VirtualDevice(recordings["two"], speed=0, loop=True) as dev:
         link = Link(dev.port)
         link.ask(b"config set status_s=60\n")
         statuses = []

@@ -15,8 +15,8 @@ from spasmcore.errors import ConfigError, InputError
 
 DESCRIPTION = """\
 Start a virtual spasmwatch board: the firmware files from firmware/ (app, detector, protocol, event log,
-config: the same files that go on the ESP32) run under the MicroPython unix port with a 100 kB heap, and a
-virtual board plays RECORDING into the ADC. The board's USB serial port is a pseudo-terminal whose path is
+config: the same files that go on the ESP32) run under the MicroPython unix port with the board's heap (100 kB;
+140 kB on a 64-bit port, whose objects are larger), and a virtual board plays RECORDING into the ADC. The board's USB serial port is a pseudo-terminal whose path is
 printed (`device ready on /dev/pts/N`): open it with `spasmwatch monitor`, pyserial, screen or picocom
 like a real port, type `help` for the commands. Each start gets a new pty path; --link PATH also makes
 PATH a symlink to it (replacing an earlier link there, removed on exit), so `spasmwatch monitor --port
