@@ -109,8 +109,12 @@ def start(board_mod):
     fails = read_fails(storage)
     write_fails(storage, fails + 1)  # cleared once the app has run for a while
     why = None
+    pending = False
     for _ in (0, 1):
         cfg, err, params, reply = _config(storage, uid, fails, why)
+        if why and pending:  # the `config set` applied at this boot did not start: its reply says so
+            reply = ("error", {"cmd": "config set", "msg": why[:160]})
+        pending = reply is not None
         try:
             dets, size = _detectors(cfg, params, getattr(gc, "mem_free", int))  # CPython: no heap figure
             board = board_mod.Board(cfg)

@@ -516,6 +516,28 @@ def test_board_refusing_config_falls_back_to_defaults(tmp_path: Path, monkeypatc
     assert msgs[0]["t"] == "error" and "board setup failed" in msgs[0]["msg"]
 
 
+def test_a_config_set_that_cannot_start_at_boot_gets_an_error_reply(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # `config set` with no heap to apply it live is written down and applied at the next boot (start.py). If the
+    # board then cannot start with it, the boot falls back to the defaults, and the command still gets a reply:
+    # an error naming why (the host waited 15 s for a reply that never came).
+    (tmp_path / (fwapp.CONFIG_FILE + ".pending")).write_text('[["params.sensitivity", 4]]')
+    mod = _BoardModule(tmp_path)
+    real = mod.Board
+
+    def board(cfg: dict) -> FakeBoard:
+        if cfg["params"].get("sensitivity") == 4:
+            raise MemoryError("memory allocation failed, allocating 640 bytes")
+        return real(cfg)
+
+    monkeypatch.setattr(mod, "Board", board)
+    monkeypatch.setattr(fwapp.App, "run", lambda self: (self.hello(), self.send(*self.boot_reply)))
+    fwstart.main(mod)
+    msgs = mod.boards[0].messages()
+    reply = [m for m in msgs if m.get("cmd") == "config set"]
+    assert len(reply) == 1 and reply[0]["t"] == "error" and "more heap" in reply[0]["msg"]
+
+
 # ---------------------------------------------------------------------------------------------- unix port
 
 MPY_LOOP = """
