@@ -85,6 +85,54 @@ def test_an_older_log_is_read_after_a_field_is_added_and_back(runtime: str, tmp_
     assert all("area" not in r and r["mean"] == 400 for r in down["records"])
 
 
+DRAIN_SNIPPET = r"""
+import json, sys
+sys.path.insert(0, sys.argv[2])
+import app, eventlog, protocol
+
+
+class Det:  # a detector whose queue holds one end record with the table's seventh field
+    def __init__(self, recs):
+        self.recs = recs
+
+    def pop(self):
+        return self.recs.pop(0) if self.recs else None
+
+
+class Host:  # what App.drain uses of the app: detectors, rate, the log, where messages go
+    pass
+
+
+a = Host()
+a.dets = [Det([(2, 2, 1000, 2500, 2600, 900, 400, 40, 77), (1, 0, 5000, -1, 5200, 0, 0, 40, 0)])]
+a.rate, a.det_base, a.boot = 500, 0, 5
+a.log = eventlog.EventLog(sys.argv[1] + "/log", boot=5)
+sent = []
+a.send = lambda t, f: sent.append(bytes(protocol.encode(t, 0, f)).decode())
+a.error = lambda *x: sent.append(repr(x))
+app.App.drain(a, 0)
+for r in a.log.since(0):
+    app.App.log_message(a, r)
+print(json.dumps(sent))
+"""
+
+
+@pytest.mark.parametrize("runtime", ["cpython", pytest.param("micropython", marks=pytest.mark.micropython)])
+def test_the_app_logs_and_sends_a_field_added_to_the_table(runtime: str, tmp_path: Path) -> None:
+    if runtime == "micropython":
+        micropython_path()
+    new = with_area(tmp_path / "new")
+    sent = [line.split(" *")[0] for line in run_json(DRAIN_SNIPPET, runtime, args=(str(tmp_path), str(new)))]
+    assert sent == [
+        '{"t":"end","seq":0,"ch":0,"eseq":1,"kind":"tonic","onset_ms":2000,"offset_ms":5000,"detected_ms":5200,'
+        '"duration_ms":3000,"peak":900,"mean":400,"floor":40,"area":77,"boot":5}',
+        '{"t":"onset","seq":0,"ch":0,"eseq":2,"onset_ms":10000,"detected_ms":10400,"boot":5}',
+        '{"t":"log","seq":0,"ev":"end","boot":5,"ch":0,"eseq":1,"kind":"tonic","onset_ms":2000,"offset_ms":5000,'
+        '"detected_ms":5200,"duration_ms":3000,"peak":900,"mean":400,"floor":40,"area":77}',
+        '{"t":"log","seq":0,"ev":"onset","boot":5,"ch":0,"eseq":2,"onset_ms":10000,"detected_ms":10400}',
+    ]
+
+
 # ---- the host: one line of wire.End, and the store follows --------------------------------------------------
 
 HOST_SNIPPET = r"""
