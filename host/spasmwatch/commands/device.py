@@ -16,12 +16,12 @@ from spasmcore.errors import ConfigError, InputError
 DESCRIPTION = """\
 Start a virtual spasmwatch board: the firmware files from firmware/ (app, detector, protocol, event log,
 config: the same files that go on the ESP32) run under the MicroPython unix port with the board's heap (100 kB;
-140 kB on a 64-bit port, whose objects are larger), and a virtual board plays RECORDING into the ADC. The board's USB serial port is a pseudo-terminal whose path is
-printed (`device ready on /dev/pts/N`): open it with `spasmwatch monitor`, pyserial, screen or picocom
-like a real port, type `help` for the commands. Each start gets a new pty path; --link PATH also makes
-PATH a symlink to it (replacing an earlier link there, removed on exit), so `spasmwatch monitor --port
-PATH` finds the board again when it is restarted, as it would find a real board that is unplugged and
-plugged in again.
+140 kB on a 64-bit port, whose objects are larger), and a virtual board plays RECORDING into the ADC. The
+board's USB serial port is a pseudo-terminal whose path is printed (`device ready on /dev/pts/N`): open it
+with `spasmwatch monitor`, pyserial, screen or picocom like a real port, type `help` for the commands. Each
+start gets a new pty path; --link PATH also makes PATH a symlink to it (replacing an earlier link there,
+removed on exit), so `spasmwatch monitor --port PATH` finds the board again when it is restarted, as it would
+find a real board that is unplugged and plugged in again.
 
 The flash (event log, config, boot counter) lives in --state-dir; keep the same directory to keep the
 log across runs (each start is a new boot). Without --state-dir a temporary directory is used and removed
