@@ -50,8 +50,8 @@ def _fmt_value(v: Any) -> str:
 
 def _bare_ok(s: str) -> bool:
     # A string can go unquoted if parse_value would give it back unchanged.
-    if s.lower() in ("true", "false", "on", "off", "null", "none"):
-        return False
+    if s.lower() in ("true", "false", "on", "off", "null", "none", "nan", "infinity"):
+        return False  # (CPython's json, the firmware's parser there, reads a bare NaN or Infinity as a float)
     if s[0] in '"[{-+.0123456789':
         return False
     return not any(c in ' \t"[]{}=\\' or ord(c) < 33 or ord(c) > 126 for c in s)
