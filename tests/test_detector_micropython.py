@@ -204,7 +204,10 @@ def test_two_channels_fit_a_64k_heap_with_room_to_spare(micropython_bin, tmp_pat
     # The detector's modules take ~22.4 KB on this 64-bit port (each module adds its dict, context and imported
     # names; compat, ~0.6 KB of it, is shared with the app); a bound on them catches growth before the app feels it.
     assert module < 23 * 1024
-    assert free3 > 30 * 1024  # about half of the 64 KB heap left for the app on this 64-bit port
+    # Nearly half of the 64 KB heap left for the app on this 64-bit port (codes.py, which the detector imports,
+    # also holds the end-record field table the app reads); the board's real margin is measured on the 32-bit
+    # model (tests/test_board_budget.py).
+    assert free3 > 29 * 1024
     assert abs(free3 - free2) < 1024  # steady state: nothing accumulates
 
 

@@ -69,7 +69,8 @@ def run_device(path: Path, n: int, state: Path, stream_env: bool) -> tuple[list[
     with VirtualDevice(path, speed=0, state_dir=state) as dev:
         link = Link(dev.port)
         deadline = time.monotonic() + 240  # ~15 s per run on an idle 2-core machine
-        while link.status()["samples"] < n:
+        # (a status reply can queue behind seconds of envelope lines at full speed on a loaded machine)
+        while link.ask(b"status\n", "status", timeout=60)["samples"] < n:
             assert time.monotonic() < deadline
             time.sleep(0.2)
         if stream_env:
