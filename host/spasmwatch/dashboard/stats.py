@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from spasmcore import kinds
 from spasmcore.errors import InputError
 from spasmwatch.report.data import merge_spans  # noqa: F401  (re-exported: one definition, used by both)
-from spasmwatch.store import FAULT, Gap, Link, ReadOnlyStore, StoredEvent, day_bounds
+from spasmwatch.store import Gap, Link, ReadOnlyStore, StoredEvent, day_bounds, split_events
 from spasmwatch.store.notes import Note
 
 MIN_BAND_S = 3600.0  # a day's frequency band needs an hour of monitoring (a rate from minutes is a guess)
@@ -128,13 +128,8 @@ def load_range(ro: ReadOnlyStore, first: str, last: str, device: str | None = No
     if not days:
         raise InputError(f"{first} to {last} holds no time inside the period asked")
     data = RangeData(first, last, days, now=now)
-    for ev in ro.events(data.start, data.end, device, channel=channel):
-        if ev.kind == FAULT:
-            data.faults.append(ev)
-        elif ev.state == "open":
-            data.open_episodes.append(ev)
-        else:
-            data.episodes.append(ev)
+    data.episodes, data.open_episodes, data.faults = split_events(ro.events(data.start, data.end, device,
+                                                                            channel=channel))
     data.gaps = ro.gaps(data.start, data.end, device)
     data.links = ro.links(data.start, data.end, device)
     data.notes = ro.notes(data.start, data.end, device)

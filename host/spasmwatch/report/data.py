@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
 from spasmcore import kinds
-from spasmwatch.store import FAULT, Gap, Link, Store, StoredEvent, day_bounds
+from spasmwatch.store import Gap, Link, Store, StoredEvent, day_bounds, split_events
 
 MIN_RATE_S = 15 * 60  # less monitored time than this gives no per-hour rate (30 s would be multiplied by 120)
 DEFAULT_DEVICE_NAME = "spasmwatch"  # firmware/config.py's default `name`: not a name the user gave
@@ -87,13 +87,8 @@ def load_day(store: Store, day: str, device: str | None = None, tz: tzinfo | Non
              now: float | None = None) -> DayData:
     start, end = day_bounds(day, tz)
     data = DayData(day=day, start=start.timestamp(), end=end.timestamp(), tz=tz, now=now)
-    for ev in store.events(start, end, device, states=("open", "closed")):
-        if ev.kind == FAULT:
-            data.faults.append(ev)
-        elif ev.state == "open":
-            data.open_episodes.append(ev)
-        else:
-            data.episodes.append(ev)
+    data.episodes, data.open_episodes, data.faults = split_events(
+        store.events(start, end, device, states=("open", "closed")))
     data.gaps = store.gaps(start, end, device)
     data.links = store.links(start, end, device)
     data.devices = [d for d in store.devices() if device is None or d["device_id"] == device]

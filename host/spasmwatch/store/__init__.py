@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spasmwatch.store.rows import Gap, Session, StoredEvent
+from spasmwatch.store.rows import Gap, Session, StoredEvent, split_events
 from spasmwatch.store.schema import FAULT, SCHEMA_VERSION, StoreFull, StoreReadOnly
 from spasmwatch.store.store import ReadOnlyStore, Store
 from spasmwatch.when import day_bounds, iso_utc, parse_when, to_wall
 
 Link = Session  # the old name of the session row, kept for importers (report, dashboard); new code: Session
 
-__all__ = ["FAULT", "SCHEMA_VERSION", "Gap", "Link", "ReadOnlyStore", "Session", "Store", "StoreFull",
+__all__ = ["split_events", "FAULT", "SCHEMA_VERSION", "Gap", "Link", "ReadOnlyStore", "Session", "Store", "StoreFull",
            "StoreReadOnly", "StoredEvent", "day_bounds", "default_path", "iso_utc", "parse_when", "to_wall"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -118,3 +119,13 @@ def stored_event(row: tuple) -> StoredEvent:
 # the columns of each table in the order of its record's fields (SELECT these, then Record(*row))
 GAP_COLS = ", ".join(f.name for f in fields(Gap))
 SESSION_COLS = ", ".join(f.name for f in fields(Session))
+
+
+def split_events(events: Iterable[StoredEvent]) -> tuple[list[StoredEvent], list[StoredEvent], list[StoredEvent]]:
+    """(closed episodes, open episodes, faults) of stored events, in their order: what the reports show apart."""
+    closed: list[StoredEvent] = []
+    open_: list[StoredEvent] = []
+    faults: list[StoredEvent] = []
+    for ev in events:
+        (faults if ev.kind == FAULT else open_ if ev.state == "open" else closed).append(ev)
+    return closed, open_, faults
