@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -157,6 +158,11 @@ for name, path in (("new", new_db), ("old", old_db)):
         s.add_message(wire.Hello(0, 2, "fw", "dev", None, 1, 1000, ("a", "b"), None, 16, None), None, None, wall=100.0)
         s.add_message(msg, "dev", "1", wall=101.0)
         print("stored_" + name, sorted((e.seq, e.more) for e in s.events()))
+        if name == "new":
+            from spasmwatch.commands.events import to_csv
+            export = to_csv(s.events()).splitlines()
+            print("export", export[0].split(",").index("area"), export[1].split(",")[export[0].split(",").index("area")])
+            print("to_event", s.events()[0].to_event().more)
 print("columns", [r[1] for r in sqlite3.connect(old_db).execute("PRAGMA table_info(events)")][-2:])
 """
 
@@ -188,6 +194,75 @@ def test_a_field_in_the_table_and_in_wire_end_reaches_the_store(tmp_path: Path) 
     assert out["stored_new"] == "[(5, (('area', 77),))]"
     assert out["stored_old"] == "[(1, (('area', None),)), (5, (('area', 77),))]"  # the older row: NULL
     assert out["columns"] == "['received_at', 'area']"
+    assert out["export"] == "11 77" and out["to_event"] == "(('area', 77),)"  # `spasmwatch events` after detail
+
+
+# ---- replay, the events CSV and JSON: the detector's record follows the table too ---------------------------
+
+REPLAY_SNIPPET = r"""
+import json, sys
+import numpy as np
+from spasmcore import events
+from spasmwatch.engine.detect import records_python
+from spasmwatch.engine.record import REC_LEN, from_record, records_to_events
+from spasmwatch.report.jsonl import events_to_jsonl
+
+rng = np.random.default_rng(3)
+sig = 2048 + rng.normal(0, 1.5, 12000)
+for a, b in ((3000, 5000), (8000, 8300)):
+    sig[a:b] += rng.normal(0, 90, b - a)
+recs = records_python(np.clip(sig, 0, 4095).astype("<u2"), 1000.0, "raw", {})
+evs = records_to_events(recs, 1000.0)
+events.write_events(sys.argv[1], evs)
+print(json.dumps({"len": REC_LEN, "areas": [[r.etype, r.area, r.peak] for r in recs],
+                  "more": [list(map(list, e.more)) for e in evs], "kinds": [e.kind for e in evs],
+                  "back": events.read_events(sys.argv[1]) == evs,
+                  "header": open(sys.argv[1]).readline().strip(),
+                  "jsonl": json.loads(events_to_jsonl(evs[:1]))["area"],
+                  "tuple": from_record((2, 2, 7, 40, 41, 900, 300, 33, 5)).area}))
+"""
+
+
+def with_area_recorded(fw: Path) -> None:
+    """Steps 2 and 3 of docs/architecture.md in the copy: the detector's record one int longer, the episode's end
+    hands it a value (half its peak, an integer), onsets and faults 0."""
+    det = fw / "detector.py"
+    text = det.read_text()
+    edits = [("_REC_LEN = const(8)", "_REC_LEN = const(9)", 1),
+             ("detected, peak, mean, floor):", "detected, peak, mean, floor, area):", 1),
+             ("        q[j + 7] = floor\n", "        q[j + 7] = floor\n        q[j + 8] = area\n", 1),
+             ("q[j + 6],\n                q[j + 7])", "q[j + 6],\n                q[j + 7], q[j + 8])", 1),
+             ("0, 0, self.floor)", "0, 0, self.floor, 0)", 3)]
+    for old, new, n in edits:
+        assert text.count(old) == n, f"detector.py changed ({old!r}): update with_area_recorded here"
+        text = text.replace(old, new)
+    det.write_text(text)
+    epi = fw / "detepisode.py"
+    text = epi.read_text()
+    for old, new in (("0, 0, f)", "0, 0, f, 0)"), ("self.mean_acc >> 4, self.ep_floor)",
+                                                    "self.mean_acc >> 4, self.ep_floor, self.peak >> 1)")):
+        assert text.count(old) == 1, f"detepisode.py changed ({old!r}): update with_area_recorded here"
+        text = text.replace(old, new)
+    epi.write_text(text)
+
+
+def test_a_field_in_the_table_reaches_replay_and_the_events_csv(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    with_area_recorded(with_area(pkg))  # the four files: codes, detector, detepisode (and wire, not used here)
+    shutil.copytree(ROOT / "host" / "spasmcore", pkg / "spasmcore", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "host" / "spasmwatch", pkg / "spasmwatch", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONPATH": str(pkg)}
+    proc = subprocess.run([sys.executable, "-c", REPLAY_SNIPPET, str(tmp_path / "e.csv")], capture_output=True,
+                          text=True, env=env, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    assert out["len"] == 9 and out["tuple"] == 5
+    ends = [(area, peak) for etype, area, peak in out["areas"] if etype == codes.EV_END]
+    assert len(ends) == 2 and all(area == peak >> 1 and area > 0 for area, peak in ends)
+    assert all(area == 0 for etype, area, _ in out["areas"] if etype != codes.EV_END)
+    # each episode carries its area into Event.more, the CSV has the column and reads back equal, JSON lines too
+    assert out["more"] == [[["area", a]] for a, _ in ends] and out["kinds"][0] in ("tonic", "clonus")
+    assert out["header"].endswith(",detail,area") and out["back"] is True and out["jsonl"] == ends[0][0]
 
 
 def test_wire_end_has_a_field_for_every_table_entry() -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
+
+from spasmfw import codes
 
 from . import kinds
 from .errors import InputError
@@ -33,11 +35,44 @@ class Event:
     peak_x: float  # peak as a multiple of the noise floor
     mean_x: float  # mean as a multiple of the noise floor
     detail: str = ""  # for faults: flat | rail
+    # the end record's fields that Event does not name (MORE_FIELDS), as (column, value) pairs: a field added to
+    # the firmware's table travels here, through replay, the events CSV and JSON, with no edit on the host
+    more: tuple[tuple[str, float], ...] = ()
+
+    def as_row(self) -> dict[str, object]:
+        """The event as one flat mapping of column to value, its `more` fields as columns of their own."""
+        row: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "more"}
+        row.update(self.more)
+        return row
 
 
-EVENT_COLUMNS = [f.name for f in fields(Event)]
+def column(name: str, kind: str) -> str:
+    """An end-record field's column in an Event: a time (kind t, ms or samples) in seconds, named ..._s."""
+    return name.removesuffix("_ms") + "_s" if kind == "t" else name
+
+
+BASE_COLUMNS = [f.name for f in fields(Event) if f.name != "more"]
+# The firmware's end-record fields (spasmfw.codes.REC_FIELDS, REC_KINDS) that Event has no field for; the floor is
+# carried as peak_x and mean_x.
+MORE_FIELDS = [(n, k) for n, k in zip(codes.REC_FIELDS, codes.REC_KINDS, strict=True)
+               if column(n, k) not in BASE_COLUMNS and n != "floor"]
+MORE_COLUMNS = [column(n, k) for n, k in MORE_FIELDS]
+EVENT_COLUMNS = BASE_COLUMNS + MORE_COLUMNS
 # the measured columns an events CSV may leave out, read by name (a float field added to Event is read too)
 _MEASURES = [f.name for f in fields(Event) if f.type == "float" and f.name not in ("onset_s", "offset_s")]
+
+
+def more_of(values: dict[str, int | float | None], seconds_per_time: float, level_scale: float) -> \
+        tuple[tuple[str, float], ...]:
+    """Event.more from end-record fields by their firmware names: times (ticks or ms) made seconds, envelope
+    levels divided by their scale, plain integers as they are; a field the record lacks is left out."""
+    more = []
+    for name, kind in MORE_FIELDS:
+        v = values.get(name)
+        if v is not None:
+            more.append((column(name, kind), v * seconds_per_time if kind == "t" else v / level_scale if kind == "l"
+                         else v))
+    return tuple(more)
 
 
 @dataclass(frozen=True)
@@ -59,7 +94,8 @@ def events_to_csv(events: list[Event]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EVENT_COLUMNS)
     for ev in events:
-        writer.writerow([_fmt(v) for v in asdict(ev).values()])
+        row = ev.as_row()
+        writer.writerow([_fmt(row.get(c, "")) for c in EVENT_COLUMNS])
     return out.getvalue()
 
 
@@ -108,8 +144,10 @@ def read_events(path: str | Path) -> list[Event]:
         missing = {"detected_s": onset, "duration_s": offset - onset}  # what a column left out stands for; else 0
         measures = {k: _float(row, k, path, line) if row.get(k) not in (None, "") else missing.get(k, 0.0)
                     for k in _MEASURES}
+        more = tuple((c, _float(row, c, path, line)) for c in MORE_COLUMNS if row.get(c) not in (None, ""))
         events.append(Event(channel=int(_float(row, "channel", path, line)), kind=row["kind"].strip(),
-                            onset_s=onset, offset_s=offset, detail=(row.get("detail") or "").strip(), **measures))
+                            onset_s=onset, offset_s=offset, detail=(row.get("detail") or "").strip(), more=more,
+                            **measures))
     return events
 
 

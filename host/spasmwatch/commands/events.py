@@ -11,14 +11,15 @@ from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 
 from spasmcore.errors import InputError
+from spasmcore.events import EVENT_COLUMNS, MORE_COLUMNS
 from spasmwatch.report import jsonl
 from spasmwatch.store import Store, StoredEvent, default_path, iso_utc, parse_when
 from spasmwatch.terminal.ui import safe
 
-# The replay events columns first (so `read_events` and `evaluate` accept the file), then provenance.
+# The replay events columns first (so `read_events` and `evaluate` accept the file; a field added to the firmware's
+# end record among them), then provenance.
 COLUMNS = [
-    "channel", "kind", "onset_s", "offset_s", "detected_s", "duration_s", "peak", "mean", "peak_x", "mean_x",
-    "detail", "device_id", "boot_id", "seq", "state", "onset_wall", "offset_wall", "onset_local", "offset_local",
+    *EVENT_COLUMNS, "device_id", "boot_id", "seq", "state", "onset_wall", "offset_wall", "onset_local", "offset_local",
 ]
 
 
@@ -63,6 +64,7 @@ def row(ev: StoredEvent, tz: tzinfo | None = None) -> dict[str, object]:
         "peak_x": _round(ev.peak_x, 3),
         "mean_x": _round(ev.mean_x, 3),
         "detail": ev.detail,
+        **{c: e.as_row().get(c) for c in MORE_COLUMNS},
         "device_id": safe(ev.device_id),  # as the device named itself, control characters escaped
         "boot_id": ev.boot_id,
         "seq": ev.seq,

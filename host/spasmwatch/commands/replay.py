@@ -196,8 +196,6 @@ def replay(rec: Recording, mode: str, params: dict[str, int | float] | None, eng
 
 def to_json(rec: Recording, mode: str, events: list[Event]) -> dict[str, Any]:
     """`replay --json`: what was read, the counts of the summary line, and every event."""
-    from dataclasses import asdict
-
     episodes = [e for e in events if e.kind != "fault"]
     return {
         "recording": rec.source,
@@ -211,7 +209,7 @@ def to_json(rec: Recording, mode: str, events: list[Event]) -> dict[str, Any]:
         "episodes": len(episodes),
         "by_kind": dict(Counter(e.kind for e in episodes)),
         "faults": len(events) - len(episodes),
-        "events": [asdict(e) for e in events],
+        "events": [e.as_row() for e in events],
     }
 
 

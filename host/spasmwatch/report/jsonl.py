@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ def rows_to_jsonl(rows: Iterable[dict[str, Any]]) -> str:
 
 def events_to_jsonl(events: Iterable[Event], recording: str | None = None) -> str:
     """Replay events as JSON lines, each with the recording it came from when given."""
-    return rows_to_jsonl(({"recording": recording, **asdict(e)} if recording else asdict(e)) for e in events)
+    return rows_to_jsonl(({"recording": recording, **e.as_row()} if recording else e.as_row()) for e in events)
 
 
 def write_jsonl(path: str | Path, events: Iterable[Event], recording: str | None = None) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from spasmcore.events import Event
+from spasmcore.events import Event, more_of
 from spasmwatch.link import wire
 from spasmwatch.store.schema import FAULT
 
@@ -57,6 +57,7 @@ class StoredEvent:
             peak_x=self.peak_x or 0.0,
             mean_x=self.mean_x or 0.0,
             detail=self.detail,
+            more=more_of(dict(self.more), 1 / 1000, 1),  # the store holds times in ms, levels in counts
         )
 
 
