@@ -327,7 +327,10 @@ class Detector:
         # When rest itself was quieter than flat_min the two cannot be told apart: only a reading that does
         # not change at all (dead) is then a fault, never a healthy electrode quieter than a count.
         kind = 0
-        if rail_run >= self.rail_ticks:
+        if rail_run >= self.rail_ticks and (self.raw or not self.state):
+            # An envelope pinned at the top rail by a spasm already under way is that spasm, saturated: the
+            # strongest spasms must not be logged as sensor faults. (RAW saturating swings between the rails
+            # and is never pinned; from rest, a jump onto a rail is a lead-off.)
             kind = codes.FAULT_RAIL
         elif (flat_run >= self.flat_ticks and elp >> 3 < self.floor * 3 and not (self.blank and not self.fault)
               and (dead or self.floor_acc >> FLOOR_BITS >= self.flat_min)):

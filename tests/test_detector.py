@@ -116,6 +116,28 @@ def test_a_cramp_fading_from_the_rail_is_one_episode():
     assert abs(events[0].onset_s - 20) < 0.2 and abs(events[0].offset_s - 240) < 1.5
 
 
+def test_an_envelope_pinned_at_the_rail_by_a_spasm_is_the_spasm_and_from_rest_a_lead_off():
+    # ENV saturates on a strong spasm: pinned at the top rail for seconds once the spasm has risen. That is the
+    # spasm (one episode, no fault); a jump onto the rail from rest is a lead-off (a fault, no episode); and a
+    # rail that outlasts the longest episode is a lead-off after all, logged from where the rail began.
+    rate = 100
+    t = np.arange(120 * rate) / rate
+    env = _noisy_envelope(rate, 120, 20)
+    rise = (t >= 20) & (t < 20.5)
+    env[rise] += np.linspace(0, 4200, int(rise.sum()))
+    env[(t >= 20.5) & (t < 24)] = 4095
+    env[(t >= 60) & (t < 64)] = 4095
+    events = detect(np.rint(np.clip(env, 0, 4095)), rate, mode="env")
+    assert [(e.kind, e.detail) for e in events] == [("tonic", ""), ("fault", "rail")]
+    assert abs(events[0].onset_s - 20) < 0.3 and abs(events[0].offset_s - 24) < 0.5
+    assert abs(events[1].onset_s - 60) < 0.1 and abs(events[1].offset_s - 64) < 0.2
+    env[(t >= 20.5) & (t < 100)] = 4095  # held for 80 s, longer than max_episode_s
+    events = detect(np.rint(np.clip(env, 0, 4095)), rate, mode="env", params={"max_episode_s": 30})
+    assert [(e.kind, e.detail) for e in events] == [("tonic", ""), ("fault", "rail")]
+    assert abs(events[1].onset_s - 20.5) < 0.1 and abs(events[1].offset_s - 100) < 0.2
+    assert abs(events[0].onset_s - 20) < 0.3 and events[0].offset_s < 52  # ended by the longest episode
+
+
 def test_env_mode_with_a_fixed_offset_ignores_a_slow_noise_free_wobble():
     # A wobble with no noise at all gives the tracked baseline nothing to learn a floor from; a fixed offset
     # (env_track=0, the multiplicative floor of the whole level) still rejects it.
