@@ -160,11 +160,11 @@ def _row(name: str, t: Tally) -> str:
         return f"  {name:14s}  n/a: {t.error}"
     kinds = " / ".join(str(t.false.get(k, 0)) for k in KINDS) if name == "ours" else "-"
     return (f"  {name:14s}  {_pct(t.found, t.labels):>16s}  {t.merged:>6d}  {t.split:>5d}  {t.n_false:>6d}"
-            f"  {_f(t.false_per_hour):>9s}  {t.longest_s:>8.1f}  {kinds}")
+            f"  {_f(t.false_per_hour):>9s}  {t.near:>7d}  {t.longest_s:>8.1f}  {kinds}")
 
 
 HEADER = (f"  {'detector':14s}  {'found 1:1':>16s}  {'merged':>6s}  {'split':>5s}  {'false':>6s}  {'/ ch-h':>9s}"
-          f"  {'longest s':>8s}  false twitch / tonic / clonus")
+          f"  {'near 1s':>7s}  {'longest s':>8s}  false twitch / tonic / clonus")
 
 
 def run_dataset(name: str, setup: Setup) -> dict[str, dict[str, Tally]]:

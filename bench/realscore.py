@@ -19,6 +19,10 @@ from spasmwatch.scoring.score import match
 Episode = tuple[float, float, str]  # onset_s, offset_s, kind ("-" for a peer)
 Found = dict[int, list[Episode]]  # file channel -> episodes
 KINDS = ("twitch", "tonic", "clonus")
+# A false event this close to a labelled window (ending before it starts, or starting after it ends) is
+# reported apart as `near`: on gesture sets it is mostly the arm moving into or out of the labelled hold, real
+# muscle activity just outside the label rather than noise at rest.
+NEAR_S = 1.0
 
 
 def per_hour(n: float, seconds: float) -> float | None:
@@ -38,6 +42,7 @@ class Tally:
     episodes: int = 0
     longest_s: float = 0.0
     error: str | None = None
+    near: int = 0  # false events within NEAR_S of a window
 
     @property
     def n_false(self) -> int:
@@ -52,7 +57,7 @@ class Tally:
         return per_hour(self.n_false, self.background_s)
 
     def add(self, other: Tally) -> None:
-        for name in ("found", "labels", "merged", "split", "background_s", "episodes"):
+        for name in ("found", "labels", "merged", "split", "background_s", "episodes", "near"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.longest_s = max(self.longest_s, other.longest_s)
         for k, n in other.false.items():
@@ -67,6 +72,7 @@ class Tally:
             "split": self.split,
             "false_events": self.n_false,
             "false_by_kind": dict(self.false),
+            "false_near_a_window": self.near,
             "background_channel_s": self.background_s,
             "false_per_channel_hour": self.false_per_hour,
             "episodes": self.episodes,
@@ -86,6 +92,7 @@ def score_file(found: Found, windows: list[tuple[float, float]], background_s: f
     t.split = sum(1 for h in m.hits if any(n > 1 for n in Counter(flat[j][0] for j in h).values()))
     t.longest_s = max((off - on for _, on, off, _ in flat), default=0.0)
     for j in m.false_alarms:
-        kind = flat[j][3]
+        _, on, off, kind = flat[j]
         t.false[kind] = t.false.get(kind, 0) + 1
+        t.near += any(0 <= on - b <= NEAR_S or 0 <= a - off <= NEAR_S for a, b in windows)
     return t

@@ -110,6 +110,10 @@ def test_windows_paired_one_to_one_across_channels() -> None:
     t = realscore.score_file(found, windows, 30.0)
     assert (t.found, t.merged, t.split, t.n_false, t.episodes) == (2, 0, 1, 1, 5)
     assert t.false == {"twitch": 1} and t.background_s == 60.0
+    assert t.near == 0  # 13.0-13.5 is 2 s from either window
+    near = realscore.score_file({0: [(11.5, 12.0, "twitch"), (14.2, 14.8, "twitch"), (25.0, 26.0, "tonic")]},
+                                windows, 30.0)
+    assert (near.n_false, near.near) == (3, 2)  # 0.5 s after the first window, 0.2 s before the second
     assert realscore.score_file({0: []}, windows, 30.0).found == 0
 
 def test_real_report_skips_without_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -160,8 +160,8 @@ for name, path in (("new", new_db), ("old", old_db)):
         print("stored_" + name, sorted((e.seq, e.more) for e in s.events()))
         if name == "new":
             from spasmwatch.commands.events import to_csv
-            export = to_csv(s.events()).splitlines()
-            print("export", export[0].split(",").index("area"), export[1].split(",")[export[0].split(",").index("area")])
+            head, first = (line.split(",") for line in to_csv(s.events()).splitlines()[:2])
+            print("export", head.index("area"), first[head.index("area")])
             print("to_event", s.events()[0].to_event().more)
 print("columns", [r[1] for r in sqlite3.connect(old_db).execute("PRAGMA table_info(events)")][-2:])
 """
