@@ -303,6 +303,11 @@ class Detector:
             if e <= off:
                 self._run_quiet(t, e, f)
                 return
+            if self.gap and self.raw and not self.beat_run and self.ecg and self.rr and self._beat_due(t, 0):
+                # The run resumes where a beat is due: what came before did not make an onset, and a beat
+                # must not complete it. It starts again here, as a run that must outlast a beat. (Not on an
+                # envelope, whose smoothing widens beats over the spasms between them: there it lost jerks.)
+                self._start_run(t)
             self._collect(t, e)
             self.gap = 0
             if touch & TOUCH_RAIL:
