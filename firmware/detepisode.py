@@ -200,8 +200,10 @@ def _rhythm(self, t):
 
 
 def _end_episode(self, offset, t):
-    if self.ecg and self.beats >= BEAT_LOCK and t - self.last_beat <= self.rr_stale:
-        self.search_start = t  # beats were hidden: look for them again before trusting a narrow bump
+    if self.ecg and self.beats >= BEAT_LOCK and self.onset - self.last_beat <= self.rr_stale:
+        # The rhythm was alive when the episode began, so the episode hid beats (however long it lasted): look
+        # for them again before trusting a narrow bump.
+        self.search_start = t
         self.search_end = t + self.search
     dur = offset - self.onset
     if dur < self.twitch:

@@ -271,3 +271,17 @@ def test_a_heartbeat_does_not_complete_a_run_a_small_bump_began_at_250_hz():
         sim = generate("ecg_rest", seed=seed, minutes=10, mode="raw", rate_hz=250.0)
         found += [round(e.onset_s, 1) for e in detect(sim.channels[0], 250.0, "raw", {}, engine="python")]
     assert len(found) <= 2, found
+
+
+def test_after_an_episode_longer_than_the_rhythm_keeps_the_beats_are_looked_for_again():
+    # ecg_spasms at 500 Hz: a 26 s tonic spasm hides the heartbeat for longer than a rhythm is kept (15 s); the
+    # first beat after it was a twitch. The rhythm was alive when the spasm began, so it is looked for again.
+    from spasmsim.generate import generate
+
+    sim = generate("ecg_spasms", seed=1, minutes=10, mode="raw", rate_hz=500.0)
+    truth = [(t.onset_s, t.offset_s) for t in sim.truth]
+    assert any(b - a > 20 for a, b in truth)  # the long spasm is there
+    events = detect(sim.channels[0], 500.0, "raw", {}, engine="python")
+    false = [round(e.onset_s, 2) for e in events if e.onset_s > 5
+             and not any(min(b, e.offset_s) > max(a, e.onset_s) for a, b in truth)]
+    assert false == []
