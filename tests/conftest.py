@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,32 @@ ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE_DIR = ROOT / "firmware"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 MICROPYTHON32 = ROOT.parent / "shared" / "tools" / "micropython32"  # the 32-bit builds: memory as on the board
+RAM_TMP = Path("/dev/shm")
+
+
+def temp_in_ram() -> None:
+    """Temporary files (tmp_path, the virtual boards' flash, the stores) in RAM where the machine has a tmpfs and
+    TMPDIR does not name another place. The unix port fsyncs at every file flush, so each event-log record and
+    counter costs ~4 ms of disk on a 2-core VM, and no test can see it: a SIGKILL power cut keeps the page
+    cache. Subprocesses (the CLI, virtual devices) inherit TMPDIR."""
+    if "TMPDIR" not in os.environ and RAM_TMP.is_dir() and os.access(RAM_TMP, os.W_OK):
+        os.environ["TMPDIR"] = str(RAM_TMP)
+        tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+
+
+temp_in_ram()  # at import: before pytest makes its base temporary directory
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_machine_wide_sync() -> Iterator[None]:
+    """The firmware's event log calls os.sync() after each record where the os module has it (the ESP32's does:
+    it flushes the flash; the unix port's has none). Under CPython that flushes every disk of the machine, ~4 ms
+    a record and far more on a busy disk, and no test can see it: a SIGKILL power cut keeps the page cache. So
+    the tests' CPython runs the log as the unix port does (mpy_runner's CPython snippets too)."""
+    with pytest.MonkeyPatch.context() as mp:
+        if hasattr(os, "sync"):
+            mp.delattr(os, "sync")
+        yield None
 
 
 @pytest.fixture(scope="session")

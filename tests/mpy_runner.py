@@ -37,6 +37,8 @@ def run(code: str, runtime: str = "micropython", *, cwd: str | os.PathLike[str] 
     """
     dirs = [str(FIRMWARE_DIR)] + [str(p) for p in paths]
     head = "import sys\n" + "".join(f"sys.path.insert(0, {d!r})\n" for d in reversed(dirs))
+    if runtime == "cpython":  # the event log without os.sync, as on the unix port (conftest.no_machine_wide_sync)
+        head += "import os\nif hasattr(os, 'sync'):\n    del os.sync\n"
     with tempfile.TemporaryDirectory(prefix="spasmwatch-snippet-") as tmp:
         script = Path(tmp) / "snippet.py"
         script.write_text(head + code)
