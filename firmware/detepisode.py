@@ -48,10 +48,12 @@ def _start_run(self, t):
     self.spike = 0
     self.touched = 0
     self.one_sided = 0
-    # ecg on: every run must outlast a beat; auto: where a beat is due, and in the first seconds
-    # while a rhythm is still being learnt from the narrow bumps seen
-    # (or a candidate bump began before this run did: at the end of calibration, say)
-    searching = (t < self.search_end and self.last_beat >= 0 and (
+    # ecg on: every run must outlast a beat; auto: where a beat is due, and in the first seconds while a
+    # rhythm is still being learnt from the narrow bumps seen (or a candidate bump began before this run did:
+    # at the end of calibration, say). In raw mode that search holds before any bump was seen, too: the first
+    # heartbeat after power-up or a re-calibration was otherwise a twitch. Not on an envelope, where a beat is
+    # as wide as a brief grasp and waiting cost the grasps of the first seconds.
+    searching = (t < self.search_end and (self.raw or self.last_beat >= 0) and (
         self.beats < BEAT_LOCK or self.last_beat < self.search_start)) or 0 <= self.bump < t
     self.beat_run = 1 if self.ecg == 2 or (self.ecg and (searching or (
         self.rr and self._beat_due(t, 0)))) else 0
