@@ -79,28 +79,36 @@ def test_demo_dashboard_serves_the_virtual_board_and_simulated_weeks(tmp_path: P
     import urllib.request
     import webbrowser
 
+    from spasmwatch.dashboard.server import Dashboard
+
     seen: dict[str, object] = {}
+    served: list[Dashboard] = []
+    serve = Dashboard.serve
+    monkeypatch.setattr(Dashboard, "serve", lambda self: (served.append(self), serve(self))[1])
 
     def browse(url: str) -> bool:  # instead of a browser: read the live view until an episode is in it
         def poll() -> None:
             end = time.monotonic() + 60
-            while time.monotonic() < end:
-                try:
-                    live = json.load(urllib.request.urlopen(url + "api/live", timeout=30))
-                    if live["recent"]:
-                        seen["live"] = live
-                        seen["info"] = json.load(urllib.request.urlopen(url + "api/info", timeout=30))
-                        return
-                except OSError:
-                    pass
-                time.sleep(0.2)
+            try:
+                while time.monotonic() < end:
+                    try:
+                        live = json.load(urllib.request.urlopen(url + "api/live", timeout=30))
+                        if live["recent"]:
+                            seen["live"] = live
+                            seen["info"] = json.load(urllib.request.urlopen(url + "api/info", timeout=30))
+                            return
+                    except OSError:
+                        pass
+                    time.sleep(0.2)
+            finally:  # seen (or given up): stop as --seconds (and Ctrl-C) do, instead of waiting them out
+                served[0].request_stop()
 
         seen["url"] = url
         threading.Thread(target=poll, daemon=True).start()
         return True
 
     monkeypatch.setattr(webbrowser, "open", browse)
-    assert cli.main(["demo", "--dashboard", "--seconds", "12", "--speed", "12", "--dir", str(tmp_path)]) == 0
+    assert cli.main(["demo", "--dashboard", "--seconds", "90", "--speed", "12", "--dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert str(seen["url"]).startswith("http://127.0.0.1:") and f"dashboard on {seen['url']}" in out
     live, info = seen["live"], seen["info"]
@@ -111,3 +119,18 @@ def test_demo_dashboard_serves_the_virtual_board_and_simulated_weeks(tmp_path: P
     with Store(tmp_path / "events.sqlite3") as store:  # the monitor stored the board's events as usual
         assert store.events(device=live["state"]["device_id"])
         assert len(store.events(device=demo.HISTORY_DEVICE)) > 500
+
+
+@pytest.mark.timeout(60)
+def test_the_dashboard_stops_after_seconds(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`demo --dashboard --seconds N` ends by itself: serve's timer stops the server as Ctrl-C would."""
+    import time
+
+    from spasmwatch.commands.dashboard import serve
+
+    db = tmp_path / "events.sqlite3"
+    Store(db).close()
+    start = time.monotonic()
+    assert serve(db, None, "127.0.0.1:0", seconds=0.5) == 0
+    assert 0.5 <= time.monotonic() - start < 60
+    assert "spasmwatch dashboard on http://127.0.0.1:" in capsys.readouterr().out
