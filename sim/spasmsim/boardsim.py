@@ -11,10 +11,15 @@ ESP32 port does:
 - hard reset: the stand-in machine.reset() ends the interpreter with machine.HARD_RESET and the launcher boots
   again (boot.py, main.py), keeping the pty, like a USB-serial bridge across a reset;
 - Ctrl-C: the ESP32's serial driver turns 0x03 into KeyboardInterrupt while code runs and passes it through
-  to the REPL otherwise. The interpreter talks over pipes (a pty would flush pending input each time its
-  REPL switches terminal modes, losing the Ctrl-A mpremote sends right after Ctrl-C); the launcher sends
-  SIGINT when the interpreter has its SIGINT handler installed (it does while running code, Linux's
-  /proc/PID/status tells) and passes the byte on otherwise;
+  to the REPL otherwise, whenever it arrives. The interpreter talks over pipes (a pty would flush pending
+  input each time its REPL switches terminal modes, losing the Ctrl-A mpremote sends right after Ctrl-C);
+  the launcher sends SIGINT when the interpreter has its SIGINT handler installed (it does while running
+  code, Linux's /proc/PID/status tells) and passes the byte on otherwise. It looks and signals while the
+  interpreter is stopped (SIGSTOP), so the handler cannot go between the look and the signal (SIGINT with
+  no handler kills); and the interpreter starts with SIGINT ignored, so a host-side wrapper (the pip
+  `micropython` is CPython running MicroPython in an extension) never installs a Python handler of its own
+  that would take a Ctrl-C sent while it starts: as a KeyboardInterrupt that kills the board, or held until
+  MicroPython exits, when it turns the next soft reset into a crash mpremote waits on forever;
 - the flash is a host directory mounted at "/" (VfsPosix), the ESP32's built-in `machine`/`esp` are
   stand-ins (firmware/unix/rom_*.py); the ADC reads a resting sensor.
 
@@ -56,6 +61,10 @@ RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 FRIENDLY_BANNER = b'Type "help()" for more information.'
 STALL_S = 0.5  # output nobody reads for this long is dropped (a USB CDC port without a host does the same)
 UID_FILE = ".board-sim-id"  # beside the flash dir, not in it
+# the interpreter starts with SIGINT ignored (kept across exec): MicroPython sets its own handler while it runs
+# code, and a CPython wrapper, finding SIGINT ignored at start, installs none (module docstring)
+IGNORE_SIGINT = ["/bin/sh", "-c", "trap '' INT; exec \"$0\" \"$@\""]
+FREEZE_S = 1.0  # how long to wait for a SIGSTOP to take (a loaded machine schedules the interpreter late)
 
 
 def sigint_caught(pid: int) -> bool:
@@ -68,6 +77,37 @@ def sigint_caught(pid: int) -> bool:
     except OSError:
         pass
     return False
+
+
+def stopped(pid: int) -> bool:
+    """True when process pid is stopped (or gone): it cannot change its signal handlers."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] in "TtZX"
+    except (OSError, IndexError):
+        return True
+
+
+def interrupt(pid: int) -> bool:
+    """SIGINT to pid if it has a SIGINT handler, looked at and sent while pid is stopped (its handler cannot
+    go in between: a SIGINT without one would kill it); False, nothing sent, when it has none."""
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except ProcessLookupError:
+        return False
+    try:
+        end = time.monotonic() + FREEZE_S
+        while not stopped(pid) and time.monotonic() < end:
+            time.sleep(0.001)
+        caught = sigint_caught(pid)
+        if caught:
+            os.kill(pid, signal.SIGINT)  # pending while stopped, taken by that same handler when it continues
+        return caught
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
 
 
 class BoardSim:
@@ -92,6 +132,7 @@ class BoardSim:
         self.boots = 0
         self.soft_resets = 0
         self.hard_resets = 0
+        self.ctrl_c = 0  # Ctrl-Cs taken from the port (as SIGINT or as the byte)
         self.crashes: list[int] = []  # exit codes that were neither a reset nor a Ctrl-D
         self.failed = ""  # why the board stopped booting (it crashed at start every time), "" while it runs
         self._quick = 0  # crashes in a row within QUICK_CRASH_S of starting
@@ -132,7 +173,7 @@ class BoardSim:
 
     def _spawn(self, run_main: bool) -> None:
         # MICROPYINSPECT, not -i: the REPL after boot.py / main.py, unless they reset the board (board_repl.py)
-        cmd = [self.micropython, *self.heap_args, str(UNIX_DIR / "board_repl.py"),
+        cmd = [*IGNORE_SIGINT, self.micropython, *self.heap_args, str(UNIX_DIR / "board_repl.py"),
                str(self.flash), str(UNIX_DIR), "1" if run_main else "0", self.uid]
         # own session: a Ctrl-C typed at the launcher's terminal must not reach the board
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -275,15 +316,15 @@ class BoardSim:
     def _interrupt(self) -> None:
         """One Ctrl-C: KeyboardInterrupt if code is running, else the byte for the REPL (cancel the line)."""
         proc = self._proc
-        if proc is None or not sigint_caught(proc.pid):
-            self._send(b"\x03")
-            return
-        os.kill(proc.pid, signal.SIGINT)
-        # a second SIGINT before the first is handled makes MicroPython exit(1): wait until the handler has
-        # gone (the REPL is back) or the code went on running (it caught the KeyboardInterrupt)
-        end = time.monotonic() + 1.0
-        while time.monotonic() < end and proc.poll() is None and sigint_caught(proc.pid):
-            time.sleep(0.01)
+        if proc is None or proc.poll() is not None or not interrupt(proc.pid):
+            self._send(b"\x03")  # after the SIGCONT: a write to a full pipe must not wait on a stopped reader
+        else:
+            # a second SIGINT before the first is handled makes MicroPython exit(1): wait until the handler has
+            # gone (the REPL is back) or the code went on running (it caught the KeyboardInterrupt)
+            end = time.monotonic() + 1.0
+            while time.monotonic() < end and proc.poll() is None and sigint_caught(proc.pid):
+                time.sleep(0.01)
+        self.ctrl_c += 1
 
     def _pump_in(self) -> None:
         while not self._stopping.is_set():

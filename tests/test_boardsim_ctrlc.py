@@ -1,0 +1,120 @@
+"""board-sim takes a Ctrl-C at any moment as an ESP32 does: KeyboardInterrupt while code runs, the byte otherwise,
+and never a dead board; the races are made to happen on purpose (an interpreter held at its start, a handler
+that goes right after the launcher looked at it).
+
+The waits are generous bounds for a loaded machine and end as soon as what they wait for has happened.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from spasmsim import boardsim
+from spasmsim.boardsim import BoardSim
+
+MPREMOTE_S = 60  # one mpremote call takes ~1 s; on a pty it has no timeout of its own
+
+
+def wait_for(cond: Callable[[], bool], seconds: float = 60.0) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return cond()
+
+
+def ctrl_c(board: BoardSim) -> None:
+    """Type one Ctrl-C on the board's port and wait until the launcher has handled it."""
+    before = board.ctrl_c
+    fd = os.open(board.port, os.O_RDWR | os.O_NOCTTY)
+    try:
+        os.write(fd, b"\x03")
+    finally:
+        os.close(fd)
+    assert wait_for(lambda: board.ctrl_c > before), "the launcher never took the Ctrl-C"
+
+
+def program(path: Path, body: str) -> str:
+    path.write_text(f"#!{sys.executable}\n{body}")
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest.mark.micropython
+@pytest.mark.slow
+def test_a_ctrl_c_while_the_interpreter_starts_neither_kills_it_nor_breaks_the_next_soft_reset(
+        tmp_path: Path, micropython_bin: str) -> None:
+    # A CPython program in front of MicroPython (as the pip `micropython` is), held at its start until the
+    # Ctrl-C has been taken: with Python's own SIGINT handler it died of a KeyboardInterrupt (or, had the
+    # Ctrl-C come once MicroPython was running inside it, kept it pending until MicroPython's soft reset
+    # exited, which then looked like a crash and mpremote waited for "soft reboot" forever).
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    slow = program(tmp_path / "slow-micropython", f"""
+import os, sys, time
+open({str(gate / "started")!r}, "w").close()
+while not os.path.exists({str(gate / "go")!r}):
+    time.sleep(0.01)
+os.execv({micropython_bin!r}, [{micropython_bin!r}, *sys.argv[1:]])
+""")
+    with BoardSim(tmp_path / "flash", micropython=slow) as board:
+        assert wait_for(lambda: (gate / "started").exists())
+        ctrl_c(board)
+        (gate / "go").touch()
+        try:
+            res = subprocess.run([sys.executable, "-m", "mpremote", "connect", board.port, "exec", "print(6 * 7)"],
+                                 capture_output=True, text=True, timeout=MPREMOTE_S)
+        except subprocess.TimeoutExpired:
+            res = None
+        log = bytes(board.log).decode(errors="replace")
+        assert res is not None, f"mpremote did not return within {MPREMOTE_S} s; the board said:\n{log[-2000:]}"
+        assert not board.crashes, log
+        assert "KeyboardInterrupt" not in log
+        assert res.returncode == 0 and res.stdout.strip() == "42", res.stdout + res.stderr
+        assert board.soft_resets == 1 and board.boots == 2
+
+
+def test_a_handler_that_goes_right_after_the_look_does_not_let_the_ctrl_c_kill_the_board(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The interpreter drops its SIGINT handler (code ends, the REPL is back) just after the launcher saw it:
+    # a SIGINT then has no handler and kills the board. The stand-in drops its handler on SIGUSR1, which the
+    # patched look sends, waiting (bounded: a stopped interpreter cannot do it) until the handler is gone.
+    fake = program(tmp_path / "fake-micropython", """
+import signal, sys, time
+def took(signum, frame):
+    sys.stdout.write("KeyboardInterrupt\\n")
+    sys.stdout.flush()
+signal.signal(signal.SIGINT, took)
+signal.signal(signal.SIGUSR1, lambda signum, frame: signal.signal(signal.SIGINT, signal.SIG_DFL))
+sys.stdout.write("running\\n")
+sys.stdout.flush()
+while True:
+    time.sleep(0.05)
+""")
+    look = boardsim.sigint_caught
+    fired: list[int] = []
+
+    def look_then_move_on(pid: int) -> bool:
+        caught = look(pid)
+        if caught and not fired:
+            fired.append(pid)
+            os.kill(pid, boardsim.signal.SIGUSR1)
+            wait_for(lambda: not look(pid), 0.5)
+        return caught
+
+    monkeypatch.setattr(boardsim, "sigint_caught", look_then_move_on)
+    with BoardSim(tmp_path / "flash", micropython=fake) as board:
+        assert wait_for(lambda: b"running" in board.log), bytes(board.log)
+        ctrl_c(board)
+        assert fired, "the handler was never seen"
+        assert wait_for(lambda: b"KeyboardInterrupt" in board.log or not board.running, 30)
+        assert not board.crashes and board.running, f"the board died: exit codes {board.crashes}"
+        assert b"KeyboardInterrupt" in board.log
