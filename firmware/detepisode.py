@@ -162,9 +162,10 @@ def _in_episode(self, t, e, off, ms, f):
         if self.blip < 0:
             self.blip = t
     elif self.quiet < 0 or (e * 2 > mid and not (
-            self.ecg and self.rr and self.cl_good < 3 and self._beat_due(t, self.beat_w))):
+            self.ecg and self.rr and self.cl_good < 3 and e < 2 * self.beat_amp and self._beat_due(t, self.beat_w))):
         # activity again: only a tick above mid-way between the thresholds breaks a quiet stretch,
-        # so rest wobble just above the offset threshold (or a heartbeat) does not stretch the episode
+        # so rest wobble just above the offset threshold (or a heartbeat) does not stretch the episode; a tick
+        # above twice the usual beat is not a heartbeat (they vary little in size, as in _bump)
         self.quiet = -1
         if t - self.onset >= self.max_ep:  # a floor that jumped (electrode shift): end and re-learn
             self._end_episode(t, t)

@@ -300,3 +300,15 @@ def test_the_first_heartbeat_after_power_up_is_not_a_twitch():
     assert first > 10
     events = detect(sim.channels[0][:int(10 * 500)], 500.0, "raw", {}, engine="python")
     assert events == []
+
+
+def test_a_clonus_train_under_a_heartbeat_is_one_episode_at_500_hz():
+    # Inside an episode a tick where a beat is due does not break a quiet stretch, unless it is over twice the
+    # usual beat: a clonus burst there is not the heartbeat. ecg_spasms at 500 Hz: a 3.3 s clonus train whose
+    # bursts fell in the beat windows was three episodes; now every spasm is one episode and nothing else is.
+    from spasmsim.generate import generate
+
+    sim = generate("ecg_spasms", seed=1, minutes=10, mode="raw", rate_hz=500.0)
+    events = detect(sim.channels[0], 500.0, "raw", {}, engine="python")
+    pieces = [sum(min(t.offset_s, e.offset_s) > max(t.onset_s, e.onset_s) for e in events) for t in sim.truth]
+    assert pieces == [1] * len(sim.truth) and len(events) == len(sim.truth)
