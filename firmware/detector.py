@@ -144,9 +144,11 @@ class Detector:
         self.down_shift = detchain.shift(p["floor_down_s"] * tick_hz)
         self.slow_shift = detchain.shift(0.15 * tick_hz)  # ~150 ms mean level for the clonus rhythm test
         # (an envelope input is smooth already: averaging it again would flatten the 3-8 Hz swings themselves)
-        self.rh_shift = detchain.shift(16 / self.tick_samples) if self.raw else 0
+        # the rhythm signal averages ~16 samples, in ticks to the nearest power of two (not the next: at 250 Hz
+        # 8 ticks were 24 samples, 96 ms, and flattened the 3-8 Hz swings of clonus)
+        self.rh_shift = detchain.shift(16 / 1.4142 / self.tick_samples) if self.raw else 0
         self.fast = 0
-        self.rh_sig = 0  # the rhythm signal: the rectified tick mean x2, smoothed over >= ~16 samples
+        self.rh_sig = 0  # the rhythm signal: the rectified tick mean x2, smoothed over ~16 samples
         # heartbeat gate: a run starting where the learnt rhythm predicts a beat must outlast a beat bump
         self.ecg = int(p["ecg"])
         self.beat_w = max(1, ticks(p["beat_ms"]))

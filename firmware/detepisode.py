@@ -175,7 +175,7 @@ def _in_episode(self, t, e, off, ms, f):
 
 @micropython.native
 def _rhythm(self, t):
-    # Clonus: the 10 ms rectified mean, lightly smoothed so it averages >= ~16 samples (two ticks at 1 kHz,
+    # Clonus: the 10 ms rectified mean, lightly smoothed so it averages ~16 samples (two ticks at 1 kHz,
     # eight at 200 Hz: fewer leave noise swinging in the band), swings around its ~150 ms mean at 3-8 Hz.
     # Count rising swings whose period is in that band (good) or not (bad). The smoothed envelope is not
     # used here: its own random wobble lies in the same band.

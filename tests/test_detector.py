@@ -312,3 +312,16 @@ def test_a_clonus_train_under_a_heartbeat_is_one_episode_at_500_hz():
     events = detect(sim.channels[0], 500.0, "raw", {}, engine="python")
     pieces = [sum(min(t.offset_s, e.offset_s) > max(t.onset_s, e.onset_s) for e in events) for t in sim.truth]
     assert pieces == [1] * len(sim.truth) and len(events) == len(sim.truth)
+
+
+def test_clonus_is_labelled_at_250_hz():
+    # The rhythm signal is smoothed over about 16 samples, to the nearest power of two of ticks: at 250 Hz
+    # (3 samples a tick) 4 ticks, not 8, which had flattened the 3-8 Hz swings (no train was labelled clonus).
+    from spasmsim.generate import generate
+
+    sim = generate("clonus_mixed", seed=1, minutes=10, mode="raw", rate_hz=250.0)
+    events = detect(sim.channels[0], 250.0, "raw", {}, engine="python")
+    trains = [t for t in sim.truth if t.kind == "clonus"]
+    labelled = [t for t in trains if any(e.kind == "clonus" and min(t.offset_s, e.offset_s) > max(t.onset_s, e.onset_s)
+                                         for e in events)]
+    assert len(trains) >= 10 and len(labelled) >= 0.6 * len(trains), (len(labelled), len(trains))
