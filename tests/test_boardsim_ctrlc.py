@@ -8,6 +8,7 @@ The waits are generous bounds for a loaded machine and end as soon as what they 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from spasmcore.firmware import UNIX_DIR
 from spasmsim import boardsim
 from spasmsim.boardsim import BoardSim
 
@@ -118,3 +120,43 @@ while True:
         assert wait_for(lambda: b"KeyboardInterrupt" in board.log or not board.running, 30)
         assert not board.crashes and board.running, f"the board died: exit codes {board.crashes}"
         assert b"KeyboardInterrupt" in board.log
+
+
+@pytest.mark.micropython
+def test_a_ctrl_c_while_the_board_sets_up_its_flash_leaves_a_whole_board(
+        tmp_path: Path, micropython_bin: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The unix board's start-up (ROM stand-ins, the flash mounted at /) is held inside its first ROM import
+    # until the Ctrl-C has been taken: the ESP32's C start-up takes no Ctrl-C, so the board must still come up
+    # whole (before, a KeyboardInterrupt there left a REPL on the host's / without the flash).
+    rom = tmp_path / "rom"
+    shutil.copytree(UNIX_DIR, rom)
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    held = (rom / "rom_esp.py").read_text()
+    (rom / "rom_esp.py").write_text(f"""import os, time
+open({str(gate / "started")!r}, "w").close()
+while True:
+    try:
+        os.stat({str(gate / "go")!r})
+        break
+    except OSError:
+        time.sleep_ms(10)
+""" + held)
+    monkeypatch.setattr(boardsim, "UNIX_DIR", rom)
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "on-the-flash.txt").write_text("")
+    with BoardSim(flash, micropython=micropython_bin) as board:
+        assert wait_for(lambda: (gate / "started").exists()), bytes(board.log)
+        ctrl_c(board)
+        (gate / "go").touch()
+        assert wait_for(lambda: board.log.endswith(b">>> ")), bytes(board.log)
+        fd = os.open(board.port, os.O_RDWR | os.O_NOCTTY)
+        try:
+            os.write(fd, b"import os, machine; print(os.listdir('/'), machine.unique_id())\r")
+        finally:
+            os.close(fd)
+        assert wait_for(lambda: b"on-the-flash.txt" in board.log or b"Error" in board.log), bytes(board.log)
+        log = bytes(board.log).decode(errors="replace")
+        assert "KeyboardInterrupt" not in log and "on-the-flash.txt" in log and "Error" not in log, log
+        assert not board.crashes and board.boots == 1

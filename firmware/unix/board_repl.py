@@ -13,11 +13,23 @@ ROM_DIR (this directory) holds what the ESP32 port has built in and the unix por
 `machine` (ADC, Pin, WDT, unique_id, reset), `esp` and micropython.alloc_emergency_exception_buf; `os` gets a
 rename() that avoids a unix-port VfsPosix bug (rom_os.py). They are imported before the flash is mounted,
 like frozen modules, so the deployed files themselves run unchanged.
+
+Ctrl-C: the ESP32's start-up before boot.py is C and takes none, so this one takes none either until boot.py
+runs (kbd_intr(-1): the launcher then passes 0x03 on as a byte, which the REPL or the app reads later); a
+KeyboardInterrupt here would leave a REPL without the flash mounted and without the ROM stand-ins.
 """
 
+import micropython
+
+micropython.kbd_intr(-1)
+try:
+    for _ in (0, 1):
+        pass  # a Ctrl-C taken while this file was compiled is raised at this loop's jump, and dropped
+except KeyboardInterrupt:
+    pass
 
 
-def _boot():
+def _boot(kbd_intr):
     import gc
     import os
     import sys
@@ -40,6 +52,7 @@ def _boot():
     os.umount("/")
     os.mount(os.VfsPosix(flash), "/")
     os.chdir("/")
+    kbd_intr(3)  # from here on a Ctrl-C stops boot.py / main.py, as on the ESP32
     for name in ("boot.py", "main.py") if run_main else ("boot.py",):
         try:
             os.stat(name)
@@ -62,5 +75,5 @@ def _boot():
     gc.collect()
 
 
-_boot()
-del _boot  # the REPL starts with an empty namespace, as on the board
+_boot(micropython.kbd_intr)
+del _boot, micropython, _  # the REPL starts with an empty namespace, as on the board
