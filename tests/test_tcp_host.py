@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -194,6 +195,26 @@ def test_monitor_over_socket_stores_what_the_board_found_across_a_drop_and_a_res
         assert r.kind == e.kind and abs(r.onset_ms - e.onset_s * 1000) <= 1
 
 
+def stored_all(db: Path, mon: subprocess.Popen[str], n: int, timeout: float = 120) -> None:
+    """Until the monitor's database holds n closed episodes (read-only, beside the running monitor)."""
+    import sqlite3
+
+    from spasmcore.errors import FatalError
+    from spasmwatch.store import ReadOnlyStore
+
+    end = time.monotonic() + timeout
+    while True:
+        assert mon.poll() is None and time.monotonic() < end, "the monitor stored fewer episodes"
+        if db.is_file():
+            try:
+                with ReadOnlyStore(db) as store:
+                    if sum(r.kind != "fault" for r in store.events(states=("closed",))) >= n:
+                        return
+            except (sqlite3.Error, FatalError):  # the monitor is still creating it
+                pass
+        time.sleep(0.2)
+
+
 @pytest.mark.slow
 def test_cli_device_tcp_and_monitor_socket(tmp_path: Path) -> None:
     """`spasmwatch device --tcp` and `spasmwatch monitor --port socket://`: the example's 3 episodes stored."""
@@ -214,10 +235,17 @@ def test_cli_device_tcp_and_monitor_socket(tmp_path: Path) -> None:
             except OSError:
                 assert dev.poll() is None and time.monotonic() < end, dev.stdout.read() if dev.stdout else ""
                 time.sleep(0.1)
-        mon = subprocess.run(cli + ["monitor", "--port", f"socket://127.0.0.1:{port}", "--db", str(db),
-                                    "--seconds", "15", "--plain"], env=env, capture_output=True, text=True,
-                             timeout=120)
-        assert mon.returncode == 0, mon.stdout + mon.stderr
+        mon = subprocess.Popen(cli + ["monitor", "--port", f"socket://127.0.0.1:{port}", "--db", str(db),
+                                      "--seconds", "120", "--plain"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+        try:
+            stored_all(db, mon, 3)  # then Ctrl-C, instead of waiting out --seconds
+            mon.send_signal(signal.SIGINT)
+            _, err = mon.communicate(timeout=60)
+        finally:
+            if mon.poll() is None:
+                mon.kill()
+        assert mon.returncode == 0, err
         got = subprocess.run(cli + ["config", "get", "--port", f"socket://127.0.0.1:{port}", "name"], env=env,
                              capture_output=True, text=True, timeout=120)  # `config` over the network too
         assert got.returncode == 0 and "spasmwatch" in got.stdout, got.stdout + got.stderr
