@@ -13,13 +13,47 @@ from spasmwatch.commands import demo
 from spasmwatch.store import Store
 
 
+def stop_at_two_episodes(monkeypatch: pytest.MonkeyPatch, where: Path) -> None:
+    """The demo's monitor stops (Monitor.stop, as Ctrl-C would) once its database holds two closed episodes,
+    instead of playing out --seconds."""
+    import sqlite3
+    import threading
+    import time
+
+    from spasmcore.errors import FatalError
+    from spasmwatch.monitor import Monitor
+    from spasmwatch.store import ReadOnlyStore
+
+    run = Monitor.run
+
+    def watch(mon: Monitor) -> None:
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not mon.stop_event.is_set():
+            for db in where.glob("spasmwatch-demo-*/events.sqlite3"):
+                try:
+                    with ReadOnlyStore(db) as store:
+                        if sum(r.kind != "fault" for r in store.events(states=("closed",))) >= 2:
+                            mon.stop()
+                            return
+                except (sqlite3.Error, FatalError):  # the monitor is still creating it
+                    pass
+            time.sleep(0.1)
+
+    def run_until_two(self: Monitor, seconds: float | None = None) -> None:
+        threading.Thread(target=watch, args=(self,), daemon=True).start()
+        run(self, seconds)
+
+    monkeypatch.setattr(Monitor, "run", run_until_two)
+
+
 @pytest.mark.slow
 @pytest.mark.micropython
 @pytest.mark.timeout(60)
 def test_demo_headless_stores_the_simulated_spasms(tmp_path: Path, capsys: pytest.CaptureFixture,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the demo's temporary directory goes there
-    assert cli.main(["demo", "--seconds", "7", "--speed", "12", "--keep"]) == 0
+    stop_at_two_episodes(monkeypatch, tmp_path)  # (`demo --seconds` ending by itself: tests/test_tools.py)
+    assert cli.main(["demo", "--seconds", "40", "--speed", "12", "--keep"]) == 0
     out = capsys.readouterr()
     (where,) = tmp_path.glob("spasmwatch-demo-*")  # --keep: kept, and the output says where
     db = where / "events.sqlite3"
@@ -32,7 +66,7 @@ def test_demo_headless_stores_the_simulated_spasms(tmp_path: Path, capsys: pytes
         assert len(store.links()) == 1 and store.links()[0].disconnected_at is not None
     sim = generate(demo.SCENARIO, seed=demo.SEED, minutes=demo.MINUTES)
     truth = [t for t in sim.truth if t.kind != "fault"]
-    played_s = 7 * 12
+    played_s = 40 * 12
     assert len(rows) >= 2
     for r in rows:  # every stored episode is one of the simulated spasms (device time = recording time)
         assert r.offset_ms is not None and r.duration_s is not None  # closed rows

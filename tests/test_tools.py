@@ -77,7 +77,7 @@ def test_venv_entry_point_with_a_bare_path_replays_on_micropython(tmp_path: Path
 @pytest.mark.timeout(300)
 def test_venv_entry_point_with_a_bare_path_runs_the_demo(tmp_path: Path) -> None:
     # the demo itself stops after --seconds; 180 s of headroom covers start-up on a machine with every core busy
-    proc = subprocess.run([str(entry_point()), "demo", "--seconds", "3", "--plain", "--dir", str(tmp_path / "d")],
+    proc = subprocess.run([str(entry_point()), "demo", "--seconds", "1", "--plain", "--dir", str(tmp_path / "d")],
                           env=bare_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert "wrong-" not in proc.stdout + proc.stderr
