@@ -262,10 +262,8 @@ class Detector:
         f = self._thresholds()
         if self.ecg and (not self.state or t - self.onset <= self.beat_w or (
                 self.beats < BEAT_LOCK and self.quiet >= 0 and t - self.onset <= self.young and not self.raw)):
-            # In an episode, candidates are only looked for at its start, or (env mode) while no rhythm is known
-            # yet in the quiet stretches of its first seconds: the sensor's smoothing widens beats, so an episode
-            # begun by a beat is kept going by the next ones until their rhythm is learnt. Later, and in raw mode
-            # (where it fragmented clonus trains), EMG bursts would pass for beats.
+            # In an episode, candidates only at its start, or (env mode, smoothing widens beats) in the quiet of its
+            # first seconds while no rhythm is known; later (and in raw mode) EMG bursts would pass for beats.
             self._bump(t, e, ms_all >> 5)
         if self.cal_left:
             # A tracked envelope baseline is still falling to the rest minimum while calibrating: measure the
@@ -306,10 +304,7 @@ class Detector:
                 self._run_quiet(t, e, f)
                 return
             if self.gap and self.raw and not self.beat_run and self.ecg and self.rr and self._beat_due(t, 0):
-                # The run resumes where a beat is due: what came before did not make an onset, and a beat
-                # must not complete it. It starts again here, as a run that must outlast a beat. (Not on an
-                # envelope, whose smoothing widens beats over the spasms between them: there it lost jerks.)
-                self._start_run(t)
+                self._start_run(t)  # resumed where a beat is due: a beat must not complete it (docs/detector.md)
             self._collect(t, e)
             self.gap = 0
             if touch & TOUCH_RAIL:
