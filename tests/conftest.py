@@ -19,12 +19,18 @@ MICROPYTHON32 = ROOT.parent / "shared" / "tools" / "micropython32"  # the 32-bit
 RAM_TMP = Path("/dev/shm")
 
 
+def ram_free() -> int:
+    """Bytes free on the tmpfs (a container's /dev/shm may be 64 MB: the suite's files need ~1 GB at most)."""
+    st = os.statvfs(RAM_TMP)
+    return st.f_bavail * st.f_frsize
+
+
 def temp_in_ram() -> None:
-    """Temporary files (tmp_path, the virtual boards' flash, the stores) in RAM where the machine has a tmpfs and
-    TMPDIR does not name another place. The unix port fsyncs at every file flush, so each event-log record and
-    counter costs ~4 ms of disk on a 2-core VM, and no test can see it: a SIGKILL power cut keeps the page
-    cache. Subprocesses (the CLI, virtual devices) inherit TMPDIR."""
-    if "TMPDIR" not in os.environ and RAM_TMP.is_dir() and os.access(RAM_TMP, os.W_OK):
+    """Temporary files (tmp_path, the virtual boards' flash, the stores) in RAM where the machine has a tmpfs with
+    2 GB free and TMPDIR does not name another place. The unix port fsyncs at every file flush, so each
+    event-log record and counter costs ~4 ms of disk on a 2-core VM, and no test can see it: a SIGKILL power
+    cut keeps the page cache. Subprocesses (the CLI, virtual devices) inherit TMPDIR."""
+    if "TMPDIR" not in os.environ and RAM_TMP.is_dir() and os.access(RAM_TMP, os.W_OK) and ram_free() >= 2 << 30:
         os.environ["TMPDIR"] = str(RAM_TMP)
         tempfile.tempdir = None  # gettempdir() reads TMPDIR again
 
