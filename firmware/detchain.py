@@ -19,6 +19,12 @@ COEF_BITS = const(12)  # biquad coefficients in Q12: every product stays below 2
 FLOOR_BITS = const(12)  # extra fractional bits of the slowly adapting noise floor
 _TICKS_MAX = const(16)  # tick summaries one chain() call may produce before the decisions run
 TK_W = const(8)  # values per tick summary handed from chain() to Detector._tick
+# The rest tail: the height above the floor that one rest tick in 2**TAIL_SHIFT + 1 exceeds (the 98.5th
+# percentile), tracked as a running quantile. TAIL_Q (x16) is that percentile's height in mean absolute
+# deviations of a normal rest (2.16 SD = 2.71 deviations): a rest whose upper tail is heavier than normal
+# (an envelope is skewed: rectified noise, the ADC's knee) has a tail spread above its deviation spread.
+TAIL_SHIFT = const(6)
+TAIL_Q = const(43)
 LO_INIT = const(0x3FFFFFFF)  # "no minimum yet": the largest small int of a 32-bit port
 _MS_SUB = const(50)  # ticks per sub-window of the floor's minimum statistics (~0.5 s)
 _MS_N = const(10)  # sub-windows kept: the minimum covers the last ~5 s
@@ -81,7 +87,8 @@ S_NT = const(51)  # out: tick summaries written to tk
 _S_MS_RING = const(52)  # _MS_N sub-window minima of the ~300 ms mean
 _S_EB_RING = const(62)  # _MS_N sub-window minima of the tick means (env_track)
 S_DEV = const(72)  # in/out: Detector.dev_acc, the rest envelope's spread (see Detector._learn)
-_ST_LEN = const(73)
+S_TAIL = const(73)  # in/out: Detector.tail_acc, the rest envelope's upper tail (see detrest)
+_ST_LEN = const(74)
 
 # ---- coefficient slots: array('i') c, fixed once the parameters are known ---------------------------------
 _C_FLAGS = const(0)  # _F_* bits
@@ -294,6 +301,7 @@ def chain(buf, i: int, n: int, st, c, tk) -> int:
     min_floor = int(c[_C_MIN_FLOOR])
     flat_ticks = int(c[_C_FLAT_TICKS])
     dev_acc = int(st[S_DEV])
+    tail_acc = int(st[S_TAIL])
     dev_min = int(c[_C_DEV_MIN])
     flat_min = int(c[_C_FLAT_MIN])
     rsum = int(st[_S_RSUM])
@@ -472,10 +480,19 @@ def chain(buf, i: int, n: int, st, c, tk) -> int:
                 sd = dev_acc >> FLOOR_BITS
                 if sd < dev_min:
                     sd = dev_min
+                tl = ((tail_acc >> FLOOR_BITS) << 4) // TAIL_Q
+                if tl < sd:
+                    tl = sd
+                elif tl > sd + (sd >> 1):
+                    tl = sd + (sd >> 1)
                 thr = f + ((sd * off_q) >> 4)
                 if e <= thr and rail_run == 0 and (flat_run < flat_ticks or elp >> 3 >= f * 3 or (
                         f0 < flat_min and not touch & TOUCH_DEAD)):
-                    dv = e - f0  # (as detrest._learn: the deviation clipped at 3 spreads)
+                    dv = e - f0  # (as detrest._learn: the tail quantile, the deviation clipped at 3 spreads)
+                    if dv << FLOOR_BITS > tail_acc:
+                        tail_acc += tl << (FLOOR_BITS - 3)
+                    else:
+                        tail_acc -= tl << (FLOOR_BITS - 3 - TAIL_SHIFT)
                     dv = 3 * sd if dv > 3 * sd else (-3 * sd if dv < -3 * sd else dv)
                     floor_acc += (dv << FLOOR_BITS) >> (up_shift if e > f else down_shift)
                     if dv < 0:
@@ -539,6 +556,7 @@ def chain(buf, i: int, n: int, st, c, tk) -> int:
     st[_S_RACC] = racc
     st[S_FLOOR] = floor_acc
     st[S_DEV] = dev_acc
+    st[S_TAIL] = tail_acc
     st[S_TICK] = tick  # the index of the first tick handed to _tick, or of the next tick
     st[S_ENV] = e
     st[_S_ELP] = elp

@@ -14,7 +14,7 @@ try:  # CPython, the spasmfw package: what users name as detector.X is re-export
     from .codes import EV_END, EV_FAULT_END, EV_FAULT_START, EV_ONSET, FAULT_FLAT, FAULT_NAMES, FAULT_RAIL  # noqa: F401
     from .codes import KIND_CLONUS, KIND_NAMES, KIND_TONIC, KIND_TWITCH  # noqa: F401
     from .detbeats import BEAT_LOCK
-    from .detchain import COEF_BITS, ENV_SCALE, FLOOR_BITS, LO_INIT, S_DEV, S_ENV, S_FLOOR, S_IDLE, S_NT, S_TICK  # noqa: F401
+    from .detchain import COEF_BITS, ENV_SCALE, FLOOR_BITS, LO_INIT, S_DEV, S_ENV, S_FLOOR, S_IDLE, S_NT, S_TAIL, S_TICK  # noqa: F401
     from .detchain import TK_W, TOUCH_DEAD, TOUCH_ONE_SIDED, TOUCH_RAIL, chain
     from .detparams import ECG_MODES, PARAMS, filters, validate  # noqa: F401
 except ImportError:  # the board and the unix port (flat modules): only the names used here or by the firmware as
@@ -26,7 +26,7 @@ except ImportError:  # the board and the unix port (flat modules): only the name
     import detrest
     from compat import const, micropython
     from detbeats import BEAT_LOCK
-    from detchain import ENV_SCALE, FLOOR_BITS, LO_INIT, S_DEV, S_ENV, S_FLOOR, S_IDLE, S_NT, S_TICK
+    from detchain import ENV_SCALE, FLOOR_BITS, LO_INIT, S_DEV, S_ENV, S_FLOOR, S_IDLE, S_NT, S_TAIL, S_TICK
     from detchain import TK_W, TOUCH_DEAD, TOUCH_ONE_SIDED, TOUCH_RAIL, chain
     from detparams import PARAMS, filters, validate  # noqa: F401
 
@@ -80,6 +80,8 @@ class Detector:
         # noise of about a count: there the spread is never taken below one count.
         self.dev_min = ENV_SCALE >> 2 if self.raw else ENV_SCALE
         self.dev_acc = 0
+        self.tail_acc = 0
+        self.run_tail = 0
         self.on_thr = 0
         self.off_thr = 0
         self.flat_min = int(p["flat_min"] * ENV_SCALE + 0.5)
@@ -225,10 +227,12 @@ class Detector:
                                                      or self.warm < self.up_shift) else 1
             st[S_FLOOR] = self.floor_acc
             st[S_DEV] = self.dev_acc
+            st[S_TAIL] = self.tail_acc
             st[S_TICK] = self.tick
             i = chain(buf, i, n, st, self.coef, tk)
             self.floor_acc = st[S_FLOOR]
             self.dev_acc = st[S_DEV]
+            self.tail_acc = st[S_TAIL]
             self.tick = st[S_TICK]
             self.env = st[S_ENV]
             j = 0

@@ -43,6 +43,7 @@ def _start_run(self, t):
     # A run starts: it may become an episode, and lasts until min_off of quiet (so the bursts of a clonus
     # train add up even when each alone is too short).
     self.run = t
+    self.run_tail = self.tail_acc
     self.on_ticks = 0
     self.gap = 0
     self.spike = 0
@@ -71,10 +72,9 @@ def _run_quiet(self, t, e, f):
         return
     # A run that never reached the onset threshold was rest wobble: it ends at once, so it
     # cannot back-date a later spasm (its ticks were learnt as rest).
-    if not self.on_ticks:
-        self.run = -1
-        return
-    if self.gap >= self.min_off:
+    if not self.on_ticks or self.gap >= self.min_off:
+        if t - self.run <= self.twitch:
+            self.tail_acc = self.run_tail  # the run was rest: its ticks count for the rest tail
         self.run = -1
         return
     self._collect(t, e)

@@ -9,10 +9,10 @@ import math
 
 try:
     from .compat import micropython
-    from .detchain import ENV_SCALE, FLOOR_BITS
+    from .detchain import ENV_SCALE, FLOOR_BITS, TAIL_Q, TAIL_SHIFT
 except ImportError:  # flat modules on the board and the unix port
     from compat import micropython
-    from detchain import ENV_SCALE, FLOOR_BITS
+    from detchain import ENV_SCALE, FLOOR_BITS, TAIL_Q, TAIL_SHIFT
 
 SD_PER_DEV = 1.2533  # standard deviation / mean absolute deviation of a normal distribution
 
@@ -59,6 +59,7 @@ def set_floor(self, floor, dev=-1):
     """
     self.floor_acc = max(self.min_floor, int(floor)) << FLOOR_BITS
     self.dev_acc = (int(dev) if dev >= 0 else self.floor_acc >> (FLOOR_BITS + 2)) << FLOOR_BITS
+    self.tail_acc = (self.dev_acc >> 4) * TAIL_Q
     self.cal_left = 0
     self.search_start = self.tick
     self.search_end = self.tick + self.search
@@ -82,6 +83,10 @@ def _thresholds(self):
     sd = self.dev_acc >> FLOOR_BITS
     if sd < self.dev_min:
         sd = self.dev_min
+    self.off_thr = f + (sd * self.off_q >> 4)
+    tail = ((self.tail_acc >> FLOOR_BITS) << 4) // TAIL_Q
+    if tail > sd:
+        sd = tail if tail < sd + (sd >> 1) else sd + (sd >> 1)
     self.on_thr = f + (sd * self.on_q >> 4)
     if self.raw and self.on_thr < (f << 1) + ENV_SCALE:
         # The least rise that is a contraction: raw EMG's rectified envelope doubles (+6 dB), and by more than
@@ -89,7 +94,6 @@ def _thresholds(self):
         # assumes: slow wander of 1.5-1.9x the floor (BioSPPy's quiet baseline) and one- and two-count steps
         # on a sub-count armband rest passed it. Not in env mode, where the floor includes the sensor's offset.
         self.on_thr = (f << 1) + ENV_SCALE
-    self.off_thr = f + (sd * self.off_q >> 4)
     return f
 
 @micropython.native
@@ -102,6 +106,23 @@ def _learn(self, e, f):
     if sd < self.dev_min:
         sd = self.dev_min
     d = e - f0
+    # The tail quantile moves up by 1/8 of the spread where exceeded, down by 1/64 of that otherwise. A run's
+    # ticks move a provisional tail, kept only if the run ends as rest (see _run_quiet): a spasm's rise is not
+    # rest, and in its first ticks it is not yet known to be a spasm.
+    s = ((self.tail_acc >> FLOOR_BITS) << 4) // TAIL_Q
+    if s < sd:
+        s = sd
+    elif s > sd + (sd >> 1):
+        s = sd + (sd >> 1)
+    if self.run >= 0:
+        if d << FLOOR_BITS > self.run_tail:
+            self.run_tail += s << (FLOOR_BITS - 3)
+        else:
+            self.run_tail -= s << (FLOOR_BITS - 3 - TAIL_SHIFT)
+    elif d << FLOOR_BITS > self.tail_acc:
+        self.tail_acc += s << (FLOOR_BITS - 3)
+    else:
+        self.tail_acc -= s << (FLOOR_BITS - 3 - TAIL_SHIFT)
     if d > 3 * sd:
         d = 3 * sd
     elif d < -3 * sd:
@@ -160,6 +181,7 @@ def _calibrate(self, e, base):
         seed = (self.cal_second if self.cal_second >= 0 else self.cal_best) - base
         self.floor_acc = max(self.min_floor, seed) << FLOOR_BITS
         self.dev_acc = (self.cal_dsecond if self.cal_second >= 0 else self.cal_dbest) << FLOOR_BITS
+        self.tail_acc = (self.dev_acc >> 4) * TAIL_Q
         self.search_start = self.tick
         self.search_end = self.tick + self.search
         self.warm = 2  # the seed counts as 4 ticks of rest (see _learn)
