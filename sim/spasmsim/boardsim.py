@@ -47,10 +47,10 @@ from types import TracebackType
 from spasmcore.boards import board as board_profile
 from spasmcore.boards import heap_args
 from spasmcore.errors import LinkError
-from spasmcore.firmware import UNIX_DIR
+from spasmcore.firmware import UNIX_DIR, interpreter_march
 from spasmcore.tools import find_micropython, missing
 
-from .device import read_chunks
+from .device import X64_HEAP_FACTOR, read_chunks
 from .heapsize import check_heap
 
 QUICK_CRASH_S = 3.0  # a crash this soon after starting, QUICK_CRASHES times in a row, ends the boot loop
@@ -123,6 +123,8 @@ class BoardSim:
             raise LinkError(f"the simulated board needs the MicroPython unix port: {missing('micropython')}")
         self.micropython: str = exe
         self.board = board_profile(board)
+        if heapsize is None and interpreter_march(exe) == "x64":  # as `device`: the board's heap as 64-bit objects
+            heapsize = f"{int(self.board.budget * X64_HEAP_FACTOR) // 1024}k"
         self.heap_args, self.heap_env = heap_args(exe, self.board, heapsize)
         self._tmp = flash_dir is None
         self.flash = Path(tempfile.mkdtemp(prefix="spasmwatch-flash-") if flash_dir is None else flash_dir)
