@@ -19,12 +19,8 @@ COEF_BITS = const(12)  # biquad coefficients in Q12: every product stays below 2
 FLOOR_BITS = const(12)  # extra fractional bits of the slowly adapting noise floor
 _TICKS_MAX = const(16)  # tick summaries one chain() call may produce before the decisions run
 TK_W = const(8)  # values per tick summary handed from chain() to Detector._tick
-# The rest tail: the height above the floor that one rest tick in 2**TAIL_SHIFT + 1 exceeds (the 98.5th
-# percentile), tracked as a running quantile. TAIL_Q (x16) is that percentile's height in mean absolute
-# deviations of a normal rest (2.16 SD = 2.71 deviations): a rest whose upper tail is heavier than normal
-# (an envelope is skewed: rectified noise, the ADC's knee) has a tail spread above its deviation spread.
-TAIL_SHIFT = const(6)
-TAIL_Q = const(43)
+TAIL_SHIFT = const(6)  # the rest tail (detrest): 1 rest tick in 2**6 + 1 above it, the 98.5th percentile
+TAIL_Q = const(43)  # its height on a normal rest: 2.16 SD = 2.71 mean absolute deviations, x16
 LO_INIT = const(0x3FFFFFFF)  # "no minimum yet": the largest small int of a 32-bit port
 _MS_SUB = const(50)  # ticks per sub-window of the floor's minimum statistics (~0.5 s)
 _MS_N = const(10)  # sub-windows kept: the minimum covers the last ~5 s
@@ -480,11 +476,8 @@ def chain(buf, i: int, n: int, st, c, tk) -> int:
                 sd = dev_acc >> FLOOR_BITS
                 if sd < dev_min:
                     sd = dev_min
-                tl = ((tail_acc >> FLOOR_BITS) << 4) // TAIL_Q
-                if tl < sd:
-                    tl = sd
-                elif tl > sd + (sd >> 1):
-                    tl = sd + (sd >> 1)
+                tl = ((tail_acc >> FLOOR_BITS) << 4) // TAIL_Q  # the tail's step: as in detrest._learn
+                tl = sd if tl < sd else (sd + (sd >> 1) if tl > sd + (sd >> 1) else tl)
                 thr = f + ((sd * off_q) >> 4)
                 if e <= thr and rail_run == 0 and (flat_run < flat_ticks or elp >> 3 >= f * 3 or (
                         f0 < flat_min and not touch & TOUCH_DEAD)):

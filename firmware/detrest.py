@@ -15,6 +15,10 @@ except ImportError:  # flat modules on the board and the unix port
     from detchain import ENV_SCALE, FLOOR_BITS, TAIL_Q, TAIL_SHIFT
 
 SD_PER_DEV = 1.2533  # standard deviation / mean absolute deviation of a normal distribution
+# The rest tail (tail_acc): the height above the floor that one rest tick in 2**TAIL_SHIFT + 1 exceeds (the
+# 98.5th percentile), tracked as a running quantile. Divided by TAIL_Q, that percentile's height on a normal
+# rest, it is a spread again: on a rest whose upper tail is heavier than normal (an envelope is skewed:
+# rectified noise, the ADC's knee) it is above the deviation spread, and the onset threshold uses it.
 
 
 def onset_sd(per_hour, tick_hz, window):
