@@ -147,10 +147,6 @@ def run(args: argparse.Namespace) -> int:
         dev.start()
         speed = "as fast as possible" if args.speed == 0 or math.isinf(args.speed) else f"x{args.speed:g}"
         kept = "" if args.state_dir else " (temporary, removed on exit)"
-        print(f"device ready on {dev.port}", flush=True)
-        if net.get("tcp_port"):
-            print(f"tcp: socket://127.0.0.1:{net['tcp_port']} token {net['token']} (export SPASMWATCH_TOKEN="
-                  f"{net['token']})", flush=True)
         if net.get("mqtt"):
             print(f"mqtt: publishing to {net['mqtt']} under {net['mqtt_prefix']}/", file=sys.stderr, flush=True)
         if dev.link is not None:
@@ -162,6 +158,11 @@ def run(args: argparse.Namespace) -> int:
             print(said, file=sys.stderr, flush=True)
         print(f"state dir: {dev.state_dir}{kept}; playing {path} {speed}{', looped' if args.loop else ''}",
               file=sys.stderr, flush=True)
+        # "ready" last: a script that acts on it (a Ctrl-C, say) finds every line above already written
+        print(f"device ready on {dev.port}", flush=True)
+        if net.get("tcp_port"):
+            print(f"tcp: socket://127.0.0.1:{net['tcp_port']} token {net['token']} (export SPASMWATCH_TOKEN="
+                  f"{net['token']})", flush=True)
         while True:
             time.sleep(0.2)
             if dev.exit_code is not None:
