@@ -63,7 +63,7 @@ def set_floor(self, floor, dev=-1):
     """
     self.floor_acc = max(self.min_floor, int(floor)) << FLOOR_BITS
     self.dev_acc = (int(dev) if dev >= 0 else self.floor_acc >> (FLOOR_BITS + 2)) << FLOOR_BITS
-    self.tail_acc = (self.dev_acc >> 5) * TAIL_Q * 3  # the tail not yet measured: at its bound, 1.5x
+    self.tail_acc = (self.dev_acc >> 4) * TAIL_Q
     self.cal_left = 0
     self.search_start = self.tick
     self.search_end = self.tick + self.search
@@ -185,7 +185,7 @@ def _calibrate(self, e, base):
         seed = (self.cal_second if self.cal_second >= 0 else self.cal_best) - base
         self.floor_acc = max(self.min_floor, seed) << FLOOR_BITS
         self.dev_acc = (self.cal_dsecond if self.cal_second >= 0 else self.cal_dbest) << FLOOR_BITS
-        self.tail_acc = (self.dev_acc >> 5) * TAIL_Q * 3  # the tail not yet measured: at its bound, 1.5x
+        self.tail_acc = (self.dev_acc >> 4) * TAIL_Q
         self.search_start = self.tick
         self.search_end = self.tick + self.search
         self.warm = 2  # the seed counts as 4 ticks of rest (see _learn)
