@@ -256,3 +256,23 @@ def test_low_rate_filter_changes_are_shown(capsys: pytest.CaptureFixture[str], t
     assert "note: hp_hz=40 clamped to 35 Hz" in err
     code, out, err = run(capsys, str(tmp_path / "armband.csv"), "--param", "hp_hz=20")
     assert code == 0 and "clamped" not in err
+
+
+def test_an_envelope_replayed_without_a_mode_is_pointed_to_env_mode(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A MyoWare's own ENV log (../shared/data/myoware_rrp) says nothing of its mode: replayed in raw mode without
+    # a word, it gave raw-mode episodes of an envelope. Plain columns, no header: the file does not say.
+    rng = np.random.default_rng(8)
+    env = 10 + np.abs(3 * rng.standard_normal(100 * 60))
+    for start in range(500, 6000, 1000):
+        env[start : start + 100] += 400
+    raw = 2048 + 20 * rng.standard_normal(100 * 60)
+    for name, values in (("env.csv", env), ("raw.csv", raw)):
+        np.savetxt(tmp_path / name, np.round(values), fmt="%d")
+    code, _, err = run(capsys, str(tmp_path / "env.csv"), "--rate", "100")
+    assert code == 0 and "env.csv looks like an envelope" in err and "--mode env" in err
+    code, _, err = run(capsys, str(tmp_path / "env.csv"), "--rate", "100", "--mode", "env")
+    assert code == 0 and "looks like an envelope" not in err
+    code, _, err = run(capsys, str(tmp_path / "raw.csv"), "--rate", "100")
+    assert code == 0 and "looks like an envelope" not in err

@@ -345,6 +345,10 @@ def _single(args: argparse.Namespace, path: Path, columns: list[int] | None, par
             ui.note(note)
         if columns is None:
             _label_note(r.label_channels)
+        if args.mode is None and rec.mode is None and r.envelope_like:
+            ui.note(f"{path.name} looks like an envelope (it rests at the bottom of its range and rises from "
+                    "there) and was replayed in raw mode, the default where a file does not say: give --mode env "
+                    "for a MyoWare's ENV/SIG output or an RMS envelope")
         _filter_notes(params, mode, rec.rate_hz)
     # the summary says what the onset threshold allows at rest, in the user's terms
     return _emit(args, rec, mode, events, counts, ", " + sensitivity.describe(params, mode))

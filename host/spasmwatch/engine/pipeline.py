@@ -32,6 +32,9 @@ FAST_MIN_SAMPLES = 400_000  # engine "auto": fewer channel-samples run on CPytho
 # bench/replay_scale.py; the events are identical). A streamed CSV's count is estimated from its size.
 BYTES_PER_VALUE = 5  # "2048," or "2048\n": our recordings' counts
 LABEL_MAX_DISTINCT = 10
+# An envelope (a MyoWare's ENV/SIG output, an RMS stage) rests at the bottom of its range and rises from there, so
+# its mean lies in the lowest part of the range; raw EMG swings about its middle (0.5). Below this share: an envelope.
+ENVELOPE_MEAN_SHARE = 0.2
 
 
 @dataclass
@@ -46,11 +49,13 @@ class Stats:
     last: float | None = None
     distinct: set[float] = field(default_factory=set)
     increasing: bool = True
+    total: float = 0.0
 
     def add(self, v: np.ndarray) -> None:
         if not v.size:
             return
         self.n += v.size
+        self.total += float(v.sum())
         self.lo = min(self.lo, float(v.min()))
         self.hi = max(self.hi, float(v.max()))
         if self.integral and v.dtype.kind == "f" and not np.all(v == np.round(v)):
@@ -69,6 +74,12 @@ class Stats:
             return False
         return self.changes <= self.n / (0.5 * rate_hz)
 
+    def looks_like_envelope(self) -> bool:
+        """Non-negative and resting at the bottom of its range: an envelope, not raw EMG."""
+        if self.n == 0 or self.lo < 0 or self.hi <= self.lo:
+            return False
+        return self.total / self.n - self.lo < ENVELOPE_MEAN_SHARE * (self.hi - self.lo)
+
 
 @dataclass
 class Replayed:
@@ -78,6 +89,7 @@ class Replayed:
     n_samples: int
     label_channels: list[int]
     counts: list[np.ndarray] | None = None  # the detector's input, kept only when asked (--annotate)
+    envelope_like: bool = False  # every channel replayed rests at the bottom of its range (Stats)
 
 
 def _units_guess(stats: list[Stats]) -> str:
@@ -178,6 +190,7 @@ def replay_file(path: str, mode: str | None = None, rate: float | None = None, u
                     src.units = "counts"
                     src.notes.append("units counts (guessed from the values)")
                 out.label_channels = _labels(src, seen, take)
+                out.envelope_like = bool(take) and all(seen[k].looks_like_envelope() for k in take)
                 return out
         src = open_source(path, rate_hz=rate, units=units, columns=columns, stream=big)
     try:
@@ -203,6 +216,7 @@ def replay_file(path: str, mode: str | None = None, rate: float | None = None, u
     except Fallback:  # (the statistics pass read every block already: the file changed under us)
         raise InputError(f"{path}: the file changed while it was read") from None
     out.label_channels = _labels(src, stats, take)
+    out.envelope_like = bool(take) and all(stats[k].looks_like_envelope() for k in take)
     return out
 
 
