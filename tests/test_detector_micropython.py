@@ -231,10 +231,12 @@ def test_every_intermediate_fits_signed_32_bit(rate, params):
     det = fw.Detector(rate, "raw", params)
     c = det.coef
     peak = np.zeros(len(det.st), dtype=np.int64)
+    run_tail = 0  # the rest tail a run moves (detrest._learn), outside the chain's state
     for sig in _worst_case_inputs(rate):
         for v in sig.tolist():
             det.process([v], 1)
             peak = np.maximum(peak, np.abs(np.asarray(det.st, dtype=np.int64)))
+            run_tail = max(run_tail, abs(det.run_tail))
             while det.pop():
                 pass
     x_in = 2 * 4095  # (sample - offset) << 1
@@ -252,6 +254,8 @@ def test_every_intermediate_fits_signed_32_bit(rate, params):
         "states": int(peak.max()),
         "floor": det.floor_acc,
         "threshold": det.floor * det.on_q,
+        "run tail": run_tail,
+        "tail threshold": ((int(peak[ch.S_TAIL]) >> fw.FLOOR_BITS) << 4) // ch.TAIL_Q * det.on_q,
     }
     print(rate, params, {k: f"2^{np.log2(max(v, 1)):.1f}" for k, v in bounds.items()})
     for name, bound in bounds.items():
