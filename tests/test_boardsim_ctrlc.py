@@ -11,26 +11,16 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from polling import wait_for
 
 from spasmcore.firmware import UNIX_DIR
 from spasmsim import boardsim
 from spasmsim.boardsim import BoardSim
 
 MPREMOTE_S = 60  # one mpremote call takes ~1 s; on a pty it has no timeout of its own
-
-
-def wait_for(cond: Callable[[], bool], seconds: float = 60.0) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
 
 
 def ctrl_c(board: BoardSim) -> None:

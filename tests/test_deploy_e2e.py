@@ -11,10 +11,10 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from polling import wait_for
 
 from spasmcore.firmware import UNIX_DIR
 from spasmsim.boardsim import HARD_RESET, SOFT_RESET, BoardSim
@@ -32,15 +32,6 @@ def mpremote(port: str, *args: str) -> str:
                          text=True, timeout=MPREMOTE_S)
     assert res.returncode == 0, f"mpremote {' '.join(args)}: {res.stdout}\n{res.stderr}"
     return res.stdout
-
-
-def wait_for(cond, seconds: float = 60.0) -> bool:  # noqa: ANN001
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 @pytest.fixture
