@@ -110,6 +110,7 @@ class Detector:
         self.blank = 0
         self._reset_episode()
         self.on_ticks = 0
+        self.run_on = -1  # the run's first tick above the onset threshold
         self.fault_start = 0
         self.clear_run = 0
         self.hold_thr = 0  # the level that ended the last episode, and its tick (see _tick)
@@ -297,7 +298,8 @@ class Detector:
                     self._learn(e, f)  # the rest model follows rest only: spasms never pull it up
                     return
                 self._start_run(t)
-            elif off < ms < LO_INIT >> 5 and self.relearn < LO_INIT:
+            elif off < ms < LO_INIT >> 5 and self.relearn < LO_INIT and not (
+                    self.beats >= BEAT_LOCK and t - self.last_beat <= self.rr_stale):
                 # No ~300 ms stretch of the last 5 s came back below the offset threshold, yet nothing rose
                 # to an onset: the rest level itself stepped up (electrode shift, ECG, posture). Re-learn it.
                 self.floor_acc = (ms + (ms_all >> 8)) << FLOOR_BITS
@@ -307,7 +309,7 @@ class Detector:
             if e <= off:
                 self._run_quiet(t, e, f)
                 return
-            if self.gap and self.raw and not self.beat_run and self.ecg and self.rr and self._beat_due(t, 0):
+            if self.gap and not self.beat_run and self.ecg and self.rr and self._beat_due(t, 0):
                 self._start_run(t)  # resumed where a beat is due: a beat must not complete it (docs/detector.md)
             self._collect(t, e)
             self.gap = 0
@@ -316,11 +318,14 @@ class Detector:
             if touch & TOUCH_ONE_SIDED:
                 self.one_sided += 1
             if e > self._held(t, on):
+                if not self.on_ticks:
+                    self.run_on = t
                 self.on_ticks += 1
             # A run's ticks before an onset are rest statistics too (clipped in _learn, so a spasm's first
             # ticks barely move the model): learning only the ticks below the offset threshold would cut the
             # rest distribution at its middle and pull the floor and the spread down.
-            self._learn(e, f)
+            if not (self.beat_run and self.beats >= BEAT_LOCK):
+                self._learn(e, f)
             if self.on_ticks >= self.min_on and t - self.run + 1 >= self.min_dur and self.on_ticks:
                 self._onset(t, e, f)
             return

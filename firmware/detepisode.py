@@ -67,7 +67,7 @@ def _run_quiet(self, t, e, f):
     # A tick of a run (not yet an episode) below the offset threshold: rest, a gap, or the run's end.
     self._learn(e, f)  # quiet ticks in a run are rest too
     self.gap += 1
-    if self.gap == 1 and self.beat_run and t - self.run <= self.beat_w:
+    if self.gap == 1 and self.beat_run and t - (self.run_on if self.on_ticks else self.run) <= self.beat_w:
         self.run = -1  # the run came when a beat was due and was no wider than one: a heartbeat
         return
     # A run that never reached the onset threshold was rest wobble: it ends at once, so it
@@ -83,7 +83,7 @@ def _run_quiet(self, t, e, f):
 @micropython.native
 def _onset(self, t, e, f):
     # A run has met the onset rules: an episode starts unless it is a heartbeat or an electrode pop.
-    if self.beat_run and (t - self.run < self.beat_w or 3 * e < self.peak):
+    if self.beat_run and (t - self.run_on < self.beat_w or 3 * e < self.peak):
         # a run where a beat was due is EMG only once it outlasts a heartbeat bump: still near its
         # peak, not on the bump's decaying tail (which a low floor keeps above the offset threshold)
         return
@@ -118,7 +118,10 @@ def _collect(self, t, e):
     # holds for minutes is not cut at 1/8 of its saturated start, while the pauses of a grasp-and-release
     # cycle (~5 s, a real MyoWare's log) still end the episode.
     self.tail_ref -= self.tail_ref >> (self.up_shift + 2)
-    if e > self.tail_ref:
+    if e > self.tail_ref and not (
+            self.ecg and self.rr and e < 2 * self.beat_amp and self._beat_due(t, self.beat_w)):
+        # (a due heartbeat is not the episode's rise: measured from a beat far above a weak spasm, the 7/8
+        # fall would end the spasm at the beat's decay)
         self.tail_ref = e
     v = self.fast  # width on the unsmoothed 10 ms mean: smoothing would stretch a pop
     if v > self.fpeak:
