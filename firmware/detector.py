@@ -183,6 +183,7 @@ class Detector:
         self.n_ep = 0
         self.quiet = -1
         self.blip = -1  # first tick of a narrow bump in a quiet stretch (see detepisode.in_episode)
+        self.last_blip = -1024  # first tick of the last such bump taken for a heartbeat
         self.slow = 0
         self.hi_state = 0
         self.last_up = -1

@@ -164,11 +164,20 @@ def _in_episode(self, t, e, off, ms, f):
         # mode the QRS remnant is narrow enough for the beat gate; there this rule cut clonus trains.
         if self.blip < 0:
             self.blip = t
-    elif self.quiet < 0 or (e * 2 > mid and not (
-            self.ecg and self.rr and self.cl_good < 3 and e < 2 * self.beat_amp and self._beat_due(t, self.beat_w))):
+    elif self.quiet < 0 or e * 2 > mid:
         # activity again: only a tick above mid-way between the thresholds breaks a quiet stretch,
         # so rest wobble just above the offset threshold (or a heartbeat) does not stretch the episode; a tick
-        # above twice the usual beat is not a heartbeat (they vary little in size, as in _bump)
+        # above twice the usual beat is not a heartbeat (they vary little in size, as in _bump), nor is a
+        # stretch above the offset threshold that outlasts a beat, nor a second bump within 3/4 of a beat
+        # interval (as in _beat): deep in an episode no beat is seen, the phase is lost and a beat may be due
+        # anywhere, and a weak spasm's bursts were then all excused
+        if self.quiet >= 0 and self.ecg and self.rr and self.cl_good < 3 and e < 2 * self.beat_amp and (
+                t - self.blip < self.beat_w if self.blip >= 0 else t - self.last_blip >= (3 * self.rr) >> 2
+        ) and self._beat_due(t, self.beat_w):
+            if self.blip < 0:
+                self.blip = t
+                self.last_blip = t
+            return
         self.quiet = -1
         if t - self.onset >= self.max_ep:  # a floor that jumped (electrode shift): end and re-learn
             self._end_episode(t, t)

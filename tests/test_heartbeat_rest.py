@@ -45,3 +45,15 @@ def test_a_beat_is_as_wide_as_its_time_over_the_onset_threshold():
     # tick above the onset threshold: no false event in 10 minutes of ecg_rest (1 before).
     events, _, s = _run("ecg_rest", "raw", 500.0)
     assert s.false_alarms == 0, [(round(e.onset_s, 2), e.kind) for e in events]
+
+
+def test_inside_an_episode_a_due_heartbeat_is_narrow_and_once_per_interval():
+    # RAW 250 Hz ecg_spasms: weak clonus and tonic bursts as large as the heartbeats. A tick where a beat is due
+    # does not break an episode's quiet stretch; deep in an episode no beat is seen, the rhythm's phase is lost
+    # and a beat may be due anywhere, so every burst was excused and trains ended mid-way (3 split). Heartbeats
+    # are narrow and come once per interval: a stretch that outlasts a beat is not one (without this the
+    # 26-s tonic spasm is split), nor is a second bump within 3/4 of a beat interval (without this 2 split).
+    sim = generate("ecg_spasms", seed=1, minutes=10, mode="raw", rate_hz=250.0)
+    events = detect(sim.channels[0], 250.0, "raw", {}, engine="python")
+    pieces = [sum(min(t.offset_s, e.offset_s) > max(t.onset_s, e.onset_s) for e in events) for t in sim.truth]
+    assert pieces == [1] * len(sim.truth), pieces
