@@ -49,7 +49,9 @@ def _bump(self, t, e, ms):
             # T wave, wobble or a burst of EMG
             self.beat_amp += (p - self.beat_amp) >> 2
             self._beat(self.bump)
-        elif t - self.bump <= self.beat_w:  # a narrow bump of another size: the beats may have changed
+        elif t - self.bump <= self.beat_w and (self.beats < BEAT_LOCK or self._beat_due(self.bump, 0)):
+            # a narrow bump of another size where a beat is due: the beats may have changed (off a locked
+            # rhythm it is not a beat: the bursts of a clonus train had shrunk the usual beat to a third)
             if 2 * p > self.beat_amp:
                 self.beat_amp += self.beat_amp >> 3
             else:

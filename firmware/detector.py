@@ -15,7 +15,7 @@ try:  # CPython, the spasmfw package: what users name as detector.X is re-export
     from .codes import KIND_CLONUS, KIND_NAMES, KIND_TONIC, KIND_TWITCH  # noqa: F401
     from .detbeats import BEAT_LOCK
     from .detchain import COEF_BITS, ENV_SCALE, FLOOR_BITS, LO_INIT, S_DEV, S_ENV, S_FLOOR, S_IDLE, S_NT, S_TAIL, S_TICK  # noqa: F401
-    from .detchain import TK_W, TOUCH_DEAD, TOUCH_ONE_SIDED, TOUCH_RAIL, chain
+    from .detchain import TK_W, TOUCH_DEAD, chain
     from .detparams import ECG_MODES, PARAMS, filters, validate  # noqa: F401
 except ImportError:  # the board and the unix port (flat modules): only the names used here or by the firmware as
     # detector.X (ENV_SCALE, PARAMS, validate), as every module global costs heap
@@ -27,7 +27,7 @@ except ImportError:  # the board and the unix port (flat modules): only the name
     from compat import const, micropython
     from detbeats import BEAT_LOCK
     from detchain import ENV_SCALE, FLOOR_BITS, LO_INIT, S_DEV, S_ENV, S_FLOOR, S_IDLE, S_NT, S_TAIL, S_TICK
-    from detchain import TK_W, TOUCH_DEAD, TOUCH_ONE_SIDED, TOUCH_RAIL, chain
+    from detchain import TK_W, TOUCH_DEAD, chain
     from detparams import PARAMS, filters, validate  # noqa: F401
 
 _TICK_HZ = const(100)  # decisions run on ~10 ms ticks; only the filter chain runs per sample
@@ -45,6 +45,7 @@ class Detector:
     _beat = detbeats._beat
     _start_run = detepisode._start_run
     _run_quiet = detepisode._run_quiet
+    _run_tick = detepisode._run_tick
     _onset = detepisode._onset
     _start_episode = detepisode._start_episode
     _collect = detepisode._collect
@@ -310,25 +311,7 @@ class Detector:
             if e <= off:
                 self._run_quiet(t, e, f)
                 return
-            if self.gap and not self.beat_run and self.ecg and self.rr and self._beat_due(t, 0):
-                self._start_run(t)  # resumed where a beat is due: a beat must not complete it (docs/detector.md)
-            self._collect(t, e)
-            self.gap = 0
-            if touch & TOUCH_RAIL:
-                self.touched = 1
-            if touch & TOUCH_ONE_SIDED:
-                self.one_sided += 1
-            if e > self._held(t, on):
-                if not self.on_ticks:
-                    self.run_on = t
-                self.on_ticks += 1
-            # A run's ticks before an onset are rest statistics too (clipped in _learn, so a spasm's first
-            # ticks barely move the model): learning only the ticks below the offset threshold would cut the
-            # rest distribution at its middle and pull the floor and the spread down.
-            if not (self.beat_run and self.beats >= BEAT_LOCK):
-                self._learn(e, f)
-            if self.on_ticks >= self.min_on and t - self.run + 1 >= self.min_dur and self.on_ticks:
-                self._onset(t, e, f)
+            self._run_tick(t, e, f, on, touch)
             return
         self._in_episode(t, e, off, ms, f)
 

@@ -4,12 +4,12 @@ try:
     from . import codes  # (codes.X once per episode: a name imported from it would cost heap in every module)
     from .detbeats import BEAT_LOCK
     from .compat import const, micropython
-    from .detchain import FLOOR_BITS, LO_INIT, TOUCH_DEAD
+    from .detchain import FLOOR_BITS, LO_INIT, TOUCH_DEAD, TOUCH_ONE_SIDED, TOUCH_RAIL
 except ImportError:  # flat modules on the board and the unix port
     import codes
     from compat import const, micropython
     from detbeats import BEAT_LOCK
-    from detchain import FLOOR_BITS, LO_INIT, TOUCH_DEAD
+    from detchain import FLOOR_BITS, LO_INIT, TOUCH_DEAD, TOUCH_ONE_SIDED, TOUCH_RAIL
 
 _RH_HI = const(23)  # clonus rhythm hysteresis, x16: a swing rises above 1.5x and falls below 0.5x its mean
 _RH_LO = const(9)
@@ -81,11 +81,38 @@ def _run_quiet(self, t, e, f):
 
 
 @micropython.native
+def _run_tick(self, t, e, f, on, touch):
+    # A tick of a run (not yet an episode) above the offset threshold: the run goes on, perhaps to an onset.
+    if self.gap and not self.beat_run and self.ecg and self.rr and self._beat_due(t, 0):
+        self._start_run(t)  # resumed where a beat is due: a beat must not complete it (docs/detector.md)
+    self._collect(t, e)
+    self.gap = 0
+    if touch & TOUCH_RAIL:
+        self.touched = 1
+    if touch & TOUCH_ONE_SIDED:
+        self.one_sided += 1
+    if e > self._held(t, on):
+        if not self.on_ticks:
+            self.run_on = t
+        self.on_ticks += 1
+    # A run's ticks before an onset are rest statistics too (clipped in _learn, so a spasm's first ticks barely
+    # move the model): learning only the ticks below the offset threshold would cut the rest distribution at its
+    # middle and pull the floor and the spread down. Not where a locked heartbeat rhythm has a beat due: the beat
+    # is the gate's to judge, and the rest model describes the rest between beats.
+    if not (self.beat_run and self.beats >= BEAT_LOCK):
+        self._learn(e, f)
+    if self.on_ticks >= self.min_on and t - self.run + 1 >= self.min_dur and self.on_ticks:
+        self._onset(t, e, f)
+
+
+@micropython.native
 def _onset(self, t, e, f):
     # A run has met the onset rules: an episode starts unless it is a heartbeat or an electrode pop.
-    if self.beat_run and (t - self.run_on < self.beat_w or 3 * e < self.peak):
+    if self.beat_run and (t - self.run_on < self.beat_w or 3 * e < self.peak) and (
+            self.peak < 2 * self.beat_amp or self.ecg == 2 or self.beats < BEAT_LOCK):
         # a run where a beat was due is EMG only once it outlasts a heartbeat bump: still near its
-        # peak, not on the bump's decaying tail (which a low floor keeps above the offset threshold)
+        # peak, not on the bump's decaying tail (which a low floor keeps above the offset threshold); or
+        # once it rises over twice the usual beat of a locked rhythm (heartbeats vary little in size)
         return
     # An electrode pop drives the front end onto a rail or far above the floor (40x), and is
     # narrow or decays from one side of the baseline; a jerk as short is far weaker, and strong
