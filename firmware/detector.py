@@ -319,8 +319,11 @@ class Detector:
         # Runs are counted per tick in chain(); here they start and end fault records. A flat line is a raw
         # signal that barely moves AND an envelope (its ~300 ms mean) below 3/4 of the rest floor: the signal
         # is lost.
-        # When rest itself was quieter than flat_min the two cannot be told apart: only a reading that does
-        # not change at all (dead) is then a fault, never a healthy electrode quieter than a count.
+        # When rest itself was quieter than flat_min, or (env mode) stood no clearer of zero than its own offset
+        # band (floor < offset threshold - floor: an envelope resting at the ADC's dead zone, where reading 0 is
+        # rest; in raw mode an envelope near 0 means the input barely moves), the two cannot be told apart: only
+        # a reading that does not change at all (dead) is then a fault, never a healthy electrode quieter than
+        # a count.
         kind = 0
         if rail_run >= self.rail_ticks and (self.raw or not self.state):
             # An envelope pinned at the top rail by a spasm already under way is that spasm, saturated: the
@@ -328,7 +331,8 @@ class Detector:
             # and is never pinned; from rest, a jump onto a rail is a lead-off.)
             kind = codes.FAULT_RAIL
         elif (flat_run >= self.flat_ticks and elp >> 3 < self.floor * 3 and not (self.blank and not self.fault)
-              and (dead or self.floor_acc >> FLOOR_BITS >= self.flat_min)):
+              and (dead or (self.floor_acc >> FLOOR_BITS >= self.flat_min
+                            and (self.raw or (self.floor_acc >> (FLOOR_BITS - 1)) > self.off_thr)))):
             kind = codes.FAULT_FLAT
         if self.fault == 0:
             if kind:
