@@ -68,7 +68,10 @@ try:
     a.handle(b"config set params.sensitivity=5")
     a.step()
     reply = [json.loads(d.split(b" *")[0]) for d in sent if b'"config set"' in d]
-    out["config_set"] = "live" if reply and not reply[-1]["data"]["reboot"] else "restart"
+    if reply and reply[-1].get("t") == "error":  # (no room for the config code, say: the board says so)
+        out["config_set"] = "error: " + str(reply[-1].get("msg", reply[-1]))
+    else:
+        out["config_set"] = "live" if reply and not reply[-1]["data"]["reboot"] else "restart"
 except SystemExit:
     out["config_set"] = "restart"
 gc.collect()
