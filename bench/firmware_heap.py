@@ -71,7 +71,7 @@ try:
     if reply and reply[-1].get("t") == "error":  # (no room for the config code, say: the board says so)
         out["config_set"] = "error: " + str(reply[-1].get("msg", reply[-1]))
     else:
-        out["config_set"] = "live" if reply and not reply[-1]["data"]["reboot"] else "restart"
+        out["config_set"] = "live" if reply and not reply[-1].get("data", {}).get("reboot", True) else "restart"
 except SystemExit:
     out["config_set"] = "restart"
 gc.collect()
