@@ -274,10 +274,13 @@ def test_live_page_follows_the_virtual_board_through_unplug_and_a_reopened_tab(b
         browser.refresh()  # a reopened tab starts from the store: its last events and counts are the store's
 
         def store_last() -> tuple[list[int], int]:
+            # "today" is since local midnight, as the page counts it (a run across midnight must not differ)
+            day0 = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
             with sqlite3.connect(db) as con:
                 ids = [r[0] for r in con.execute("SELECT id FROM events WHERE state IN ('open', 'closed') "
                                                  "ORDER BY onset_wall DESC, id DESC LIMIT 20")]
-                closed = con.execute("SELECT count(*) FROM events WHERE state='closed' AND kind!='fault'")
+                closed = con.execute("SELECT count(*) FROM events WHERE state='closed' AND kind!='fault' "
+                                     "AND onset_wall >= ?", (day0,))
                 return ids, closed.fetchone()[0]
 
         # compared in one poll, as a new episode may be stored at any moment
