@@ -21,6 +21,7 @@ _TICKS_MAX = const(16)  # tick summaries one chain() call may produce before the
 TK_W = const(8)  # values per tick summary handed from chain() to Detector._tick
 TAIL_SHIFT = const(6)  # the rest tail (detrest): 1 rest tick in 2**6 + 1 above it, the 98.5th percentile
 TAIL_Q = const(43)  # its height on a normal rest: 2.16 SD = 2.71 mean absolute deviations, x16
+TREND_BITS = const(8)  # extra fractional bits of the floor's trend (floor units per tick, see detrest._learn)
 LO_INIT = const(0x3FFFFFFF)  # "no minimum yet": the largest small int of a 32-bit port
 _MS_SUB = const(50)  # ticks per sub-window of the floor's minimum statistics (~0.5 s)
 _MS_N = const(10)  # sub-windows kept: the minimum covers the last ~5 s
@@ -84,7 +85,8 @@ _S_MS_RING = const(52)  # _MS_N sub-window minima of the ~300 ms mean
 _S_EB_RING = const(62)  # _MS_N sub-window minima of the tick means (env_track)
 S_DEV = const(72)  # in/out: Detector.dev_acc, the rest envelope's spread (see Detector._learn)
 S_TAIL = const(73)  # in/out: Detector.tail_acc, the rest envelope's upper tail (see detrest)
-_ST_LEN = const(74)
+S_TREND = const(74)  # in/out: Detector.trend_acc, the floor's trend (see detrest._learn)
+_ST_LEN = const(75)
 
 # ---- coefficient slots: array('i') c, fixed once the parameters are known ---------------------------------
 _C_FLAGS = const(0)  # _F_* bits
@@ -298,6 +300,7 @@ def chain(buf, i: int, n: int, st, c, tk) -> int:
     flat_ticks = int(c[_C_FLAT_TICKS])
     dev_acc = int(st[S_DEV])
     tail_acc = int(st[S_TAIL])
+    trend = int(st[S_TREND])
     dev_min = int(c[_C_DEV_MIN])
     flat_min = int(c[_C_FLAT_MIN])
     rsum = int(st[_S_RSUM])
@@ -470,6 +473,7 @@ def chain(buf, i: int, n: int, st, c, tk) -> int:
                 if ms_all >> 4 < f0:  # (as in _tick) a floor above twice the rest level is re-learnt
                     f0 = (ms_all >> 5) + (ms_all >> 8)
                     floor_acc = f0 << FLOOR_BITS
+                    trend = 0
                 f = f0
                 if f < min_floor:
                     f = min_floor
@@ -481,16 +485,16 @@ def chain(buf, i: int, n: int, st, c, tk) -> int:
                 thr = f + ((sd * off_q) >> 4)
                 if e <= thr and rail_run == 0 and (flat_run < flat_ticks or elp >> 3 >= f * 3 or (
                         f0 < flat_min and not touch & TOUCH_DEAD)):
-                    dv = e - f0  # (as detrest._learn: the tail quantile, the deviation clipped at 3 spreads)
+                    floor_acc += trend >> TREND_BITS  # (as detrest._learn: the trend, the tail quantile, the
+                    dv = e - (floor_acc >> FLOOR_BITS)  # deviation clipped at 3 spreads)
                     if dv << FLOOR_BITS > tail_acc:
                         tail_acc += tl << (FLOOR_BITS - 3)
                     else:
                         tail_acc -= tl << (FLOOR_BITS - 3 - TAIL_SHIFT)
                     dv = 3 * sd if dv > 3 * sd else (-3 * sd if dv < -3 * sd else dv)
-                    floor_acc += (dv << FLOOR_BITS) >> (up_shift if e > f else down_shift)
-                    if dv < 0:
-                        dv = 0 - dv
-                    dev_acc += ((dv << FLOOR_BITS) - dev_acc) >> up_shift
+                    floor_acc += (dv << FLOOR_BITS) >> ((up_shift if e > f else down_shift) - 1)
+                    trend += (dv << FLOOR_BITS) >> (up_shift + up_shift - TREND_BITS)
+                    dev_acc += (((dv if dv > 0 else 0 - dv) << FLOOR_BITS) - dev_acc) >> up_shift
                     tick += 1
                 else:
                     idle = 0  # from here on every tick goes to _tick, in order
@@ -550,6 +554,7 @@ def chain(buf, i: int, n: int, st, c, tk) -> int:
     st[S_FLOOR] = floor_acc
     st[S_DEV] = dev_acc
     st[S_TAIL] = tail_acc
+    st[S_TREND] = trend
     st[S_TICK] = tick  # the index of the first tick handed to _tick, or of the next tick
     st[S_ENV] = e
     st[_S_ELP] = elp

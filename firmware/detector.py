@@ -14,8 +14,8 @@ try:  # CPython, the spasmfw package: what users name as detector.X is re-export
     from .codes import EV_END, EV_FAULT_END, EV_FAULT_START, EV_ONSET, FAULT_FLAT, FAULT_NAMES, FAULT_RAIL  # noqa: F401
     from .codes import KIND_CLONUS, KIND_NAMES, KIND_TONIC, KIND_TWITCH  # noqa: F401
     from .detbeats import BEAT_LOCK
-    from .detchain import COEF_BITS, ENV_SCALE, FLOOR_BITS, LO_INIT, S_DEV, S_ENV, S_FLOOR, S_IDLE, S_NT, S_TAIL, S_TICK  # noqa: F401
-    from .detchain import TK_W, TOUCH_DEAD, chain
+    from .detchain import COEF_BITS, ENV_SCALE, FLOOR_BITS, LO_INIT, S_DEV, S_ENV, S_FLOOR, S_IDLE, S_NT  # noqa: F401
+    from .detchain import S_TAIL, S_TICK, S_TREND, TK_W, TOUCH_DEAD, chain
     from .detparams import ECG_MODES, PARAMS, filters, validate  # noqa: F401
 except ImportError:  # the board and the unix port (flat modules): only the names used here or by the firmware as
     # detector.X (ENV_SCALE, PARAMS, validate), as every module global costs heap
@@ -26,7 +26,7 @@ except ImportError:  # the board and the unix port (flat modules): only the name
     import detrest
     from compat import const, micropython
     from detbeats import BEAT_LOCK
-    from detchain import ENV_SCALE, FLOOR_BITS, LO_INIT, S_DEV, S_ENV, S_FLOOR, S_IDLE, S_NT, S_TAIL, S_TICK
+    from detchain import ENV_SCALE, FLOOR_BITS, LO_INIT, S_DEV, S_ENV, S_FLOOR, S_IDLE, S_NT, S_TAIL, S_TICK, S_TREND
     from detchain import TK_W, TOUCH_DEAD, chain
     from detparams import PARAMS, filters, validate  # noqa: F401
 
@@ -82,6 +82,7 @@ class Detector:
         self.dev_min = ENV_SCALE >> 2 if self.raw else ENV_SCALE
         self.dev_acc = 0
         self.tail_acc = 0
+        self.trend_acc = 0
         self.run_tail = 0
         self.on_thr = 0
         self.off_thr = 0
@@ -231,11 +232,13 @@ class Detector:
             st[S_FLOOR] = self.floor_acc
             st[S_DEV] = self.dev_acc
             st[S_TAIL] = self.tail_acc
+            st[S_TREND] = self.trend_acc
             st[S_TICK] = self.tick
             i = chain(buf, i, n, st, self.coef, tk)
             self.floor_acc = st[S_FLOOR]
             self.dev_acc = st[S_DEV]
             self.tail_acc = st[S_TAIL]
+            self.trend_acc = st[S_TREND]
             self.tick = st[S_TICK]
             self.env = st[S_ENV]
             j = 0
@@ -290,6 +293,7 @@ class Detector:
                 # A floor above twice the lowest rest level of the last 5 s was seeded or learnt on activity
                 # (or the electrode settled): re-learn it now rather than over the floor's 10 s time constant.
                 self.floor_acc = (ms + (ms_all >> 8)) << FLOOR_BITS
+                self.trend_acc = 0
                 f = self._thresholds()
                 off = self.off_thr
                 on = self.on_thr

@@ -30,6 +30,7 @@ def _rest(self, e, rail_run, flat_run, elp, touch, ms_all):
     if ms_all >> 4 < f0:
         f0 = (ms_all >> 5) + (ms_all >> 8)
         self.floor_acc = f0 << FLOOR_BITS
+        self.trend_acc = 0
     f = self._thresholds()  # (on_thr and off_thr are set again before anything reads them)
     if e <= self.off_thr and rail_run == 0 and (flat_run < self.flat_ticks or elp >> 3 >= f * 3 or (
             f0 < self.flat_min and not touch & TOUCH_DEAD)):

@@ -9,10 +9,10 @@ import math
 
 try:
     from .compat import micropython
-    from .detchain import ENV_SCALE, FLOOR_BITS, TAIL_Q, TAIL_SHIFT
+    from .detchain import ENV_SCALE, FLOOR_BITS, TAIL_Q, TAIL_SHIFT, TREND_BITS
 except ImportError:  # flat modules on the board and the unix port
     from compat import micropython
-    from detchain import ENV_SCALE, FLOOR_BITS, TAIL_Q, TAIL_SHIFT
+    from detchain import ENV_SCALE, FLOOR_BITS, TAIL_Q, TAIL_SHIFT, TREND_BITS
 
 SD_PER_DEV = 1.2533  # standard deviation / mean absolute deviation of a normal distribution
 # The rest tail (tail_acc): the height above the floor that one rest tick in 2**TAIL_SHIFT + 1 exceeds (the
@@ -64,6 +64,7 @@ def set_floor(self, floor, dev=-1):
     self.floor_acc = max(self.min_floor, int(floor)) << FLOOR_BITS
     self.dev_acc = (int(dev) if dev >= 0 else self.floor_acc >> (FLOOR_BITS + 2)) << FLOOR_BITS
     self.tail_acc = (self.dev_acc >> 4) * TAIL_Q
+    self.trend_acc = 0
     self.cal_left = 0
     self.search_start = self.tick
     self.search_end = self.tick + self.search
@@ -76,6 +77,7 @@ def _rewarm(self):
     # one, so the model warms up again as after a calibration, a running mean of the rest seen from here on.
     self.warm = 2
     self.warm_n = 4
+    self.trend_acc = 0
 
 
 @micropython.native
@@ -105,6 +107,9 @@ def _learn(self, e, f):
     # A rest tick: the floor (mean) and the spread (mean absolute deviation) follow it, its deviation
     # clipped at 3 spreads (a Huber-type robust estimate: a heartbeat, a pop or a spasm's first ticks
     # move the model as a 3-spread tick would). chain() does the same for the ticks it decides itself.
+    warm = self.warm < self.up_shift
+    if not warm:
+        self.floor_acc += self.trend_acc >> TREND_BITS
     f0 = self.floor_acc >> FLOOR_BITS
     sd = self.dev_acc >> FLOOR_BITS
     if sd < self.dev_min:
@@ -142,7 +147,11 @@ def _learn(self, e, f):
         if self.warm < k:
             k = self.warm
         kd = self.warm
-    self.floor_acc += (d << FLOOR_BITS) >> k
+    if warm:
+        self.floor_acc += (d << FLOOR_BITS) >> k
+    else:
+        self.floor_acc += (d << FLOOR_BITS) >> (k - 1)
+        self.trend_acc += (d << FLOOR_BITS) >> (self.up_shift + self.up_shift - TREND_BITS)
     if d < 0:
         d = -d
     self.dev_acc += ((d << FLOOR_BITS) - self.dev_acc) >> kd
@@ -186,6 +195,7 @@ def _calibrate(self, e, base):
         self.floor_acc = max(self.min_floor, seed) << FLOOR_BITS
         self.dev_acc = (self.cal_dsecond if self.cal_second >= 0 else self.cal_dbest) << FLOOR_BITS
         self.tail_acc = (self.dev_acc >> 4) * TAIL_Q
+        self.trend_acc = 0
         self.search_start = self.tick
         self.search_end = self.tick + self.search
         self.warm = 2  # the seed counts as 4 ticks of rest (see _learn)

@@ -75,7 +75,7 @@ def test_host_and_sim_type_check() -> None:
 # protocol.py split in two leaves too little heap for 2 channels (the cost is measured at the top of protocol.py).
 MODULE_LINES = 420
 FUNCTION_LINES = 80
-OVER_ON_PURPOSE = {"firmware/protocol.py": 500, "firmware/detector.py": 440, "firmware/detchain.py": 570}
+OVER_ON_PURPOSE = {"firmware/protocol.py": 500, "firmware/detector.py": 440, "firmware/detchain.py": 580}
 LONG_ON_PURPOSE = {("firmware/detchain.py", "chain")}  # viper: one call per block, pointers kept in locals
 
 
