@@ -94,6 +94,10 @@ def _beat(self, tb):
                 # confidence.
                 if self.beats > 0:
                     self.beats -= 1
+                if iv < self.beat_w:
+                    # within a beat's width: the first bump was this beat's start (a P wave before the QRS),
+                    # so this one is its time, as for the rhythm's other beats
+                    self.last_beat = tb
                 return
         elif iv < self.rr_min:
             return  # too soon after the first candidate: keep it
