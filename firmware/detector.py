@@ -142,6 +142,7 @@ class Detector:
         self.touched = 0
         self.one_sided = 0
         self.gap = 0
+        self.lone = 0
         # clonus: burst period 3-8 Hz, with some slack for jitter (in ticks)
         self.cl_min = max(1, int(tick_hz / 9))
         self.cl_max = int(tick_hz / 2.5 + 0.5)

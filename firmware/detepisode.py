@@ -68,6 +68,10 @@ def _run_quiet(self, t, e, f):
     # A tick of a run (not yet an episode) below the offset threshold: rest, a gap, or the run's end.
     self._learn(e, f)  # quiet ticks in a run are rest too
     self.gap += 1
+    if self.gap == 1 and self.lone and self.min_on > 1:
+        # One tick above the onset threshold with rest on both sides: a single-sample spike (an ADC or supply
+        # glitch), not a contraction, whose envelope is smooth (and smoothed here) over more than one tick.
+        self.on_ticks -= 1
     if self.gap == 1 and self.beat_run and t - (self.run_on if self.on_ticks else self.run) <= self.beat_w:
         self.run = -1  # the run came when a beat was due and was no wider than one: a heartbeat
         return
@@ -87,15 +91,18 @@ def _run_tick(self, t, e, f, on, touch):
     if self.gap and not self.beat_run and self.ecg and self.rr and self._beat_due(t, 0):
         self._start_run(t)  # resumed where a beat is due: a beat must not complete it (docs/detector.md)
     self._collect(t, e)
+    lone = self.gap or t == self.run  # (this tick follows rest)
     self.gap = 0
     if touch & TOUCH_RAIL:
         self.touched = 1
     if touch & TOUCH_ONE_SIDED:
         self.one_sided += 1
+    self.lone = 0
     if e > self._held(t, on):
         if not self.on_ticks:
             self.run_on = t
         self.on_ticks += 1
+        self.lone = 1 if lone else 0
     # A run's ticks before an onset are rest statistics too (clipped in _learn, so a spasm's first ticks barely
     # move the model): learning only the ticks below the offset threshold would cut the rest distribution at its
     # middle and pull the floor and the spread down. Not where a locked heartbeat rhythm has a beat due: the beat
