@@ -201,7 +201,7 @@ def test_two_channels_fit_a_64k_heap_with_room_to_spare(micropython_bin, tmp_pat
     two_channels = free1 - free2
     print(f"module {module} B, two detectors {two_channels} B, free after run {free3} B of 64 KB")
     assert two_channels < 12 * 1024
-    # The detector's modules take ~23.7 KB on this 64-bit port (each module adds its dict, context and imported
+    # The detector's modules take ~23.3 KB on this 64-bit port (each module adds its dict, context and imported
     # names; compat, ~0.6 KB of it, is shared with the app); a bound on them catches growth before the app feels it.
     assert module < 24 * 1024
     # Nearly half of the 64 KB heap left for the app on this 64-bit port (codes.py, which the detector imports,
