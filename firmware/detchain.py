@@ -492,8 +492,11 @@ def chain(buf, i: int, n: int, st, c, tk) -> int:
                     else:
                         tail_acc -= tl << (FLOOR_BITS - 3 - TAIL_SHIFT)
                     dv = 3 * sd if dv > 3 * sd else (-3 * sd if dv < -3 * sd else dv)
-                    floor_acc += (dv << FLOOR_BITS) >> ((up_shift if e > f else down_shift) - 1)
-                    trend += (dv << FLOOR_BITS) >> (up_shift + up_shift - TREND_BITS)
+                    if is_raw:
+                        floor_acc += (dv << FLOOR_BITS) >> (up_shift if e > f else down_shift)
+                    else:
+                        floor_acc += (dv << FLOOR_BITS) >> ((up_shift if e > f else down_shift) - 1)
+                        trend += (dv << FLOOR_BITS) >> (up_shift + up_shift - TREND_BITS)
                     dev_acc += (((dv if dv > 0 else 0 - dv) << FLOOR_BITS) - dev_acc) >> up_shift
                     tick += 1
                 else:

@@ -107,7 +107,7 @@ def _learn(self, e, f):
     # A rest tick: the floor (mean) and the spread (mean absolute deviation) follow it, its deviation
     # clipped at 3 spreads (a Huber-type robust estimate: a heartbeat, a pop or a spasm's first ticks
     # move the model as a 3-spread tick would). chain() does the same for the ticks it decides itself.
-    warm = self.warm < self.up_shift
+    warm = self.warm < self.up_shift or self.raw
     if not warm:
         self.floor_acc += self.trend_acc >> TREND_BITS
     f0 = self.floor_acc >> FLOOR_BITS

@@ -60,3 +60,19 @@ def test_weak_grasps_on_a_wandering_envelope_offset_are_found():
     s = score(events, truth, len(sim.channels[0]) / 50.0, channels=[0])
     assert s.sensitivity is not None and s.sensitivity >= 0.9, (s.truth_detected, len(truth))
     assert s.false_alarms <= 1, [(round(e.onset_s, 2), e.kind) for e in events]
+
+
+def test_raw_mode_keeps_the_one_pole_floor():
+    # In raw mode the high-pass has removed any offset: the rest level is the noise amplitude, which moves by steps
+    # and slow drift. There the trend gained nothing on the simulator and cost false events on real rest (Myo cue
+    # files, emgGO; docs/detector.md), so the floor stays a one-pole mean and its trend zero.
+    rate = 1000.0
+    rng = random.Random(3)
+    counts = [2048 + int(round(rng.gauss(0.0, 3.0 + 6.0 * i / (60 * rate)))) for i in range(int(60 * rate))]
+    d = fw.Detector(rate, "raw", {})
+    buf = array("H", counts)
+    d.process(memoryview(buf), len(buf))
+    while d.pop():
+        pass
+    assert d.trend_acc == 0
+    assert d.floor > 0
