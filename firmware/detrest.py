@@ -107,8 +107,11 @@ def _learn(self, e, f):
     # A rest tick: the floor (mean) and the spread (mean absolute deviation) follow it, its deviation
     # clipped at 3 spreads (a Huber-type robust estimate: a heartbeat, a pop or a spasm's first ticks
     # move the model as a 3-spread tick would). chain() does the same for the ticks it decides itself.
-    warm = self.warm < self.up_shift or self.raw
-    if not warm:
+    # Env mode, once warmed up: the floor is a level and a trend (Brown's double exponential smoothing): the level
+    # steps by the trend, then moves by 2a of the deviation and the trend by a**2, so a drifting offset is
+    # followed without lag. Raw mode (no offset left after the high-pass) and the warm-up keep a one-pole mean.
+    one_pole = self.warm < self.up_shift or self.raw
+    if not one_pole:
         self.floor_acc += self.trend_acc >> TREND_BITS
     f0 = self.floor_acc >> FLOOR_BITS
     sd = self.dev_acc >> FLOOR_BITS
@@ -147,7 +150,7 @@ def _learn(self, e, f):
         if self.warm < k:
             k = self.warm
         kd = self.warm
-    if warm:
+    if one_pole:
         self.floor_acc += (d << FLOOR_BITS) >> k
     else:
         self.floor_acc += (d << FLOOR_BITS) >> (k - 1)
