@@ -234,6 +234,8 @@ def test_mat_emggo_struct_and_plain_array(tmp_path: Path) -> None:
         ("text.csv", "# rate_hz=1000\na\n1\nfoo\n2\n", r"text.csv:4: non-numeric value 'foo'"),
         ("nan.csv", "# rate_hz=1000\na\n1\n2\nnan\n", r"nan.csv:5: NaN value"),
         ("inf.csv", "# rate_hz=1000\na\n1\ninf\n", r"inf.csv:4: infinite value"),
+        ("huge.csv", "# rate_hz=1000\n# units=counts\na\n1\n99999999999\n",
+         r"huge.csv: a: sample 2 \(1e\+11\) is not an ADC count"),
         ("norate.csv", "1\n2\n", "sample rate unknown.*pass --rate"),
         ("slow.csv", "# rate_hz=10\n1\n2\n", r"10 Hz \(file header\) is out of range 25..2048 Hz"),
         ("fast.csv", "# rate_hz=96000\n1\n2\n", r"96000 Hz \(file header\) is out of range"),

@@ -97,7 +97,8 @@ def test_csv_cut_last_row_warns_like_read_recording(tmp_path, small_blocks) -> N
     assert got.n_samples == 3000
 
 
-@pytest.mark.parametrize("bad,message", [("2048\nnan\n", "NaN value"), ("2048\nabc\n", "non-numeric")])
+@pytest.mark.parametrize("bad,message", [("2048\nnan\n", "NaN value"), ("2048\nabc\n", "non-numeric"),
+                                         ("2048\n20481e9\n", "is not an ADC count")])
 def test_csv_bad_value_is_read_recordings_error(tmp_path, small_blocks, bad: str, message: str) -> None:
     path = tmp_path / "bad.csv"
     write_recording(path, 1000, [emg(2, 1000, [], seed=1)], units="counts")

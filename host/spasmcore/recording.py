@@ -64,6 +64,9 @@ def _load(path: Path, rate_hz: float | None) -> _Parsed:
     )
 
 
+INT32_MAX = 2**31 - 1  # counts are stored as int32
+
+
 def _guess_units(data: np.ndarray) -> str:
     """Integers in the ADC range (or int8 Myo data) are counts; anything else is arbitrary units."""
     if data.size and np.all(data == np.round(data)) and data.min() >= -128 and data.max() <= 4095:
@@ -71,7 +74,7 @@ def _guess_units(data: np.ndarray) -> str:
     return "au"
 
 
-def _channels(parsed: _Parsed, indices: list[int], unit: str) -> list[np.ndarray]:
+def _channels(path: Path, parsed: _Parsed, indices: list[int], unit: str) -> list[np.ndarray]:
     """The kept columns as channel arrays: int32 counts on the 12-bit scale, or float64 values."""
     channels: list[np.ndarray] = []
     for i in indices:
@@ -80,7 +83,12 @@ def _channels(parsed: _Parsed, indices: list[int], unit: str) -> list[np.ndarray
             bits = parsed.resolution[i]
             if bits and bits != ADC_BITS:
                 col = col * 2.0 ** (ADC_BITS - bits)  # e.g. BITalino 10-bit 0..1023 -> 0..4092
-            channels.append(np.round(col).astype(np.int32))
+            col = np.round(col)
+            big = np.abs(col) > INT32_MAX
+            if big.any():  # (a cast would wrap it to an invented sample: a damaged digit, say)
+                row = int(np.argmax(big))
+                raise InputError(f"{path}: {parsed.names[i]}: sample {row + 1} ({col[row]:g}) is not an ADC count")
+            channels.append(col.astype(np.int32))
         else:
             channels.append(col.astype(np.float64))
     return channels
@@ -130,7 +138,7 @@ def read_recording(
     if mode is not None and mode not in MODES:
         raise InputError(f"{path}: unknown mode {mode!r} in the header (expected raw or env)")
 
-    channels = _channels(parsed, indices, unit)
+    channels = _channels(path, parsed, indices, unit)
     notes = list(parsed.notes)
     notes.append(f"rate {rate:g} Hz from {'--rate' if rate_hz is not None else parsed.rate_origin}")
     notes.append(f"units {unit} ({'--units' if units else 'the file' if parsed.units else 'guessed from the values'})")

@@ -158,8 +158,8 @@ def _block_reader(
                                  parse_options=pc.ParseOptions(delimiter=delim), convert_options=conv)
             for batch in reader:
                 block = np.stack([batch.column(k).to_numpy(zero_copy_only=False) for k in range(width)], axis=1)
-                if block.size and not np.isfinite(block).all():
-                    raise Fallback  # NaN/inf: read_recording names the line
+                if block.size and not (np.isfinite(block).all() and np.abs(block).max() <= R.INT32_MAX):
+                    raise Fallback  # NaN/inf, or a value no count can be: read_recording names it
                 yield block
         except (pa.ArrowInvalid, ValueError) as exc:
             raise Fallback from exc
