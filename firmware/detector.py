@@ -298,7 +298,10 @@ class Detector:
                 f = self._thresholds()
                 off = self.off_thr
                 on = self.on_thr
-            if rail_run:  # a jump onto a rail is a fault in the making, never a spasm onset
+            if rail_run and (self.raw or self.run < 0 or self.on_ticks < 2):
+                # A jump onto a rail is a fault in the making, never a spasm onset. An envelope that rose
+                # through the range above the onset threshold first (two ticks or more) is a spasm under way
+                # that saturates; a lead-off or a pop pins the envelope from rest within a tick.
                 return
             if self.run < 0:
                 if e <= off:
