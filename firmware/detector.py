@@ -180,6 +180,7 @@ class Detector:
         self.peak = 0
         self.tail_ref = 0  # the peak forgotten at the floor's rise rate: what the 7/8 fall is measured from
         self.fpeak = 0
+        self.farea = 0  # sum of the 10 ms means above the floor: with fpeak, the run's width (detepisode._onset)
         self.wide = 0  # ticks at or above half the peak: a pop is a spike of one to three ticks
         self.spike = 0
         self.mean_acc = 0

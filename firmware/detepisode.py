@@ -125,8 +125,14 @@ def _onset(self, t, e, f):
     # An electrode pop drives the front end onto a rail or far above the floor (40x), and is
     # narrow or decays from one side of the baseline; a jerk as short is far weaker, and strong
     # EMG swings both ways. A narrow burst below 5x the floor is noise.
-    narrow = self.wide <= self.spike_ticks
     strong = self.touched or self.peak > f * 40
+    narrow = self.wide <= self.spike_ticks
+    if strong:
+        # Far above the floor, the run's width is its area above the floor as a rectangle of its peak: one
+        # 10 ms rectified mean of EMG swings by a factor of two at random, and against one such tick a strong
+        # 100 ms burst counted fewer ticks above half its peak than spike_ms (near the floor, where noise ticks
+        # fill the area, the ticks above half the peak stay the measure).
+        narrow = self.farea <= self.spike_ticks * self.fpeak
     if self.spike_ticks and ((strong and (narrow or self.one_sided >= 2)) or (
             narrow and self.peak < f * 5)):
         if not self.spike:
@@ -165,6 +171,9 @@ def _collect(self, t, e):
         self.fpeak = v
     if v * 2 >= self.fpeak:
         self.wide += 1
+    v -= self.floor_acc >> FLOOR_BITS  # the run's area above the rest floor (see _onset)
+    if v > 0 and self.farea < 1 << 24:
+        self.farea += v
     self.mean_acc += ((e << 4) - self.mean_acc) // self.n_ep
     self._rhythm(t)
 

@@ -227,3 +227,14 @@ def test_available_peers_follow_installed_packages(monkeypatch: pytest.MonkeyPat
     assert peers.available_peers() == ["bonato", "solnik"]
     assert accuracy.detector_names(True) == ["ours", "bonato", "bonato+merge", "solnik", "solnik+merge"]
     assert accuracy.detector_names(False) == ["ours"]
+
+
+def test_brief_bursts_bench_scores_one_to_one_and_counts_artefacts() -> None:
+    import brief_bursts
+
+    counts, truth = brief_bursts.recording(1)
+    assert len(truth) == brief_bursts.BURSTS and counts.min() >= 0 and counts.max() <= 4095
+    # no pop rule: every burst is one episode and every pop and click (4 + 2) a false event
+    assert brief_bursts.score(counts, truth, {"spike_ms": 0}) == (brief_bursts.BURSTS, 6)
+    found, false = brief_bursts.score(counts, truth, {})
+    assert found <= brief_bursts.BURSTS and false < 6
