@@ -80,6 +80,8 @@ def _run_quiet(self, t, e, f):
     if not self.on_ticks or self.gap >= self.min_off:
         if t - self.run <= self.twitch:
             self.tail_acc = self.run_tail  # the run was rest: its ticks count for the rest tail
+        if self.spike:
+            self.artefacts += 1  # a run rejected as a pop that ended so
         self.run = -1
         return
     self._collect(t, e)
@@ -122,22 +124,19 @@ def _onset(self, t, e, f):
         # peak, not on the bump's decaying tail (which a low floor keeps above the offset threshold); or
         # once it rises over twice the usual beat of a locked rhythm (heartbeats vary little in size)
         return
-    # An electrode pop drives the front end onto a rail or far above the floor (40x), and is
-    # narrow or decays from one side of the baseline; a jerk as short is far weaker, and strong
-    # EMG swings both ways. A narrow burst below 5x the floor is noise.
-    strong = self.touched or self.peak > f * 40
+    # A contraction outlasts spike_ms; an electrode pop or a click (a cable tap) is over within it. Narrow: the
+    # run's area above the floor, in unsmoothed 10 ms means, is at most spike_ms of its peak (its width as a
+    # rectangle of that peak). Not the ticks above half the peak: one 10 ms rectified mean of EMG swings by a
+    # factor of two at random, and against one such tick a 110 ms burst counted two ticks. Near the floor
+    # (below 5x), where noise ticks fill the area, those ticks stay the measure. A pop that drives the front
+    # end onto a rail or far above the floor (40x) is also one when it decays from one side of the baseline
+    # (strong EMG swings both ways; weaker runs, and few samples per tick, pass that test too easily).
     narrow = self.wide <= self.spike_ticks
-    if strong:
-        # Far above the floor, the run's width is its area above the floor as a rectangle of its peak: one
-        # 10 ms rectified mean of EMG swings by a factor of two at random, and against one such tick a strong
-        # 100 ms burst counted fewer ticks above half its peak than spike_ms (near the floor, where noise ticks
-        # fill the area, the ticks above half the peak stay the measure).
+    if self.peak > f * 5:
         narrow = self.farea <= self.spike_ticks * self.fpeak
-    if self.spike_ticks and ((strong and (narrow or self.one_sided >= 2)) or (
-            narrow and self.peak < f * 5)):
-        if not self.spike:
-            self.spike = 1
-            self.artefacts += 1
+    if self.spike_ticks and (narrow or (
+            (self.touched or self.peak > f * 40) and self.one_sided >= 2)):
+        self.spike = 1  # (counted in artefacts if the run ends so, _run_quiet: a run still rising may widen)
         return
     self._start_episode(t, f)
 

@@ -32,7 +32,7 @@ PARAMS = {
     "rail_margin": _p(8, 8, 0, 500, "counts"),  # distance from 0 or adc_max that counts as the rail
     "adc_max": _p(4095, 4095, 255, 65535, "counts"),  # full-scale ADC count
     "blank_ms": _p(1000, 500, 0, 10000, "ms"),  # hold-off after a fault ends while the filters settle
-    "spike_ms": _p(30, 0, 0, 200, "ms"),  # bursts above half their peak for at most this long are artefacts (pops)
+    "spike_ms": _p(30, 0, 0, 200, "ms"),  # bursts whose area is at most this long times their peak are pops
     "ecg": _p(1, 1, 0, 2, ""),  # heartbeat gate: 0 off, 1 auto (once a regular beat rhythm is found), 2 on
     "beat_ms": _p(200, 300, 50, 500, "ms"),  # widest heartbeat bump in the envelope; longer activity is EMG
     "relearn_s": _p(15, 15, 0, 600, "s"),  # a low-contrast episode this long re-learns the floor; 0 = off

@@ -1,16 +1,19 @@
-"""A brief strong EMG burst is a contraction, not an electrode pop, however its 10 ms means fluctuate.
+"""A contraction outlasts `spike_ms` (30 ms); an electrode pop or a click is over within it.
 
-The pop rule rejects a run far above the floor that is narrow (`spike_ms`, 30 ms). Its width was the number of
-10 ms rectified means above half the run's highest one, and one such mean of EMG swings by a factor of two at
+The width of a run above 5x the floor is its area above the floor as a rectangle of its peak. It was the number
+of 10 ms rectified means above half the run's highest one, and one such mean of EMG swings by a factor of two at
 random: against one high tick a 110 ms burst counted two ticks and was dropped as a pop (a held-out thumb
-recording lost 5 of 16 presses to this rule). Far above the floor the width is now the run's area above the
-floor as a rectangle of its peak, which a single high tick barely moves; a pop stays one or two ticks wide.
+recording lost 5 of 16 presses to this rule). And narrow runs between 5x and 40x the floor were taken for jerks:
+every pop or click of that size was a twitch.
 """
 
 from __future__ import annotations
 
+from array import array
+
 import numpy as np
 
+from spasmfw import detector
 from spasmwatch.engine.detect import detect
 
 RATE = 1000.0
@@ -38,12 +41,36 @@ def test_a_brief_burst_with_one_high_10ms_mean_is_a_contraction():
     assert [round(e.onset_s) for e in events] == [10, 20], [(round(e.onset_s, 2), e.kind) for e in events]
 
 
-def test_a_click_as_narrow_as_a_pop_is_still_rejected():
-    # A cable tap or a static discharge: strong, two-sided (so not caught as a pop decaying from one side), and
-    # over within 20 ms. The width rule alone must reject it.
+def _clicks(amplitude: float) -> np.ndarray:
+    # A cable tap or a static discharge: two-sided (not a pop decaying from one side), over within 20 ms.
     x = _rest(30.0, 3)
     k = np.arange(20)
     for t_s in (10.0, 20.0):
         i = int(t_s * RATE)
-        x[i:i + 20] += 1500.0 * np.sin(2 * np.pi * k / 10) * np.exp(-k / 6)
-    assert _episodes(x) == []
+        x[i:i + 20] += amplitude * np.sin(2 * np.pi * k / 10) * np.exp(-k / 6)
+    return x
+
+
+def test_a_click_far_above_the_floor_is_rejected():
+    assert _episodes(_clicks(1500.0)) == []  # ~50x the floor
+
+
+def test_a_click_of_a_few_tens_of_floors_is_rejected_too():
+    for amplitude in (300.0, 800.0):  # ~12x and ~30x the floor: these were twitches
+        assert _episodes(_clicks(amplitude)) == [], amplitude
+
+
+def test_the_pops_counter_counts_runs_that_end_as_pops_only():
+    x = _clicks(800.0)
+    x[int(25.0 * RATE):int(25.11 * RATE)] += np.random.default_rng(4).standard_normal(110) * 300.0  # a burst
+    counts = np.clip(np.rint(x + MID), 0, 4095).astype("<u2")
+    d = detector.Detector(RATE, "raw", {})
+    buf = array("H", counts.tobytes())
+    view = memoryview(buf)
+    kinds = []
+    for i in range(0, len(buf) - 100, 100):
+        d.process(view[i:i + 100], 100)
+        while (rec := d.pop()) is not None:
+            kinds.append(rec[0])
+    assert d.artefacts == 2  # the two clicks; the burst, narrow in its first ticks, is an episode
+    assert kinds.count(detector.EV_ONSET) == 1
