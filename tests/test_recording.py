@@ -381,7 +381,9 @@ def test_frontend_env_has_no_offset_and_follows_amplitude() -> None:
 
 
 def test_frontend_counts_pass_through_and_int8_centring() -> None:
-    np.testing.assert_array_equal(frontend.to_counts(np.array([2047.6, 5000, 3]), "counts", "raw"), [2048, 4095, 3])
+    np.testing.assert_array_equal(frontend.to_counts(np.array([2047.6, 4095, 3]), "counts", "raw"), [2048, 4095, 3])
+    with pytest.raises(ValueError, match="counts reach 5000"):  # not clipped into a rail: see test_counts_range
+        frontend.to_counts(np.array([2047, 5000, 3]), "counts", "raw")
     myo = np.array([-128, 0, 127])
     np.testing.assert_array_equal(frontend.to_counts(myo, "counts", "raw"), [1920, 2048, 2175])
     env = frontend.to_counts(np.tile(myo, 100), "counts", "env", 200.0)

@@ -46,8 +46,26 @@ UNIT_TO_UV = {"uV": 1.0, "mV": 1e3, "V": 1e6}
 COUNTS_PER_VOLT = ADC_MAX / ADC_VREF
 
 
-def _clip(counts: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(counts), 0, ADC_MAX).astype(np.int32)
+def _clip(counts: np.ndarray, adc_max: int = ADC_MAX) -> np.ndarray:
+    return np.clip(np.round(counts), 0, adc_max).astype(np.int32)
+
+
+def counts_range_error(lo: float, hi: float, adc_max: int = ADC_MAX) -> str | None:
+    """Why counts from `lo` to `hi` cannot be an ADC's readings at full scale `adc_max` (None: they can).
+
+    Counts are passed to the detector as read, so a value the ADC cannot give (a 14- or 16-bit converter's
+    reading, values in other units) would be clipped into a rail fault or a flat line: refused instead. Counts
+    centred on 0 (raw EMG around zero) must fit the half range around mid-scale they are moved to."""
+    hint = "give --param adc_max=FULL_SCALE for a wider ADC, or --units uV, mV, V or au for other values"
+    if lo >= 0:
+        if hi > adc_max:
+            return f"counts reach {hi:g}, above the ADC's full scale adc_max={adc_max}: {hint}"
+        return None
+    mid = (adc_max + 1) // 2
+    if lo < -mid or hi > adc_max - mid:
+        return (f"counts centred on 0 span {lo:g}..{hi:g}, wider than the {-mid}..{adc_max - mid} around mid-scale "
+                f"of adc_max={adc_max}: {hint}")
+    return None
 
 
 def envelope(values: np.ndarray, rate_hz: float, tau_s: float = ENV_TAU_S) -> np.ndarray:
@@ -101,24 +119,31 @@ def _au_to_counts(values: np.ndarray, mode: str, rate_hz: float | None) -> np.nd
     return _clip(env * (AU_FULL_FRACTION * ADC_MAX / peak) if peak > 0 else env)
 
 
-def _counts(values: np.ndarray, mode: str, rate_hz: float | None) -> np.ndarray:
+def _counts(values: np.ndarray, mode: str, rate_hz: float | None, adc_max: int) -> np.ndarray:
     v = np.asarray(values)
+    if v.size:
+        problem = counts_range_error(float(v.min()), float(v.max()), adc_max)
+        if problem:
+            raise ValueError(problem)
     if v.size and v.min() < 0:  # centred on 0 (Myo int8): raw EMG around zero
         if mode == "raw":
-            return _clip(v.astype(np.float64) + MID_COUNTS)
-        return _clip(envelope(v, _need_rate(rate_hz)))
-    return _clip(v.astype(np.float64))
+            return _clip(v.astype(np.float64) + (adc_max + 1) // 2, adc_max)
+        return _clip(envelope(v, _need_rate(rate_hz)), adc_max)
+    return _clip(v.astype(np.float64), adc_max)
 
 
-def to_counts(values: np.ndarray, units: str, mode: str, rate_hz: float | None = None) -> np.ndarray:
+def to_counts(values: np.ndarray, units: str, mode: str, rate_hz: float | None = None,
+              adc_max: int = ADC_MAX) -> np.ndarray:
     """Samples in `units` (counts, uV, mV, V, au) -> int32 ADC counts 0..4095 for a detector in `mode`.
 
     `rate_hz` is needed in env mode when the input is raw EMG (physical units, centred counts or centred au).
+    Counts stay as read, 0..`adc_max` (the detector's parameter); counts no ADC of that scale gives are a
+    ValueError (counts_range_error). Other units are put through the MyoWare and 12-bit ADC model.
     """
     if mode not in ("raw", "env"):
         raise ValueError(f"mode must be raw or env, not {mode!r}")
     if units == "counts":
-        return _counts(values, mode, rate_hz)
+        return _counts(values, mode, rate_hz, adc_max)
     if units in UNIT_TO_UV:
         return uv_to_counts(np.asarray(values, dtype=np.float64) * UNIT_TO_UV[units], mode, rate_hz)
     if units == "au":

@@ -90,14 +90,15 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _counts(rec: Recording, i: int, mode: str) -> np.ndarray:
+def _counts(rec: Recording, i: int, mode: str, params: dict[str, int | float] | None) -> np.ndarray:
     """Channel i of the recording as ADC counts 0..4095, whatever units it was stored in."""
-    from spasmcore.frontend import to_counts  # scipy is slow to import; only the detector path needs it
+    from spasmcore.frontend import to_counts
+    from spasmwatch.engine.params import adc_max  # scipy is slow to import; only the detector path needs it
 
     try:
-        return to_counts(rec.channels[i], rec.units, mode, rec.rate_hz)
+        return to_counts(rec.channels[i], rec.units, mode, rec.rate_hz, adc_max(params))
     except ValueError as exc:
-        raise InputError(f"{rec.source}: {exc}") from None
+        raise InputError(f"{rec.source}: channel {rec.indices[i]}: {exc}") from None
 
 
 def _detect(rec: Recording, mode: str, params: dict[str, int | float], engine: str) -> list[Event]:
@@ -107,7 +108,7 @@ def _detect(rec: Recording, mode: str, params: dict[str, int | float], engine: s
     with ui.progress("detecting", total=rec.duration_s * len(rec.indices)) as bar:
         for i, ch in enumerate(rec.indices):
             bar.label(f"detecting channel {ch} ({i + 1} of {len(rec.indices)})")
-            samples = _counts(rec, i, mode)
+            samples = _counts(rec, i, mode, params)
             try:
                 events += detect(
                     samples, rec.rate_hz, mode=mode, params=params or None, channel=ch, engine=engine

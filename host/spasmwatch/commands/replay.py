@@ -46,7 +46,8 @@ RECORDING formats (sniffed from the extension and content):
 
 Units (--units, else the file's `# units=`, else guessed: integers are counts, other numbers au):
   counts   ESP32 ADC counts 0..4095, used as they are; counts centred on 0 (e.g. Myo armband int8) are
-           moved to mid-rail (2048) in raw mode
+           moved to mid-rail (2048) in raw mode. Another converter's counts: --param adc_max=FULL_SCALE
+           (e.g. 16383 for 14 bits); counts beyond the full scale are an error, never clipped
   uV mV V  electrode voltages, mapped through the MyoWare 2.0 model (RAW gain 200 around 1.65 V; ENV
            gain 10200) onto the 12-bit ADC, see spasmcore.frontend
   au       arbitrary units (e.g. an exported RMS envelope): the recording's maximum maps to 70% of full
@@ -165,13 +166,14 @@ def _looks_like_labels(values: np.ndarray, rate_hz: float) -> bool:
     return changes <= len(values) / (0.5 * rate_hz)  # held for 0.5 s on average
 
 
-def _counts(rec: Recording, i: int, mode: str) -> np.ndarray:
+def _counts(rec: Recording, i: int, mode: str, params: dict[str, int | float] | None) -> np.ndarray:
     from spasmcore.frontend import to_counts  # scipy (env model) is slow to import: only when replaying
+    from spasmwatch.engine.params import adc_max
 
     try:
-        return to_counts(rec.channels[i], rec.units, mode, rec.rate_hz)
+        return to_counts(rec.channels[i], rec.units, mode, rec.rate_hz, adc_max(params))
     except ValueError as exc:
-        raise InputError(f"{rec.source}: {exc}") from None
+        raise InputError(f"{rec.source}: channel {rec.indices[i]}: {exc}") from None
 
 
 def replay(rec: Recording, mode: str, params: dict[str, int | float] | None, engine: str = "python",
@@ -186,7 +188,8 @@ def replay(rec: Recording, mode: str, params: dict[str, int | float] | None, eng
         if progress is not None:
             progress.label(f"detecting channel {ch} ({i + 1} of {len(rec.indices)})")
         try:
-            events += detect(_counts(rec, i, mode), rec.rate_hz, mode=mode, params=params, channel=ch, engine=engine)
+            counts = _counts(rec, i, mode, params)
+            events += detect(counts, rec.rate_hz, mode=mode, params=params, channel=ch, engine=engine)
         except ValueError as exc:  # the detector's validate(): bad parameter name/value or rate
             raise ConfigError(str(exc)) from None
         if progress is not None:
@@ -304,7 +307,7 @@ def _single_reference(args: argparse.Namespace, path: Path, columns: list[int] |
     _filter_notes(params, mode, rec.rate_hz)
     with ui.progress(f"replaying {path.name}", total=rec.duration_s * len(rec.indices)) as bar:
         events = replay(rec, mode, params, args.engine, progress=bar)
-    counts = [_counts(rec, i, mode) for i in range(len(rec.indices))] if args.annotate else None
+    counts = [_counts(rec, i, mode, params) for i in range(len(rec.indices))] if args.annotate else None
     return rec, mode, events, counts
 
 

@@ -48,12 +48,13 @@ def prepare_counts(values: np.ndarray, units: str) -> np.ndarray:
 class Converter:
     """One channel's to_counts(values, units, mode, rate), fed block by block after `prepare(column)`."""
 
-    def __init__(self, units: str, mode: str, rate_hz: float) -> None:
+    def __init__(self, units: str, mode: str, rate_hz: float, adc_max: int = fe.ADC_MAX) -> None:
         if mode not in ("raw", "env"):
             raise ValueError(f"mode must be raw or env, not {mode!r}")
         if units not in ("counts", "au", *fe.UNIT_TO_UV):
             raise ValueError(f"units must be one of counts, uV, mV, V, au, not {units!r}")
         self.units, self.mode, self.rate = units, mode, rate_hz
+        self.adc_max = adc_max  # counts only: their full scale (the detector's adc_max)
         self.median = 0.0
         self.lo = self.hi = 0.0
         self.peak = 0.0
@@ -69,6 +70,10 @@ class Converter:
         reader's middle-rank values when it has them, else by passes over `column`) and (au env) the envelope's
         peak by an extra pass."""
         self.lo, self.hi = lo, hi
+        if self.units == "counts" and n:
+            problem = fe.counts_range_error(lo, hi, self.adc_max)
+            if problem:
+                raise ValueError(problem)
         scaled: Column = lambda: (self._values(b) for b in column())  # noqa: E731
         if self.units in fe.UNIT_TO_UV or (self.units == "au" and lo < 0):
             picked = middle() if middle is not None and n else None
@@ -95,10 +100,10 @@ class Converter:
         if self.units == "counts":
             if self.lo < 0:
                 if self.mode == "raw":
-                    return fe._clip(v.astype(np.float64) + fe.MID_COUNTS)
+                    return fe._clip(v.astype(np.float64) + (self.adc_max + 1) // 2, self.adc_max)
                 assert self.env is not None
-                return fe._clip(self.env(v))
-            return np.clip(v, 0, fe.ADC_MAX)  # (int32 already rounded: what _clip gives, without two passes)
+                return fe._clip(self.env(v), self.adc_max)
+            return np.clip(v, 0, self.adc_max)  # (int32 already rounded: what _clip gives, without two passes)
         if self.units in fe.UNIT_TO_UV:
             c = v - self.median
             if self.mode == "raw":

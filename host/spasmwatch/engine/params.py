@@ -33,3 +33,10 @@ def parse_params(items: list[str]) -> dict[str, int | float]:
             except ValueError:
                 raise ConfigError(f"--param {name}: {text!r} is not a number") from None
     return params
+
+
+def adc_max(params: dict | None) -> int:
+    """The full scale of input counts: the detector's `adc_max`, or the 12-bit default."""
+    from spasmcore.frontend import ADC_MAX
+
+    return int((params or {}).get("adc_max", ADC_MAX))

@@ -17,10 +17,12 @@ import numpy as np
 
 from spasmcore.errors import InputError
 from spasmcore.events import Event
+from spasmcore.frontend import counts_range_error
 from spasmcore.readers import Fallback, Source, open_source, open_whole
 from spasmcore.readers.source import BLOCK_ROWS, from_recording
 from spasmcore.recsniff import check_channels
 from spasmwatch.engine.convert import Converter, prepare_counts
+from spasmwatch.engine.params import adc_max
 from spasmwatch.engine.record import Record
 
 ROWS = BLOCK_ROWS  # rows per block through every pass (a multiple of detect.BLOCK; tests make it small)
@@ -97,6 +99,14 @@ def _units_guess(stats: list[Stats]) -> str:
     if all(s.integral for s in stats) and min(s.lo for s in stats) >= -128 and max(s.hi for s in stats) <= 4095:
         return "counts"
     return "au"
+
+
+def _check_counts(src: Source, stats: list[Stats], unit_list: list[str], take: list[int], adc_max: int) -> None:
+    """Counts the ADC cannot give are one clear error, not samples clipped into faults (counts_range_error)."""
+    for k in take:
+        problem = unit_list[k] == "counts" and counts_range_error(stats[k].lo, stats[k].hi, adc_max)
+        if problem:
+            raise InputError(f"{src.source}: channel {src.indices[take.index(k)]}: {problem}")
 
 
 def _stats_pass(src: Source, progress: Callable[[int], None] | None) -> list[Stats]:
@@ -186,6 +196,7 @@ def replay_file(path: str, mode: str | None = None, rate: float | None = None, u
             ok = all(seen[k].lo >= 0 for k in take) and not (seen[0].increasing and seen[0].n >= 10)
             ok = ok and (not guessed or _units_guess(seen) == "counts")
             if ok:
+                _check_counts(src, seen, ["counts"] * len(seen), take, adc_max(params))
                 if guessed:
                     src.units = "counts"
                     src.notes.append("units counts (guessed from the values)")
@@ -208,6 +219,10 @@ def replay_file(path: str, mode: str | None = None, rate: float | None = None, u
         src.units = unit_list[0]
         src.notes.append(f"units {src.units} (guessed from the values)")
     take = src.take if src.take is not None else list(range(len(src.indices)))
+    from spasmwatch.engine.detect import check_params
+
+    check_params(params, mode or src.mode or "raw", src.rate_hz)  # (adc_max below is then a valid number)
+    _check_counts(src, stats, unit_list, take, adc_max(params))
     if engine == "auto":
         engine = "fast" if stats[0].n * len(take) > FAST_MIN_SAMPLES else "python"
         src.notes.append(f"engine {engine} ({stats[0].n * len(take)} channel-samples)")
@@ -238,7 +253,7 @@ def _detect(src: Source, stats: list[Stats] | None, unit_list: list[str], mode: 
     check_params(params, run_mode, src.rate_hz)
     convs = []
     for k in take:
-        c = Converter(unit_list[k], run_mode, src.rate_hz)
+        c = Converter(unit_list[k], run_mode, src.rate_hz, adc_max(params))
         if stats is not None:
             middle = (lambda k=k: src.middle(k)) if src.middle is not None else None  # type: ignore[misc]
             c.prepare(_channel_blocks(src, k), stats[k].n, stats[k].lo, stats[k].hi, middle)
