@@ -37,6 +37,16 @@ def _near(episodes: list[tuple[float, float]], on: float, off: float, tol: float
 # ------------------------------------------------------------------------------------------ helpers
 
 
+def test_seed_option_simulates_other_recordings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(accuracy, "SEED", accuracy.SEED)  # (restored after the test)
+    job = ("swing_bursts", 1.0, "env", 50.0, (accuracy.OURS,), {})
+    first = accuracy.run_scenario(job)
+    accuracy.set_seed(2)
+    second = accuracy.run_scenario(job)
+    assert [t.onset_s for t in first["truth"]] != [t.onset_s for t in second["truth"]]
+    assert second["truth"] and second["events"][accuracy.OURS]
+
+
 def test_runs_and_transitions() -> None:
     active = np.array([0, 1, 1, 0, 0, 1, 0, 1, 1])
     assert peers.runs(active, 10.0) == [(0.1, 0.3), (0.5, 0.6), (0.7, 0.9)]
