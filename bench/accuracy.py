@@ -1,6 +1,6 @@
 """Accuracy benchmark: the simulator suite through our detector (RAW and ENV) and the peer detectors.
 
-    python bench/accuracy.py [--mode raw|env|both] [--quick] [--jobs N] [--param NAME=VALUE ...]
+    python bench/accuracy.py [--mode raw|env|both] [--quick] [--jobs N] [--param NAME=VALUE ...] [--seed N]
                              [--json OUT.json] [--no-peers] [--no-real]
 
 Runs each scenario of `spasmwatch simulate --list` (one channel, seed 1 unless --seed) through firmware/detector.py (via

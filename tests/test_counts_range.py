@@ -97,3 +97,16 @@ def test_streamed_conversion_matches_to_counts_at_a_wider_scale(mode: str, centr
     got = np.concatenate([conv(b) for b in blocks()])
     assert np.array_equal(got, want)
     assert want.max() > 4095 or (mode, centred) == ("env", True)  # (an envelope of the centred signal stays low)
+
+
+def test_annotated_edf_keeps_counts_above_4095(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import edfio
+
+    path = _write(tmp_path / "adc16.csv", _wide_adc(bits=16))
+    out = tmp_path / "adc16.edf"
+    code = main(["replay", str(path), "--rate", str(RATE), "--units", "counts", "--param", "adc_max=65535",
+                 "--annotate", str(out)])
+    assert code == 0, capsys.readouterr().err
+    got = edfio.read_edf(out).signals[0].data
+    want = _wide_adc(bits=16)
+    assert got.max() > 4095 and np.allclose(got[: want.size], want, atol=0.5)  # was clipped to 0..4095

@@ -206,10 +206,12 @@ def record_layout(rate_hz: float, n: int) -> tuple[float, int, int]:
 
 
 def write_annotated(path: str | Path, rate_hz: float, channels: list[np.ndarray], names: list[str],
-                    annotations: Iterable[tuple[float, float, str]], units: str = "counts") -> None:
-    """An EDF+ file of ADC-count channels (digital = counts, physical the same numbers) with annotations
-    (onset s, duration s, text): EDFbrowser, MNE and edfio show them on the signal. A recording that does not
-    fill its last data record is padded with its last value, and an annotation says so."""
+                    annotations: Iterable[tuple[float, float, str]], units: str = "counts",
+                    adc_max: int = 4095) -> None:
+    """An EDF+ file of ADC-count channels (physical = counts 0..adc_max; digital the same numbers, or less 32768
+    where adc_max is beyond EDF's 16-bit signed samples) with annotations (onset s, duration s, text): EDFbrowser,
+    MNE and edfio show them on the signal. A recording that does not fill its last data record is padded with
+    its last value, and an annotation says so."""
     import edfio
 
     n = len(channels[0])
@@ -220,9 +222,11 @@ def write_annotated(path: str | Path, rate_hz: float, channels: list[np.ndarray]
         if pad:
             counts = np.concatenate([counts, np.full(pad, counts[-1] if n else 0, dtype=counts.dtype)])
         if units == "counts":
-            sig = edfio.EdfSignal.from_digital(np.clip(counts, 0, 4095).astype(np.int16), rate_hz,
-                                               physical_range=(0, 4095), digital_range=(0, 4095),
-                                               label=name[:16], physical_dimension="counts")
+            shift = 0 if adc_max <= 32767 else 32768
+            digital = (np.clip(counts, 0, adc_max).astype(np.int32) - shift).astype(np.int16)
+            sig = edfio.EdfSignal.from_digital(digital, rate_hz, physical_range=(0, adc_max),
+                                               digital_range=(-shift, adc_max - shift), label=name[:16],
+                                               physical_dimension="counts")
         else:
             lo, hi = float(counts.min()), float(counts.max())
             sig = edfio.EdfSignal(counts.astype(np.float64), rate_hz, label=name[:16],

@@ -15,7 +15,7 @@ from spasmcore import kinds
 from spasmcore.errors import ConfigError, FatalError, InputError
 from spasmcore.events import Event, events_to_csv, write_events
 from spasmwatch import sensitivity
-from spasmwatch.engine.params import parse_params
+from spasmwatch.engine.params import adc_max, parse_params
 from spasmwatch.terminal import ui
 
 if TYPE_CHECKING:
@@ -168,7 +168,6 @@ def _looks_like_labels(values: np.ndarray, rate_hz: float) -> bool:
 
 def _counts(rec: Recording, i: int, mode: str, params: dict[str, int | float] | None) -> np.ndarray:
     from spasmcore.frontend import to_counts  # scipy (env model) is slow to import: only when replaying
-    from spasmwatch.engine.params import adc_max
 
     try:
         return to_counts(rec.channels[i], rec.units, mode, rec.rate_hz, adc_max(params))
@@ -364,7 +363,8 @@ def _emit(args: argparse.Namespace, rec: Recording, mode: str, events: list[Even
 
         assert counts is not None
         _write("the annotated EDF", args.annotate, lambda: write_annotated(
-            args.annotate, rec.rate_hz, counts, [str(n) for n in rec.names], _annotations(events)))
+            args.annotate, rec.rate_hz, counts, [str(n) for n in rec.names], _annotations(events),
+            adc_max=adc_max(parse_params(args.param))))
         ui.note(f"signal and {len(events)} annotation(s) written to {args.annotate}")
     if args.jsonl:
         from spasmwatch.report.jsonl import events_to_jsonl, write_jsonl
