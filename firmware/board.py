@@ -7,7 +7,7 @@ import time
 
 import machine
 from codes import FAULT, IDLE, NET_DOWN, SPASM  # led() states, defined once in firmware/codes.py
-from config import ADC1_PINS  # ADC2 stops working once WiFi is on; the one list is config's
+from config import ADC1_PINS, LED_PIN  # this chip's (config.gpio): ADC2 stops working once WiFi is on
 
 STORAGE_DIR = "/"  # littlefs root, the MicroPython ESP32 default filesystem
 SAFE_BOOT_PIN = 0  # the BOOT button of a DevKit pulls GPIO0 low
@@ -19,21 +19,23 @@ def unique_id():
     return "".join("%02x" % b for b in machine.unique_id())
 
 
-def safe_boot(window_ms=1000, led_pin=2):
+def safe_boot(window_ms=1000, led_pin=LED_PIN):
     """True when the BOOT button (GPIO0) is pressed during the first second after boot: skip the app.
 
     GPIO0 is a strapping pin: held low *at* reset it starts the ROM bootloader instead, so the check runs
     after MicroPython is up, with the LED lit to show the window.
     """
     pin = machine.Pin(SAFE_BOOT_PIN, machine.Pin.IN, machine.Pin.PULL_UP)
-    led = machine.Pin(led_pin, machine.Pin.OUT)
-    led.value(1)
+    led = machine.Pin(led_pin, machine.Pin.OUT) if led_pin is not None else None  # (none on an ESP32-S3)
+    if led is not None:
+        led.value(1)
     t0 = time.ticks_ms()
     pressed = False
     while time.ticks_diff(time.ticks_ms(), t0) < window_ms and not pressed:
         pressed = pin.value() == 0
         time.sleep_ms(10)
-    led.value(0)
+    if led is not None:
+        led.value(0)
     return pressed
 
 
@@ -47,7 +49,7 @@ class Board:
         pins = [c["pin"] for c in cfg["channels"]]
         for p in pins:
             if p not in ADC1_PINS:
-                raise ValueError("pin %d is not an ADC1 pin (32-39)" % p)
+                raise ValueError("pin %d is not an ADC1 pin %r" % (p, ADC1_PINS))
         self.adcs = []
         for p in pins:
             # 11 dB attenuation spans ~0.15-2.45 V (read as 0..4095), the MyoWare output range on 3.3 V

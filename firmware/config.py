@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 
 try:  # CPython (host, tests) imports the firmware as the spasmfw package; the board imports it flat
     from . import codes, compat, detector, protocol
@@ -11,15 +12,29 @@ except ImportError:
     import detector
     import protocol
 
-ADC1_PINS = (32, 33, 34, 35, 36, 37, 38, 39)  # ADC2 is unusable while WiFi runs, so only ADC1
-WIRED_PINS = (36, 39, 34, 35)  # the pins docs/firmware.md wires channels 0-3 to (the virtual board uses them)
+
+def gpio(machine):
+    """(ADC1 pins, the pins docs/firmware.md wires channels 0-3 to, output GPIOs, the LED's GPIO or None) of the
+    chip `machine` names (sys.implementation._machine: "Generic ESP32S3 module with ESP32S3"); the ESP32's for
+    any other name. Only ADC1: ADC2 is unusable while Wi-Fi runs."""
+    if machine.endswith("ESP32S3"):
+        # ADC1 is GPIO 1-10; the wiring skips GPIO3 (a strapping pin). Outputs: not the strapping pins (0, 3, 45,
+        # 46), USB (19, 20), flash and octal PSRAM (26-37) or UART0 (43, 44, a DevKitC's USB serial bridge). No
+        # LED: a DevKitC's is an RGB LED (WS2812) that a plain pin does not light; wire one and set led_pin.
+        outputs = (1, 2) + tuple(range(4, 19)) + (21, 38, 39, 40, 41, 42, 47, 48)
+        return tuple(range(1, 11)), (1, 2, 4, 5), outputs, None
+    # ESP32 outputs: not flash (6-11), input-only (34-39), UART0 (1, 3: the USB serial link), or GPIO12 (a
+    # strapping pin that bricks the boot when pulled high). The LED: the blue one of a DevKit.
+    return ((32, 33, 34, 35, 36, 37, 38, 39), (36, 39, 34, 35),
+            (0, 2, 4, 5, 13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 25, 26, 27, 32, 33), 2)
+
+
+# the chip this runs on (the ESP32's tables on the host and the unix port; the host switches with use_chip)
+ADC1_PINS, WIRED_PINS, OUTPUT_PINS, LED_PIN = gpio(getattr(sys.implementation, "_machine", ""))
 CONFIG_FILE = "config.json"  # in the board's storage (as app.CONFIG_FILE and start.CONFIG_FILE)
 RESTART_KEYS = ("channels", "rate_hz", "mode", "led_pin", "buzzer_pin", "watchdog", "log_kb", "net")  # set at boot
 MAX_FILE = 2048  # bytes of config.json at most (a full 4-channel config is ~700): refused before parsing
 MAX_DEPTH = 4  # JSON nesting at most (config > channels > channel is 3)
-# GPIOs that can drive a LED/buzzer: not flash (6-11), not input-only (34-39), not UART0 (1, 3: the USB
-# serial link), not GPIO12 (a strapping pin that bricks the boot when pulled high).
-OUTPUT_PINS = (0, 2, 4, 5, 13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 25, 26, 27, 32, 33)
 MAX_CHANNELS = 4
 MAX_TOTAL_RATE = 4000  # samples/s over all channels the sampling loop is sized for
 MODES = ("raw", "env")
@@ -28,19 +43,27 @@ MAINS = (0, 50, 60)
 DEFAULTS = {  # type: dict
     "name": "spasmwatch",  # shown by hello; free text
     "id": "",  # device id; "" = derived from machine.unique_id() (passed in by the caller)
-    "channels": [{"pin": 36, "name": "ch0"}],
+    "channels": [{"pin": WIRED_PINS[0], "name": "ch0"}],
     "mode": "raw",  # raw: MyoWare RAW output; env: MyoWare ENV output
     "rate_hz": 1000,
     "mains_hz": 50,  # notch in raw mode: 50 (Europe, Asia, Africa, Oceania) or 60 (Americas), 0 = off
     "params": {},  # detector overrides, see detector.PARAMS
     "stream": {"env": False, "raw": False, "env_hz": 50},
     "status_s": 10,  # status heartbeat period, 0 = off
-    "led_pin": 2,  # the blue LED of an ESP32 DevKit
+    "led_pin": LED_PIN,  # the blue LED of an ESP32 DevKit; none on an ESP32-S3 (gpio())
     "buzzer_pin": None,
     "watchdog": False,  # opt-in: an ESP32 watchdog cannot be stopped, so a board left in the REPL would reset
     "log_kb": 64,  # flash used by the event log
 }
 STREAM_KEYS = ("env", "raw", "env_hz")
+
+
+def use_chip(machine):
+    """Validate and default for the chip `machine` names from here on (the host, for the board it talks to)."""
+    global ADC1_PINS, WIRED_PINS, OUTPUT_PINS, LED_PIN
+    ADC1_PINS, WIRED_PINS, OUTPUT_PINS, LED_PIN = gpio(machine)
+    DEFAULTS["channels"] = [{"pin": WIRED_PINS[0], "name": "ch0"}]
+    DEFAULTS["led_pin"] = LED_PIN
 
 
 def _copy(v):

@@ -201,3 +201,44 @@ def test_same_results_under_micropython(micropython_bin: str, tmp_path: Path) ->
     assert cp["roundtrip"] is True and cp["bad"] == [True, True] and cp["missing"] is None
     assert cp["set"]["channels"][1] == {"pin": 35, "name": "calf"}
     assert cp["defaults"]["id"] == "0102"
+
+
+# ------------------------------------------------------------------------------------------ chips
+
+S3 = "Generic ESP32S3 module with Octal-SPIRAM with ESP32S3"  # sys.implementation._machine on an ESP32-S3
+
+
+def test_gpio_tables_follow_the_chip_the_firmware_runs_on() -> None:
+    adc, wired, outputs, led = C.gpio("Generic ESP32 module with ESP32")
+    assert (adc, wired, led) == (tuple(range(32, 40)), (36, 39, 34, 35), 2) and C.gpio("") == C.gpio("linux [GCC]")
+    assert not {6, 7, 8, 9, 10, 11, 12, 1, 3} & set(outputs) and not set(range(34, 40)) & set(outputs)
+    adc, wired, outputs, led = C.gpio(S3)
+    assert adc == tuple(range(1, 11)) and set(wired) <= set(adc) and 3 not in wired and led is None
+    # strapping pins, USB, flash and octal PSRAM, UART0: never an output
+    assert not {0, 3, 45, 46, 19, 20, 43, 44, *range(26, 38)} & set(outputs) and {21, 47, 48} <= set(outputs)
+
+
+def test_an_s3_config_validates_against_the_s3_pins() -> None:
+    try:
+        C.use_chip(S3)
+        cfg = C.defaults()
+        assert cfg["channels"] == [{"pin": 1, "name": "ch0"}] and cfg["led_pin"] is None
+        out = C.validate({"channels": [1, 2, 4, 5], "led_pin": 21, "buzzer_pin": 47})
+        assert [c["pin"] for c in out["channels"]] == [1, 2, 4, 5]
+        for bad, text in (({"channels": [36]}, "channels.0.pin=36 must be an ADC1 pin: 1, 2, 3"),
+                          ({"led_pin": 35}, "led_pin=35 must be null or an output GPIO: 1, 2, 4"),
+                          ({"channels": [1], "led_pin": 1}, "led_pin=1 is already used")):
+            with pytest.raises(ValueError, match=text.replace(".", r"\.")):
+                C.validate(bad)
+    finally:
+        C.use_chip("")
+    assert C.defaults()["channels"][0]["pin"] == 36 and C.defaults()["led_pin"] == 2  # the ESP32's again
+
+
+@pytest.mark.micropython
+def test_the_unix_port_takes_the_esp32_tables(micropython_bin: str) -> None:
+    # sys.implementation._machine exists on every MicroPython port; the unix port's names no ESP32-S3
+    code = ("import json, sys\nimport config\n"
+            "print(json.dumps([sys.implementation._machine, config.ADC1_PINS, config.defaults()['led_pin']]))")
+    machine, pins, led = run_json(code, "micropython")
+    assert "ESP32S3" not in machine and pins == list(range(32, 40)) and led == 2

@@ -23,8 +23,9 @@ class FakeBoard:
     port = "/dev/ttyFAKE0"
 
     def __init__(self, files: dict[str, bytes] | None = None, mpy: int | None = MPY_6_3_XTENSAWIN,
-                 report_fw: str | None = None, hashes: bool = True) -> None:
+                 report_fw: str | None = None, hashes: bool = True, machine: str = "") -> None:
         self.fs = dict(files if files is not None else {"boot.py": b"# executed on every boot\n"})
+        self.machine = machine  # sys.implementation._machine
         self.mpy = mpy
         self.report_fw = report_fw
         self.hashes = hashes
@@ -33,7 +34,7 @@ class FakeBoard:
     def list_files(self) -> dp.BoardInfo:
         self.ops.append(("list",))
         files = {n: (len(d), dp.sha(d) if self.hashes else "") for n, d in self.fs.items()}
-        return dp.BoardInfo(files, "1.29.0", self.mpy)
+        return dp.BoardInfo(files, "1.29.0", self.mpy, self.machine)
 
     def put(self, files: dict[str, bytes]) -> None:
         self.ops.append(("put", *sorted(files)))
@@ -161,6 +162,27 @@ def test_config_file_is_validated_and_installed(local: dict[str, bytes], tmp_pat
     bad.write_text("{not json")
     with pytest.raises(ConfigError, match="not valid JSON"):
         dp.load_config(str(bad))
+
+
+S3 = "Generic ESP32S3 module with Octal-SPIRAM with ESP32S3"  # what MicroPython's ESP32-S3 port says
+
+
+def test_an_esp32_s3_gets_the_defaults_and_the_pins_of_its_chip(local: dict[str, bytes], tmp_path: Path) -> None:
+    # With the ESP32's defaults (GPIO36, LED on GPIO2) an S3 board could not set up its channel: 36 is no ADC pin
+    # there. Defaults and a --config file follow the chip the board names.
+    board = FakeBoard(machine=S3)
+    run(board, local)
+    cfg = json.loads(board.fs["config.json"])
+    assert cfg["channels"] == [{"pin": 1, "name": "ch0"}] and cfg["led_pin"] is None
+    assert fwconfig.defaults()["channels"][0]["pin"] == 36  # the host's own tables are the ESP32's again
+    path = tmp_path / "s3.json"
+    path.write_text(json.dumps({"channels": [1, 2, 4, 5], "rate_hz": 1000, "led_pin": 21}))
+    assert json.loads(dp.load_config(str(path), S3))["channels"][3] == {"pin": 5, "name": "ch3"}
+    with pytest.raises(ConfigError, match=r"channels\.0\.pin=1 must be an ADC1 pin: 32, 33"):
+        dp.load_config(str(path))  # an ESP32 has no ADC on GPIO1
+    path.write_text(json.dumps({"channels": [36]}))
+    with pytest.raises(ConfigError, match=r"channels\.0\.pin=36 must be an ADC1 pin: 1, 2, 3"):
+        dp.load_config(str(path), S3)
 
 
 def test_incompatible_micropython_is_refused_before_writing(local: dict[str, bytes]) -> None:

@@ -47,8 +47,8 @@ BOARDS = {
     # ESP32-S3 with octal PSRAM (ESP32_GENERIC_S3 SPIRAM_OCT): the port puts the GC heap in the PSRAM (8 MB on
     # the recommended boards; modelled at 2 MB, more than the firmware can use); Wi-Fi keeps internal RAM.
     "esp32s3": Board("esp32s3", "ESP32-S3 with 8 MB PSRAM (ESP32_GENERIC_S3 SPIRAM_OCT), the wearable",
-                     2048 * K, 110 * K, 66 * K, "the heap for 4 channels x 1 kHz with Wi-Fi + TCP + MQTT; its "
-                     "ADC1 pins (GPIO 1-10) are not in config.ADC1_PINS yet"),
+                     2048 * K, 110 * K, 66 * K, "the heap for 4 channels x 1 kHz with Wi-Fi + TCP + MQTT; channels "
+                     "on GPIO 1-10 (config.gpio)"),
 }
 DEFAULT_BOARD = "esp32"
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +31,7 @@ class BoardInfo:
     files: dict[str, tuple[int, str]]  # name -> (size, sha256 hex; "" when the board has no hashlib)
     version: str = "?"
     mpy: int | None = None  # sys.implementation._mpy: version | sub-version << 8 | arch << 10
+    machine: str = ""  # sys.implementation._machine ("... with ESP32S3"): the chip, for its pins (config.gpio)
 
 
 @dataclass
@@ -105,14 +108,28 @@ def make_plan(local: dict[str, bytes], board: BoardInfo, config: bytes | None) -
     elif have is None:
         from spasmfw import config as fwconfig
 
-        plan.put[CONFIG_FILE] = json.dumps(fwconfig.defaults()).encode()
+        with chip(board.machine):  # the defaults of the board's chip (its pins)
+            plan.put[CONFIG_FILE] = json.dumps(fwconfig.defaults()).encode()
         plan.config = "config.json written with the defaults (the board had none)"
     else:
         plan.config = "the board's config.json kept"
     return plan
 
 
-def load_config(path: str) -> bytes:
+@contextmanager
+def chip(machine: str) -> Iterator[None]:
+    """The firmware's config validates and defaults for the chip `machine` names inside (then the ESP32's)."""
+    from spasmfw import config as fwconfig
+
+    fwconfig.use_chip(machine)
+    try:
+        yield
+    finally:
+        fwconfig.use_chip("")
+
+
+def load_config(path: str, machine: str = "") -> bytes:
+    """config.json for the board whose chip `machine` names (sys.implementation._machine), validated here."""
     from spasmfw import config as fwconfig
 
     try:
@@ -122,7 +139,8 @@ def load_config(path: str) -> bytes:
     except ValueError as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc}") from None
     try:
-        return json.dumps(fwconfig.validate(cfg)).encode()
+        with chip(machine):
+            return json.dumps(fwconfig.validate(cfg)).encode()
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from None
 
@@ -155,5 +173,5 @@ for name in os.listdir('/'):
     out[name] = [st[6], h]
 impl = sys.implementation
 print('MARKER' + json.dumps({'files': out, 'version': '.'.join(str(v) for v in impl.version[:3]),
-                             'mpy': getattr(impl, '_mpy', None)}))
+                             'mpy': getattr(impl, '_mpy', None), 'machine': getattr(impl, '_machine', '')}))
 """.replace("MARKER", MARKER)

@@ -224,7 +224,7 @@ class MpremoteTarget:
             raise explain_mpremote(self.port, out)
         data = json.loads(line[len(MARKER):])
         files = {k: (int(v[0]), str(v[1])) for k, v in data["files"].items()}
-        return BoardInfo(files, str(data.get("version")), data.get("mpy"))
+        return BoardInfo(files, str(data.get("version")), data.get("mpy"), str(data.get("machine") or ""))
 
     def put(self, files: dict[str, bytes]) -> None:
         with tempfile.TemporaryDirectory(prefix="spasmwatch-deploy-") as tmp:
@@ -277,7 +277,6 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from spasmwatch.link.serial_link import open_serial, resolve_port
 
-    config = load_config(args.config) if args.config else None
     port = resolve_port(args.port)
     open_serial(port).close()  # busy / permission / no such port, said precisely before mpremote runs
     target = MpremoteTarget(port)
@@ -285,6 +284,7 @@ def run(args: argparse.Namespace) -> int:
     mpy = mpy_cross_version()
     print(f"reading the files on {port}...", flush=True)
     info = target.list_files()
+    config = load_config(args.config, info.machine) if args.config else None  # its pins: the board's chip
     march = args.march or (MARCH | SIM_MARCH).get((info.mpy or 0) >> 10, DEFAULT_MARCH)  # C3/C6 need no option
     with tempfile.TemporaryDirectory(prefix="spasmwatch-build-") as tmp:
         local = build(Path(tmp), march)
