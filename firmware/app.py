@@ -176,6 +176,7 @@ class App:
             "proto": protocol.VERSION, "fw": FW_VERSION, "id": cfg["id"] or self.b.unique_id, "boot": self.boot,
             "name": cfg["name"], "rate": self.rate, "channels": [c["name"] for c in cfg["channels"]],
             "mode": cfg["mode"], "scale": detector.ENV_SCALE, "config": appcmds.public(cfg),
+            "machine": getattr(compat.sys.implementation, "_machine", ""),  # the chip: its pins (config.gpio)
         })
 
     def status(self):

@@ -72,6 +72,20 @@ def test_reset_pairs() -> None:
         reset_pairs(cfg, ["params.nope"], everything=False)
 
 
+def test_reset_pairs_give_the_defaults_of_the_boards_chip() -> None:
+    # An ESP32-S3 reset to the ESP32's channel (GPIO36) and LED (GPIO2, an S3 channel pin) would be refused, or
+    # drive a sensor's pin: `config reset` takes the defaults of the chip the board's hello names.
+    from spasmwatch.board.deploy_build import chip
+
+    s3 = "Generic ESP32S3 module with ESP32S3"
+    with chip(s3):
+        cfg = fwconfig.set_values(fwconfig.defaults("dev"), [("channels", [4, 5]), ("led_pin", 21)])
+        pairs = reset_pairs(cfg, ["channels", "led_pin"], everything=False)
+        assert pairs == [("channels", [{"pin": 1, "name": "ch0"}]), ("led_pin", None)]
+        assert fwconfig.set_values(cfg, pairs)["channels"] == [{"pin": 1, "name": "ch0"}]
+    assert reset_pairs(fwconfig.defaults("dev"), ["led_pin"], everything=False) == []  # the ESP32's again
+
+
 def test_describe_marks_changes_only() -> None:
     cfg = fwconfig.set_values(fwconfig.defaults("dev"), [("params.sensitivity", 0.1), ("mains_hz", 60)])
     text = describe(cfg, cfg["params"])
@@ -104,6 +118,8 @@ def test_reset_errors_name_config_reset(monkeypatch: pytest.MonkeyPatch, capsys:
     from spasmwatch.link.client import DeviceError
 
     class Refusing:  # a board that refuses the change: its reply names the wire command, `config set`
+        hello_info = None  # (no hello: an ESP32's defaults)
+
         def config_get(self) -> dict:
             return dict(fwconfig.defaults(), status_s=30)
 

@@ -16,7 +16,8 @@ from spasmwatch.link.clocks import Clocks
 
 LINES = [
     ("hello", dict(proto=2, fw="0.3.0", id="a4cf12b0c3d8", name="left leg", boot=7, rate=1000,
-                   channels=["left calf"], mode="raw", scale=16, config={"name": "left leg"})),
+                   channels=["left calf"], mode="raw", scale=16, config={"name": "left leg"},
+                   machine="Generic ESP32S3 module with ESP32S3")),
     ("onset", dict(ch=0, eseq=41, onset_ms=134_490, detected_ms=134_540)),
     ("end", dict(ch=0, eseq=42, kind="tonic", onset_ms=134_490, offset_ms=138_990, detected_ms=139_490,
                  duration_ms=4500, peak=52_000, mean=21_000, floor=640)),
@@ -56,6 +57,7 @@ def test_every_message_type_parses_with_levels_in_counts(v2: bool) -> None:
     hello, onset, end, fstart, fend, status, env, raw, log, ok, error = got
     assert isinstance(hello, wire.Hello) and (hello.id, hello.boot, hello.channels, hello.proto) == (
         "a4cf12b0c3d8", 7, ("left calf",), 2)
+    assert hello.machine == "Generic ESP32S3 module with ESP32S3"  # the chip (its pins: config.gpio)
     assert onset == wire.Onset(5, 0, 41, 134_490, 134_540)
     assert isinstance(end, wire.End) and (end.peak, end.mean, end.floor) == (3250.0, 1312.5, 40.0)
     assert end.peak_x == pytest.approx(81.25) and end.duration_s == 4.5 and end.kind == "tonic"

@@ -225,7 +225,10 @@ def run_reset(args: argparse.Namespace) -> int:
         raise ConfigError("give the KEYs to reset, or --all")
     client = connect(args.port)
     try:
-        pairs = reset_pairs(client.config_get(), args.keys, args.all)
+        from spasmwatch.board.deploy_build import chip
+
+        with chip(client.hello_info.machine if client.hello_info else ""):  # the defaults of the board's chip
+            pairs = reset_pairs(client.config_get(), args.keys, args.all)
     finally:
         client.close()
     if not pairs:

@@ -53,6 +53,7 @@ class Hello:
     mode: str | None
     scale: int
     config: Any  # the board's whole config (a dict), kept as sent
+    machine: str = ""  # sys.implementation._machine ("... with ESP32S3"): the chip, whose pins the config takes
 
 
 @dataclass(frozen=True)
@@ -254,7 +255,8 @@ def _hello(d: dict, scale: float) -> Hello:
         raise WireError(f"hello: proto={proto!r} is not a version number")
     return Hello(d["seq"], proto, _str(d, "fw"), _str(d, "id"), name, _int(d, "boot"),
                  _opt_int(d, "rate", 1, 100_000), tuple(chans), mode if isinstance(mode, str) else None,
-                 _int(d, "scale", 1, 1 << 16) if "scale" in d else 16, d.get("config"))
+                 _int(d, "scale", 1, 1 << 16) if "scale" in d else 16, d.get("config"),
+                 machine if isinstance(machine := d.get("machine"), str) else "")
 
 
 _COUNTERS = ("samples", "overruns", "dropped", "heap_free", "queue", "faults", "lost", "pops")
