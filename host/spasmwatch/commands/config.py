@@ -71,6 +71,11 @@ def connect(port_spec: str | None) -> Any:
     return client
 
 
+def _machine(client: Any) -> str:
+    """The chip the connected board's hello names (config.gpio), "" when it names none."""
+    return client.hello_info.machine if client.hello_info else ""
+
+
 def lookup(cfg: Any, key: str) -> Any:
     node = cfg
     for part in key.split("."):
@@ -163,6 +168,7 @@ def run_get(args: argparse.Namespace) -> int:
     try:
         cfg = client.config_get()
         _fw_note(client)
+        machine = _machine(client)
     finally:
         client.close()
     if args.key:
@@ -170,7 +176,10 @@ def run_get(args: argparse.Namespace) -> int:
     elif args.json:
         value = cfg
     else:
-        print(ui.safe(describe(cfg, cfg.get("params") or {}), lines=True))  # names set on the board: escaped
+        from spasmwatch.board.deploy_build import chip
+
+        with chip(machine):  # "# default" as the board's chip has it
+            print(ui.safe(describe(cfg, cfg.get("params") or {}), lines=True))  # names set on the board: escaped
         return 0
     print(json.dumps(value, indent=1) if isinstance(value, (dict, list)) else json.dumps(value))
     return 0
@@ -227,7 +236,7 @@ def run_reset(args: argparse.Namespace) -> int:
     try:
         from spasmwatch.board.deploy_build import chip
 
-        with chip(client.hello_info.machine if client.hello_info else ""):  # the defaults of the board's chip
+        with chip(_machine(client)):  # the defaults of the board's chip
             pairs = reset_pairs(client.config_get(), args.keys, args.all)
     finally:
         client.close()
