@@ -249,14 +249,13 @@ def _hello(d: dict, scale: float) -> Hello:
     name = d.get("name")
     if name is not None and not isinstance(name, str):
         raise WireError("hello: name is not text")
-    mode = d.get("mode")
+    mode = d.get("mode") if isinstance(d.get("mode"), str) else None
     proto = d.get("proto", 1)
     if type(proto) is not int or proto < 1:
         raise WireError(f"hello: proto={proto!r} is not a version number")
-    return Hello(d["seq"], proto, _str(d, "fw"), _str(d, "id"), name, _int(d, "boot"),
-                 _opt_int(d, "rate", 1, 100_000), tuple(chans), mode if isinstance(mode, str) else None,
-                 _int(d, "scale", 1, 1 << 16) if "scale" in d else 16, d.get("config"),
-                 machine if isinstance(machine := d.get("machine"), str) else "")
+    scale = _int(d, "scale", 1, 1 << 16) if "scale" in d else 16
+    return Hello(d["seq"], proto, _str(d, "fw"), _str(d, "id"), name, _int(d, "boot"), _opt_int(d, "rate", 1, 100_000),
+                 tuple(chans), mode, scale, d.get("config"), m if isinstance(m := d.get("machine"), str) else "")
 
 
 _COUNTERS = ("samples", "overruns", "dropped", "heap_free", "queue", "faults", "lost", "pops")
