@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..frontend import ADC_MAX
 from ..recsniff import check_whole, read_head
 from .source import Source
 
@@ -207,7 +208,7 @@ def record_layout(rate_hz: float, n: int) -> tuple[float, int, int]:
 
 def write_annotated(path: str | Path, rate_hz: float, channels: list[np.ndarray], names: list[str],
                     annotations: Iterable[tuple[float, float, str]], units: str = "counts",
-                    adc_max: int = 4095) -> None:
+                    adc_max: int = ADC_MAX) -> None:
     """An EDF+ file of ADC-count channels (physical = counts 0..adc_max; digital the same numbers, or less 32768
     where adc_max is beyond EDF's 16-bit signed samples) with annotations (onset s, duration s, text): EDFbrowser,
     MNE and edfio show them on the signal. A recording that does not fill its last data record is padded with

@@ -92,8 +92,8 @@ def register(subparsers: Any) -> None:
 
 def _counts(rec: Recording, i: int, mode: str, params: dict[str, int | float] | None) -> np.ndarray:
     """Channel i of the recording as ADC counts 0..4095, whatever units it was stored in."""
-    from spasmcore.frontend import to_counts
-    from spasmwatch.engine.params import adc_max  # scipy is slow to import; only the detector path needs it
+    from spasmcore.frontend import to_counts  # scipy is slow to import; only the detector path needs it
+    from spasmwatch.engine.params import adc_max
 
     try:
         return to_counts(rec.channels[i], rec.units, mode, rec.rate_hz, adc_max(params))
